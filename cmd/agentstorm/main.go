@@ -1,0 +1,103 @@
+// Command agentstorm storms a checkout with swarms of shopping agents and
+// reports, in HDR histograms, whether it stayed under its latency budgets.
+//
+// Each subcommand lives in its own file; this file only dispatches.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Exit codes shared by every subcommand (k6 uses 99 for missed thresholds).
+const (
+	exitOK        = 0
+	exitFailed    = 1
+	exitUsage     = 2
+	exitBudgetMet = 99
+)
+
+// command is one subcommand: its name, a one-line summary for the help
+// screen, and the function that runs it with the arguments after its name.
+type command struct {
+	name    string
+	summary string
+	hidden  bool
+	run     func(ctx context.Context, env *cliEnv, args []string) int
+}
+
+// cliEnv is what a subcommand may touch of the outside world, so tests can
+// run subcommands in-process with their own streams.
+type cliEnv struct {
+	stdout io.Writer
+	stderr io.Writer
+	// interrupts delivers SIGINT/SIGTERM; nil when signals are not watched.
+	interrupts <-chan os.Signal
+}
+
+// commands returns every subcommand by name.
+func commands() map[string]command {
+	list := []command{
+		versionCommand(),
+	}
+	m := make(map[string]command, len(list))
+	for _, c := range list {
+		m[c.name] = c
+	}
+	return m
+}
+
+func main() {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, interrupts: sigs}
+	os.Exit(runCLI(context.Background(), env, os.Args[1:]))
+}
+
+// runCLI dispatches args to a subcommand and returns the process exit code.
+func runCLI(ctx context.Context, env *cliEnv, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(env.stdout, cmds)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] == "--version" {
+		args = []string{"version"}
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "agentstorm: unknown command %q\n\n", args[0])
+		printUsage(env.stderr, cmds)
+		return exitUsage
+	}
+	return c.run(ctx, env, args[1:])
+}
+
+func printUsage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "agentstorm: storm a checkout with shopping agents and measure every answer in HDR histograms.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: agentstorm COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	names := make([]string, 0, len(cmds))
+	for n, c := range cmds {
+		if !c.hidden {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'agentstorm COMMAND --help' for the flags of a command and their defaults.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad profile, 99 budgets not met.")
+}
