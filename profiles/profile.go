@@ -1,0 +1,306 @@
+// Package profiles defines a storm: who the agents are, what they do, how many
+// arrive and how fast, and which budgets the run must meet. A profile is a
+// YAML file; Load and LoadFile turn it into a validated Profile whose request
+// templates are compiled once into literal segments and slots, so the swarm
+// builds every request by appending into a reused buffer without allocating.
+//
+// The exported surface the swarm (package agents) uses:
+//
+//	LoadFile(path) / Load(name, src, dir) / Builtin(name) -> *Profile (errors are LoadErrors)
+//	(*Profile).PickFlow(r) *Flow, (*Profile).NewVars() *Vars
+//	(*Population).PickRegion(r), Customer(agentID), PickAddress(r), PickSKU(r)
+//	(*Step).AppendRequest(dst, host, c), (*Step).Capture(body, header, c), (*Step).Check(status, body)
+//	Workload.Duration(), Workload.LevelAt(t), Think.Sample(r)
+//
+// Random numbers come from math/rand/v2; every draw uses the *rand.Rand the
+// caller passes (one per agent), so a run is reproducible from its seed.
+package profiles
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Profile is one validated storm definition.
+type Profile struct {
+	// Name is the profile's name (the built-in's name, or the file name
+	// without extension unless the YAML sets name:).
+	Name string
+	// Description is the one-line description shown by `profiles list`.
+	Description string
+	// File is the path the profile was loaded from ("builtin:NAME" for
+	// embedded profiles); error positions refer to it.
+	File string
+	// Target says where the storm goes.
+	Target Target
+	// Workload is the arrival model, its stages and the think time.
+	Workload Workload
+	// Population holds the regions, customers, addresses and SKUs.
+	Population *Population
+	// Flows are the agent flows; one is picked per session by weight.
+	Flows []*Flow
+	// Budgets are the budget expressions, kept as text with their positions.
+	Budgets []Budget
+	// Chaos is the raw `chaos:` section (nil when absent); it is validated
+	// by the game-day code, not here.
+	Chaos *yaml.Node
+	// VarCount is the number of variable slots an agent needs (captures and
+	// set: variables); NewVars allocates exactly this many.
+	VarCount int
+	// VarNames maps a slot index to its variable name.
+	VarNames []string
+
+	flowCum []float64 // cumulative flow weights, normalised to 1
+}
+
+// Target says where the requests go. Exactly one of Bundled, BaseURL and
+// Regions is set.
+type Target struct {
+	// Bundled means the reference target; its region map is read from its
+	// topology endpoint by the swarm.
+	Bundled bool
+	// BaseURL is one base URL for every region, e.g. "https://shop.example.com".
+	BaseURL string
+	// Regions maps a region name to its base URL (regional or edge endpoints).
+	Regions map[string]string
+}
+
+// URLFor returns the base URL requests of region go to, or "" when the
+// target is bundled (the swarm resolves it from the topology endpoint) or the
+// region is not in the map.
+func (t Target) URLFor(region string) string {
+	if t.BaseURL != "" {
+		return t.BaseURL
+	}
+	return t.Regions[region]
+}
+
+// Budget is one budget expression as written, with its position in the file.
+type Budget struct {
+	Expr   string
+	Line   int
+	Column int
+}
+
+// Model is the workload model.
+type Model string
+
+// The workload models.
+const (
+	// Closed runs a number of concurrent agents; each waits for its answer,
+	// then thinks, then sends the next request. Stage levels are agents.
+	Closed Model = "closed"
+	// Open starts agent sessions at a rate whatever the answers do. Stage
+	// levels are sessions started per second.
+	Open Model = "open"
+)
+
+// Workload is how many agents there are, or how fast they arrive, over time.
+type Workload struct {
+	Model Model
+	// Stages follow each other; each ramps linearly from the previous level
+	// (0 for the first) to its Target over its Duration. A hold is a stage
+	// whose Target equals the previous level; a jump is a stage of Duration 0.
+	Stages []Stage
+	// MaxAgents caps concurrent sessions in the open model (0: no cap).
+	MaxAgents int
+	// Think is the pause between two steps of an agent.
+	Think Think
+}
+
+// Stage is one segment of the workload plan.
+type Stage struct {
+	Duration time.Duration
+	Target   int
+}
+
+// ThinkKind is the distribution of think times.
+type ThinkKind int
+
+// The think-time distributions.
+const (
+	ThinkNone ThinkKind = iota
+	ThinkConstant
+	ThinkUniform
+	ThinkExponential
+)
+
+// Think is a think-time distribution. Constant uses Min; uniform draws from
+// [Min, Max]; exponential has mean Mean.
+type Think struct {
+	Kind     ThinkKind
+	Min, Max time.Duration
+	Mean     time.Duration
+}
+
+// Flow is a named sequence of steps an agent runs in one session.
+type Flow struct {
+	Name   string
+	Weight float64
+	Steps  []*Step
+	Line   int // position of the flow in the profile, for messages
+}
+
+// Range is an inclusive count range; Min == Max for a fixed count.
+type Range struct{ Min, Max int }
+
+// Count draws a count from the range.
+func (rg Range) Count(r *rand.Rand) int {
+	if rg.Max <= rg.Min {
+		return rg.Min
+	}
+	return rg.Min + r.IntN(rg.Max-rg.Min+1)
+}
+
+// Retry says when and how a step is retried. The Idempotency-Key (and the
+// step's set: variables) are rendered once per step execution and reused on
+// retries: see Context.StartExecution.
+type Retry struct {
+	Max       int           // retries after the first attempt (0: none)
+	Backoff   time.Duration // wait before retry n is Backoff * 2^(n-1)
+	OnTimeout bool          // retry when the request timed out or the connection failed
+	On5xx     bool          // retry on a 5xx status
+}
+
+// CaptureSource says where a capture reads from.
+type CaptureSource int
+
+// The capture sources.
+const (
+	CaptureJSON CaptureSource = iota
+	CaptureHeader
+)
+
+// Capture copies a value from the answer into an agent variable.
+type Capture struct {
+	Var    string
+	Slot   int
+	Source CaptureSource
+	// Path is a gjson path into the body (a leading "$." is dropped) or a
+	// header name.
+	Path string
+}
+
+// Expect is what a step's answer must look like; failures are counted per
+// step by the swarm.
+type Expect struct {
+	// Status lists accepted status codes; empty means any 2xx.
+	Status []int
+	// JSON lists body fields (gjson paths) and the values they may have.
+	JSON []JSONExpect
+	// Body is a substring the body must contain ("" for none).
+	Body string
+}
+
+// JSONExpect is one JSON field expectation.
+type JSONExpect struct {
+	Path   string
+	Values []string // accepted values, compared with the field's string form
+	class  string   // "json:PATH", precomputed so Check does not allocate
+}
+
+// Step is one HTTP request of a flow (or several: repeat and permutations).
+type Step struct {
+	// Name is the step name used in reports ("add_to_cart", ...).
+	Name   string
+	Method string
+	// Timeout is the per-request timeout (default 10s).
+	Timeout time.Duration
+	// Repeat is how many times the step runs in a row; Context.Iteration is
+	// the index.
+	Repeat Range
+	// Permutations is the number of requests one execution expands to
+	// (1 unless permute: is set with permute_mode each); Context.Perm is the
+	// index.
+	Permutations int
+	// Retry is the retry policy.
+	Retry    Retry
+	Captures []Capture
+	Expect   Expect
+	// Line and Column locate the step in its profile.
+	Line, Column int
+
+	tmpl stepTemplates
+}
+
+// Vars is an agent's variable slots (captures and set: variables). Values
+// are copied into reused per-slot buffers, so steady-state use does not
+// allocate.
+type Vars struct {
+	vals [][]byte
+	set  []bool
+}
+
+// NewVars returns empty variable slots for one agent of p.
+func (p *Profile) NewVars() *Vars {
+	return &Vars{vals: make([][]byte, p.VarCount), set: make([]bool, p.VarCount)}
+}
+
+// Reset forgets every value (keeping the buffers); call it at the start of
+// each session.
+func (v *Vars) Reset() {
+	for i := range v.vals {
+		v.vals[i] = v.vals[i][:0]
+		v.set[i] = false
+	}
+}
+
+// Set copies val into slot i.
+func (v *Vars) Set(i int, val []byte) {
+	v.vals[i] = append(v.vals[i][:0], val...)
+	v.set[i] = true
+}
+
+// Get returns the value of slot i and whether it was set.
+func (v *Vars) Get(i int) ([]byte, bool) { return v.vals[i], v.set[i] }
+
+// Context is what a template reads when a request is rendered. The agent
+// owns one and reuses it for every request.
+type Context struct {
+	Vars *Vars
+	Rand *rand.Rand
+	// AgentID is the agent's number; Session counts its sessions.
+	AgentID, Session int
+	// Iteration is the repeat index of the step (0-based); Perm is the
+	// permutation index (0-based, < Step.Permutations).
+	Iteration, Perm int
+	// Region and RegionIndex are the agent's region (Population.PickRegion).
+	Region      string
+	RegionIndex int
+	// Customer is the session's customer index (Population.Customer); it also
+	// selects the data-file row read by {{row.COL}}.
+	Customer int
+	// Address is the session's address index (Population.PickAddress).
+	Address int
+	// PathPrefix is prepended to every path (the path of the base URL, e.g.
+	// "/api"; "" for none).
+	PathPrefix string
+	// Seq is the agent's {{seq}} counter; each use increments it.
+	Seq uint64
+
+	execStart bool   // StartExecution was called and the key is not yet rendered
+	idemKey   []byte // the current execution's Idempotency-Key
+	scratch   []byte // body rendering buffer
+	scratch2  []byte // set: rendering buffer
+	esc       []byte // escaping buffer
+	execStep  *Step  // the step the current execution belongs to
+}
+
+// StartExecution marks the start of a new step execution (a new repeat
+// iteration or permutation). Call it before the first attempt of each
+// request, never before a retry: the Idempotency-Key and the step's set:
+// variables are rendered by the first AppendRequest after it and reused by
+// the retries.
+func (c *Context) StartExecution() { c.execStart = true }
+
+// IdempotencyKey returns the current execution's Idempotency-Key ("" before
+// the first AppendRequest of a step that has one).
+func (c *Context) IdempotencyKey() []byte { return c.idemKey }
+
+// BuiltinInfo describes an embedded profile.
+type BuiltinInfo struct {
+	Name        string
+	Description string
+}
