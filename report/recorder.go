@@ -98,7 +98,6 @@ type stripe struct {
 	clamped int64 // latency values outside 0 … HighestValue, clamped
 	eiSum   int64 // sum of expected intervals (µs) of corrected records
 	eiN     int64 // number of corrected records
-	_       [16]byte
 }
 
 // cellTotal holds the cumulated totals of one cell; guarded by rotMu.
