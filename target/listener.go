@@ -1,0 +1,94 @@
+package target
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// DefaultMaxConns is the connection cap of a shard when ShardConfig.MaxConns is 0: well
+// below the 20,000 open files a process may hold here, leaving room for the store and for
+// accepting (and refusing) connections over the cap.
+const DefaultMaxConns = 15000
+
+// Backoff bounds of resilientListener when the process runs out of descriptors.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+// resilientListener wraps a net.Listener so that running out of file descriptors (EMFILE,
+// ENFILE, ENOBUFS, ENOMEM) or a connection aborted before accept makes Accept wait and retry
+// instead of returning an error, which would stop fasthttp's Serve for good. It also counts
+// the connections it handed out that are still open.
+type resilientListener struct {
+	net.Listener
+	open    atomic.Int64  // accepted connections not yet closed
+	retries atomic.Uint64 // accept errors survived
+	closed  chan struct{}
+	once    sync.Once
+	logf    func(format string, args ...any)
+}
+
+func newResilientListener(ln net.Listener, logf func(string, ...any)) *resilientListener {
+	return &resilientListener{Listener: ln, closed: make(chan struct{}), logf: logf}
+}
+
+// retryableAcceptError reports whether err is a transient accept failure worth retrying.
+func retryableAcceptError(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EINTR)
+}
+
+// Accept returns the next connection, waiting out descriptor exhaustion.
+func (l *resilientListener) Accept() (net.Conn, error) {
+	backoff := minAcceptBackoff
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			l.open.Add(1)
+			return &countedConn{Conn: c, l: l}, nil
+		}
+		if !retryableAcceptError(err) {
+			return nil, err
+		}
+		n := l.retries.Add(1)
+		if l.logf != nil && (n == 1 || n%1000 == 0) {
+			l.logf("accept failed (%v, %d times so far); keeping the open connections and retrying in %v", err, n, backoff)
+		}
+		select {
+		case <-l.closed:
+			return nil, net.ErrClosed
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+		if backoff > maxAcceptBackoff {
+			backoff = maxAcceptBackoff
+		}
+	}
+}
+
+// Close closes the inner listener and ends any backoff wait.
+func (l *resilientListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// countedConn decrements its listener's open count once when closed.
+type countedConn struct {
+	net.Conn
+	l    *resilientListener
+	once atomic.Bool
+}
+
+// Close closes the connection.
+func (c *countedConn) Close() error {
+	if c.once.CompareAndSwap(false, true) {
+		c.l.open.Add(-1)
+	}
+	return c.Conn.Close()
+}

@@ -1,0 +1,73 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// RunShardMain is the body of the hidden `agentstorm target-shard` subcommand and of test
+// binaries that re-exec themselves as a shard. It parses flags (pflag):
+//
+//	--id N --region R --listen HOST:PORT --data-dir DIR --order-rate F --control-token T
+//	--extra-rtt D --max-conns N --stock N
+//
+// starts the shard, prints exactly one line "LISTENING host:port\n" to stdout once serving,
+// then serves until ctx is done or SIGTERM/SIGINT arrives, closes gracefully and returns an
+// exit code: 0 after a clean stop, 1 if the shard failed, 2 for bad flags.
+func RunShardMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("target-shard", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg ShardConfig
+	fs.IntVar(&cfg.ID, "id", 0, "shard number, 0-based")
+	fs.StringVar(&cfg.Region, "region", "us-east", "region this shard serves")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:0", "host:port to serve on (port 0 picks a free port)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "this shard's data directory (required; created if missing)")
+	fs.Float64Var(&cfg.OrderRate, "order-rate", DefaultOrderRate, "orders created from the queue per second")
+	fs.StringVar(&cfg.ControlToken, "control-token", "", "bearer token for /internal/chaos (empty disables it)")
+	fs.DurationVar(&cfg.ExtraRTT, "extra-rtt", 0, "delay added to every answer (topology central)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", DefaultMaxConns, "cap on open client connections")
+	fs.Int64Var(&cfg.StockPerSKU, "stock", DefaultStockPerSKU, "initial stock of every SKU")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "target-shard: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if cfg.DataDir == "" {
+		fmt.Fprintln(stderr, "target-shard: --data-dir is required")
+		return 2
+	}
+	logger := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "%s shard %d: %s\n", time.Now().UTC().Format(time.RFC3339), cfg.ID, fmt.Sprintf(format, a...))
+	}
+	cfg.Logf = logger
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	s, err := StartShard(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "target-shard: %v\n", err)
+		return 1
+	}
+	if _, err := fmt.Fprintf(stdout, "LISTENING %s\n", s.Addr()); err != nil {
+		fmt.Fprintf(stderr, "target-shard: write LISTENING line: %v\n", err)
+		_ = s.Close()
+		return 1
+	}
+	<-ctx.Done()
+	if err := s.Close(); err != nil {
+		fmt.Fprintf(stderr, "target-shard: %v\n", err)
+		return 1
+	}
+	return 0
+}

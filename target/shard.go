@@ -1,0 +1,259 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// ShardConfig configures one shard.
+type ShardConfig struct {
+	ID           int           // shard number, 0-based
+	Region       string        // region this shard serves, e.g. "us-east"
+	Listen       string        // host:port; port 0 picks a free port; empty means 127.0.0.1:0
+	DataDir      string        // this shard's own directory (bbolt file inside); created if missing
+	OrderRate    float64       // orders turned from queued to created per second (0 = DefaultOrderRate)
+	ControlToken string        // bearer token for /internal/chaos; empty disables the endpoint
+	ExtraRTT     time.Duration // added to every answer (topology central: region -> us-east origin RTT)
+	MaxConns     int           // cap on open client connections (0 = DefaultMaxConns)
+	StockPerSKU  int64         // initial stock of every SKU (0 = DefaultStockPerSKU)
+	// Logf receives the shard's rare log lines (accept errors, store errors); nil uses the
+	// standard logger.
+	Logf func(format string, args ...any)
+}
+
+// DefaultOrderRate is the worker's rate when ShardConfig.OrderRate is 0.
+const DefaultOrderRate = 100
+
+// Server tuning: small per-connection buffers so that many idle keep-alive connections stay
+// cheap; bodies over MaxBodySize are refused with 413.
+const (
+	MaxBodySize     = 64 << 10
+	readBufferSize  = 2048
+	writeBufferSize = 2048
+	idleTimeout     = 5 * time.Minute
+)
+
+// Shard is one running shard of the reference checkout: an HTTP server, its carts,
+// inventory, durable order queue and order worker.
+type Shard struct {
+	cfg     ShardConfig
+	ln      *resilientListener
+	srv     *fasthttp.Server
+	store   *orderStore
+	carts   *cartStore
+	inv     *inventory
+	metrics *shardMetrics
+	chaos   atomic.Pointer[chaosRuntime]
+	decs    sync.Pool // *decoder
+	bufs    sync.Pool // *[]byte
+
+	cartPrefix, orderPrefix string // "c<id>-", "o<id>-"
+
+	stopWorker context.CancelFunc
+	workerDone chan struct{}
+	serveDone  chan error
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// StartShard opens the shard's store, starts its order worker and serves HTTP on cfg.Listen.
+// The shard is listening and serving when it returns.
+func StartShard(cfg ShardConfig) (*Shard, error) {
+	if cfg.ID < 0 {
+		return nil, fmt.Errorf("shard id %d: must not be negative", cfg.ID)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("shard data dir: must be set")
+	}
+	if cfg.OrderRate < 0 {
+		return nil, fmt.Errorf("order rate %v: must not be negative", cfg.OrderRate)
+	}
+	if cfg.OrderRate == 0 {
+		cfg.OrderRate = DefaultOrderRate
+	}
+	if cfg.MaxConns < 0 {
+		return nil, fmt.Errorf("max conns %d: must not be negative", cfg.MaxConns)
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.StockPerSKU < 0 {
+		return nil, fmt.Errorf("stock per SKU %d: must not be negative", cfg.StockPerSKU)
+	}
+	if cfg.StockPerSKU == 0 {
+		cfg.StockPerSKU = DefaultStockPerSKU
+	}
+	if cfg.ExtraRTT < 0 {
+		return nil, fmt.Errorf("extra RTT %v: must not be negative", cfg.ExtraRTT)
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	store, err := openStore(cfg.DataDir, cfg.ID)
+	if err != nil {
+		return nil, fmt.Errorf("start shard %d: %w", cfg.ID, err)
+	}
+	inner, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = store.close()
+		return nil, fmt.Errorf("start shard %d: listen on %s: %w", cfg.ID, cfg.Listen, err)
+	}
+	s := &Shard{
+		cfg:         cfg,
+		ln:          newResilientListener(inner, cfg.Logf),
+		store:       store,
+		carts:       newCartStore(),
+		inv:         newInventory(cfg.StockPerSKU),
+		cartPrefix:  fmt.Sprintf("c%d-", cfg.ID),
+		orderPrefix: fmt.Sprintf("o%d-", cfg.ID),
+		workerDone:  make(chan struct{}),
+		serveDone:   make(chan error, 1),
+	}
+	s.decs.New = func() any { return new(decoder) }
+	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	s.chaos.Store(&chaosRuntime{extraRTT: cfg.ExtraRTT})
+	s.metrics = newShardMetrics(s)
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		ErrorHandler:                  s.handleServerError,
+		Name:                          "agentstorm-target",
+		Concurrency:                   cfg.MaxConns,
+		ReadBufferSize:                readBufferSize,
+		WriteBufferSize:               writeBufferSize,
+		MaxRequestBodySize:            MaxBodySize,
+		IdleTimeout:                   idleTimeout,
+		ReduceMemoryUsage:             true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		Logger:                        logfLogger(cfg.Logf),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWorker = cancel
+	go s.runWorker(ctx)
+	go func() { s.serveDone <- s.srv.Serve(s.ln) }()
+	return s, nil
+}
+
+// logfLogger adapts a printf function to fasthttp.Logger.
+type logfLogger func(format string, args ...any)
+
+// Printf logs one line.
+func (l logfLogger) Printf(format string, args ...any) { l(format, args...) }
+
+// Addr returns the host:port the shard listens on.
+func (s *Shard) Addr() string { return s.ln.Addr().String() }
+
+// URL returns the shard's base URL, "http://" + Addr().
+func (s *Shard) URL() string { return "http://" + s.Addr() }
+
+// SetChaos replaces the shard's whole chaos state (the in-process equivalent of
+// POST /internal/chaos). An invalid state (see ChaosState.Validate) is ignored and logged.
+func (s *Shard) SetChaos(c ChaosState) {
+	if err := c.Validate(); err != nil {
+		s.cfg.Logf("shard %d: ignoring invalid chaos state: %v", s.cfg.ID, err)
+		return
+	}
+	s.setChaos(c)
+}
+
+func (s *Shard) setChaos(c ChaosState) {
+	rules := make([]LatencyRule, 0, len(c.Latency))
+	for _, r := range c.Latency {
+		if r.Fixed > 0 || r.Jitter > 0 {
+			rules = append(rules, r)
+		}
+	}
+	c.Latency = append([]LatencyRule(nil), c.Latency...)
+	s.chaos.Store(&chaosRuntime{state: c, extraRTT: s.cfg.ExtraRTT, rules: rules})
+}
+
+// Chaos returns the chaos state in force.
+func (s *Shard) Chaos() ChaosState {
+	c := s.chaos.Load().state
+	c.Latency = append([]LatencyRule(nil), c.Latency...)
+	return c
+}
+
+// Close stops serving (closing idle connections and waiting up to 5 s for requests in
+// flight), stops the order worker, commits pending checkouts and closes the store.
+func (s *Shard) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.srv.ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down HTTP server: %w", err))
+		}
+		if err := <-s.serveDone; err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
+		s.stopWorker()
+		<-s.workerDone
+		if err := s.store.close(); err != nil {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			s.closeErr = fmt.Errorf("close shard %d: %w", s.cfg.ID, errors.Join(errs...))
+		}
+	})
+	return s.closeErr
+}
+
+// workerTick is how often the order worker wakes up.
+const workerTick = 10 * time.Millisecond
+
+// runWorker turns queued orders into created ones at cfg.OrderRate per second (a token
+// bucket holding at most a tenth of a second of tokens, at least one), unless paused.
+func (s *Shard) runWorker(ctx context.Context) {
+	defer close(s.workerDone)
+	rate := s.cfg.OrderRate
+	burst := rate / 10
+	if burst < 1 {
+		burst = 1
+	}
+	t := time.NewTicker(workerTick)
+	defer t.Stop()
+	tokens, last := 0.0, time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			dt := now.Sub(last).Seconds()
+			last = now
+			if s.chaos.Load().state.OrdersPaused {
+				tokens = 0
+				continue
+			}
+			tokens += dt * rate
+			if tokens > burst {
+				tokens = burst
+			}
+			n := int(tokens)
+			if q := s.store.queued.Load(); int64(n) > q {
+				n = int(q)
+			}
+			if n <= 0 {
+				continue
+			}
+			made, err := s.store.createNext(n)
+			if err != nil {
+				s.cfg.Logf("shard %d: order worker: %v", s.cfg.ID, err)
+				continue
+			}
+			tokens -= float64(made)
+		}
+	}
+}
