@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Popularity is how SKUs are drawn.
@@ -26,8 +28,9 @@ const (
 // Population is who the agents are and what they buy. Customers, addresses
 // and SKUs are generated from counts or read from data files.
 type Population struct {
-	regions   []string
-	regionCum []float64
+	regions     []string
+	regionCum   []float64
+	regionNodes []*yaml.Node // positions of the region names, for messages
 
 	customers    int
 	customerRows *table // nil when generated
