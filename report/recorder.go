@@ -405,7 +405,7 @@ func (r *Recorder) putHist(h *hdr.Histogram) {
 	}
 	h.Reset()
 	r.poolMu.Lock()
-	if len(r.pool) < 2*(2*len(r.totals)+1) {
+	if len(r.pool) < 2*(2*len(r.totals)+2) {
 		r.pool = append(r.pool, h)
 	}
 	r.poolMu.Unlock()
@@ -470,11 +470,12 @@ func (r *Recorder) Rotate(now time.Time) *Interval {
 		ci.Step, ci.Region = c/nr, c%nr
 		for s := 0; s < perCell; s++ {
 			st := &r.stripes[c<<r.shift+s]
+			// Spares come from the pool outside the stripe's lock.
 			if r.spareRaw == nil {
-				r.spareRaw = NewHistogram()
+				r.spareRaw = r.getHist()
 			}
 			if r.spareCorr == nil {
-				r.spareCorr = NewHistogram()
+				r.spareCorr = r.getHist()
 			}
 			var raw, corr *hdr.Histogram
 			st.mu.Lock()
@@ -498,15 +499,23 @@ func (r *Recorder) Rotate(now time.Time) *Interval {
 			t := &r.totals[c]
 			t.eiSum += eiSum
 			t.eiN += eiN
+			// The first stripe with data hands its histogram to the
+			// interval as is; later ones are merged into it.
 			if raw != nil {
-				r.mergeInto(&ci.Latency, raw, false)
-				raw.Reset()
-				r.spareRaw = raw
+				if ci.Latency == nil {
+					ci.Latency = raw
+				} else {
+					ci.Latency.Merge(raw)
+					r.putHist(raw)
+				}
 			}
 			if corr != nil {
-				r.mergeInto(&ci.Corrected, corr, false)
-				corr.Reset()
-				r.spareCorr = corr
+				if ci.Corrected == nil {
+					ci.Corrected = corr
+				} else {
+					ci.Corrected.Merge(corr)
+					r.putHist(corr)
+				}
 			}
 		}
 		t := &r.totals[c]
