@@ -101,14 +101,6 @@ func (s *Supervisor) AdminHandler() http.Handler {
 		if body.Jitter != nil {
 			rule.Jitter = time.Duration(*body.Jitter)
 		}
-		if err := s.validateRule(rule); err != nil {
-			if errors.Is(err, ErrUnknownShard) {
-				writeError(w, err)
-			} else {
-				writeError(w, badRequest(err.Error()))
-			}
-			return
-		}
 		if err := s.AddLatency(r.Context(), rule); err != nil {
 			writeError(w, err)
 			return
@@ -274,7 +266,7 @@ func truncate(b []byte, n int) []byte {
 }
 
 // writeError answers with err's status: 400/401/404/413 for httpError,
-// 404 for ErrUnknownShard, 409 for ErrConflict, 503 for ErrClosed, 502
+// 400 for ErrBadInput, 404 for ErrUnknownShard, 409 for ErrConflict, 503 for ErrClosed, 502
 // when a shard could not be reached, 500 otherwise.
 func writeError(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
@@ -282,6 +274,8 @@ func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &he):
 		status = he.status
+	case errors.Is(err, ErrBadInput):
+		status = http.StatusBadRequest
 	case errors.Is(err, ErrUnknownShard):
 		status = http.StatusNotFound
 	case errors.Is(err, ErrConflict):

@@ -61,7 +61,29 @@ func (r LatencyRule) MarshalJSON() ([]byte, error) {
 	return json.Marshal(latencyRuleJSON{Shard: r.Shard, Path: r.Path, Fixed: r.Fixed.String(), Jitter: r.Jitter.String()})
 }
 
-// validate checks the rule against the shards the supervisor has.
+// UnmarshalJSON reads the form MarshalJSON writes; durations may also be
+// numbers of nanoseconds.
+func (r *LatencyRule) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Shard  *int          `json:"shard"`
+		Path   string        `json:"path"`
+		Fixed  *jsonDuration `json:"fixed"`
+		Jitter *jsonDuration `json:"jitter"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("latency rule: %w", err)
+	}
+	*r = LatencyRule{Shard: w.Shard, Path: w.Path}
+	if w.Fixed != nil {
+		r.Fixed = time.Duration(*w.Fixed)
+	}
+	if w.Jitter != nil {
+		r.Jitter = time.Duration(*w.Jitter)
+	}
+	return nil
+}
+
+// validateRule checks the rule against the shards the supervisor has.
 func (s *Supervisor) validateRule(r LatencyRule) error {
 	if r.Shard != nil {
 		if _, err := s.shard(*r.Shard); err != nil {
@@ -69,16 +91,16 @@ func (s *Supervisor) validateRule(r LatencyRule) error {
 		}
 	}
 	if r.Path != "" && r.Path[0] != '/' {
-		return fmt.Errorf("latency rule: path %q must start with /", r.Path)
+		return fmt.Errorf("latency rule: path %q must start with /: %w", r.Path, ErrBadInput)
 	}
 	if r.Fixed < 0 || r.Fixed > maxLatency {
-		return fmt.Errorf("latency rule: fixed %s is out of range 0 to %s", r.Fixed, maxLatency)
+		return fmt.Errorf("latency rule: fixed %s is out of range 0 to %s: %w", r.Fixed, maxLatency, ErrBadInput)
 	}
 	if r.Jitter < 0 || r.Jitter > maxLatency {
-		return fmt.Errorf("latency rule: jitter %s is out of range 0 to %s", r.Jitter, maxLatency)
+		return fmt.Errorf("latency rule: jitter %s is out of range 0 to %s: %w", r.Jitter, maxLatency, ErrBadInput)
 	}
 	if r.Fixed == 0 && r.Jitter == 0 {
-		return errors.New("latency rule: fixed and jitter are both 0; give at least one")
+		return fmt.Errorf("latency rule: fixed and jitter are both 0; give at least one: %w", ErrBadInput)
 	}
 	return nil
 }

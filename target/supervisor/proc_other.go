@@ -5,6 +5,7 @@ package supervisor
 import (
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // setProcAttr puts a shard process in its own process group, so a Ctrl-C on
@@ -16,4 +17,11 @@ func setProcAttr(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
+}
+
+// waitStopped gives SIGSTOP a moment to take effect; outside Linux there is
+// no portable way to see that every thread of a process has stopped.
+func waitStopped(_ int, d time.Duration) error {
+	time.Sleep(min(d, 10*time.Millisecond))
+	return nil
 }

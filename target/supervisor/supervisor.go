@@ -37,6 +37,9 @@ var DefaultRegions = []string{"us-east", "us-west", "eu-west", "ap-tokyo"}
 var (
 	// ErrUnknownShard is returned for a shard id that does not exist.
 	ErrUnknownShard = errors.New("unknown shard")
+	// ErrBadInput is returned for an argument out of range, such as a
+	// negative freeze duration.
+	ErrBadInput = errors.New("bad input")
 	// ErrConflict is returned when an action does not fit the shard's
 	// current state, such as freezing a killed shard.
 	ErrConflict = errors.New("conflict with the shard's state")
@@ -721,7 +724,7 @@ func (s *Supervisor) Freeze(id int, d time.Duration) error {
 		return err
 	}
 	if d <= 0 || d > maxFreeze {
-		return fmt.Errorf("freeze shard %d: duration %s is out of range: want more than 0 and at most %s", id, d, maxFreeze)
+		return fmt.Errorf("freeze shard %d: duration %s is out of range: want more than 0 and at most %s: %w", id, d, maxFreeze, ErrBadInput)
 	}
 	sh.op.Lock()
 	defer sh.op.Unlock()
@@ -741,6 +744,10 @@ func (s *Supervisor) Freeze(id int, d time.Duration) error {
 		err = fmt.Errorf("freeze shard %d: SIGSTOP pid %d: %w", id, p.pid, err)
 		s.record("freeze", &id, "", err)
 		return err
+	}
+	if err := waitStopped(p.pid, time.Second); err != nil {
+		s.record("freeze", &id, fmt.Sprintf("SIGSTOP pid %d for %s", p.pid, d), err)
+		// Go on: the process is stopping, and the timer must continue it.
 	}
 	s.mu.Lock()
 	sh.state = StateFrozen
