@@ -44,6 +44,9 @@ type cliEnv struct {
 func commands() map[string]command {
 	list := []command{
 		versionCommand(),
+		targetCommand(),
+		targetShardCommand(),
+		runCommand(),
 	}
 	m := make(map[string]command, len(list))
 	for _, c := range list {

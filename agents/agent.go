@@ -1,0 +1,382 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/report"
+)
+
+// Redial backoff after a failed connect: it doubles from minBackoff up to
+// maxBackoff, with jitter from the agent's random source.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 2 * time.Second
+)
+
+var errAborted = errors.New("call cut at the end of the run")
+
+// agent is one simulated shopper: its identity, variables, random source
+// and its own keep-alive connection. Between calls it holds no buffers.
+type agent struct {
+	s      *Swarm
+	id     int
+	region int
+	ep     *endpoint
+	pcg    rand.PCG
+	rng    *rand.Rand
+	c      profiles.Context
+
+	mu   sync.Mutex // guards conn against abort()
+	conn net.Conn
+	tc   trackedConn
+	uses int // answers read on conn
+
+	ewma      time.Duration // moving average of the service time
+	backoff   time.Duration
+	nextDial  time.Time
+	timer     *time.Timer
+	needThink bool
+
+	stop <-chan struct{} // closed model: closed to stop after the current request
+	work chan time.Time  // open model: intended start of the next session
+	idle chan<- *agent   // open model: where the agent waits for work
+}
+
+func newAgent(s *Swarm, id int) *agent {
+	a := &agent{s: s, id: id}
+	a.pcg.Seed(s.cfg.Seed, uint64(id))
+	a.rng = rand.New(&a.pcg)
+	pop := s.prof.Population
+	if pop != nil && len(pop.Regions()) > 0 {
+		a.region, a.c.Region = pop.PickRegion(a.rng)
+		a.c.Customer = pop.Customer(id)
+	}
+	eps := s.eps[a.region]
+	a.ep = eps[id%len(eps)]
+	a.c.RegionIndex = a.region
+	a.c.PathPrefix = s.prefixes[a.region][id%len(eps)]
+	a.c.AgentID = id
+	a.c.Rand = a.rng
+	a.c.Vars = s.prof.NewVars()
+	return a
+}
+
+// halted reports whether the run has ended or this agent was asked to stop.
+func (a *agent) halted() bool {
+	select {
+	case <-a.s.halt:
+		return true
+	case <-a.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// runClosed is the closed model's loop: sessions back to back, think time
+// between requests, until stop or the end of the run.
+func (a *agent) runClosed(stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer func() {
+		a.closeConn()
+		a.s.agents.Add(-1)
+		a.s.mu.Lock()
+		a.s.free = append(a.s.free, a.id)
+		a.s.mu.Unlock()
+		wg.Done()
+	}()
+	a.stop = stop
+	// Connect at once, so a ramp shows connected agents; a failure is
+	// retried (and recorded) by the first request.
+	if a.conn == nil {
+		_ = a.dial(time.Now().Add(a.s.cfg.DialTimeout))
+	}
+	a.needThink = false
+	for !a.halted() {
+		a.session(time.Time{})
+	}
+}
+
+// runOpen is the open model's loop: wait for a session, run it, go back to
+// the idle queue.
+func (a *agent) runOpen(wg *sync.WaitGroup) {
+	defer func() {
+		a.closeConn()
+		a.s.agents.Add(-1)
+		wg.Done()
+	}()
+	for {
+		select {
+		case <-a.s.halt:
+			return
+		case at := <-a.work:
+			a.s.active.Add(1)
+			a.needThink = false
+			a.session(at)
+			a.s.active.Add(-1)
+			if a.halted() {
+				return
+			}
+			a.idle <- a // never blocks: the queue holds every agent
+		}
+	}
+}
+
+// session runs one flow. intended is the session's scheduled start (open
+// model; zero in the closed model): the first request's latency runs from it.
+func (a *agent) session(intended time.Time) {
+	s := a.s
+	flow := s.prof.PickFlow(a.rng)
+	a.c.Session++
+	a.c.Vars.Reset()
+	if pop := s.prof.Population; pop != nil && pop.Addresses() > 0 {
+		a.c.Address = pop.PickAddress(a.rng)
+	}
+	for _, step := range flow.Steps {
+		id := s.stepIDs[step]
+		n := step.Repeat.Count(a.rng)
+		perms := max(step.Permutations, 1)
+		for it := 0; it < n; it++ {
+			for p := 0; p < perms; p++ {
+				if a.needThink {
+					if !a.sleep(s.think.Sample(a.rng)) {
+						return
+					}
+				}
+				a.needThink = true
+				if a.halted() {
+					return
+				}
+				a.c.Iteration, a.c.Perm = it, p
+				a.c.StartExecution()
+				a.execute(id, step, intended)
+				intended = time.Time{}
+			}
+		}
+	}
+}
+
+// sleep waits d unless the agent is stopped first; it reports whether the
+// agent should go on.
+func (a *agent) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return !a.halted()
+	}
+	if a.timer == nil {
+		a.timer = time.NewTimer(d)
+	} else {
+		a.timer.Reset(d)
+	}
+	select {
+	case <-a.timer.C:
+		return !a.halted()
+	case <-a.stop:
+	case <-a.s.halt:
+	}
+	a.timer.Stop()
+	return false
+}
+
+// execute runs one execution of a step: the first attempt and the retries
+// the step's policy allows, each recorded with its outcome.
+func (a *agent) execute(stepID int, step *profiles.Step, intended time.Time) {
+	s := a.s
+	timeout := step.Timeout
+	if s.cfg.Timeout > 0 {
+		timeout = s.cfg.Timeout
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	for attempt := 0; ; attempt++ {
+		if !a.waitRedial() {
+			return
+		}
+		sent := time.Now()
+		from := sent
+		if !intended.IsZero() && attempt == 0 {
+			from = intended
+		}
+		class, status := a.call(step, sent.Add(timeout))
+		if class == classAborted {
+			return
+		}
+		now := time.Now()
+		var expected time.Duration
+		if !s.open {
+			expected = s.thinkMean + a.ewma
+			if class != classTimeout && class.answered() {
+				svc := now.Sub(sent)
+				if a.ewma == 0 {
+					a.ewma = svc
+				} else {
+					a.ewma += (svc - a.ewma) / 8
+				}
+			}
+			if expected <= 0 {
+				expected = now.Sub(sent)
+			}
+		}
+		s.rec.Record(a.id, stepID, a.region, now.Sub(from), class.outcome(), expected)
+		s.requests.Add(1)
+		if attempt >= step.Retry.Max {
+			return
+		}
+		retry := (step.Retry.On5xx && status >= 500) ||
+			(step.Retry.OnTimeout && (class == classTimeout || class == classRefused || class == classReset))
+		if !retry {
+			return
+		}
+		if !a.sleep(step.Retry.Backoff << attempt) {
+			return
+		}
+	}
+}
+
+// classAborted marks a call cut by the end of the run: not recorded.
+const classAborted errClass = 255
+
+// answered reports whether the class is an answer from the target.
+func (c errClass) answered() bool {
+	return c == classOK || c == classBadStatus || c == classExpectFailed
+}
+
+// outcome maps a class to the recorder's outcome.
+func (c errClass) outcome() report.Outcome {
+	switch c {
+	case classOK:
+		return report.OK
+	case classBadStatus:
+		return report.BadStatus
+	case classExpectFailed:
+		return report.ExpectFailed
+	case classRefused:
+		return report.ConnRefused
+	case classReset:
+		return report.ConnReset
+	case classTimeout:
+		return report.Timeout
+	case classDNS:
+		return report.DNS
+	case classTLS:
+		return report.TLS
+	}
+	return report.OtherError
+}
+
+// waitRedial waits out the redial backoff after a failed connect; it
+// reports whether the agent should go on.
+func (a *agent) waitRedial() bool {
+	if a.conn != nil || a.nextDial.IsZero() {
+		return true
+	}
+	return a.sleep(time.Until(a.nextDial))
+}
+
+// call sends one request of step on the agent's connection (dialling if
+// needed) and reads the answer, checking expectations and applying captures.
+func (a *agent) call(step *profiles.Step, deadline time.Time) (errClass, int) {
+	s := a.s
+	if a.conn == nil {
+		if err := a.dial(deadline); err != nil {
+			if s.aborting.Load() {
+				return classAborted, 0
+			}
+			return classify(err), 0
+		}
+	}
+	cb := s.pool.get()
+	defer s.pool.put(cb)
+	cb.w = step.AppendRequest(cb.w[:0], a.ep.host, &a.c)
+	readAny, err := exchange(&a.tc, cb, cb.w, deadline)
+	if err != nil && a.uses > 0 && !readAny && classify(err) == classReset && !s.aborting.Load() && time.Now().Before(deadline) {
+		// The server closed the kept-alive connection while we were
+		// thinking: that is not the target failing. Redial once and resend.
+		a.closeConn()
+		if derr := a.dial(deadline); derr != nil {
+			return classify(derr), 0
+		}
+		_, err = exchange(&a.tc, cb, cb.w, deadline)
+	}
+	if err != nil {
+		a.closeConn()
+		if s.aborting.Load() {
+			return classAborted, 0
+		}
+		return classify(err), 0
+	}
+	a.uses++
+	status := cb.resp.StatusCode()
+	body := cb.resp.Body()
+	class := classOK
+	if ok, failure := step.Check(status, body); !ok {
+		class = classExpectFailed
+		if failure == "status" {
+			class = classBadStatus
+		}
+		s.countFailure(failure)
+	} else if len(step.Captures) > 0 {
+		if err := step.Capture(body, cb.peek, &a.c); err != nil {
+			class = classExpectFailed
+			s.countFailure("capture")
+		}
+	}
+	if cb.resp.ConnectionClose() {
+		a.closeConn()
+	}
+	return class, status
+}
+
+// dial opens the agent's connection. A failure sets the redial backoff.
+func (a *agent) dial(deadline time.Time) error {
+	s := a.s
+	s.dials.Add(1)
+	ctx, cancel := context.WithDeadline(s.dialCtx, deadline)
+	c, err := s.dialer.dial(ctx, a.ep, a.id)
+	cancel()
+	if err != nil {
+		s.dialErrors.Add(1)
+		if a.backoff == 0 {
+			a.backoff = minBackoff
+		} else {
+			a.backoff = min(2*a.backoff, maxBackoff)
+		}
+		jitter := time.Duration(a.rng.Int64N(int64(a.backoff)/2 + 1))
+		a.nextDial = time.Now().Add(a.backoff/2 + jitter)
+		return err
+	}
+	a.mu.Lock()
+	if s.aborting.Load() {
+		a.mu.Unlock()
+		c.Close()
+		return errAborted
+	}
+	a.conn = c
+	a.tc.c = c
+	a.mu.Unlock()
+	a.uses = 0
+	a.backoff = 0
+	a.nextDial = time.Time{}
+	s.connected.Add(1)
+	s.rec.AddConnections(1)
+	s.everConnected.Store(true)
+	return nil
+}
+
+// closeConn closes the agent's connection (linger 0: no TIME_WAIT).
+func (a *agent) closeConn() {
+	a.mu.Lock()
+	c := a.conn
+	a.conn = nil
+	a.tc.c = nil
+	a.mu.Unlock()
+	if c != nil {
+		c.Close()
+		a.s.connected.Add(-1)
+	}
+}

@@ -1,0 +1,551 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/report"
+)
+
+// Defaults of Config.
+const (
+	// DefaultDialTimeout bounds one connect (and TLS handshake).
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultInterval is how often the recorder is rotated.
+	DefaultInterval = time.Second
+	// DefaultOpenMaxAgents caps the open model's agents when neither the
+	// profile nor Config sets a maximum.
+	DefaultOpenMaxAgents = 10000
+	// StopGrace is how long agents get, once the run ends, to finish the
+	// request they are waiting for; after it the remaining calls are cut
+	// and not recorded.
+	StopGrace = time.Second
+)
+
+// ErrUnreachable is returned by Run (wrapped) when not a single connection
+// to the target could be opened.
+var ErrUnreachable = errors.New("target unreachable")
+
+// Config tunes a Swarm. The zero value runs the profile as written against
+// the profile's own target.
+type Config struct {
+	// BaseURL, when set, receives every region's requests (overrides the
+	// profile's target), e.g. "http://127.0.0.1:8080" or "https://shop.example/api".
+	BaseURL string
+	// RegionURLs maps a region to the base URLs serving it (the bundled
+	// target's shards); used when BaseURL is empty, before the profile's own
+	// target. An agent of the region keeps to one of them, chosen by its id.
+	RegionURLs map[string][]string
+	// Seed seeds every agent's random source together with its id, so two
+	// runs with the same seed make the same choices.
+	Seed uint64
+	// Timeout, when > 0, replaces every step's own timeout.
+	Timeout time.Duration
+	// DialTimeout bounds one connect (default DefaultDialTimeout).
+	DialTimeout time.Duration
+	// SourceAddrs are the local addresses agents dial from, round-robin by
+	// agent id (for remote targets). Empty: for loopback targets the swarm
+	// spreads agents over 127.0.0.2, 127.0.0.3, ...; otherwise the kernel
+	// picks.
+	SourceAddrs []net.IP
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// MaxAgents caps the agents alive at once (the closed model's level and
+	// the open model's maximum); 0 means no cap beyond the profile's.
+	MaxAgents int
+	// Interval is how often the recorder is rotated (default DefaultInterval).
+	Interval time.Duration
+	// OnInterval, if set, is called from the rotation goroutine with every
+	// rotated interval (and once more with the last, partial one when the
+	// run ends) and the swarm's stats at that moment. iv is released back to
+	// the recorder after OnInterval returns: do not keep it.
+	OnInterval func(iv *report.Interval, st Stats)
+}
+
+// Stats is a snapshot of a running swarm, for the live line.
+type Stats struct {
+	// Elapsed is the time since Run started; Planned the profile's duration.
+	Elapsed, Planned time.Duration
+	// Active is the agents running (closed model) or in a session (open).
+	Active int64
+	// Agents is the agent goroutines alive (open model: busy and idle).
+	Agents int64
+	// Connected is the connections open now.
+	Connected int64
+	// Dials and DialErrors count connection attempts and their failures.
+	Dials, DialErrors int64
+	// Requests is the requests that got an outcome.
+	Requests int64
+	// Dropped is the open model's sessions that found no idle agent.
+	Dropped int64
+}
+
+// Swarm runs one profile's agents against a target. Create it with New,
+// run it once with Run.
+type Swarm struct {
+	cfg       Config
+	prof      *profiles.Profile
+	rec       *report.Recorder
+	open      bool
+	planned   time.Duration
+	think     profiles.Think
+	thinkMean time.Duration
+	maxAgents int
+
+	eps      [][]*endpoint // per region index: the endpoints serving it
+	prefixes [][]string    // parallel to eps: the path of each base URL
+	stepIDs  map[*profiles.Step]int
+	dialer   *dialer
+	pool     *bufPool
+
+	ran      atomic.Bool
+	start    time.Time
+	stopped  atomic.Int64 // nanoseconds since start when the run ended; 0 while running
+	halt     chan struct{}
+	aborting atomic.Bool
+	dialCtx  context.Context
+
+	active, agents, connected            atomic.Int64
+	dials, dialErrors, requests, dropped atomic.Int64
+	everConnected                        atomic.Bool
+
+	mu     sync.Mutex
+	all    []*agent // every agent ever created, by id
+	free   []int    // closed model: ids of agents that stopped and exited
+	failMu sync.Mutex
+	fails  map[string]int64
+}
+
+// New prepares a swarm for prof that records into rec. rec should be made
+// with RecorderOptions(prof) so its step and region ids match.
+func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, error) {
+	if prof == nil || rec == nil {
+		return nil, errors.New("agents: New needs a profile and a recorder")
+	}
+	if len(prof.Flows) == 0 {
+		return nil, fmt.Errorf("profile %s has no flows", prof.Name)
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	s := &Swarm{
+		cfg:     cfg,
+		prof:    prof,
+		rec:     rec,
+		open:    prof.Workload.Model == profiles.Open,
+		planned: prof.Workload.Duration(),
+		think:   prof.Workload.Think,
+		halt:    make(chan struct{}),
+		stepIDs: make(map[*profiles.Step]int),
+		fails:   make(map[string]int64),
+	}
+	s.thinkMean = thinkMean(s.think)
+	if s.planned <= 0 {
+		return nil, fmt.Errorf("profile %s: the workload's stages last 0 s", prof.Name)
+	}
+	names := rec.Steps()
+	for _, f := range prof.Flows {
+		for _, st := range f.Steps {
+			id := -1
+			for i, n := range names {
+				if n == st.Name {
+					id = i
+					break
+				}
+			}
+			if id < 0 {
+				return nil, fmt.Errorf("recorder has no step %q: make it with agents.RecorderOptions(profile)", st.Name)
+			}
+			s.stepIDs[st] = id
+		}
+	}
+	regions := prof.Population.Regions()
+	if got := rec.Regions(); len(regions) > 0 && len(got) != len(regions) {
+		return nil, fmt.Errorf("recorder has %d regions, profile %d: make it with agents.RecorderOptions(profile)", len(got), len(regions))
+	}
+	if len(regions) == 0 {
+		regions = []string{"default"}
+	}
+	for _, r := range regions {
+		var raws []string
+		switch {
+		case cfg.BaseURL != "":
+			raws = []string{cfg.BaseURL}
+		case len(cfg.RegionURLs[r]) > 0:
+			raws = cfg.RegionURLs[r]
+		case prof.Target.URLFor(r) != "":
+			raws = []string{prof.Target.URLFor(r)}
+		default:
+			return nil, fmt.Errorf("no target URL for region %q (give a target URL, or run against the bundled target)", r)
+		}
+		var eps []*endpoint
+		var prefixes []string
+		for _, raw := range raws {
+			ep, err := parseEndpoint(raw, cfg.Insecure)
+			if err != nil {
+				return nil, fmt.Errorf("region %s: %w", r, err)
+			}
+			u, _ := url.Parse(raw)
+			eps = append(eps, ep)
+			prefixes = append(prefixes, strings.TrimSuffix(u.Path, "/"))
+		}
+		s.eps = append(s.eps, eps)
+		s.prefixes = append(s.prefixes, prefixes)
+	}
+	s.maxAgents = prof.Workload.Peak()
+	if s.open {
+		s.maxAgents = prof.Workload.MaxAgents
+		if s.maxAgents <= 0 {
+			s.maxAgents = DefaultOpenMaxAgents
+		}
+	}
+	if cfg.MaxAgents > 0 && s.maxAgents > cfg.MaxAgents {
+		s.maxAgents = cfg.MaxAgents
+	}
+	if s.maxAgents < 1 {
+		s.maxAgents = 1
+	}
+	s.dialer = newDialer(cfg.DialTimeout, s.maxAgents, cfg.SourceAddrs)
+	s.pool = newBufPool(readBufSize)
+	return s, nil
+}
+
+// RecorderOptions returns the recorder options matching prof: its step
+// names (unique, in flow order), regions, which steps write, and the model.
+func RecorderOptions(prof *profiles.Profile) report.Options {
+	var o report.Options
+	seen := map[string]bool{}
+	for _, f := range prof.Flows {
+		for _, st := range f.Steps {
+			if seen[st.Name] {
+				continue
+			}
+			seen[st.Name] = true
+			o.Steps = append(o.Steps, st.Name)
+			switch strings.ToUpper(st.Method) {
+			case "POST", "PUT", "PATCH", "DELETE":
+				o.Writes = append(o.Writes, true)
+			default:
+				o.Writes = append(o.Writes, false)
+			}
+		}
+	}
+	if prof.Population != nil {
+		o.Regions = append(o.Regions, prof.Population.Regions()...)
+	}
+	o.Model = report.ModelClosed
+	if prof.Workload.Model == profiles.Open {
+		o.Model = report.ModelOpen
+	}
+	return o
+}
+
+// MaxAgents returns the most agents the swarm will have alive at once.
+func (s *Swarm) MaxAgents() int { return s.maxAgents }
+
+// Stats returns a snapshot of the swarm's counters. Safe to call at any time.
+func (s *Swarm) Stats() Stats {
+	return Stats{
+		Elapsed:    s.Elapsed(),
+		Planned:    s.planned,
+		Active:     s.active.Load(),
+		Agents:     s.agents.Load(),
+		Connected:  s.connected.Load(),
+		Dials:      s.dials.Load(),
+		DialErrors: s.dialErrors.Load(),
+		Requests:   s.requests.Load(),
+		Dropped:    s.dropped.Load(),
+	}
+}
+
+// Elapsed returns how long the run has run (until it stopped, once it has).
+func (s *Swarm) Elapsed() time.Duration {
+	if s.start.IsZero() {
+		return 0
+	}
+	if e := s.stopped.Load(); e > 0 {
+		return time.Duration(e)
+	}
+	return time.Since(s.start)
+}
+
+// Failures returns the failed expectations counted by class ("status",
+// "json:PATH", "body", "capture:VAR").
+func (s *Swarm) Failures() map[string]int64 {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	out := make(map[string]int64, len(s.fails))
+	for k, v := range s.fails {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Swarm) countFailure(class string) {
+	s.failMu.Lock()
+	s.fails[class]++
+	s.failMu.Unlock()
+}
+
+// Run runs the workload until its stages end or ctx is cancelled, then
+// stops the agents (each gets StopGrace to finish the request it waits for)
+// and rotates the recorder a last time. It returns an error wrapping
+// ErrUnreachable when no connection could ever be opened; a cancelled ctx is
+// not an error (what was recorded is summarised as for a normal end).
+func (s *Swarm) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("agents: Run called twice on one Swarm")
+	}
+	s.start = time.Now()
+	runCtx, cancelRun := context.WithDeadline(ctx, s.start.Add(s.planned))
+	defer cancelRun()
+	dialCtx, cancelDial := context.WithCancel(context.Background())
+	defer cancelDial()
+	s.dialCtx = dialCtx
+
+	rotDone := make(chan struct{})
+	rotStop := make(chan struct{})
+	go s.rotate(rotStop, rotDone)
+
+	var wg sync.WaitGroup
+	if s.open {
+		s.schedule(runCtx, &wg)
+	} else {
+		s.control(runCtx, &wg)
+	}
+	s.stopped.Store(int64(time.Since(s.start)))
+	close(s.halt)
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(StopGrace):
+		s.abort()
+		cancelDial()
+		<-done
+	}
+	close(rotStop)
+	<-rotDone
+	s.rec.SetActiveAgents(0)
+	iv := s.rec.Rotate(time.Now())
+	if s.cfg.OnInterval != nil {
+		s.cfg.OnInterval(iv, s.Stats())
+	}
+	s.rec.Release(iv)
+	if !s.everConnected.Load() && s.dials.Load() > 0 {
+		return fmt.Errorf("%w: %d connection attempts, none succeeded", ErrUnreachable, s.dials.Load())
+	}
+	return nil
+}
+
+// rotate rotates the recorder every Interval until stop is closed.
+func (s *Swarm) rotate(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			s.rec.SetActiveAgents(int(s.active.Load()))
+			iv := s.rec.Rotate(now)
+			if s.cfg.OnInterval != nil {
+				s.cfg.OnInterval(iv, s.Stats())
+			}
+			s.rec.Release(iv)
+		}
+	}
+}
+
+// abort cuts every call still in flight: their connections get a deadline
+// in the past and their outcomes are not recorded.
+func (s *Swarm) abort() {
+	s.aborting.Store(true)
+	past := time.Unix(1, 0)
+	s.mu.Lock()
+	all := s.all
+	s.mu.Unlock()
+	for _, a := range all {
+		if a == nil {
+			continue
+		}
+		a.mu.Lock()
+		if a.conn != nil {
+			_ = a.conn.SetDeadline(past)
+		}
+		a.mu.Unlock()
+	}
+}
+
+// agentFor returns agent id, creating it on first use.
+func (s *Swarm) agentFor(id int) *agent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.all) <= id {
+		s.all = append(s.all, nil)
+	}
+	if a := s.all[id]; a != nil {
+		return a
+	}
+	a := newAgent(s, id)
+	s.all[id] = a
+	return a
+}
+
+// control is the closed model: it keeps round(LevelAt(t)) agents running,
+// starting agents as the level rises and asking the newest to stop (after
+// their current request) as it falls.
+func (s *Swarm) control(ctx context.Context, wg *sync.WaitGroup) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var running []chan struct{} // stop channels of the running agents, oldest first
+	next := 0
+	for {
+		lvl := int(math.Round(s.prof.Workload.LevelAt(time.Since(s.start))))
+		lvl = min(lvl, s.maxAgents)
+		for len(running) < lvl {
+			id := -1
+			s.mu.Lock()
+			if n := len(s.free); n > 0 {
+				id = s.free[n-1]
+				s.free = s.free[:n-1]
+			}
+			s.mu.Unlock()
+			if id < 0 {
+				id = next
+				next++
+			}
+			a := s.agentFor(id)
+			stop := make(chan struct{})
+			running = append(running, stop)
+			s.active.Add(1)
+			s.agents.Add(1)
+			wg.Add(1)
+			go a.runClosed(stop, wg)
+		}
+		for len(running) > lvl {
+			close(running[len(running)-1])
+			running = running[:len(running)-1]
+			s.active.Add(-1)
+		}
+		select {
+		case <-ctx.Done():
+			s.active.Store(0)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// arrivals generates the open model's intended session start times (as
+// offsets from the start) from the stages' rate, integrating the rate so a
+// ramp's arrivals follow it exactly.
+type arrivals struct {
+	w   profiles.Workload
+	end time.Duration
+	t   time.Duration
+	acc float64 // sessions accumulated since the last arrival, in [0, 1)
+}
+
+// next returns the next arrival, or false when the plan has ended.
+func (g *arrivals) next() (time.Duration, bool) {
+	const slot = time.Millisecond
+	for g.t < g.end {
+		slotEnd := min(g.t-g.t%slot+slot, g.end)
+		rate := g.w.LevelAt(g.t)
+		avail := rate * (slotEnd - g.t).Seconds()
+		if need := 1 - g.acc; rate > 0 && avail >= need {
+			g.t += time.Duration(need / rate * float64(time.Second))
+			g.acc = 0
+			return g.t, true
+		}
+		g.acc += avail
+		g.t = slotEnd
+	}
+	return 0, false
+}
+
+// schedule is the open model: it starts sessions at the planned rate on idle
+// agents (creating agents up to the maximum); a session due when none is
+// free is recorded as dropped. Lateness never slows the schedule: every
+// session keeps its intended start time.
+func (s *Swarm) schedule(ctx context.Context, wg *sync.WaitGroup) {
+	idle := make(chan *agent, s.maxAgents)
+	gen := arrivals{w: s.prof.Workload, end: s.planned}
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, math.MaxUint64))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	spawned := 0
+	for {
+		off, ok := gen.next()
+		if !ok {
+			<-ctx.Done()
+			return
+		}
+		at := s.start.Add(off)
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+		select {
+		case a := <-idle:
+			a.work <- at
+		default:
+			if spawned < s.maxAgents {
+				a := s.agentFor(spawned)
+				spawned++
+				a.work = make(chan time.Time, 1)
+				a.idle = idle
+				a.work <- at
+				s.agents.Add(1)
+				wg.Add(1)
+				go a.runOpen(wg)
+			} else {
+				f := s.prof.PickFlow(rng)
+				region := 0
+				if s.prof.Population != nil && len(s.prof.Population.Regions()) > 0 {
+					region, _ = s.prof.Population.PickRegion(rng)
+				}
+				s.rec.RecordDropped(s.stepIDs[f.Steps[0]], region)
+				s.dropped.Add(1)
+			}
+		}
+	}
+}
+
+// thinkMean is the mean of a think-time distribution.
+func thinkMean(t profiles.Think) time.Duration {
+	switch t.Kind {
+	case profiles.ThinkConstant:
+		return t.Min
+	case profiles.ThinkUniform:
+		if t.Max <= t.Min {
+			return t.Min
+		}
+		return (t.Min + t.Max) / 2
+	case profiles.ThinkExponential:
+		return t.Mean
+	}
+	return 0
+}

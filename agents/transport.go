@@ -1,0 +1,323 @@
+package agents
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Defaults of the transport. A request's bytes are built in a buffer of the
+// 512-byte class; an answer is read through a pooled bufio.Reader whose size
+// bounds the response header (fasthttp needs the whole header buffered).
+const (
+	writeBufSize    = 512
+	readBufSize     = 4096
+	maxBodySize     = 8 << 20
+	perSourceLimit  = 10000 // connections per (source IP, destination) pair, well under the ~28k ephemeral range
+	maxLoopbackSrcs = 250
+)
+
+// endpoint is one resolved base URL: where to dial and what goes into the
+// Host header.
+type endpoint struct {
+	raw      string      // the URL as given
+	host     string      // Host header value: host[:port] as written in the URL
+	addr     string      // what to dial: resolved ip:port, or name:port when resolution failed
+	tls      *tls.Config // nil for http
+	loopback bool        // the destination is a loopback address (source spreading applies)
+}
+
+// parseEndpoint resolves a base URL ("http://host:port" or "https://...").
+// A name that does not resolve is kept: every dial then fails with a DNS
+// error, which is counted, rather than refusing to start.
+func parseEndpoint(raw string, insecure bool) (*endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("target URL %q: %w", raw, err)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("target URL %q: no host (want http://host:port or https://host:port)", raw)
+	}
+	ep := &endpoint{raw: raw, host: u.Host}
+	port := u.Port()
+	switch u.Scheme {
+	case "http":
+		if port == "" {
+			port = "80"
+		}
+	case "https":
+		if port == "" {
+			port = "443"
+		}
+		ep.tls = &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}
+	default:
+		return nil, fmt.Errorf("target URL %q: scheme %q is not supported (want http or https)", raw, u.Scheme)
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return nil, fmt.Errorf("target URL %q: bad port %q", raw, port)
+	}
+	hostname := u.Hostname()
+	ep.addr = net.JoinHostPort(hostname, port)
+	var ip net.IP
+	if ip = net.ParseIP(hostname); ip == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ips, err := net.DefaultResolver.LookupIP(ctx, "ip", hostname)
+		cancel()
+		if err == nil && len(ips) > 0 {
+			ip = ips[0]
+			for _, c := range ips { // prefer IPv4: source spreading works on 127.0.0.0/8
+				if c.To4() != nil {
+					ip = c
+					break
+				}
+			}
+		}
+	}
+	if ip != nil {
+		ep.addr = net.JoinHostPort(ip.String(), port)
+		ep.loopback = ip.IsLoopback() && ip.To4() != nil
+	}
+	return ep, nil
+}
+
+// dialer opens the agents' connections. Each agent dials from a fixed source
+// address (chosen by its id) so no (source, destination) pair comes near the
+// ephemeral port range; every socket closes with linger 0 so a finished run
+// leaves no TIME_WAIT behind.
+type dialer struct {
+	timeout  time.Duration
+	plain    net.Dialer   // no source address: the kernel picks
+	loop     []net.Dialer // loopback spreading: 127.0.0.2, 127.0.0.3, ...
+	explicit []net.Dialer // --source-addr list, for any destination
+}
+
+// newDialer prepares source spreading for up to maxAgents agents.
+// sources, when given, are used for every destination; otherwise loopback
+// destinations get ceil(maxAgents/perSourceLimit)+1 addresses from 127.0.0.2 on.
+func newDialer(timeout time.Duration, maxAgents int, sources []net.IP) *dialer {
+	d := &dialer{timeout: timeout}
+	d.plain = net.Dialer{Timeout: timeout, Control: socketControl(false)}
+	for _, ip := range sources {
+		d.explicit = append(d.explicit, net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: ip}, Control: socketControl(true)})
+	}
+	n := maxAgents/perSourceLimit + 1
+	if n > maxLoopbackSrcs {
+		n = maxLoopbackSrcs
+	}
+	for i := 0; i < n; i++ {
+		ip := net.IPv4(127, 0, 0, byte(2+i))
+		d.loop = append(d.loop, net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: ip}, Control: socketControl(true)})
+	}
+	return d
+}
+
+// sourceFor returns the dialer agent id uses for ep.
+func (d *dialer) sourceFor(ep *endpoint, agentID int) *net.Dialer {
+	switch {
+	case len(d.explicit) > 0:
+		return &d.explicit[agentID%len(d.explicit)]
+	case ep.loopback && len(d.loop) > 0:
+		return &d.loop[agentID%len(d.loop)]
+	default:
+		return &d.plain
+	}
+}
+
+// dial connects agent agentID to ep, doing the TLS handshake for https.
+func (d *dialer) dial(ctx context.Context, ep *endpoint, agentID int) (net.Conn, error) {
+	nd := d.sourceFor(ep, agentID)
+	c, err := nd.DialContext(ctx, "tcp", ep.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", ep.addr, err)
+	}
+	if ep.tls == nil {
+		return c, nil
+	}
+	tc := tls.Client(c, ep.tls)
+	hctx, cancel := context.WithTimeout(ctx, d.timeout)
+	err = tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		c.Close()
+		return nil, &tlsError{err: fmt.Errorf("TLS handshake with %s: %w", ep.addr, err)}
+	}
+	return tc, nil
+}
+
+// tlsError marks a failure of the TLS handshake.
+type tlsError struct{ err error }
+
+func (e *tlsError) Error() string { return e.err.Error() }
+func (e *tlsError) Unwrap() error { return e.err }
+
+// errClass is the transport's classification of a failed or finished call.
+// It maps one to one onto report.Outcome (see outcomeOf).
+type errClass uint8
+
+const (
+	classOK errClass = iota
+	classBadStatus
+	classExpectFailed
+	classRefused
+	classReset
+	classTimeout
+	classDNS
+	classTLS
+	classOther
+)
+
+// String names the class as the summary shows it.
+func (c errClass) String() string {
+	return [...]string{"ok", "bad status", "failed expectation", "connect refused", "reset", "timeout", "dns", "tls", "other"}[c]
+}
+
+// classify maps a transport error to its class.
+func classify(err error) errClass {
+	if err == nil {
+		return classOK
+	}
+	var dnsErr *net.DNSError
+	var tErr *tlsError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &dnsErr):
+		return classDNS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return classRefused
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return classTimeout
+	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert),
+		errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid):
+		return classTLS
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return classReset
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return classTimeout
+	}
+	if errors.As(err, &tErr) {
+		return classTLS
+	}
+	return classOther
+}
+
+// trackedConn sits between an agent's connection and the pooled
+// bufio.Reader: it remembers the last read error (fasthttp folds every error
+// on the first byte into io.EOF) and how many bytes this call has read, so a
+// keep-alive connection the server closed while the agent was thinking can be
+// told from a real failure and retried on a fresh connection.
+type trackedConn struct {
+	c   net.Conn
+	err error
+	n   int
+}
+
+// Read reads from the connection, remembering the error and byte count.
+func (t *trackedConn) Read(p []byte) (int, error) {
+	n, err := t.c.Read(p)
+	t.n += n
+	if err != nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// callBufs is what one call borrows: the request bytes, the read buffer and
+// the parsed response. Everything goes back to the pool before the agent
+// thinks, so an idle agent holds none of it.
+type callBufs struct {
+	w    []byte
+	br   *bufio.Reader
+	resp fasthttp.Response
+	peek func(name string) []byte // resp.Header.Peek, bound once so captures don't allocate
+}
+
+// bufPool hands out callBufs.
+type bufPool struct {
+	p sync.Pool
+}
+
+func newBufPool(readSize int) *bufPool {
+	bp := &bufPool{}
+	bp.p.New = func() any {
+		cb := &callBufs{w: make([]byte, 0, writeBufSize), br: bufio.NewReaderSize(nil, readSize)}
+		cb.peek = cb.resp.Header.Peek
+		return cb
+	}
+	return bp
+}
+
+func (bp *bufPool) get() *callBufs { return bp.p.Get().(*callBufs) }
+
+func (bp *bufPool) put(cb *callBufs) {
+	cb.resp.Reset()
+	cb.br.Reset(nil)
+	if cap(cb.w) > 64<<10 { // don't keep a one-off huge request body alive
+		cb.w = make([]byte, 0, writeBufSize)
+	}
+	cb.w = cb.w[:0]
+	bp.p.Put(cb)
+}
+
+// exchange writes req on tc's connection and reads one answer into cb.resp,
+// all before deadline. It reports whether anything of the answer was read.
+func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time) (readAny bool, err error) {
+	if err := tc.c.SetDeadline(deadline); err != nil {
+		return false, fmt.Errorf("set deadline: %w", err)
+	}
+	tc.err, tc.n = nil, 0
+	if _, err := tc.c.Write(req); err != nil {
+		return false, fmt.Errorf("write request: %w", err)
+	}
+	cb.br.Reset(tc)
+	err = cb.resp.ReadLimitBody(cb.br, maxBodySize)
+	if err != nil {
+		if tc.err != nil && tc.err != io.EOF {
+			// the connection's own error says more than fasthttp's folded one
+			return tc.n > 0, fmt.Errorf("read answer: %w", tc.err)
+		}
+		if tc.n == 0 {
+			return false, fmt.Errorf("read answer: connection closed before any byte: %w", io.EOF)
+		}
+		return true, fmt.Errorf("read answer: %w", err)
+	}
+	return true, nil
+}
+
+// parseSourceAddrs parses a --source-addr list of IP addresses.
+func parseSourceAddrs(list []string) ([]net.IP, error) {
+	var out []net.IP
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("source address %q is not an IP address", s)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}

@@ -1,0 +1,570 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/target/supervisor"
+)
+
+// fdMargin is the open files a run keeps for itself (listeners, pipes to the
+// bundled shards, log files, the runtime's poller) when it sizes the swarm
+// to the per-process open-file limit.
+const fdMargin = 512
+
+// nonTTYEvery is how often the live line is printed when stdout is not a
+// terminal (CI logs).
+const nonTTYEvery = 5 * time.Second
+
+func runCommand() command {
+	return command{
+		name:    "run",
+		summary: "storm a target with a profile's agents and summarise every answer (default: agent-storm against the bundled target)",
+		run:     runRun,
+	}
+}
+
+// runFlags are the parsed flags of `agentstorm run`.
+type runFlags struct {
+	profile     string
+	target      string
+	agents      int
+	duration    time.Duration
+	ramp        time.Duration
+	think       time.Duration
+	seed        uint64
+	timeout     time.Duration
+	sourceAddrs []string
+	insecure    bool
+	shards      int
+}
+
+// newRunFlagSet declares every flag of `agentstorm run` into f.
+func newRunFlagSet(f *runFlags) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("agentstorm run", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVar(&f.profile, "profile", profiles.DefaultBuiltin, "built-in profile NAME (see 'agentstorm profiles list') or profile FILE (.yaml)")
+	fs.StringVar(&f.target, "target", "", `base URL every request goes to (http://HOST:PORT, https://...), or "bundled" to start the reference checkout (default: the profile's target)`)
+	fs.IntVar(&f.agents, "agents", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model)")
+	fs.DurationVar(&f.duration, "duration", 0, "run length: the stages become a ramp (--ramp) and a hold for the rest")
+	fs.DurationVar(&f.ramp, "ramp", 0, "ramp from 0 to the peak over this long, then hold (default with --duration: the profile's first stage, at most the duration)")
+	fs.DurationVar(&f.think, "think", -1, "constant think time between an agent's requests, replacing the profile's (0: none)")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of every agent's random choices: the same seed makes the same choices")
+	fs.DurationVar(&f.timeout, "timeout", 0, "per-request timeout, replacing every step's own (default: the profile's, 10s unless set)")
+	fs.StringSliceVar(&f.sourceAddrs, "source-addr", nil, "local IP addresses to dial from, round-robin by agent (for remote targets; loopback targets spread over 127.0.0.2... by themselves)")
+	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification for https targets")
+	fs.IntVar(&f.shards, "shards", 0, "bundled target: number of shard processes (default: one per region of the profile, more for large storms)")
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func printRunUsage(w io.Writer, fs *pflag.FlagSet) {
+	fmt.Fprintln(w, "Usage: agentstorm run [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Runs a profile's agents against a target and measures every answer in HDR histograms.")
+	fmt.Fprintln(w, "With no flags it storms the bundled reference checkout (started on loopback and stopped")
+	fmt.Fprintln(w, "at the end) with the default profile, agent-storm. A live line shows progress; at the end")
+	fmt.Fprintln(w, "a summary gives count, req/s, errors, p50/p90/p99/p99.9/max and the share under 100 ms")
+	fmt.Fprintln(w, "per step and region. Ctrl-C stops the agents and summarises what was recorded; a second")
+	fmt.Fprintln(w, "Ctrl-C exits at once.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed (e.g. the target was unreachable), 2 bad usage or bad profile.")
+}
+
+// runUsageError reports bad usage and returns exit code 2.
+func runUsageError(env *cliEnv, msg string) int {
+	fmt.Fprintf(env.stderr, "agentstorm run: %s\nRun 'agentstorm run --help' for the flags and their defaults.\n", msg)
+	return exitUsage
+}
+
+// runRun is `agentstorm run`.
+func runRun(ctx context.Context, env *cliEnv, args []string) int {
+	var f runFlags
+	fs := newRunFlagSet(&f)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			printRunUsage(env.stdout, fs)
+			return exitOK
+		}
+		return runUsageError(env, err.Error())
+	}
+	if fs.NArg() > 0 {
+		return runUsageError(env, fmt.Sprintf("unexpected argument %q: run takes only flags (did you mean --profile %s?)", fs.Arg(0), fs.Arg(0)))
+	}
+	if msg := f.validate(fs); msg != "" {
+		return runUsageError(env, msg)
+	}
+	prof, err := loadRunProfile(f.profile)
+	if err != nil {
+		var les profiles.LoadErrors
+		if errors.As(err, &les) {
+			fmt.Fprintf(env.stderr, "agentstorm run: profile %s is not valid:\n%v\n", f.profile, err)
+		} else {
+			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
+		}
+		return exitUsage
+	}
+	var notes []string
+	if err := applyRunOverrides(prof, &f, fs); err != nil {
+		return runUsageError(env, err.Error())
+	}
+	capacity, limit := agentCapacity()
+	if n := scaleToCapacity(prof, capacity); n != "" {
+		notes = append(notes, fmt.Sprintf("%s: one process holds at most %s agents (open-file limit %d minus %d for the process itself); worker processes that pass this limit come in a later version",
+			n, commas(capacity), limit, fdMargin))
+	}
+	if len(prof.Flows) == 0 {
+		fmt.Fprintf(env.stderr, "agentstorm run: profile %s has no flows\n", prof.Name)
+		return exitUsage
+	}
+
+	cfg := agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, MaxAgents: capacity}
+	if len(f.sourceAddrs) > 0 {
+		ips, err := agentsSourceAddrs(f.sourceAddrs)
+		if err != nil {
+			return runUsageError(env, "--source-addr: "+err.Error())
+		}
+		cfg.SourceAddrs = ips
+	}
+	bundled := f.target == "bundled" || (f.target == "" && prof.Target.Bundled)
+	if f.target != "" && f.target != "bundled" {
+		cfg.BaseURL = f.target
+	}
+
+	// Ctrl-C: the first cancels the run (what was recorded is summarised),
+	// the second exits at once.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var out syncWriter
+	out.w = env.stdout
+	var sup *supervisor.Supervisor
+	var supMu sync.Mutex
+	interrupted := make(chan struct{})
+	go func() {
+		select {
+		case <-env.interrupts:
+		case <-runCtx.Done():
+			return
+		}
+		close(interrupted)
+		cancel()
+		fmt.Fprintf(env.stderr, "\nagentstorm run: interrupted; stopping the agents and summarising what was recorded (Ctrl-C again to exit at once)\n")
+		select {
+		case <-env.interrupts:
+			fmt.Fprintln(env.stderr, "agentstorm run: second interrupt; exiting now")
+			supMu.Lock()
+			if sup != nil {
+				_ = sup.Close()
+			}
+			supMu.Unlock()
+			os.Exit(exitFailed)
+		case <-ctx.Done():
+		}
+	}()
+
+	var logFile *os.File
+	if bundled {
+		regions := prof.Population.Regions()
+		shards := f.shards
+		if shards == 0 {
+			shards = max(len(regions), (prof.Workload.Peak()+9999)/10000)
+			if prof.Workload.Model == profiles.Open {
+				shards = max(len(regions), 1)
+			}
+		}
+		logFile, err = os.CreateTemp("", "agentstorm-target-*.log")
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: bundled target: create its log file: %v\n", err)
+			return exitFailed
+		}
+		defer logFile.Close()
+		fmt.Fprintf(env.stdout, "Starting the bundled target: %d shard processes for regions %s...\n", shards, strings.Join(regions, ", "))
+		startCtx, startCancel := context.WithTimeout(runCtx, 30*time.Second)
+		s, err := supervisor.Start(startCtx, supervisor.Config{Shards: shards, Regions: regions, Listen: "127.0.0.1:0", Log: logFile})
+		startCancel()
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: start the bundled target: %v (its log: %s)\n", err, logFile.Name())
+			return exitFailed
+		}
+		supMu.Lock()
+		sup = s
+		supMu.Unlock()
+		defer func() {
+			supMu.Lock()
+			defer supMu.Unlock()
+			if err := sup.Close(); err != nil {
+				fmt.Fprintf(env.stderr, "agentstorm run: stop the bundled target: %v\n", err)
+			}
+		}()
+		cfg.RegionURLs = map[string][]string{}
+		for _, sh := range sup.Topology().Shards {
+			cfg.RegionURLs[sh.Region] = append(cfg.RegionURLs[sh.Region], sh.URL)
+		}
+	}
+
+	rec := report.NewRecorder(agents.RecorderOptions(prof))
+	tty := isTerminal(env.stdout)
+	var lastPrint time.Time
+	cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
+		line := report.LiveLine(iv, st.Elapsed, st.Planned, int(st.Active)) + fmt.Sprintf("  conns %s", commas(int(st.Connected)))
+		if tty {
+			out.printf("\r%s\x1b[K", line)
+			return
+		}
+		if now := time.Now(); now.Sub(lastPrint) >= nonTTYEvery-100*time.Millisecond {
+			lastPrint = now
+			out.printf("%s\n", line)
+		}
+	}
+	sw, err := agents.New(cfg, prof, rec)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
+		return exitUsage
+	}
+	printRunBanner(env.stdout, prof, &f, sw, bundled, sup, notes)
+	lastPrint = time.Now()
+
+	runErr := sw.Run(runCtx)
+	if tty {
+		out.printf("\n")
+	}
+	select {
+	case <-interrupted:
+		out.printf("Interrupted after %s: the summary covers what was recorded until then.\n", report.FormatDuration(sw.Elapsed().Round(time.Millisecond)))
+	default:
+	}
+	out.printf("\n")
+	sum := rec.Summary(sw.Elapsed())
+	out.mu.Lock()
+	werr := report.WriteText(env.stdout, sum)
+	out.mu.Unlock()
+	if werr != nil {
+		fmt.Fprintf(env.stderr, "agentstorm run: write the summary: %v\n", werr)
+	}
+	printRunFootnotes(&out, sw, notes)
+	if sup != nil {
+		out.printf("Bundled target: stopping %d shards; their order stores stay in %s (shard logs: %s)\n",
+			len(sup.Topology().Shards), sup.DataDir(), logFile.Name())
+	}
+	if runErr != nil {
+		fmt.Fprintf(env.stderr, "agentstorm run: the run failed: %v\n", runErr)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// validate returns a message naming the first bad flag value, or "".
+func (f *runFlags) validate(fs *pflag.FlagSet) string {
+	switch {
+	case f.agents < 0:
+		return fmt.Sprintf("--agents %d: want a number of agents above 0", f.agents)
+	case fs.Changed("agents") && f.agents == 0:
+		return "--agents 0: want a number of agents above 0"
+	case f.duration < 0 || (fs.Changed("duration") && f.duration == 0):
+		return fmt.Sprintf("--duration %s: want a length above 0, such as 30s or 2m", f.duration)
+	case f.ramp < 0:
+		return fmt.Sprintf("--ramp %s: want 0 or more", f.ramp)
+	case fs.Changed("think") && f.think < 0:
+		return fmt.Sprintf("--think %s: want 0 or more", f.think)
+	case f.timeout < 0 || (fs.Changed("timeout") && f.timeout == 0):
+		return fmt.Sprintf("--timeout %s: want a length above 0, such as 2s", f.timeout)
+	case f.shards < 0 || f.shards > 1024:
+		return fmt.Sprintf("--shards %d: want 1 to 1024", f.shards)
+	case f.target != "" && f.target != "bundled" && !strings.HasPrefix(f.target, "http://") && !strings.HasPrefix(f.target, "https://"):
+		return fmt.Sprintf("--target %q: want a base URL such as http://127.0.0.1:8081 or https://shop.example.com, or \"bundled\"", f.target)
+	case fs.Changed("shards") && f.target != "" && f.target != "bundled":
+		return "--shards applies only to the bundled target, not to --target " + f.target
+	}
+	return ""
+}
+
+// loadRunProfile loads a built-in by name, or a file when name looks like a
+// path or exists.
+func loadRunProfile(name string) (*profiles.Profile, error) {
+	isFile := strings.ContainsAny(name, `/\`) || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+	if !isFile {
+		if _, err := os.Stat(name); err == nil {
+			isFile = true
+		}
+	}
+	if isFile {
+		p, err := profiles.LoadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	return profiles.Builtin(name)
+}
+
+// applyRunOverrides rewrites prof's workload from the flags: --agents scales
+// the stages to a new peak (closed) or sets the session cap (open);
+// --duration/--ramp make the stages a ramp and a hold; --think replaces the
+// think time.
+func applyRunOverrides(prof *profiles.Profile, f *runFlags, fs *pflag.FlagSet) error {
+	w := &prof.Workload
+	open := w.Model == profiles.Open
+	if fs.Changed("think") {
+		if f.think == 0 {
+			w.Think = profiles.Think{Kind: profiles.ThinkNone}
+		} else {
+			w.Think = profiles.Think{Kind: profiles.ThinkConstant, Min: f.think, Max: f.think, Mean: f.think}
+		}
+	}
+	peak := w.Peak()
+	if fs.Changed("agents") {
+		if open {
+			w.MaxAgents = f.agents
+		} else {
+			scaleStages(w, f.agents, peak)
+			peak = f.agents
+		}
+	}
+	if fs.Changed("duration") || fs.Changed("ramp") {
+		d := f.duration
+		if !fs.Changed("duration") {
+			d = w.Duration()
+		}
+		ramp := f.ramp
+		if !fs.Changed("ramp") {
+			ramp = 0
+			if len(w.Stages) > 0 {
+				ramp = w.Stages[0].Duration
+			}
+		}
+		ramp = min(ramp, d)
+		if peak < 1 {
+			peak = 1
+		}
+		w.Stages = []profiles.Stage{{Duration: ramp, Target: peak}}
+		if d > ramp {
+			w.Stages = append(w.Stages, profiles.Stage{Duration: d - ramp, Target: peak})
+		}
+	}
+	if w.Duration() <= 0 {
+		return errors.New("the workload lasts 0 s: give --duration")
+	}
+	return nil
+}
+
+// scaleStages multiplies every stage target so the peak becomes to.
+func scaleStages(w *profiles.Workload, to, peak int) {
+	if peak <= 0 {
+		for i := range w.Stages {
+			w.Stages[i].Target = to
+		}
+		return
+	}
+	k := float64(to) / float64(peak)
+	for i := range w.Stages {
+		w.Stages[i].Target = int(math.Round(float64(w.Stages[i].Target) * k))
+	}
+}
+
+// scaleToCapacity caps the agents at what one process can hold and returns
+// a note saying so ("" when nothing changed).
+func scaleToCapacity(prof *profiles.Profile, capacity int) string {
+	w := &prof.Workload
+	if w.Model == profiles.Open {
+		if w.MaxAgents == 0 || w.MaxAgents > capacity {
+			was := w.MaxAgents
+			w.MaxAgents = capacity
+			if was > capacity {
+				return fmt.Sprintf("the profile allows %s concurrent sessions; capped at %s", commas(was), commas(capacity))
+			}
+		}
+		return ""
+	}
+	peak := w.Peak()
+	if peak <= capacity {
+		return ""
+	}
+	scaleStages(w, capacity, peak)
+	return fmt.Sprintf("the profile asks for %s agents; scaled to %s (every stage by the same factor)", commas(peak), commas(w.Peak()))
+}
+
+// agentCapacity returns how many agents (one socket each) this process can
+// hold: the open-file limit minus fdMargin, and the limit itself.
+func agentCapacity() (int, int) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 1000, 1000 + fdMargin
+	}
+	if rl.Cur < rl.Max { // Go raises it at start already; be sure
+		rl.Cur = rl.Max
+		if unix.Setrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
+			_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+		}
+	}
+	lim := int(min(rl.Cur, 1<<30))
+	return max(lim-fdMargin, 1), lim
+}
+
+// agentsSourceAddrs parses --source-addr.
+func agentsSourceAddrs(list []string) ([]net.IP, error) {
+	var out []net.IP
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("%q is not an IP address", s)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}
+
+// printRunBanner says what is about to run.
+func printRunBanner(w io.Writer, prof *profiles.Profile, f *runFlags, sw *agents.Swarm, bundled bool, sup *supervisor.Supervisor, notes []string) {
+	wl := prof.Workload
+	src := prof.File
+	if src == "" {
+		src = f.profile
+	}
+	fmt.Fprintf(w, "Profile %s (%s): %s model, %s\n", prof.Name, src, wl.Model, describeStages(wl))
+	switch {
+	case bundled:
+		t := sup.Topology()
+		regs := make([]string, 0, len(t.Regions))
+		for r, u := range t.Regions {
+			regs = append(regs, r+"="+u)
+		}
+		sort.Strings(regs)
+		fmt.Fprintf(w, "Target: the bundled checkout, %d shards (%s); data in %s\n", len(t.Shards), strings.Join(regs, " "), sup.DataDir())
+	case f.target != "":
+		fmt.Fprintf(w, "Target: %s\n", f.target)
+	default:
+		fmt.Fprintf(w, "Target: the profile's (%s)\n", describeTarget(prof.Target))
+	}
+	fmt.Fprintf(w, "Think time: %s; seed %d; at most %s agents in this process\n", describeThink(wl.Think), f.seed, commas(sw.MaxAgents()))
+	for _, n := range notes {
+		fmt.Fprintf(w, "Note: %s.\n", n)
+	}
+	fmt.Fprintln(w)
+}
+
+// printRunFootnotes adds what the summary does not say.
+func printRunFootnotes(out *syncWriter, sw *agents.Swarm, notes []string) {
+	st := sw.Stats()
+	out.printf("Connections: %s dials, %s failed.\n", commas(int(st.Dials)), commas(int(st.DialErrors)))
+	if fails := sw.Failures(); len(fails) > 0 {
+		keys := make([]string, 0, len(fails))
+		for k := range fails {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s %s", k, commas(int(fails[k])))
+		}
+		out.printf("Failed checks by kind: %s.\n", strings.Join(parts, ", "))
+	}
+	for _, n := range notes {
+		out.printf("Note: %s.\n", n)
+	}
+}
+
+func describeStages(w profiles.Workload) string {
+	unit := "agents"
+	if w.Model == profiles.Open {
+		unit = "sessions/s"
+	}
+	parts := make([]string, 0, len(w.Stages))
+	for _, s := range w.Stages {
+		parts = append(parts, fmt.Sprintf("%s→%s", report.FormatDuration(s.Duration), commas(s.Target)))
+	}
+	d := fmt.Sprintf("%s in all; stages (%s) %s", report.FormatDuration(w.Duration()), unit, strings.Join(parts, ", "))
+	if w.Model == profiles.Open && w.MaxAgents > 0 {
+		d += fmt.Sprintf("; at most %s concurrent sessions", commas(w.MaxAgents))
+	}
+	return d
+}
+
+func describeThink(t profiles.Think) string {
+	switch t.Kind {
+	case profiles.ThinkConstant:
+		return report.FormatDuration(t.Min) + " constant"
+	case profiles.ThinkUniform:
+		return fmt.Sprintf("uniform %s…%s", report.FormatDuration(t.Min), report.FormatDuration(t.Max))
+	case profiles.ThinkExponential:
+		return "exponential, mean " + report.FormatDuration(t.Mean)
+	}
+	return "none"
+}
+
+func describeTarget(t profiles.Target) string {
+	if t.BaseURL != "" {
+		return t.BaseURL
+	}
+	regs := make([]string, 0, len(t.Regions))
+	for r, u := range t.Regions {
+		regs = append(regs, r+"="+u)
+	}
+	sort.Strings(regs)
+	return strings.Join(regs, " ")
+}
+
+// commas formats n with thousands separators.
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// isTerminal reports whether w is a terminal (a live line is redrawn in
+// place there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// syncWriter serialises the live line and the run's own messages.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) printf(format string, args ...any) {
+	s.mu.Lock()
+	fmt.Fprintf(s.w, format, args...)
+	s.mu.Unlock()
+}
