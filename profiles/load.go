@@ -63,6 +63,8 @@ type loader struct {
 	defined map[string]bool // variables set so far in the flow being compiled
 	flow    string          // flow being compiled
 	curPerm *permSpec       // permute: of the step being compiled
+
+	customersBroken bool // population.customers has an error already reported
 }
 
 type permSpec struct {
@@ -321,7 +323,7 @@ func (l *loader) duration(n *yaml.Node, what string) (time.Duration, bool) {
 			return d, true
 		}
 	}
-	l.errf(n, "units: ms, s, m, h (e.g. 250ms, 6s, 1m30s)", "%s: bad duration %s; expected a duration like 100ms or 2s", what, kindName(n))
+	l.errf(n, "units: ms, s, m, h; e.g. 250ms, 6s, 1m30s", "%s: bad duration %s; expected a duration like 100ms or 2s", what, kindName(n))
 	return 0, false
 }
 
@@ -525,7 +527,7 @@ func (l *loader) stageItem(n *yaml.Node, text string, off int, level *int) ([]St
 	if m := holdRe.FindStringSubmatch(text); m != nil {
 		d, err := parseDuration(m[1])
 		if err != nil {
-			l.errAt(n, off+strings.Index(text, m[1]), "units: ms, s, m, h (e.g. 60s, 2m)", "workload.stages: bad duration %q; expected a duration like 60s", m[1])
+			l.errAt(n, off+strings.Index(text, m[1]), "units: ms, s, m, h; e.g. 60s, 2m", "workload.stages: bad duration %q; expected a duration like 60s", m[1])
 			return nil, false
 		}
 		return []Stage{{Duration: d, Target: *level}}, true
@@ -557,7 +559,7 @@ func (l *loader) stageItem(n *yaml.Node, text string, off int, level *int) ([]St
 	}
 	d, err := parseDuration(m[3])
 	if err != nil {
-		l.errAt(n, off+strings.LastIndex(text, m[3]), "units: ms, s, m, h (e.g. 6s)", "workload.stages: bad duration %q; expected a duration like 6s", m[3])
+		l.errAt(n, off+strings.LastIndex(text, m[3]), "units: ms, s, m, h; e.g. 6s", "workload.stages: bad duration %q; expected a duration like 6s", m[3])
 		return nil, false
 	}
 	*level = int(to)

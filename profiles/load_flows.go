@@ -148,6 +148,9 @@ func (l *loader) perm(name string) ([]string, int, bool, bool, string) {
 // rowCol implements tmplEnv.
 func (l *loader) rowCol(name string) (int, string, bool) {
 	t := l.p.Population.customerRows
+	if t == nil && l.customersBroken {
+		return 0, "population.customers has an error, see above", false
+	}
 	if t == nil {
 		return 0, "row.COL reads a column of population.customers.file; the customers are generated", false
 	}

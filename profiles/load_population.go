@@ -146,6 +146,7 @@ func (l *loader) column(f map[string]*yaml.Node, key, def string, tbl *table, wh
 func (l *loader) customers(n *yaml.Node, pop *Population) {
 	count, tbl, f, ok := l.countOrFile(n, "population.customers", []string{"id"})
 	if !ok {
+		l.customersBroken = true
 		return
 	}
 	if count > 0 {
