@@ -44,6 +44,7 @@ type cliEnv struct {
 func commands() map[string]command {
 	list := []command{
 		versionCommand(),
+		profilesCommand(),
 		targetCommand(),
 		targetShardCommand(),
 		runCommand(),
