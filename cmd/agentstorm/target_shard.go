@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+
+	"github.com/agentstorm/agentstorm/target"
+)
+
+// targetShardCommand is the hidden subcommand `agentstorm target` starts once
+// per shard (see target.RunShardMain for its flags).
+func targetShardCommand() command {
+	return command{
+		name:    "target-shard",
+		summary: "run one shard of the reference checkout (started by 'agentstorm target')",
+		hidden:  true,
+		run: func(ctx context.Context, env *cliEnv, args []string) int {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-env.interrupts:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			return target.RunShardMain(ctx, args, env.stdout, env.stderr)
+		},
+	}
+}
