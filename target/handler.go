@@ -496,13 +496,23 @@ func (s *Shard) checkout(ctx *fasthttp.RequestCtx, id []byte) {
 		s.writeError(ctx, rerr.status, rerr.msg)
 		return
 	}
-	if n, found, err := s.store.lookupKey(keyStr); err != nil {
-		s.writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
-		return
-	} else if found {
-		s.replayCheckout(ctx, n)
-		return
+	// Checkouts with one key run one at a time: a concurrent retry waits for the first and
+	// then finds its order.
+	for {
+		if n, found, err := s.store.lookupKey(keyStr); err != nil {
+			s.writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
+			return
+		} else if found {
+			s.replayCheckout(ctx, n)
+			return
+		}
+		wait := s.claimKey(keyStr)
+		if wait == nil {
+			break
+		}
+		<-wait
 	}
+	defer s.releaseKey(keyStr)
 	c := s.carts.get(cartNum)
 	if c == nil {
 		s.writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("unknown cart %q: no such cart on shard %d (carts live in memory and are gone after a restart)", id, s.cfg.ID))
@@ -554,6 +564,27 @@ func (s *Shard) checkout(ctx *fasthttp.RequestCtx, id []byte) {
 	b = strconv.AppendInt(b, rec.ShippingCents, 10)
 	b = append(b, "}\n"...)
 	s.finish(ctx, fasthttp.StatusAccepted, buf, b)
+}
+
+// claimKey marks key as being checked out by the caller and returns nil, or returns a
+// channel that is closed when the checkout holding the key finishes.
+func (s *Shard) claimKey(key string) <-chan struct{} {
+	s.inflightMu.Lock()
+	defer s.inflightMu.Unlock()
+	if ch, busy := s.inflight[key]; busy {
+		return ch
+	}
+	s.inflight[key] = make(chan struct{})
+	return nil
+}
+
+// releaseKey ends the caller's claim on key and wakes those waiting for it.
+func (s *Shard) releaseKey(key string) {
+	s.inflightMu.Lock()
+	ch := s.inflight[key]
+	delete(s.inflight, key)
+	s.inflightMu.Unlock()
+	close(ch)
 }
 
 // putBack merges items taken for an order that was not created back into the cart.

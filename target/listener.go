@@ -31,10 +31,13 @@ type resilientListener struct {
 	closed  chan struct{}
 	once    sync.Once
 	logf    func(format string, args ...any)
+
+	mu    sync.Mutex
+	conns map[*countedConn]struct{} // open connections, for closeAll
 }
 
 func newResilientListener(ln net.Listener, logf func(string, ...any)) *resilientListener {
-	return &resilientListener{Listener: ln, closed: make(chan struct{}), logf: logf}
+	return &resilientListener{Listener: ln, closed: make(chan struct{}), logf: logf, conns: make(map[*countedConn]struct{})}
 }
 
 // retryableAcceptError reports whether err is a transient accept failure worth retrying.
@@ -51,7 +54,11 @@ func (l *resilientListener) Accept() (net.Conn, error) {
 		c, err := l.Listener.Accept()
 		if err == nil {
 			l.open.Add(1)
-			return &countedConn{Conn: c, l: l}, nil
+			cc := &countedConn{Conn: c, l: l}
+			l.mu.Lock()
+			l.conns[cc] = struct{}{}
+			l.mu.Unlock()
+			return cc, nil
 		}
 		if !retryableAcceptError(err) {
 			return nil, err
@@ -89,6 +96,23 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	if c.once.CompareAndSwap(false, true) {
 		c.l.open.Add(-1)
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
 	}
 	return c.Conn.Close()
+}
+
+// closeAll closes every connection still open (those fasthttp's graceful shutdown does not
+// close: connections that never sent a request, or requests stuck past the grace period).
+func (l *resilientListener) closeAll() {
+	l.mu.Lock()
+	conns := make([]*countedConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }

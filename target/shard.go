@@ -57,6 +57,9 @@ type Shard struct {
 
 	cartPrefix, orderPrefix string // "c<id>-", "o<id>-"
 
+	inflightMu sync.Mutex
+	inflight   map[string]chan struct{} // idempotency keys of checkouts in progress
+
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
 	serveDone  chan error
@@ -117,6 +120,7 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 		inv:         newInventory(cfg.StockPerSKU),
 		cartPrefix:  fmt.Sprintf("c%d-", cfg.ID),
 		orderPrefix: fmt.Sprintf("o%d-", cfg.ID),
+		inflight:    make(map[string]chan struct{}),
 		workerDone:  make(chan struct{}),
 		serveDone:   make(chan error, 1),
 	}
@@ -186,16 +190,22 @@ func (s *Shard) Chaos() ChaosState {
 	return c
 }
 
-// Close stops serving (closing idle connections and waiting up to 5 s for requests in
-// flight), stops the order worker, commits pending checkouts and closes the store.
+// closeGrace is how long Close lets requests in flight finish.
+const closeGrace = time.Second
+
+// Close stops serving (closing idle connections and giving requests in flight a second), stops the order worker, commits pending checkouts and closes the store.
 func (s *Shard) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Requests in flight get a grace period; then every connection still open is closed
+		// (fasthttp leaves connections that never sent a request open until they do).
+		grace := time.AfterFunc(closeGrace, s.ln.closeAll)
+		ctx, cancel := context.WithTimeout(context.Background(), closeGrace+2*time.Second)
 		defer cancel()
 		if err := s.srv.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down HTTP server: %w", err))
 		}
+		grace.Stop()
 		if err := <-s.serveDone; err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("serve: %w", err))
 		}
