@@ -1,0 +1,7 @@
+package profiles
+
+import "math/rand/v2"
+
+func newTestContext(p *Profile) *Context {
+	return &Context{Vars: p.NewVars(), Rand: rand.New(rand.NewPCG(1, 2)), AgentID: 7, Region: "eu-west", RegionIndex: 2, Customer: 41, Address: 3}
+}
