@@ -111,10 +111,33 @@ func (s *Supervisor) AdminHandler() http.Handler {
 		return s.ClearLatency(ctx)
 	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, &httpError{status: http.StatusMethodNotAllowed,
+				msg: fmt.Sprintf("%s %s: method not allowed, use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
+			return
+		}
 		writeError(w, &httpError{status: http.StatusNotFound,
 			msg: fmt.Sprintf("no admin endpoint %s %s; see GET /v1/topology, GET /admin/state, GET /admin/events, POST /admin/shards/{id}/kill|restore|freeze, POST /admin/inventory/fail|restore, POST|DELETE /admin/latency, POST /admin/orders/pause|resume", r.Method, r.URL.Path)})
 	})
 	return s.authorize(mux)
+}
+
+// allowedMethods lists the methods mux serves r's path with, so a wrong
+// method gets 405 rather than 404.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := mux.Handler(r2); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // authorize answers 401 unless the request carries the admin token.

@@ -500,6 +500,7 @@ func (s *Supervisor) onExit(sh *shard, p *proc) {
 		sh.freezeTimer = nil
 	}
 	s.mu.Unlock()
+	fmt.Fprintf(s.log, "supervisor: shard %d (pid %d) exited without being asked to (%v); POST /admin/shards/%d/restore brings it back\n", sh.id, p.pid, p.err, sh.id)
 	s.record("exited", &sh.id, fmt.Sprintf("pid %d ended without being asked to", p.pid), p.err)
 }
 

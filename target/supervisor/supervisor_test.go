@@ -292,6 +292,8 @@ func TestStartTopologyAuthState(t *testing.T) {
 	admin(t, s, "POST", "/admin/latency", `{"shard":9,"fixed":"10ms"}`, 404, nil)
 	admin(t, s, "POST", "/admin/latency", `{"path":"v1","fixed":"10ms"}`, 400, nil)
 	admin(t, s, "GET", "/admin/nothing", "", 404, nil)
+	admin(t, s, "GET", "/admin/shards/0/kill", "", 405, nil)
+	admin(t, s, "PUT", "/admin/latency", "", 405, nil)
 
 	var ev struct {
 		Events []Event `json:"events"`
@@ -684,5 +686,33 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if d, err := OriginRTT("ap-tokyo"); err != nil || d != 145*time.Millisecond {
 		t.Errorf("OriginRTT(ap-tokyo) = %s, %v", d, err)
+	}
+}
+
+func TestUnexpectedExit(t *testing.T) {
+	s := startTest(t, Config{Shards: 1})
+	sh := s.Info().Shards[0]
+	if err := syscall.Kill(sh.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.State().Shards[0].State != StateExited {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %q 5 s after the shard died, want exited", s.State().Shards[0].State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	found := false
+	for _, e := range s.Events() {
+		found = found || e.Action == "exited"
+	}
+	if !found {
+		t.Fatalf("no exited event: %+v", s.Events())
+	}
+	if err := s.Restore(context.Background(), 0); err != nil {
+		t.Fatalf("restore after an unexpected exit: %v", err)
+	}
+	if st := s.State().Shards[0]; st.State != StateUp || st.URL != sh.URL {
+		t.Fatalf("after restore: %+v", st)
 	}
 }
