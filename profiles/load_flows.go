@@ -263,7 +263,7 @@ func (l *loader) step(n *yaml.Node) *Step {
 		for _, kv := range l.pairs(set, what+" set", "a map of variable to template") {
 			name := kv[0].Value
 			if !validVarName(name) || isBuiltinName(name) {
-				l.errf(kv[0], "use letters, digits and _; built-in names cannot be reassigned", "%s: %q cannot be a variable name", what, name)
+				l.badVarName(kv[0], what)
 				continue
 			}
 			t := l.scalarTemplate(kv[1], escNone, what+" set "+name)
@@ -586,7 +586,7 @@ func (l *loader) captures(c *yaml.Node, s *Step, what string) {
 	for _, kv := range l.pairs(c, what+" capture", "a map of variable to {json: PATH} or {header: NAME}") {
 		name := kv[0].Value
 		if !validVarName(name) || isBuiltinName(name) {
-			l.errf(kv[0], "use letters, digits and _; built-in names cannot be reassigned", "%s: %q cannot be a variable name", what, name)
+			l.badVarName(kv[0], what)
 			continue
 		}
 		cp := Capture{Var: name, Slot: l.vars[name]}
@@ -748,4 +748,13 @@ func (l *loader) retry(n *yaml.Node, what string) Retry {
 		}
 	}
 	return r
+}
+
+// badVarName reports a capture or set: name that cannot be a variable.
+func (l *loader) badVarName(k *yaml.Node, what string) {
+	if isBuiltinName(k.Value) {
+		l.errf(k, "choose another name, e.g. my_"+strings.ReplaceAll(k.Value, ".", "_"), "%s: %q is a built-in variable; expected a new name", what, k.Value)
+		return
+	}
+	l.errf(k, "use letters, digits, _ and -, starting with a letter", "%s: %q cannot be a variable name", what, k.Value)
 }
