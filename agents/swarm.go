@@ -108,12 +108,13 @@ type Swarm struct {
 	dialer   *dialer
 	pool     *bufPool
 
-	ran      atomic.Bool
-	start    time.Time
-	stopped  atomic.Int64 // nanoseconds since start when the run ended; 0 while running
-	halt     chan struct{}
-	aborting atomic.Bool
-	dialCtx  context.Context
+	ran       atomic.Bool
+	start     time.Time    // set by Run before any goroutine starts
+	startNano atomic.Int64 // start, for readers outside Run
+	stopped   atomic.Int64 // nanoseconds since start when the run ended; 0 while running
+	halt      chan struct{}
+	aborting  atomic.Bool
+	dialCtx   context.Context
 
 	active, agents, connected            atomic.Int64
 	dials, dialErrors, requests, dropped atomic.Int64
@@ -273,13 +274,14 @@ func (s *Swarm) Stats() Stats {
 
 // Elapsed returns how long the run has run (until it stopped, once it has).
 func (s *Swarm) Elapsed() time.Duration {
-	if s.start.IsZero() {
+	st := s.startNano.Load()
+	if st == 0 {
 		return 0
 	}
 	if e := s.stopped.Load(); e > 0 {
 		return time.Duration(e)
 	}
-	return time.Since(s.start)
+	return time.Since(time.Unix(0, st))
 }
 
 // Failures returns the failed expectations counted by class ("status",
@@ -310,6 +312,7 @@ func (s *Swarm) Run(ctx context.Context) error {
 		return errors.New("agents: Run called twice on one Swarm")
 	}
 	s.start = time.Now()
+	s.startNano.Store(s.start.UnixNano())
 	runCtx, cancelRun := context.WithDeadline(ctx, s.start.Add(s.planned))
 	defer cancelRun()
 	dialCtx, cancelDial := context.WithCancel(context.Background())
