@@ -29,8 +29,9 @@ import (
 	"time"
 )
 
-// DefaultRegions are the regions served when Config.Regions is empty.
-var DefaultRegions = []string{"us-east", "us-west", "eu-west", "ap-tokyo"}
+// DefaultRegions returns the regions served when Config.Regions is empty:
+// us-east, us-west, eu-west, ap-tokyo.
+func DefaultRegions() []string { return []string{"us-east", "us-west", "eu-west", "ap-tokyo"} }
 
 // Errors the supervisor's operations wrap, so callers (and the admin API) can
 // tell a bad request from a failure.
@@ -316,7 +317,7 @@ func normalize(cfg *Config) error {
 		return fmt.Errorf("shards: %d is out of range: want 1 to %d", cfg.Shards, maxShards)
 	}
 	if len(cfg.Regions) == 0 {
-		cfg.Regions = append([]string(nil), DefaultRegions...)
+		cfg.Regions = DefaultRegions()
 	}
 	for i, r := range cfg.Regions {
 		if r == "" || strings.ContainsAny(r, " \t\n/") {
