@@ -43,6 +43,12 @@ func BenchmarkRecordParallel(b *testing.B) {
 	benchRecord(b, Options{}, false, 0)
 }
 
+// BenchmarkRecordParallelOneStripe: as BenchmarkRecordParallel with a single
+// stripe, to show what striping buys (every goroutine on one mutex).
+func BenchmarkRecordParallelOneStripe(b *testing.B) {
+	benchRecord(b, Options{Stripes: 1}, false, 0)
+}
+
 // BenchmarkRecordParallelSpread: as above over 4 steps × 3 regions.
 func BenchmarkRecordParallelSpread(b *testing.B) {
 	benchRecord(b, Options{Steps: []string{"a", "b", "c", "d"}, Regions: []string{"x", "y", "z"}}, true, 0)

@@ -176,14 +176,17 @@ func (s *Summary) WorstWriteStep() (*Stats, bool) {
 	return worst, anyWrite
 }
 
-// headlineCompliance is the figure the headline judges by: the corrected
-// one when there is one (the closed model's raw figure hides stalls).
-func (st *Stats) headlineCompliance() float64 {
+// Judged returns the latency figure to judge the target by: Corrected when
+// there is one (the closed model's raw figure hides stalls), else Raw (in the
+// open model Raw runs from the intended start, so it is the corrected figure).
+func (st *Stats) Judged() *Latency {
 	if st.Corrected != nil {
-		return st.Corrected.Compliance()
+		return st.Corrected
 	}
-	return st.Raw.Compliance()
+	return &st.Raw
 }
+
+func (st *Stats) headlineCompliance() float64 { return st.Judged().Compliance() }
 
 // acc accumulates one slice's data while a summary is built.
 type acc struct {

@@ -105,10 +105,9 @@ func WriteText(w io.Writer, s *Summary) error {
 			if !isWrite {
 				label = "Worst step"
 			}
-			lat := &worst.Raw
+			lat := worst.Judged()
 			which := ""
 			if worst.Corrected != nil {
-				lat = worst.Corrected
 				which = " corrected"
 			}
 			fmt.Fprintf(bw, "%s: %s, %s within 100 ms, p99 %s%s, errors %.2f%%\n",

@@ -60,6 +60,9 @@ func closedSummary(t *testing.T) *Summary {
 
 func TestWriteTextClosed(t *testing.T) {
 	s := closedSummary(t)
+	if s.Overall.Judged() != s.Overall.Corrected || s.Overall.Corrected == nil {
+		t.Error("closed model with correction: Judged is not the corrected figure")
+	}
 	var buf bytes.Buffer
 	if err := WriteText(&buf, s); err != nil {
 		t.Fatal(err)
@@ -139,5 +142,17 @@ func TestLiveLine(t *testing.T) {
 	}
 	if got := LiveLine(nil, time.Second, 0, 3); got != "0:01  agents 3" {
 		t.Errorf("LiveLine(nil) = %q", got)
+	}
+}
+
+func TestWriteTextEmpty(t *testing.T) {
+	r := NewRecorder(Options{})
+	var buf bytes.Buffer
+	if err := WriteText(&buf, r.Summary(0)); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "no answers recorded") || strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
+		t.Errorf("empty summary:\n%s", out)
 	}
 }
