@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# swarm-vs-wrk.sh: closed model, 256 connections, no think time, POST against a
+# bare fasthttp server (bench/barefast, its own process): the agentstorm swarm
+# (agents.BenchmarkSwarmClosedLoop: the real Swarm, recorder and all) and
+# wrk -t2 -c256, alternating, ROUNDS rounds of SECS seconds each.
+# Prints each round and the medians and ratio. Needs wrk (apt-get install -y wrk).
+set -euo pipefail
+ROUNDS=${ROUNDS:-5}
+SECS=${SECS:-5}
+PORT=${PORT:-18080}
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+go build -o "$tmp/barefast" ./bench/barefast
+go test -c -o "$tmp/agents.test" ./agents
+"$tmp/barefast" -listen 127.0.0.1:$PORT > "$tmp/bf.out" &
+bf=$!
+trap 'kill $bf 2>/dev/null; rm -rf "$tmp"' EXIT
+sleep 0.5
+cat > "$tmp/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body   = '{"sku":"sku-1","qty":1}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+: > "$tmp/wrk"; : > "$tmp/swarm"; : > "$tmp/cpu"
+for r in $(seq 1 "$ROUNDS"); do
+  w=$(wrk -t2 -c256 -d${SECS}s -s "$tmp/post.lua" http://127.0.0.1:$PORT/cart/items | awk '/Requests\/sec/ {print $2}')
+  out=$(AGENTSTORM_BENCH_TARGET=http://127.0.0.1:$PORT AGENTSTORM_BENCH_SECONDS=$SECS \
+        "$tmp/agents.test" -test.run xxx -test.bench 'SwarmClosedLoop$' -test.benchtime 1x | grep Benchmark)
+  s=$(echo "$out" | awk '{for (i=1;i<=NF;i++) if ($i=="req/s") print $(i-1)}')
+  c=$(echo "$out" | awk '{for (i=1;i<=NF;i++) if ($i=="cpu-us/req") print $(i-1)}')
+  echo "round $r: wrk $w req/s, swarm $s req/s ($c µs CPU/request)"
+  echo "$w" >> "$tmp/wrk"; echo "$s" >> "$tmp/swarm"; echo "$c" >> "$tmp/cpu"
+done
+mw=$(median < "$tmp/wrk"); ms=$(median < "$tmp/swarm"); mc=$(median < "$tmp/cpu")
+echo "median: wrk $mw req/s, swarm $ms req/s, ratio $(awk -v s="$ms" -v w="$mw" 'BEGIN {printf "%.2f", s/w}'), swarm CPU $mc µs/request"
