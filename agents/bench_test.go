@@ -61,7 +61,7 @@ func benchAgentCall(b *testing.B, src string) {
 		ctx.SetContentType("application/json")
 		ctx.SetBody(body)
 	}}
-	go srv.Serve(ln) //nolint:errcheck
+	go srv.Serve(ln)     //nolint:errcheck
 	defer srv.Shutdown() //nolint:errcheck
 	prof, err := profiles.Load("bench.yaml", []byte(src), b.TempDir())
 	if err != nil {
