@@ -202,7 +202,7 @@ func (a *agent) execute(stepID int, step *profiles.Step, intended time.Time) {
 		if !intended.IsZero() && attempt == 0 {
 			from = intended
 		}
-		class, status := a.call(step, sent.Add(timeout))
+		class, status := a.call(stepID, step, sent.Add(timeout))
 		if class == classAborted {
 			return
 		}
@@ -280,7 +280,7 @@ func (a *agent) waitRedial() bool {
 
 // call sends one request of step on the agent's connection (dialling if
 // needed) and reads the answer, checking expectations and applying captures.
-func (a *agent) call(step *profiles.Step, deadline time.Time) (errClass, int) {
+func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time) (errClass, int) {
 	s := a.s
 	if a.conn == nil {
 		if err := a.dial(deadline); err != nil {
@@ -319,11 +319,11 @@ func (a *agent) call(step *profiles.Step, deadline time.Time) (errClass, int) {
 		if failure == "status" {
 			class = classBadStatus
 		}
-		s.countFailure(failure)
+		s.countFailure(stepID, failure, status)
 	} else if len(step.Captures) > 0 {
 		if err := step.Capture(body, cb.peek, &a.c); err != nil {
 			class = classExpectFailed
-			s.countFailure("capture")
+			s.countFailure(stepID, "capture", status)
 		}
 	}
 	if cb.resp.ConnectionClose() {

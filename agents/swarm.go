@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,7 +125,7 @@ type Swarm struct {
 	all    []*agent // every agent ever created, by id
 	free   []int    // closed model: ids of agents that stopped and exited
 	failMu sync.Mutex
-	fails  map[string]int64
+	fails  map[failKey]int64
 }
 
 // New prepares a swarm for prof that records into rec. rec should be made
@@ -151,7 +152,7 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		think:   prof.Workload.Think,
 		halt:    make(chan struct{}),
 		stepIDs: make(map[*profiles.Step]int),
-		fails:   make(map[string]int64),
+		fails:   make(map[failKey]int64),
 	}
 	s.thinkMean = thinkMean(s.think)
 	if s.planned <= 0 {
@@ -284,21 +285,50 @@ func (s *Swarm) Elapsed() time.Duration {
 	return time.Since(time.Unix(0, st))
 }
 
-// Failures returns the failed expectations counted by class ("status",
-// "json:PATH", "body", "capture:VAR").
-func (s *Swarm) Failures() map[string]int64 {
+// Failure is one kind of failed check of one step, for Failures.
+type Failure struct {
+	// Step is the step's name.
+	Step string
+	// Kind is "status", "json:PATH", "body" or "capture".
+	Kind string
+	// Status is the answer's status code.
+	Status int
+	// Count is how many answers failed this way.
+	Count int64
+}
+
+// failKey keys the failure counts; lookups with it do not allocate.
+type failKey struct {
+	step   int
+	kind   string
+	status int
+}
+
+// Failures returns the failed checks counted by step, kind and status,
+// most frequent first.
+func (s *Swarm) Failures() []Failure {
+	names := s.rec.Steps()
 	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	out := make(map[string]int64, len(s.fails))
+	out := make([]Failure, 0, len(s.fails))
 	for k, v := range s.fails {
-		out[k] = v
+		out = append(out, Failure{Step: names[k.step], Kind: k.kind, Status: k.status, Count: v})
 	}
+	s.failMu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		if out[i].Step != out[j].Step {
+			return out[i].Step < out[j].Step
+		}
+		return out[i].Kind < out[j].Kind
+	})
 	return out
 }
 
-func (s *Swarm) countFailure(class string) {
+func (s *Swarm) countFailure(step int, kind string, status int) {
 	s.failMu.Lock()
-	s.fails[class]++
+	s.fails[failKey{step, kind, status}]++
 	s.failMu.Unlock()
 }
 

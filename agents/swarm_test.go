@@ -160,8 +160,8 @@ func TestClosedCapturesAndExpectations(t *testing.T) {
 	if got, want := add.Counts[report.ExpectFailed], cs.broken.Load(); got != want {
 		t.Fatalf("add_item failed expectations: recorded %d, server sent %d broken answers", got, want)
 	}
-	if f := sw.Failures()["json:mode"]; f != cs.broken.Load() {
-		t.Fatalf("failures by kind json:mode = %d, want %d (all: %v)", f, cs.broken.Load(), sw.Failures())
+	if f := sw.Failures(); len(f) != 1 || f[0] != (Failure{Step: "add_item", Kind: "json:mode", Status: 200, Count: cs.broken.Load()}) {
+		t.Fatalf("failures %+v, want add_item json:mode 200 x %d", f, cs.broken.Load())
 	}
 	if sum.Connections < 8 || sum.Connections > 16 {
 		t.Fatalf("connections opened %d, want about one per agent (8)", sum.Connections)

@@ -472,16 +472,15 @@ func printRunFootnotes(out *syncWriter, sw *agents.Swarm, notes []string) {
 	st := sw.Stats()
 	out.printf("Connections: %s dials, %s failed.\n", commas(int(st.Dials)), commas(int(st.DialErrors)))
 	if fails := sw.Failures(); len(fails) > 0 {
-		keys := make([]string, 0, len(fails))
-		for k := range fails {
-			keys = append(keys, k)
+		parts := make([]string, 0, len(fails))
+		for i, f := range fails {
+			if i == 8 {
+				parts = append(parts, fmt.Sprintf("and %d more", len(fails)-i))
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%s %s (status %d) ×%s", f.Step, f.Kind, f.Status, commas(int(f.Count))))
 		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%s %s", k, commas(int(fails[k])))
-		}
-		out.printf("Failed checks by kind: %s.\n", strings.Join(parts, ", "))
+		out.printf("Failed checks: %s.\n", strings.Join(parts, ", "))
 	}
 	for _, n := range notes {
 		out.printf("Note: %s.\n", n)
