@@ -64,6 +64,19 @@ func formatCount(n int64) string {
 	return b.String()
 }
 
+// formatErrPct formats errors as a percentage of n; a non-zero share too
+// small to show is "<0.01%", never "0.00%".
+func formatErrPct(errors, n int64) string {
+	if n <= 0 || errors <= 0 {
+		return "0.00%"
+	}
+	p := 100 * float64(errors) / float64(n)
+	if p < 0.01 {
+		return "<0.01%"
+	}
+	return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+}
+
 func formatRate(r float64) string {
 	if r >= 100 {
 		return formatCount(int64(r + 0.5))
@@ -110,8 +123,9 @@ func WriteText(w io.Writer, s *Summary) error {
 			if worst.Corrected != nil {
 				which = " corrected"
 			}
-			fmt.Fprintf(bw, "%s: %s, %s within 100 ms, p99 %s%s, errors %.2f%%\n",
-				label, worst.Name, formatPct(lat.Compliance()), FormatDuration(lat.P99), which, worst.ErrorPct)
+			fmt.Fprintf(bw, "%s: %s, %s within 100 ms, p99 %s%s, errors %s\n",
+				label, worst.Name, formatPct(lat.Compliance()), FormatDuration(lat.P99), which,
+				formatErrPct(worst.Errors, worst.Count))
 		}
 	}
 
@@ -133,7 +147,8 @@ func WriteText(w io.Writer, s *Summary) error {
 	}
 
 	// Errors, connections, dropped.
-	fmt.Fprintf(bw, "\nErrors: %s of %s requests (%.2f%%)", formatCount(o.Errors), formatCount(o.Count), o.ErrorPct)
+	fmt.Fprintf(bw, "\nErrors: %s of %s requests (%s)", formatCount(o.Errors), formatCount(o.Count),
+		formatErrPct(o.Errors, o.Count))
 	if o.Errors > 0 {
 		var parts []string
 		for k := 1; k < NumOutcomes; k++ {
@@ -190,7 +205,7 @@ func writeTable(w io.Writer, title string, rows []Stats, corrected bool) {
 		nameW = max(nameW, len([]rune(rows[i].Name)))
 	}
 	fmt.Fprintf(w, "\n%s\n", title)
-	fmt.Fprintf(w, "  %-*s %12s %10s %7s %8s %8s %8s %8s %8s %8s\n", nameW, "", "count", "req/s", "err%",
+	fmt.Fprintf(w, "  %-*s %12s %10s %7s %8s %8s %8s %8s %8s %8s\n", nameW, "", "count", "req/s", "err",
 		"p50", "p90", "p99", "p99.9", "max", "<=100ms")
 	for i := range rows {
 		st := &rows[i]
@@ -206,8 +221,8 @@ func writeTable(w io.Writer, title string, rows []Stats, corrected bool) {
 			comp = formatPct(lat.Compliance())
 		}
 		pad := nameW - len([]rune(st.Name))
-		fmt.Fprintf(w, "  %s%s %12s %10s %6.2f%% %8s %8s %8s %8s %8s %8s\n", st.Name, strings.Repeat(" ", pad),
-			formatCount(st.Count), formatRate(st.RPS), st.ErrorPct,
+		fmt.Fprintf(w, "  %s%s %12s %10s %7s %8s %8s %8s %8s %8s %8s\n", st.Name, strings.Repeat(" ", pad),
+			formatCount(st.Count), formatRate(st.RPS), formatErrPct(st.Errors, st.Count),
 			FormatDuration(lat.P50), FormatDuration(lat.P90), FormatDuration(lat.P99),
 			FormatDuration(lat.P999), FormatDuration(lat.Max), comp)
 	}
@@ -242,7 +257,7 @@ func LiveLine(iv *Interval, elapsed, planned time.Duration, activeAgents int) st
 	n := iv.Count()
 	errs := iv.Errors()
 	if n > 0 {
-		fmt.Fprintf(&b, "  errors %s (%.2f%%)", formatCount(errs), 100*float64(errs)/float64(n))
+		fmt.Fprintf(&b, "  errors %s (%s)", formatCount(errs), formatErrPct(errs, n))
 	} else {
 		b.WriteString("  errors 0")
 	}

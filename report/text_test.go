@@ -29,6 +29,9 @@ func TestFormatDuration(t *testing.T) {
 	if got := formatPct(0.99996); got != "99.99%" {
 		t.Errorf("formatPct(0.99996) = %q: a miss must not round up to 100%%", got)
 	}
+	if got := formatErrPct(1, 20001); got != "<0.01%" {
+		t.Errorf("formatErrPct(1, 20001) = %q: one error must not show as 0.00%%", got)
+	}
 	if got := formatCount(1234567); got != "1,234,567" {
 		t.Errorf("formatCount = %q", got)
 	}
