@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/agentstorm/agentstorm/profiles"
+)
+
+// runBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type runBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *runBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *runBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runIt runs `agentstorm run args...` in-process and returns its exit code
+// and output.
+func runIt(t *testing.T, interrupts chan os.Signal, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut runBuffer
+	env := &cliEnv{stdout: &out, stderr: &errOut, interrupts: interrupts}
+	code := runCLI(context.Background(), env, append([]string{"run"}, args...))
+	return code, out.String(), errOut.String()
+}
+
+// okServer serves 200 "ok" on loopback until the test ends.
+func okServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetStatusCode(201)
+		ctx.SetBodyString(`{"cart_id":"c0-1","mode":"in_stock"}`)
+	}}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Shutdown(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
+// writeProfile writes a small profile file and returns its path.
+func writeProfile(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const tinyProfile = `name: tiny
+workload:
+  model: closed
+  stages: "0->4 in 0s, hold 30s"
+  think: 20ms
+flows:
+  - name: f
+    steps:
+      - {name: open_cart, method: POST, path: /v1/carts, body: {a: 1}, expect: {status: 201}}
+`
+
+func TestRunAgainstURL(t *testing.T) {
+	base := okServer(t)
+	code, out, errOut := runIt(t, nil, "--profile", writeProfile(t, tinyProfile), "--target", base, "--duration", "6s", "--agents", "3", "--ramp", "0s")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"Profile tiny", "closed model, 6.00s in all",
+		"agents 3", // the live line (not a terminal: every 5 s)
+		"req/s", "open_cart", "Connections: 3 dials, 0 failed.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\r") {
+		t.Error("live line redrawn with \\r on a non-terminal")
+	}
+}
+
+func TestRunInterruptSummarises(t *testing.T) {
+	base := okServer(t)
+	sigs := make(chan os.Signal, 2)
+	time.AfterFunc(time.Second, func() { sigs <- os.Interrupt })
+	start := time.Now()
+	code, out, errOut := runIt(t, sigs, "--profile", writeProfile(t, tinyProfile), "--target", base)
+	took := time.Since(start)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if took > 3500*time.Millisecond {
+		t.Fatalf("run took %s after Ctrl-C at 1s; want the agents stopped within 2s", took)
+	}
+	if !strings.Contains(out, "Interrupted after") || !strings.Contains(out, "open_cart") {
+		t.Fatalf("no summary after interrupt:\n%s", out)
+	}
+	if !strings.Contains(errOut, "interrupted") {
+		t.Fatalf("stderr does not say interrupted: %s", errOut)
+	}
+}
+
+func TestRunUnreachableExits1(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	code, out, errOut := runIt(t, nil, "--profile", writeProfile(t, tinyProfile), "--target", "http://"+addr, "--duration", "1s")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "target unreachable") || !strings.Contains(out, "conn_refused") {
+		t.Fatalf("want the refused connections summarised and the run failed:\n%s\n%s", out, errOut)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	bad := writeProfile(t, "name: bad\nworkload:\n  model: sideways\n  stages: \"0->1 in 1s\"\nflows: []\n")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--agents", "-3"}, "--agents -3"},
+		{[]string{"--duration", "0s"}, "--duration"},
+		{[]string{"--target", "ftp://x"}, "--target"},
+		{[]string{"--frobnicate"}, "unknown flag"},
+		{[]string{"smoke"}, "unexpected argument"},
+		{[]string{"--profile", "no-such-builtin"}, "no built-in profile"},
+		{[]string{"--profile", bad}, bad + ":3:"},
+		{[]string{"--source-addr", "not-an-ip", "--target", "http://127.0.0.1:1"}, "--source-addr"},
+	}
+	for _, c := range cases {
+		code, _, errOut := runIt(t, nil, c.args...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want 2 (stderr %s)", c.args, code, errOut)
+		}
+		if !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: stderr %q lacks %q", c.args, errOut, c.want)
+		}
+	}
+	code, out, _ := runIt(t, nil, "--help")
+	if code != exitOK || !strings.Contains(out, "--source-addr") {
+		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+}
+
+func TestRunOverridesRewriteStages(t *testing.T) {
+	prof := func() *profiles.Profile {
+		p, err := profiles.Load("p.yaml", []byte(`workload:
+  model: closed
+  stages: "0->1000 in 10s, hold 60s, ->0 in 5s"
+  think: 2s
+flows:
+  - name: f
+    steps:
+      - {name: s, method: GET, path: /}
+`), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	apply := func(args ...string) *profiles.Profile {
+		var f runFlags
+		fs := newRunFlagSet(&f)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		p := prof()
+		if err := applyRunOverrides(p, &f, fs); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	same := func(got []profiles.Stage, want ...profiles.Stage) bool {
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				return false
+			}
+		}
+		return true
+	}
+	// --agents alone scales every stage, keeping the shape.
+	if p := apply("--agents", "100"); !same(p.Workload.Stages, profiles.Stage{Duration: 10 * time.Second, Target: 100}, profiles.Stage{Duration: 60 * time.Second, Target: 100}, profiles.Stage{Duration: 5 * time.Second, Target: 0}) {
+		t.Errorf("--agents 100: %v", p.Workload.Stages)
+	}
+	// --duration makes a ramp (the first stage's, at most the duration) and a hold.
+	if p := apply("--duration", "3s"); !same(p.Workload.Stages, profiles.Stage{Duration: 3 * time.Second, Target: 1000}) {
+		t.Errorf("--duration 3s: %v", p.Workload.Stages)
+	}
+	if p := apply("--agents", "50", "--duration", "20s", "--ramp", "2s"); !same(p.Workload.Stages, profiles.Stage{Duration: 2 * time.Second, Target: 50}, profiles.Stage{Duration: 18 * time.Second, Target: 50}) {
+		t.Errorf("--agents 50 --duration 20s --ramp 2s: %v", p.Workload.Stages)
+	}
+	if p := apply("--think", "0s"); p.Workload.Think.Kind != profiles.ThinkNone {
+		t.Errorf("--think 0s: %+v", p.Workload.Think)
+	}
+	if p := apply("--think", "250ms"); p.Workload.Think.Kind != profiles.ThinkConstant || p.Workload.Think.Min != 250*time.Millisecond {
+		t.Errorf("--think 250ms: %+v", p.Workload.Think)
+	}
+	// More agents than one process holds: every stage scaled by one factor, and said.
+	p := prof()
+	note := scaleToCapacity(p, 400)
+	if p.Workload.Peak() != 400 || p.Workload.Stages[2].Target != 0 || !strings.Contains(note, "1,000 agents; scaled to 400") {
+		t.Errorf("scaleToCapacity: stages %v, note %q", p.Workload.Stages, note)
+	}
+	if note := scaleToCapacity(prof(), 5000); note != "" {
+		t.Errorf("no scaling needed, got note %q", note)
+	}
+}
+
+func TestRunDefaultProfileIsScaledToTheProcess(t *testing.T) {
+	p, err := profiles.Builtin(profiles.DefaultBuiltin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capacity, limit := agentCapacity()
+	if capacity != limit-fdMargin {
+		t.Fatalf("capacity %d, limit %d", capacity, limit)
+	}
+	note := scaleToCapacity(p, capacity)
+	if p.Workload.Peak() > capacity {
+		t.Fatalf("peak %d above capacity %d", p.Workload.Peak(), capacity)
+	}
+	if capacity < 50000 && !strings.Contains(note, "scaled to") {
+		t.Fatalf("scaled silently: %q", note)
+	}
+}
+
+// TestRunSmokeBundled is the README's first run, shortened: the smoke
+// profile against the bundled target, which run starts and stops itself.
+func TestRunSmokeBundled(t *testing.T) {
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1") // the shards are this test binary (see TestMain)
+	code, out, errOut := runIt(t, nil, "--profile", "smoke", "--duration", "3s")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"Starting the bundled target: 4 shard processes",
+		"Target: the bundled checkout, 4 shards",
+		"agentstorm summary", "open_cart", "add_to_cart",
+		"Bundled target: stopping 4 shards; their order stores stay in",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
