@@ -169,7 +169,10 @@ type proc struct {
 	cmd  *exec.Cmd
 	pid  int
 	done chan struct{} // closed once the process has exited and been reaped
-	err  error         // exit status; read only after done is closed
+	// outDone is closed once the process's stdout is drained, so nothing
+	// is written to Config.Log for it afterwards.
+	outDone chan struct{}
+	err     error // exit status; read only after done is closed
 }
 
 // shard is the supervisor's record of one shard across its restarts.
@@ -420,7 +423,7 @@ func (s *Supervisor) startShard(ctx context.Context, sh *shard) error {
 		return fmt.Errorf("shard %d: start %s: %w", sh.id, cmd.Path, err)
 	}
 	w.Close()
-	p := &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &proc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), outDone: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -433,6 +436,7 @@ func (s *Supervisor) startShard(ctx context.Context, sh *shard) error {
 	}
 	lines := make(chan result, 1)
 	go func() {
+		defer close(p.outDone)
 		defer r.Close()
 		br := bufio.NewReader(r)
 		for {
@@ -623,16 +627,21 @@ func (s *Supervisor) Kill(id int) error {
 	return err
 }
 
-// waitDone waits up to d for p to be reaped.
+// waitDone waits up to d for p to be reaped and its output drained.
 func waitDone(p *proc, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-p.done:
-		return nil
 	case <-t.C:
 		return fmt.Errorf("pid %d still running after %s", p.pid, d)
 	}
+	select {
+	case <-p.outDone:
+	case <-t.C:
+		// A grandchild holds the pipe open; the process itself is gone.
+	}
+	return nil
 }
 
 // Restore brings shard id back. A killed or exited shard is restarted on the

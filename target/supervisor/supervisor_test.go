@@ -39,16 +39,27 @@ func testShardCommand(args []string) *exec.Cmd {
 }
 
 // logWriter forwards shard output to the test log, line by line.
+// After the test it drops output: t.Logf must not be called once the test
+// has completed.
 type logWriter struct {
-	t  *testing.T
-	mu sync.Mutex
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.t.Logf("shard output: %s", strings.TrimRight(string(p), "\n"))
+	if !w.done {
+		w.t.Logf("shard output: %s", strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
+}
+
+func (w *logWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
 
 func startTest(t *testing.T, cfg Config) *Supervisor {
@@ -58,7 +69,9 @@ func startTest(t *testing.T, cfg Config) *Supervisor {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	cfg.Log = &logWriter{t: t}
+	lw := &logWriter{t: t}
+	t.Cleanup(lw.stop) // runs after Close, the cleanup registered below
+	cfg.Log = lw
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := Start(ctx, cfg)
@@ -211,6 +224,22 @@ func metric(t *testing.T, base, name string) float64 {
 	return 0
 }
 
+// fastest is the quickest of three GETs of url: an upper bound on latency
+// checked this way survives a loaded machine, where one request can stall.
+func fastest(t *testing.T, url string) time.Duration {
+	t.Helper()
+	best := time.Hour
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		code, b, err := call(t, "GET", url, "", "", nil, nil)
+		if err != nil || code != 200 {
+			t.Fatalf("GET %s: %d %v %s", url, code, err, b)
+		}
+		best = min(best, time.Since(start))
+	}
+	return best
+}
+
 func TestStartTopologyAuthState(t *testing.T) {
 	s := startTest(t, Config{Shards: 3, Regions: []string{"us-east", "ap-tokyo"}, Topology: TopologyCentral})
 
@@ -271,7 +300,7 @@ func TestStartTopologyAuthState(t *testing.T) {
 	if d := timeGet(info.Shards[1].URL); d < 140*time.Millisecond {
 		t.Errorf("ap-tokyo shard answered in %s under central topology, want >= 145ms", d)
 	}
-	if d := timeGet(info.Shards[0].URL); d > 100*time.Millisecond {
+	if d := fastest(t, info.Shards[0].URL+"/healthz"); d > 100*time.Millisecond {
 		t.Errorf("us-east shard answered in %s under central topology, want no added RTT", d)
 	}
 
@@ -554,23 +583,22 @@ func TestFreeze(t *testing.T) {
 	if err != nil || code != 200 {
 		t.Fatalf("healthz during freeze: %d %v", code, err)
 	}
-	if d < 400*time.Millisecond {
-		t.Fatalf("request during a 500ms freeze took %s", d)
+	// The answer cannot come before the thaw: the shard's threads were all
+	// stopped before the admin call answered. (Measured against the thaw
+	// time, not as a duration, so a slow start of the request does not
+	// make the check flaky.)
+	if early := time.Until(*sh.FrozenUntil); early > 5*time.Millisecond {
+		t.Fatalf("request during a 500ms freeze took %s and ended %s before the thaw", d, early)
 	}
 	// The other shard is not frozen.
-	start = time.Now()
-	if code, _, err := call(t, "GET", info.Shards[1].URL+"/healthz", "", "", nil, nil); err != nil || code != 200 || time.Since(start) > 200*time.Millisecond {
-		t.Fatalf("other shard: %d %v in %s", code, err, time.Since(start))
+	if d := fastest(t, info.Shards[1].URL+"/healthz"); d > 200*time.Millisecond {
+		t.Fatalf("other shard answered in %s during shard 0's freeze", d)
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for s.State().Shards[0].State != StateUp && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	start = time.Now()
-	if code, _, err := call(t, "GET", a.URL+"/healthz", "", "", nil, nil); err != nil || code != 200 {
-		t.Fatalf("healthz after freeze: %d %v", code, err)
-	}
-	if d := time.Since(start); d > 200*time.Millisecond {
+	if d := fastest(t, a.URL+"/healthz"); d > 200*time.Millisecond {
 		t.Fatalf("request after the freeze took %s", d)
 	}
 
@@ -580,9 +608,8 @@ func TestFreeze(t *testing.T) {
 	if sh.State != StateUp || sh.PID != a.PID {
 		t.Fatalf("restore of a frozen shard: %+v", sh)
 	}
-	start = time.Now()
-	if code, _, err := call(t, "GET", a.URL+"/healthz", "", "", nil, nil); err != nil || code != 200 || time.Since(start) > 200*time.Millisecond {
-		t.Fatalf("after thaw by restore: %d %v in %s", code, err, time.Since(start))
+	if d := fastest(t, a.URL+"/healthz"); d > 200*time.Millisecond {
+		t.Fatalf("after thaw by restore: %s", d)
 	}
 	admin(t, s, "POST", "/admin/shards/1/freeze", `{"duration":"1m"}`, 200, nil)
 	admin(t, s, "POST", "/admin/shards/1/kill", "", 200, &sh)
@@ -663,17 +690,17 @@ func TestInventoryLatencyOrders(t *testing.T) {
 	if d := timeGet(info.Shards[1].URL + "/v1/inventory/sku-a"); d < 200*time.Millisecond {
 		t.Fatalf("shard 1 inventory with a 200ms rule: %s", d)
 	}
-	if d := timeGet(info.Shards[1].URL + "/healthz"); d > 150*time.Millisecond {
+	if d := fastest(t, info.Shards[1].URL+"/healthz"); d > 150*time.Millisecond {
 		t.Fatalf("shard 1 healthz, not under the rule's path: %s", d)
 	}
-	if d := timeGet(info.Shards[0].URL + "/v1/inventory/sku-a"); d > 150*time.Millisecond {
+	if d := fastest(t, info.Shards[0].URL+"/v1/inventory/sku-a"); d > 150*time.Millisecond {
 		t.Fatalf("shard 0 inventory, not under the rule's shard: %s", d)
 	}
 	admin(t, s, "DELETE", "/admin/latency", "", 200, &st)
 	if len(st.Latency) != 0 {
 		t.Fatalf("latency after clear: %+v", st.Latency)
 	}
-	if d := timeGet(info.Shards[1].URL + "/v1/inventory/sku-a"); d > 150*time.Millisecond {
+	if d := fastest(t, info.Shards[1].URL+"/v1/inventory/sku-a"); d > 150*time.Millisecond {
 		t.Fatalf("shard 1 inventory after clear: %s", d)
 	}
 
