@@ -248,18 +248,6 @@ func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
 	if s.controlToken, err = randomToken(); err != nil {
 		return nil, err
 	}
-	s.dataDir = cfg.DataDir
-	if s.dataDir == "" {
-		if s.dataDir, err = os.MkdirTemp("", "agentstorm-target-"); err != nil {
-			return nil, fmt.Errorf("create the data directory: %w", err)
-		}
-	} else if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create the data directory %s: %w", s.dataDir, err)
-	}
-	if abs, err := filepath.Abs(s.dataDir); err == nil {
-		s.dataDir = abs
-	}
-
 	host, port, err := splitHostPort("listen", cfg.Listen)
 	if err != nil {
 		return nil, err
@@ -278,7 +266,6 @@ func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
 			id:       i,
 			region:   region,
 			addr:     net.JoinHostPort(host, strconv.Itoa(p)),
-			dataDir:  filepath.Join(s.dataDir, "shard-"+strconv.Itoa(i)),
 			extraRTT: rtt,
 			state:    StateExited,
 		})
@@ -289,6 +276,25 @@ func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
 		return nil, fmt.Errorf("admin listener on %s: %w", cfg.Admin, err)
 	}
 	s.adminURL = "http://" + s.adminLn.Addr().String()
+
+	tempDir := ""
+	s.dataDir = cfg.DataDir
+	if s.dataDir == "" {
+		if s.dataDir, err = os.MkdirTemp("", "agentstorm-target-"); err != nil {
+			s.adminLn.Close()
+			return nil, fmt.Errorf("create the data directory: %w", err)
+		}
+		tempDir = s.dataDir
+	} else if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+		s.adminLn.Close()
+		return nil, fmt.Errorf("create the data directory %s: %w", s.dataDir, err)
+	}
+	if abs, err := filepath.Abs(s.dataDir); err == nil {
+		s.dataDir = abs
+	}
+	for _, sh := range s.shards {
+		sh.dataDir = filepath.Join(s.dataDir, "shard-"+strconv.Itoa(sh.id))
+	}
 
 	// Start the shards side by side: each start is a fork, an exec and a
 	// store open, so a serial start of many shards would add up.
@@ -304,7 +310,12 @@ func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		s.adminLn.Close()
-		s.stopAll()
+		if serr := s.stopAll(); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		if tempDir != "" {
+			os.RemoveAll(tempDir) //nolint:errcheck // best effort: it holds no accepted order yet
+		}
 		return nil, err
 	}
 	s.record("start", nil, fmt.Sprintf("%d shards, topology %s, data in %s", len(s.shards), cfg.Topology, s.dataDir), nil)

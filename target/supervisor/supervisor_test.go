@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -752,6 +753,21 @@ func TestConfigErrors(t *testing.T) {
 			s.Close()
 			t.Errorf("config %d %+v: no error", i, cfg)
 		}
+	}
+	// A shard that cannot listen fails the start with a message naming it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, err := Start(context.Background(), Config{Shards: 2, Listen: ln.Addr().String(), ShardCommand: testShardCommand,
+		DataDir: t.TempDir(), Log: io.Discard})
+	if err == nil {
+		s.Close()
+		t.Fatal("start on a taken port: no error")
+	}
+	if !strings.Contains(err.Error(), "shard 0 ("+ln.Addr().String()) {
+		t.Errorf("start on a taken port: %v", err)
 	}
 	if d, err := OriginRTT("ap-tokyo"); err != nil || d != 145*time.Millisecond {
 		t.Errorf("OriginRTT(ap-tokyo) = %s, %v", d, err)
