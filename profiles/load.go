@@ -410,9 +410,7 @@ func (l *loader) workload(n *yaml.Node) {
 		case Closed, Open:
 			w.Model = Model(s)
 		default:
-			if s != "" {
-				l.errf(m, didYouMean(s, []string{"closed", "open"}), "workload.model: unknown model %q; expected closed (concurrent agents) or open (sessions per second)", s)
-			}
+			l.errf(m, didYouMean(s, []string{"closed", "open"}), "workload.model: unknown model %q; expected closed (concurrent agents) or open (sessions per second)", s)
 		}
 	} else {
 		l.errf(n, "closed: N concurrent agents; open: N sessions started per second", "workload: missing model:; expected closed or open")

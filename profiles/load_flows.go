@@ -353,6 +353,10 @@ func (l *loader) path(p *yaml.Node, s *Step, what string) {
 			l.errAt(p, i, "percent-encode it, e.g. %20 for a space", "%s: path has %q at offset %d; expected no spaces, controls, # or non-ASCII bytes", what, string(b), i)
 			return
 		}
+		if v[i] == '%' && (i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2])) {
+			l.errAt(p, i, "write %25 for a literal %", "%s: path has a bad percent-escape at offset %d; expected %% and two hex digits", what, i)
+			return
+		}
 	}
 	s.tmpl.path = l.scalarTemplate(p, escPath, what+" path")
 }
@@ -757,4 +761,8 @@ func (l *loader) badVarName(k *yaml.Node, what string) {
 		return
 	}
 	l.errf(k, "use letters, digits, _ and -, starting with a letter", "%s: %q cannot be a variable name", what, k.Value)
+}
+
+func isHex(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
 }

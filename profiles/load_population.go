@@ -27,7 +27,7 @@ const (
 	defaultAddresses = 1000
 	defaultSKUs      = 1000
 	maxGenerated     = 100_000_000
-	maxZipfSKUs      = 10_000_000
+	maxZipfSKUs      = 1_000_000
 )
 
 func (l *loader) population(n *yaml.Node) {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -174,9 +175,17 @@ func appendSKUID(dst []byte, n int) []byte {
 
 // skuIndex returns the index of a SKU id, or -1.
 func (p *Population) skuIndex(id string) int {
-	var buf [32]byte
-	for i := 0; i < p.skus; i++ {
-		if string(p.AppendSKU(buf[:0], i)) == id {
+	if p.skuRows == nil {
+		// Generated ids are "sku-" and the 1-based number, five digits at least.
+		digits, ok := strings.CutPrefix(id, "sku-")
+		n, err := strconv.Atoi(digits)
+		if !ok || err != nil || n < 1 || n > p.skus || len(digits) < 5 || len(digits) > 5 && digits[0] == '0' {
+			return -1
+		}
+		return n - 1
+	}
+	for i, row := range p.skuRows.rows {
+		if row[p.skuCol] == id {
 			return i
 		}
 	}
