@@ -398,14 +398,16 @@ func (r *Recorder) getHist() *hdr.Histogram {
 }
 
 // putHist resets h and keeps it for reuse, up to a bound that keeps the
-// pool's memory fixed (two intervals' worth).
+// pool's memory fixed: one interval's worth (raw and corrected histograms
+// of every cell, and All), which is what a Rotate takes from the pool and a
+// Release gives back, plus the two spares Rotate holds while it swaps.
 func (r *Recorder) putHist(h *hdr.Histogram) {
 	if h == nil {
 		return
 	}
 	h.Reset()
 	r.poolMu.Lock()
-	if len(r.pool) < 2*(2*len(r.totals)+2) {
+	if len(r.pool) < 2*len(r.totals)+4 {
 		r.pool = append(r.pool, h)
 	}
 	r.poolMu.Unlock()
