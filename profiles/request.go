@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -129,7 +130,7 @@ func (s *Step) Capture(body []byte, headerValue func(name string) []byte, c *Con
 		cp := &s.Captures[i]
 		switch cp.Source {
 		case CaptureJSON:
-			res := gjson.GetBytes(body, cp.Path)
+			res := gjson.Get(bytesView(body), cp.Path)
 			if !res.Exists() {
 				if first == nil {
 					first = fmt.Errorf("step %s: capture %s: JSON path %q is not in the answer", s.Name, cp.Var, cp.Path)
@@ -183,7 +184,7 @@ func (s *Step) Check(status int, body []byte) (ok bool, failure string) {
 	}
 	for i := range e.JSON {
 		je := &e.JSON[i]
-		res := gjson.GetBytes(body, je.Path)
+		res := gjson.Get(bytesView(body), je.Path)
 		if !res.Exists() {
 			return false, je.class
 		}
@@ -206,4 +207,11 @@ func (s *Step) Check(status int, body []byte) (ok bool, failure string) {
 		return false, "body"
 	}
 	return true, ""
+}
+
+// bytesView views b as a string without copying. The string must not be
+// kept after b changes: Capture and Check only read it while they run, and
+// copy what they keep.
+func bytesView(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
