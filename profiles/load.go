@@ -193,9 +193,14 @@ func (l *loader) fields(n *yaml.Node, what string, known []string) map[string]*y
 		return nil
 	}
 	out := make(map[string]*yaml.Node, len(n.Content)/2)
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], deref(n.Content[i+1])
 		key := k.Value
+		if key == "<<" && k.Tag == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
 		if !contains(known, key) {
 			l.errf(k, didYouMean(key, known), "unknown key %q in %s; expected one of %s", key, what, strings.Join(known, ", "))
 			continue
@@ -205,6 +210,30 @@ func (l *loader) fields(n *yaml.Node, what string, known []string) map[string]*y
 			continue
 		}
 		out[key] = v
+	}
+	// YAML merge keys (<<: *defaults) fill in the keys not written here.
+	for _, m := range merges {
+		srcs := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			srcs = m.Content
+		}
+		for _, src := range srcs {
+			src = deref(src)
+			if src == nil || src.Kind != yaml.MappingNode || src == n {
+				l.errf(src, "", "%s: a merge (<<) needs a mapping", what)
+				continue
+			}
+			for i := 0; i+1 < len(src.Content); i += 2 {
+				key := src.Content[i].Value
+				if _, have := out[key]; have || !contains(known, key) {
+					if !contains(known, key) {
+						l.errf(src.Content[i], didYouMean(key, known), "unknown key %q in %s (merged with <<); expected one of %s", key, what, strings.Join(known, ", "))
+					}
+					continue
+				}
+				out[key] = deref(src.Content[i+1])
+			}
+		}
 	}
 	return out
 }

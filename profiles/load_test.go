@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // at returns "file:line:col" of the first occurrence of marker in src (the
@@ -343,5 +345,27 @@ func TestStagesForms(t *testing.T) {
 		if fmt.Sprint(p.Workload.Stages) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: stages %v, want %v", tc.stages, p.Workload.Stages, tc.want)
 		}
+	}
+}
+
+func TestYAMLMergeKeys(t *testing.T) {
+	// Anchors may live in chaos: (kept raw); steps merge them with <<.
+	src := strings.Replace(validSrc, "flows:\n", `chaos:
+  defaults: &post
+    method: POST
+    timeout: 3s
+flows:
+`, 1)
+	src = strings.Replace(src, "      - name: b\n", "      - <<: *post\n        name: b\n        timeout: 1s\n", 1)
+	p, err := Load("t.yaml", []byte(src), "")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	b := p.Flows[0].Steps[1]
+	if b.Method != "POST" || b.Timeout != time.Second {
+		t.Errorf("merged step: method %s timeout %v, want POST (merged) and 1s (written)", b.Method, b.Timeout)
+	}
+	if p.Chaos == nil || p.Chaos.Kind != yaml.MappingNode {
+		t.Error("chaos section not kept")
 	}
 }

@@ -3,6 +3,53 @@
 // YAML file; Load and LoadFile turn it into a validated Profile whose request
 // templates are compiled once into literal segments and slots, so the swarm
 // builds every request by appending into a reused buffer without allocating.
+// Every problem of a file is reported at once as LoadErrors, each with
+// file:line:column, what was expected, and a hint.
+//
+// A profile, in short (the built-ins, `agentstorm profiles show NAME`, are
+// documented in their own comments):
+//
+//	name: my-storm
+//	description: one line for `profiles list`
+//	target: https://shop.example.com     # or bundled, or {us-east: URL, eu-west: URL}
+//	workload:
+//	  model: closed                      # closed: levels are agents; open: sessions/s (max_agents caps)
+//	  stages: "0->50000 in 6s, hold 60s, ->0 in 5s"   # or a list of {to: N, over: D} / {hold: D}
+//	  think: exp(2s)                     # none | 2s | 1s..3s | exp(2s)
+//	population:
+//	  regions: {us-east: 3, eu-west: 1}  # weights (or a list)
+//	  customers: 100000                  # or {file: customers.csv} -> {{row.COLUMN}}
+//	  addresses: {count: 5000, zones: [US-NY, DE-BE]}
+//	  skus: {count: 5000, popularity: zipf, exponent: 1.1}  # uniform | zipf | hot (hot: sku-00042, share: 0.9)
+//	flows:
+//	  - name: buyer
+//	    weight: 9
+//	    steps:
+//	      - name: add_to_cart
+//	        method: POST
+//	        path: /v1/carts/{{cart_id}}/items
+//	        headers: {X-Agent: "{{agent.id}}"}
+//	        set: {item: "{{sku}}"}        # rendered once per execution, usable later
+//	        body: {sku: "{{item}}", qty: "{{int 1 3}}"}   # YAML -> JSON; a lone numeric template is a number
+//	        repeat: 2..6
+//	        capture: {line: $.lines[0].id, where: {header: Location}}
+//	        expect: {status: [200], json: {mode: [in_stock, preorder]}, body: cart}
+//	        timeout: 2s
+//	        retry: {max: 3, backoff: 100ms, on: [timeout, 5xx]}
+//	        idempotency_key: "{{uuid}}"  # once per execution, the same on retries
+//	        permute: {destinations: [US-NY, JP-13], speeds: [ground, express]}
+//	        permute_mode: each           # each: one request per combination ({{perm.destination}});
+//	                                     # single: one request, {{perm.destinations}} is the whole list
+//	budgets: ["p99(add_to_cart) < 100ms", "errors < 0.1%"]
+//	chaos: {...}                         # kept raw for the game-day code
+//
+// Template variables: agent.id, agent.region, customer.id, session,
+// iteration, address, address.zone, row.COLUMN, perm.NAME and every variable
+// an earlier step of the flow captured or set; generators: {{int LO HI}},
+// {{pick a b "c d"}}, {{sku}}, {{uuid}}, {{seq}}. Values are escaped where
+// they land: JSON strings, percent-encoded path and query components (a path
+// that is one variable, like a captured Location, is kept as is), header
+// values without CR/LF.
 //
 // The exported surface the swarm (package agents) uses:
 //

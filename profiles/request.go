@@ -128,6 +128,9 @@ func (s *Step) Capture(body []byte, headerValue func(name string) []byte, c *Con
 	var first error
 	for i := range s.Captures {
 		cp := &s.Captures[i]
+		if c.Vars == nil || cp.Slot >= len(c.Vars.vals) {
+			return fmt.Errorf("step %s: capture %s: the context has no variable slot %d; use Profile.NewVars of the step's profile", s.Name, cp.Var, cp.Slot)
+		}
 		switch cp.Source {
 		case CaptureJSON:
 			res := gjson.Get(bytesView(body), cp.Path)
