@@ -369,3 +369,34 @@ flows:
 		t.Error("chaos section not kept")
 	}
 }
+
+// TestPackageDocExampleLoads keeps the example in the package doc valid.
+func TestPackageDocExampleLoads(t *testing.T) {
+	src, err := os.ReadFile("profile.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	in := false
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "//\tname: my-storm") {
+			in = true
+		}
+		if in {
+			if !strings.HasPrefix(line, "//\t") {
+				break
+			}
+			lines = append(lines, strings.TrimPrefix(line, "//\t"))
+		}
+	}
+	if len(lines) < 20 {
+		t.Fatalf("example not found (%d lines)", len(lines))
+	}
+	p, err := Load("doc.yaml", []byte(strings.Join(lines, "\n")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Flows[0].Steps[1]; s.Permutations != 4 || s.Repeat != (Range{2, 6}) || len(s.Captures) != 2 {
+		t.Errorf("doc example step = %+v", s)
+	}
+}

@@ -25,6 +25,11 @@
 //	  - name: buyer
 //	    weight: 9
 //	    steps:
+//	      - name: open_cart
+//	        method: POST
+//	        path: /v1/carts
+//	        body: {customer_id: "{{customer.id}}", region: "{{agent.region}}"}
+//	        capture: {cart_id: $.cart_id}
 //	      - name: add_to_cart
 //	        method: POST
 //	        path: /v1/carts/{{cart_id}}/items
@@ -32,7 +37,7 @@
 //	        set: {item: "{{sku}}"}        # rendered once per execution, usable later
 //	        body: {sku: "{{item}}", qty: "{{int 1 3}}"}   # YAML -> JSON; a lone numeric template is a number
 //	        repeat: 2..6
-//	        capture: {line: $.lines[0].id, where: {header: Location}}
+//	        capture: {line: "$.lines[0].id", where: {header: Location}}
 //	        expect: {status: [200], json: {mode: [in_stock, preorder]}, body: cart}
 //	        timeout: 2s
 //	        retry: {max: 3, backoff: 100ms, on: [timeout, 5xx]}
