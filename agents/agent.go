@@ -336,9 +336,22 @@ func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time) (errCl
 func (a *agent) dial(deadline time.Time) error {
 	s := a.s
 	s.dials.Add(1)
-	ctx, cancel := context.WithDeadline(s.dialCtx, deadline)
-	c, err := s.dialer.dial(ctx, a.ep, a.id)
-	cancel()
+	// Dial on a short-lived goroutine: the connect path needs an 8 KiB
+	// stack, and the agent's own goroutine would keep that size for the
+	// whole run; the request path fits in 4 KiB.
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithDeadline(s.dialCtx, deadline)
+		c, err := s.dialer.dial(ctx, a.ep, a.id)
+		cancel()
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	c, err := r.c, r.err
 	if err != nil {
 		s.dialErrors.Add(1)
 		if a.backoff == 0 {

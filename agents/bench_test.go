@@ -2,8 +2,12 @@ package agents
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,4 +148,111 @@ flows:
 	b.ReportMetric(sum.Overall.RPS, "req/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(sum.Overall.Count), "cpu-us/req")
 	b.ReportMetric(float64(sum.Overall.Errors), "errors")
+}
+
+// BenchmarkMemoryPerAgent starts $AGENTSTORM_BENCH_AGENTS (default 15,000)
+// closed-model agents at once, with 2 s think time, against the base URLs in
+// $AGENTSTORM_BENCH_TARGETS (comma-separated, e.g. the bundled target's
+// shards; bench/swarm-memory.sh sets it up), and reports how long until
+// every agent was connected and the RSS growth per agent once they all
+// think. Run with -benchtime=1x.
+func BenchmarkMemoryPerAgent(b *testing.B) {
+	targets := os.Getenv("AGENTSTORM_BENCH_TARGETS")
+	if targets == "" {
+		b.Skip("AGENTSTORM_BENCH_TARGETS not set")
+	}
+	n := 15000
+	if s := os.Getenv("AGENTSTORM_BENCH_AGENTS"); s != "" {
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			b.Fatalf("AGENTSTORM_BENCH_AGENTS: %v", err)
+		}
+	}
+	src := fmt.Sprintf(`
+target: http://127.0.0.1:1
+workload:
+  model: closed
+  stages: "0->%d in 0s, hold 12s"
+  think: 2s
+population:
+  regions: {us-east: 1}
+  skus: {count: 1000}
+flows:
+  - name: f
+    steps:
+      - {name: inventory, method: GET, path: "/v1/inventory/{{sku}}"}
+`, n)
+	prof, err := profiles.Load("bench.yaml", []byte(src), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := report.NewRecorder(RecorderOptions(prof))
+	urls := strings.Split(targets, ",")
+	s, err := New(Config{RegionURLs: map[string][]string{"us-east": urls}}, prof, rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	before := rssBytes(b)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- s.Run(context.Background()) }()
+	var connectedIn time.Duration
+	for time.Since(start) < 10*time.Second {
+		if s.Stats().Connected >= int64(n) {
+			connectedIn = time.Since(start)
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Let every agent make a few requests and settle into thinking.
+	time.Sleep(7*time.Second - time.Since(start))
+	runtime.GC()
+	if os.Getenv("AGENTSTORM_BENCH_FREEOS") != "" {
+		debug.FreeOSMemory()
+		debug.FreeOSMemory()
+	}
+	time.Sleep(500 * time.Millisecond)
+	during := rssBytes(b)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := s.Stats()
+	b.Logf("per agent: stack %d B, heap in use %d B (%d objects), heap idle-not-released %d B",
+		int64(ms.StackInuse)/int64(n), int64(ms.HeapInuse)/int64(n), int64(ms.HeapObjects)/int64(n),
+		int64(ms.HeapIdle-ms.HeapReleased)/int64(n))
+	if p := os.Getenv("AGENTSTORM_BENCH_HEAPPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	sum := rec.Summary(s.Elapsed())
+	if connectedIn == 0 {
+		b.Fatalf("only %d of %d agents connected within 10 s", st.Connected, n)
+	}
+	b.ReportMetric(connectedIn.Seconds(), "s-to-connect-all")
+	b.ReportMetric(float64(during-before)/float64(n)/1024, "KiB-RSS/agent")
+	b.ReportMetric(sum.Overall.RPS, "req/s")
+	b.ReportMetric(float64(sum.Overall.Errors), "errors")
+	b.Logf("%d agents: RSS %d MiB before, %d MiB thinking (%d connected, %d requests); all connected in %s",
+		n, before>>20, during>>20, st.Connected, st.Requests, connectedIn)
+}
+
+// rssBytes reads this process's resident set size from /proc/self/statm.
+func rssBytes(b *testing.B) int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size, rss int64
+	if _, err := fmt.Sscan(string(data), &size, &rss); err != nil {
+		b.Fatal(err)
+	}
+	return rss * int64(os.Getpagesize())
 }

@@ -34,7 +34,7 @@ func BenchmarkRawClosedLoop(b *testing.B) {
 	}
 	const conns = 256
 	d := newDialer(5*time.Second, conns, nil)
-	pool := newBufPool(readBufSize)
+	pool := newBufPool(readBufSize, maxPooledBufs)
 	body := `{"sku":"sku-1","qty":1}`
 	req := []byte("POST /cart/items HTTP/1.1\r\nHost: " + ep.host + "\r\nContent-Type: application/json\r\nContent-Length: " +
 		itoa(len(body)) + "\r\n\r\n" + body)

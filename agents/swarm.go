@@ -221,7 +221,7 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		s.maxAgents = 1
 	}
 	s.dialer = newDialer(cfg.DialTimeout, s.maxAgents, cfg.SourceAddrs)
-	s.pool = newBufPool(readBufSize)
+	s.pool = newBufPool(readBufSize, maxPooledBufs)
 	return s, nil
 }
 

@@ -614,3 +614,35 @@ flows:
 		t.Fatalf("%d requests, %d errors (%v)", sum.Overall.Count, sum.Overall.Errors, sum.Overall.Counts)
 	}
 }
+
+// TestLargeResponseHeader: an answer whose header does not fit the pooled
+// read buffer is still read, checked and captured from.
+func TestLargeResponseHeader(t *testing.T) {
+	big := strings.Repeat("x", 3*readBufSize)
+	base := serve(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("X-Big", big)
+		ctx.SetBodyString(`{"id":"abc"}`)
+	})
+	prof := load(t, `
+target: http://127.0.0.1:1
+workload:
+  model: closed
+  stages: "0->2 in 0s, hold 300ms"
+  think: 10ms
+flows:
+  - name: f
+    steps:
+      - name: a
+        method: GET
+        path: /a
+        capture: {h: {header: X-Big}, id: $.id}
+        expect: {status: 200, body: abc}
+`)
+	sum, sw, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Overall.Count < 5 || sum.Overall.Errors != 0 {
+		t.Fatalf("%d requests, %d errors %v, failures %+v", sum.Overall.Count, sum.Overall.Errors, sum.Overall.Counts, sw.Failures())
+	}
+}

@@ -25,7 +25,9 @@ import (
 // bounds the response header (fasthttp needs the whole header buffered).
 const (
 	writeBufSize    = 512
-	readBufSize     = 4096
+	readBufSize     = 1024
+	bigReadBufSize  = 16 << 10 // for answers whose header does not fit readBufSize
+	maxPooledBufs   = 1024
 	maxBodySize     = 8 << 20
 	perSourceLimit  = 10000 // connections per (source IP, destination) pair, well under the ~28k ephemeral range
 	maxLoopbackSrcs = 250
@@ -243,6 +245,29 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// isSmallBuffer reports whether err is fasthttp's "header larger than the
+// read buffer" error.
+func isSmallBuffer(err error) bool {
+	var small *fasthttp.ErrSmallBuffer
+	return errors.As(err, &small)
+}
+
+// prefixReader reads pre, then r.
+type prefixReader struct {
+	pre []byte
+	r   io.Reader
+}
+
+// Read reads from the prefix first, then from the underlying reader.
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
 // callBufs is what one call borrows: the request bytes, the read buffer and
 // the parsed response. Everything goes back to the pool before the agent
 // thinks, so an idle agent holds none of it.
@@ -251,33 +276,55 @@ type callBufs struct {
 	br   *bufio.Reader
 	resp fasthttp.Response
 	peek func(name string) []byte // resp.Header.Peek, bound once so captures don't allocate
+	big  *bufio.Reader            // for answers whose header does not fit br; nil until needed
+	pre  prefixReader
 }
 
-// bufPool hands out callBufs.
+// bufPool hands out callBufs. It keeps at most max of them: after a burst
+// (every agent in a call at once, as when a storm starts) the extra buffers
+// go to the garbage collector instead of staying pinned by the pool.
 type bufPool struct {
-	p sync.Pool
+	mu       sync.Mutex
+	free     []*callBufs
+	max      int
+	readSize int
 }
 
-func newBufPool(readSize int) *bufPool {
-	bp := &bufPool{}
-	bp.p.New = func() any {
-		cb := &callBufs{w: make([]byte, 0, writeBufSize), br: bufio.NewReaderSize(nil, readSize)}
-		cb.peek = cb.resp.Header.Peek
+func newBufPool(readSize, max int) *bufPool {
+	return &bufPool{readSize: readSize, max: max}
+}
+
+func (bp *bufPool) get() *callBufs {
+	bp.mu.Lock()
+	if n := len(bp.free); n > 0 {
+		cb := bp.free[n-1]
+		bp.free[n-1] = nil
+		bp.free = bp.free[:n-1]
+		bp.mu.Unlock()
 		return cb
 	}
-	return bp
+	bp.mu.Unlock()
+	cb := &callBufs{w: make([]byte, 0, writeBufSize), br: bufio.NewReaderSize(nil, bp.readSize)}
+	cb.peek = cb.resp.Header.Peek
+	return cb
 }
-
-func (bp *bufPool) get() *callBufs { return bp.p.Get().(*callBufs) }
 
 func (bp *bufPool) put(cb *callBufs) {
 	cb.resp.Reset()
 	cb.br.Reset(nil)
+	if cb.big != nil {
+		cb.big.Reset(nil)
+		cb.pre = prefixReader{}
+	}
 	if cap(cb.w) > 64<<10 { // don't keep a one-off huge request body alive
 		cb.w = make([]byte, 0, writeBufSize)
 	}
 	cb.w = cb.w[:0]
-	bp.p.Put(cb)
+	bp.mu.Lock()
+	if len(bp.free) < bp.max {
+		bp.free = append(bp.free, cb)
+	}
+	bp.mu.Unlock()
 }
 
 // exchange writes req on tc's connection and reads one answer into cb.resp,
@@ -292,6 +339,19 @@ func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time) (re
 	}
 	cb.br.Reset(tc)
 	err = cb.resp.ReadLimitBody(cb.br, maxBodySize)
+	if err != nil && isSmallBuffer(err) {
+		// The answer's header is larger than the pooled read buffer. It was
+		// only peeked at, nothing is consumed: parse it again through a
+		// large reader fed first with what the small one holds.
+		buffered, _ := cb.br.Peek(cb.br.Buffered())
+		cb.pre = prefixReader{pre: buffered, r: tc}
+		if cb.big == nil {
+			cb.big = bufio.NewReaderSize(&cb.pre, bigReadBufSize)
+		} else {
+			cb.big.Reset(&cb.pre)
+		}
+		err = cb.resp.ReadLimitBody(cb.big, maxBodySize)
+	}
 	if err != nil {
 		if tc.err != nil && tc.err != io.EOF {
 			// the connection's own error says more than fasthttp's folded one
