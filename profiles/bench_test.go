@@ -1,7 +1,9 @@
 package profiles
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -116,4 +118,27 @@ func BenchmarkLoadAllBuiltins(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkBaselineNaiveRequest builds the same request the obvious way
+// (fmt for the path, encoding/json for a map body, string concatenation for
+// the head): the comparison point for BenchmarkAppendRequest.
+func BenchmarkBaselineNaiveRequest(b *testing.B) {
+	_, c := benchStep(b)
+	cart, _ := c.Vars.Get(0)
+	pop := &Population{skus: 20000, customers: 10000, customerCol: -1}
+	b.ReportAllocs()
+	var out []byte
+	for b.Loop() {
+		path := fmt.Sprintf("/v1/carts/%s/items", cart)
+		body, _ := json.Marshal(map[string]any{
+			"sku":         string(pop.AppendSKU(nil, c.Rand.IntN(20000))),
+			"qty":         1 + c.Rand.IntN(3),
+			"customer_id": string(pop.AppendCustomerID(nil, c.Customer)),
+			"region":      c.Region,
+		})
+		head := "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: agentstorm\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+		out = append(append(out[:0], head...), body...)
+	}
+	_ = out
 }
