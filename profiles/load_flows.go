@@ -289,6 +289,8 @@ func (l *loader) step(n *yaml.Node) *Step {
 				t, _ := compileTemplate("{{uuid}}", escHeader, l)
 				s.tmpl.idem = &t
 			}
+		case strings.ContainsAny(ik.Value, "\r\n"):
+			l.errf(ik, "a header value is one line", "%s: idempotency_key has a line break", what)
 		default:
 			t := l.scalarTemplate(ik, escHeader, what+" idempotency_key")
 			s.tmpl.idem = &t
@@ -380,8 +382,16 @@ func (l *loader) headers(h *yaml.Node, s *Step, what string) {
 			s.tmpl.hasCType = true
 		case "idempotency-key":
 			// Rendered once per execution and reused on retries.
+			if strings.ContainsAny(kv[1].Value, "\r\n") {
+				l.errf(kv[1], "a header value is one line", "%s: header %s has a line break", what, name)
+				continue
+			}
 			t := l.scalarTemplate(kv[1], escHeader, what+" header "+name)
 			s.tmpl.idem = &t
+			continue
+		}
+		if strings.ContainsAny(kv[1].Value, "\r\n") {
+			l.errf(kv[1], "a header value is one line", "%s: header %s has a line break", what, name)
 			continue
 		}
 		t := l.scalarTemplate(kv[1], escHeader, what+" header "+name)
@@ -686,6 +696,13 @@ func (l *loader) expect(n *yaml.Node, s *Step, what string) {
 					v = "null"
 				}
 				je.Values = append(je.Values, v)
+				num := math.NaN()
+				if it.Tag == "!!int" || it.Tag == "!!float" {
+					if f, err := strconv.ParseFloat(strings.ReplaceAll(v, "_", ""), 64); err == nil {
+						num = f
+					}
+				}
+				je.nums = append(je.nums, num)
 			}
 			if je.Path == "" {
 				l.errf(kv[0], "e.g. mode or $.order.status", "%s: expect json: empty path", what)

@@ -400,3 +400,10 @@ func TestPackageDocExampleLoads(t *testing.T) {
 		t.Errorf("doc example step = %+v", s)
 	}
 }
+
+func TestErrorHeaderLineBreak(t *testing.T) {
+	src := strings.Replace(validSrc, "path: /x\n", "path: /x\n        headers: {X-A: \"a\\r\\nEvil: 1\"}\n        idempotency_key: \"k\\n\"\n", 1)
+	les := loadErrs(t, src)
+	wantErr(t, les, at(t, "t.yaml", src, `"a\r`, 1), "header X-A has a line break")
+	wantErr(t, les, at(t, "t.yaml", src, `"k\n`, 1), "idempotency_key has a line break")
+}

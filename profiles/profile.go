@@ -248,9 +248,13 @@ type Expect struct {
 
 // JSONExpect is one JSON field expectation.
 type JSONExpect struct {
-	Path   string
-	Values []string // accepted values, compared with the field's string form
-	class  string   // "json:PATH", precomputed so Check does not allocate
+	Path string
+	// Values are the accepted values: a JSON string field is compared with
+	// its text, a number numerically (3 matches 3.0), anything else with its
+	// raw JSON (true, null, ...).
+	Values []string
+	nums   []float64 // Values parsed as numbers (NaN when not a number)
+	class  string    // "json:PATH", precomputed so Check does not allocate
 }
 
 // Step is one HTTP request of a flow (or several: repeat and permutations).

@@ -196,8 +196,8 @@ func (s *Step) Check(status int, body []byte) (ok bool, failure string) {
 			got = res.Str
 		}
 		match := false
-		for _, v := range je.Values {
-			if v == got {
+		for k, v := range je.Values {
+			if v == got || res.Type == gjson.Number && res.Num == je.nums[k] {
 				match = true
 				break
 			}

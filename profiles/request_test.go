@@ -247,6 +247,7 @@ func TestCaptureAndCheck(t *testing.T) {
 		{200, string(body), "status"},
 		{201, `{"state":"bad","flag":true,"data":{"n":3},"items":1}`, "json:state"},
 		{201, `{"state":"ok","flag":true,"data":{"n":4},"items":1}`, "json:data.n"},
+		{201, `{"state":"ok","flag":true,"data":{"n":3.5},"items":1}`, "json:data.n"},
 		{201, `{"state":"ok","flag":false,"data":{"n":3},"items":1}`, "json:flag"},
 		{201, `{"state":"ok","flag":true,"data":{"n":3}}`, "body"},
 	} {
@@ -256,6 +257,11 @@ func TestCaptureAndCheck(t *testing.T) {
 	}
 	if err := s.Capture([]byte(`{}`), hdr, c); err == nil || !strings.Contains(err.Error(), "capture id") {
 		t.Errorf("missing capture error = %v", err)
+	}
+	for _, n := range []string{`3.0`, `"3"`} { // numerically, and as text
+		if ok, f := s.Check(201, []byte(`{"state":"ok","flag":true,"data":{"n":`+n+`},"items":1}`)); !ok {
+			t.Errorf("n=%s should match 3: %s", n, f)
+		}
 	}
 	// Default expectation: any 2xx.
 	if ok, _ := p.Flows[0].Steps[1].Check(204, nil); !ok {
