@@ -9,29 +9,39 @@ import (
 	"time"
 )
 
-// FormatDuration formats a latency compactly with about 3 significant
-// digits: "0µs", "850µs", "1.23ms", "12.3ms", "123ms", "2.10s", "12.5s",
-// "1m05s".
+// FormatDuration formats a duration compactly with at most 3 significant
+// digits and no trailing zeros: "0µs", "850µs", "1.23ms", "20ms", "123ms",
+// "2.1s", "12.5s", "1m05s", "2h03m".
 func FormatDuration(d time.Duration) string {
 	if d < 0 {
 		return "-" + FormatDuration(-d)
+	}
+	num := func(v float64, prec int, unit string) string {
+		s := strconv.FormatFloat(v, 'f', prec, 64)
+		if strings.Contains(s, ".") {
+			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		}
+		return s + unit
 	}
 	switch {
 	case d < time.Millisecond:
 		return strconv.FormatInt(int64(d/time.Microsecond), 10) + "µs"
 	case d < 10*time.Millisecond:
-		return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms"
+		return num(float64(d)/1e6, 2, "ms")
 	case d < 100*time.Millisecond:
-		return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + "ms"
-	case d < time.Second:
-		return strconv.FormatFloat(float64(d)/1e6, 'f', 0, 64) + "ms"
+		return num(float64(d)/1e6, 1, "ms")
+	case d < time.Second-500*time.Microsecond:
+		return num(float64(d)/1e6, 0, "ms")
 	case d < 10*time.Second:
-		return strconv.FormatFloat(float64(d)/1e9, 'f', 2, 64) + "s"
+		return num(float64(d)/1e9, 2, "s")
 	case d < time.Minute:
-		return strconv.FormatFloat(float64(d)/1e9, 'f', 1, 64) + "s"
+		return num(float64(d)/1e9, 1, "s")
+	case d < time.Hour:
+		s := int64(d.Round(time.Second) / time.Second)
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
 	}
-	s := int64(d.Round(time.Second) / time.Second)
-	return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	m := int64(d.Round(time.Minute) / time.Minute)
+	return fmt.Sprintf("%dh%02dm", m/60, m%60)
 }
 
 // formatPct formats a share (0…1) as a percentage that does not round a

@@ -17,10 +17,14 @@ func TestFormatDuration(t *testing.T) {
 		{1234 * time.Microsecond, "1.23ms"},
 		{12345 * time.Microsecond, "12.3ms"},
 		{123456 * time.Microsecond, "123ms"},
-		{2100 * time.Millisecond, "2.10s"},
+		{2100 * time.Millisecond, "2.1s"},
+		{20 * time.Millisecond, "20ms"},
+		{999999 * time.Microsecond, "1s"},
+		{30 * time.Second, "30s"},
+		{2*time.Hour + 3*time.Minute, "2h03m"},
 		{12500 * time.Millisecond, "12.5s"},
 		{65 * time.Second, "1m05s"},
-		{-2 * time.Millisecond, "-2.00ms"},
+		{-2 * time.Millisecond, "-2ms"},
 	} {
 		if got := FormatDuration(c.d); got != c.want {
 			t.Errorf("FormatDuration(%v) = %q, want %q", c.d, got, c.want)
@@ -138,7 +142,7 @@ func TestLiveLine(t *testing.T) {
 	if strings.Contains(line, "\n") {
 		t.Fatalf("live line has a newline: %q", line)
 	}
-	for _, want := range []string{"1:15/10:00", "agents 15,000", "100 req/s", "p50 5.00ms", "p99 300ms", "<=100ms 97.50%", "errors 1 (0.50%)"} {
+	for _, want := range []string{"1:15/10:00", "agents 15,000", "100 req/s", "p50 5ms", "p99 300ms", "<=100ms 97.50%", "errors 1 (0.50%)"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("live line %q lacks %q", line, want)
 		}
