@@ -117,7 +117,7 @@ func WriteText(w io.Writer, s *Summary) error {
 			fmt.Fprintf(bw, "Sub-100 ms compliance: %s of %s answers within 100 ms (from intended start)\n",
 				formatPct(o.Raw.Compliance()), formatCount(o.Raw.Count))
 		case closedCorrected:
-			fmt.Fprintf(bw, "Sub-100 ms compliance: %s corrected, %s raw of %s answers within 100 ms\n",
+			fmt.Fprintf(bw, "Sub-100 ms compliance: %s of answers within 100 ms, corrected for coordinated omission (raw: %s of %s answers)\n",
 				formatPct(o.Corrected.Compliance()), formatPct(o.Raw.Compliance()), formatCount(o.Raw.Count))
 		default:
 			fmt.Fprintf(bw, "Sub-100 ms compliance: %s of %s answers within 100 ms (raw, not corrected)\n",
@@ -131,10 +131,10 @@ func WriteText(w io.Writer, s *Summary) error {
 			lat := worst.Judged()
 			which := ""
 			if worst.Corrected != nil {
-				which = " corrected"
+				which = "corrected "
 			}
-			fmt.Fprintf(bw, "%s: %s, %s within 100 ms, p99 %s%s, errors %s\n",
-				label, worst.Name, formatPct(lat.Compliance()), FormatDuration(lat.P99), which,
+			fmt.Fprintf(bw, "%s: %s, %s within 100 ms, %sp99 %s, errors %s\n",
+				label, worst.Name, formatPct(lat.Compliance()), which, FormatDuration(lat.P99),
 				formatErrPct(worst.Errors, worst.Count))
 		}
 	}
