@@ -147,7 +147,13 @@ func WriteText(w io.Writer, s *Summary) error {
 	writeTable(bw, "Per step ("+rawTitle+")", s.PerStep, false)
 	writeTable(bw, "Per region ("+rawTitle+")", s.PerRegion, false)
 	if len(s.Regions) > 1 && len(s.Steps) > 1 {
-		writeTable(bw, "Per step × region ("+rawTitle+")", s.Cells, false)
+		var cells []Stats // only the cells that saw requests
+		for _, c := range s.Cells {
+			if c.Count > 0 || c.Dropped > 0 {
+				cells = append(cells, c)
+			}
+		}
+		writeTable(bw, "Per step × region ("+rawTitle+")", cells, false)
 	}
 	writeTable(bw, "All", []Stats{s.Overall}, false)
 	if closedCorrected {
@@ -226,15 +232,15 @@ func writeTable(w io.Writer, title string, rows []Stats, corrected bool) {
 			}
 			lat = st.Corrected
 		}
-		comp := "-"
+		cols := [6]string{"-", "-", "-", "-", "-", "-"} // no latencies: no figures
 		if lat.Count > 0 {
-			comp = formatPct(lat.Compliance())
+			cols = [6]string{FormatDuration(lat.P50), FormatDuration(lat.P90), FormatDuration(lat.P99),
+				FormatDuration(lat.P999), FormatDuration(lat.Max), formatPct(lat.Compliance())}
 		}
 		pad := nameW - len([]rune(st.Name))
 		fmt.Fprintf(w, "  %s%s %12s %10s %7s %8s %8s %8s %8s %8s %8s\n", st.Name, strings.Repeat(" ", pad),
 			formatCount(st.Count), formatRate(st.RPS), formatErrPct(st.Errors, st.Count),
-			FormatDuration(lat.P50), FormatDuration(lat.P90), FormatDuration(lat.P99),
-			FormatDuration(lat.P999), FormatDuration(lat.Max), comp)
+			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5])
 	}
 }
 

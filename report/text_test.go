@@ -163,3 +163,24 @@ func TestWriteTextEmpty(t *testing.T) {
 		t.Errorf("empty summary:\n%s", out)
 	}
 }
+
+func TestWriteTextEmptyCells(t *testing.T) {
+	r := NewRecorder(Options{Steps: []string{"cart", "order_status"}, Regions: []string{"eu", "tokyo"}, Model: ModelOpen})
+	r.Record(0, 0, 0, 3*ms, OK, 0)
+	r.Record(0, 0, 1, 4*ms, OK, 0)
+	r.Record(0, 1, 1, 0, ConnRefused, 0) // a request without latency
+	var buf bytes.Buffer
+	if err := WriteText(&buf, r.Summary(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "order_status @ eu") {
+		t.Errorf("a cell without requests is listed:\n%s", out)
+	}
+	if strings.Contains(out, "0µs") {
+		t.Errorf("missing latencies shown as 0µs instead of -:\n%s", out)
+	}
+	if !strings.Contains(out, "order_status @ tokyo") {
+		t.Errorf("a cell with a failed request is not listed:\n%s", out)
+	}
+}
