@@ -323,7 +323,41 @@ func (l *loader) step(n *yaml.Node) *Step {
 	case "POST", "PUT", "PATCH":
 		s.tmpl.sendLen = true
 	}
+	s.tmpl.varNames = l.p.VarNames
+	s.tmpl.reads = readSlots(&s.tmpl)
 	return s
+}
+
+// readSlots lists the variable slots a step's templates read, leaving out
+// those its own set: assigns.
+func readSlots(t *stepTemplates) []int {
+	own := map[int]bool{}
+	for _, st := range t.sets {
+		own[st.slot] = true
+	}
+	seen := map[int]bool{}
+	var out []int
+	add := func(tm *template) {
+		if tm == nil {
+			return
+		}
+		for _, sg := range tm.segs {
+			if sg.kind == segVar && !own[sg.slot] && !seen[sg.slot] {
+				seen[sg.slot] = true
+				out = append(out, sg.slot)
+			}
+		}
+	}
+	add(&t.path)
+	add(&t.body)
+	add(t.idem)
+	for i := range t.headers {
+		add(&t.headers[i].val)
+	}
+	for i := range t.sets {
+		add(&t.sets[i].val)
+	}
+	return out
 }
 
 // scalarTemplate compiles a scalar's value as a template, reporting errors

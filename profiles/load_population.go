@@ -19,7 +19,7 @@ import (
 // Defaults of a population the profile does not describe.
 var (
 	defaultRegions = []string{"us-east", "us-west", "eu-west", "ap-tokyo"}
-	defaultZones   = []string{"US-NY", "US-CA", "DE-BE", "JP-13"}
+	defaultZones   = []string{"10001", "94105", "DE", "JP"}
 )
 
 const (

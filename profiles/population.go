@@ -122,7 +122,7 @@ func (p *Population) AppendAddress(dst []byte, i int) []byte {
 	return append(dst, p.zones[i%len(p.zones)]...)
 }
 
-// AppendZone appends the shipping zone of address i (e.g. "US-NY").
+// AppendZone appends the shipping zone of address i (a country code or a US ZIP code, e.g. "DE" or "10001").
 func (p *Population) AppendZone(dst []byte, i int) []byte {
 	i = clampIndex(i, p.addresses)
 	if p.addressRows != nil {

@@ -19,7 +19,7 @@
 //	population:
 //	  regions: {us-east: 3, eu-west: 1}  # weights (or a list)
 //	  customers: 100000                  # or {file: customers.csv} -> {{row.COLUMN}}
-//	  addresses: {count: 5000, zones: [US-NY, DE-BE]}
+//	  addresses: {count: 5000, zones: ["10001", DE]}
 //	  skus: {count: 5000, popularity: zipf, exponent: 1.1}  # uniform | zipf | hot (hot: sku-00042, share: 0.9)
 //	flows:
 //	  - name: buyer
@@ -42,7 +42,7 @@
 //	        timeout: 2s
 //	        retry: {max: 3, backoff: 100ms, on: [timeout, 5xx]}
 //	        idempotency_key: "{{uuid}}"  # once per execution, the same on retries
-//	        permute: {destinations: [US-NY, JP-13], speeds: [ground, express]}
+//	        permute: {destinations: ["10001", JP], speeds: [standard, express]}
 //	        permute_mode: each           # each: one request per combination ({{perm.destination}});
 //	                                     # single: one request, {{perm.destinations}} is the whole list
 //	budgets: ["p99(add_to_cart) < 100ms", "errors < 0.1%"]

@@ -25,6 +25,8 @@ type stepTemplates struct {
 	sets     []setTemplate
 	sendLen  bool // send Content-Length even without a body (POST, PUT, PATCH)
 	bodyStr  []byte
+	reads    []int    // variable slots the step reads that it does not set itself
+	varNames []string // the profile's slot names, for Unset
 }
 
 type headerTemplate struct {
@@ -117,6 +119,19 @@ func (s *Step) AppendRequest(dst []byte, host string, c *Context) []byte {
 		dst = append(dst, "Content-Length: 0\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// Unset returns the name of a variable the step's request reads that is not
+// set in c (a capture of an earlier step failed or timed out), or "" when
+// every variable it reads is set. A swarm may end the session instead of
+// sending a request with an empty value (such as /v1/carts//items).
+func (s *Step) Unset(c *Context) string {
+	for _, slot := range s.tmpl.reads {
+		if c.Vars == nil || slot >= len(c.Vars.set) || !c.Vars.set[slot] {
+			return s.tmpl.varNames[slot]
+		}
+	}
+	return ""
 }
 
 // Capture applies the step's captures to an answer: a gjson path into body
