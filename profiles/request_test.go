@@ -392,3 +392,45 @@ func TestUnset(t *testing.T) {
 		t.Error("Unset allocates")
 	}
 }
+
+// TestConcurrentAgents renders, checks and captures from many goroutines
+// sharing one Profile (run with -race): only the Context is per agent.
+func TestConcurrentAgents(t *testing.T) {
+	p := mustBuiltin(t, "agent-storm")
+	done := make(chan bool)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			defer func() { done <- true }()
+			c := newTestContext(p)
+			c.Rand = rand.New(rand.NewPCG(uint64(g), 1))
+			buf := make([]byte, 0, 1024)
+			for i := 0; i < 200; i++ {
+				f := p.PickFlow(c.Rand)
+				c.Vars.Reset()
+				for _, s := range f.Steps {
+					c.StartExecution()
+					buf = s.AppendRequest(buf[:0], "h", c)
+					s.Check(200, []byte(`{"cart_id":"c","order_id":"o","mode":"in_stock"}`))
+					_ = s.Capture([]byte(`{"cart_id":"c","order_id":"o"}`), nil, c)
+				}
+			}
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		<-done
+	}
+}
+
+func TestPickFlowByWeight(t *testing.T) {
+	p := mustBuiltin(t, "agent-storm") // buyer 7, abandoner 3
+	r := rand.New(rand.NewPCG(7, 7))
+	buyers := 0
+	for i := 0; i < 10000; i++ {
+		if p.PickFlow(r).Name == "buyer" {
+			buyers++
+		}
+	}
+	if buyers < 6700 || buyers > 7300 {
+		t.Errorf("buyer picked %d of 10000, want ~7000", buyers)
+	}
+}
