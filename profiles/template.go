@@ -70,9 +70,11 @@ type tmplError struct {
 	msg, hint string
 }
 
-// varResolver resolves a variable name (neither a generator nor a built-in
-// variable) to a slot. It returns ok=false with a message and hint.
+// tmplEnv is what the template compiler asks the loader about names that
+// are neither generators nor built-in variables.
 type tmplEnv interface {
+	// resolveVar resolves a captured or set: variable to its slot; ok=false
+	// comes with a message and a hint.
 	resolveVar(name string) (slot int, msg, hint string, ok bool)
 	// perm resolves perm.NAME: the values, the stride of the index, and
 	// whether the step sends all values in one request (single).
