@@ -1,6 +1,7 @@
 package target
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,6 +54,11 @@ func (d *decoder) object(body []byte, names []string, required uint) *requestErr
 	v, err := d.p.ParseBytes(body)
 	if err != nil {
 		return badRequest("malformed JSON: %v", err)
+	}
+	// fastjson is lenient in places (leading zeros, for one); hold bodies to RFC 8259.
+	if !json.Valid(body) {
+		var raw json.RawMessage
+		return badRequest("malformed JSON: %v", json.Unmarshal(body, &raw))
 	}
 	o, err := v.Object()
 	if err != nil {

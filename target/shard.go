@@ -206,6 +206,9 @@ func (s *Shard) Close() error {
 			errs = append(errs, fmt.Errorf("shut down HTTP server: %w", err))
 		}
 		grace.Stop()
+		// Shutdown does nothing if Serve has not registered the listener yet (Close right
+		// after StartShard); closing it ourselves makes Serve return in every case.
+		_ = s.ln.Close()
 		if err := <-s.serveDone; err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("serve: %w", err))
 		}

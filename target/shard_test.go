@@ -531,3 +531,22 @@ func TestDurableAcrossRestart(t *testing.T) {
 		t.Fatalf("new order reused id %s", id)
 	}
 }
+
+func TestCloseRightAfterStart(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		s, err := StartShard(ShardConfig{DataDir: t.TempDir(), Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Close() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close right after StartShard hung")
+		}
+	}
+}
