@@ -407,3 +407,44 @@ func TestErrorHeaderLineBreak(t *testing.T) {
 	wantErr(t, les, at(t, "t.yaml", src, `"a\r`, 1), "header X-A has a line break")
 	wantErr(t, les, at(t, "t.yaml", src, `"k\n`, 1), "idempotency_key has a line break")
 }
+
+func TestErrorMiscellaneous(t *testing.T) {
+	for _, tc := range []struct {
+		old, new string // replacement in validSrc
+		marker   string // where the error must point
+		want     string
+	}{
+		{"model: closed", "model: closed\n  max_agents: 5", "5", "applies to the open model only"},
+		{"path: /x", "path: /x\n        permute_mode: each", "each", "permute_mode without permute:"},
+		{"path: /x", "path: /x\n        permute: {a: [1, 2], b: [1, 2]}\n        permute_mode: all", "all", `permute_mode "all"`},
+		{"path: /x", "path: /x\n        body: {\"{{id}}\": 1}", `"{{id}}"`, "has a template; expected a literal key"},
+		{"method: POST", "method: PO ST", "PO ST", "is not an HTTP method"},
+		{"path: /x", "path: x", "x\n", "must start with /"},
+		{"path: /x", "path: /x y", " y", "expected no spaces"},
+		{"path: /x", "path: /x\n        headers: {Content-Length: 5}", "Content-Length", "set by agentstorm"},
+		{"  - name: f\n", "  - name: f\n    steps: [{name: z, path: /}]\n  - name: f\n", "f\n", "duplicate flow name"},
+		{"path: /x", "path: /x\n        path: /y", "path: /y", `duplicate key "path"`},
+		{"skus: 10", "skus: {count: 10, popularity: hot, hot: sku-00011}", "sku-00011", "SKU ids run from sku-00001 to sku-00010"},
+		{"skus: 10", "skus: {count: 10, popularity: uniform, exponent: 2}", "2}", "applies to popularity: zipf only"},
+		{"capture: {id: $.id}", "capture: {id: {json: a, header: B}}", "B}", "has both json: and header:"},
+		{"path: /x", "path: /x\n        expect: {status: 2xx}", "2xx", "expected a whole number"},
+		{"path: /x", "path: /x\n        repeat: 5..2", "5..2", "expected MIN..MAX"},
+		{"path: /x", "path: /x\n        set: {agent.id: x}", "agent.id", "is a built-in variable"},
+		{"path: /x", "path: /x\n        retry: {max: 11}", "11", "out of range"},
+		{"path: /x", "path: /x%zz", "%zz", "bad percent-escape"},
+		{"path: /x", "path: /x\n        permute: {d: [\"{{sku}}\"]}", `"{{sku}}"`, "has a template; expected literal values"},
+		{`"0->10 in 1s"`, `"0->0 in 1s"`, `"0->0`, "every level is 0"},
+		{`"0->10 in 1s"`, `"->10 in 0s"`, `"->10`, "the plan lasts 0s"},
+	} {
+		src := strings.Replace(validSrc, tc.old, tc.new, 1)
+		if src == validSrc {
+			t.Fatalf("replacement %q not applied", tc.old)
+		}
+		les := loadErrs(t, src)
+		n := 1
+		if tc.want == "duplicate flow name" {
+			n = 2 // the second flow named f
+		}
+		wantErr(t, les, at(t, "t.yaml", src, tc.marker, n), tc.want)
+	}
+}
