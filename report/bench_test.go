@@ -49,6 +49,17 @@ func BenchmarkRecordParallelOneStripe(b *testing.B) {
 	benchRecord(b, Options{Stripes: 1}, false, 0)
 }
 
+// BenchmarkRecordParallelTwoStripes: as BenchmarkRecordParallel with two
+// stripes (GOMAXPROCS on this machine).
+func BenchmarkRecordParallelTwoStripes(b *testing.B) {
+	benchRecord(b, Options{Stripes: 2}, false, 0)
+}
+
+// BenchmarkRecordParallelEightStripes: as BenchmarkRecordParallel with 8.
+func BenchmarkRecordParallelEightStripes(b *testing.B) {
+	benchRecord(b, Options{Stripes: 8}, false, 0)
+}
+
 // BenchmarkRecordParallelSpread: as above over 4 steps × 3 regions.
 func BenchmarkRecordParallelSpread(b *testing.B) {
 	benchRecord(b, Options{Steps: []string{"a", "b", "c", "d"}, Regions: []string{"x", "y", "z"}}, true, 0)

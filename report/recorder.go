@@ -6,8 +6,14 @@
 // (github.com/HdrHistogram/hdrhistogram-go) covering 1 µs … 60 s at 3
 // significant digits, so the recorder's memory is fixed whatever the length
 // of the run. hdrhistogram-go is not safe for concurrent use, so every
-// step × region cell has N lock stripes, each with its own mutex and
-// histograms; readers (Rotate, Summary) merge the stripes.
+// step × region cell has N lock stripes, each with its own mutex and dense
+// histograms; readers (Rotate, Summary) merge the stripes. Intervals hold
+// sparse PackedHistograms, totals dense ones.
+//
+// Memory: one dense histogram is 139,332 bytes. The recorder keeps one per
+// used stripe (two in the closed model with correction), two totals per
+// step × region and a few spares; intervals cost only their populated
+// buckets. None of it grows with the length of the run.
 //
 // Typical use by a run loop:
 //
@@ -75,9 +81,13 @@ type Options struct {
 	// when no step is marked, the headline names the worst step of all.
 	Writes []bool
 	// Stripes is the number of lock stripes per step × region, rounded up to
-	// a power of two; <= 0 means 2 × GOMAXPROCS. Each stripe that is used
-	// holds one histogram (two in the closed model with correction) of
-	// about 140 KB, allocated on first use.
+	// a power of two; <= 0 means GOMAXPROCS, at least 2 and at most 8. Each
+	// stripe that is used holds one dense histogram (two in the closed model
+	// with correction) of 139,332 bytes, allocated on first use: the bulk of
+	// the recorder's memory (7 steps × 4 regions × 2 stripes × 2 = 15.6 MB).
+	// Fewer stripes save memory; more cut lock contention (measured in
+	// bench/RESULTS.md: 1 stripe ~50 ns, 2 ~30 ns, 4 ~25 ns per Record with 8
+	// goroutines on 2 cores).
 	Stripes int
 	// Model is ModelClosed or ModelOpen; anything else counts as closed.
 	Model string
@@ -137,9 +147,11 @@ type Recorder struct {
 	peakActive  int64
 	spareRaw    *hdr.Histogram
 	spareCorr   *hdr.Histogram
+	scratch     *hdr.PackedHistogram // Rotate's buffer to fold a stripe into a cell
 
 	poolMu sync.Mutex
-	pool   []*hdr.Histogram // reset histograms ready for reuse by intervals
+	dense  []*hdr.Histogram       // reset dense histograms: stripe spares and Interval.All
+	packed []*hdr.PackedHistogram // reset packed histograms for interval cells
 }
 
 // NewRecorder returns a Recorder for the given steps and regions. Missing
@@ -157,7 +169,7 @@ func NewRecorder(o Options) *Recorder {
 	copy(writes, o.Writes)
 	n := o.Stripes
 	if n <= 0 {
-		n = 2 * runtime.GOMAXPROCS(0)
+		n = min(max(runtime.GOMAXPROCS(0), 2), 8)
 	}
 	if n > 1<<16 {
 		n = 1 << 16
@@ -335,10 +347,14 @@ type CellInterval struct {
 	Step, Region int
 	// Latency is the raw latency histogram (µs), with its start and end
 	// times set to the interval's (Unix ms); nil when nothing was recorded.
-	Latency *hdr.Histogram
-	// Corrected is the closed model's corrected histogram (µs); nil when
-	// nothing was recorded with an expected interval.
-	Corrected *hdr.Histogram
+	// It is a sparse PackedHistogram (same buckets as the dense ones, memory
+	// proportional to the populated buckets): it has ValueAtPercentile,
+	// MergeInto a dense histogram, and Encode/the log writer's
+	// OutputIntervalPackedHistogram for .hlog files.
+	Latency *hdr.PackedHistogram
+	// Corrected is the closed model's corrected histogram (µs), packed like
+	// Latency; nil when nothing was recorded with an expected interval.
+	Corrected *hdr.PackedHistogram
 	// Counts are the outcomes by class.
 	Counts [NumOutcomes]int64
 	// Under is the number of latencies <= ComplianceLimit.
@@ -384,64 +400,99 @@ func sumCounts(c *[NumOutcomes]int64) int64 {
 	return n
 }
 
-// getHist returns an empty histogram from the pool, or a new one.
-func (r *Recorder) getHist() *hdr.Histogram {
+// newPacked returns an empty packed histogram with the recorder's geometry.
+func newPacked() *hdr.PackedHistogram {
+	return hdr.NewPacked(LowestValue, HighestValue, SignificantDigits)
+}
+
+// densePoolMax bounds the dense pool: Rotate holds at most two stripe spares
+// and Interval.All at a time, plus the stripe histogram it is folding.
+const densePoolMax = 6
+
+// getDense returns an empty dense histogram from the pool, or a new one.
+func (r *Recorder) getDense() *hdr.Histogram {
 	r.poolMu.Lock()
-	if n := len(r.pool); n > 0 {
-		h := r.pool[n-1]
-		r.pool = r.pool[:n-1]
-		r.poolMu.Unlock()
+	defer r.poolMu.Unlock()
+	if n := len(r.dense); n > 0 {
+		h := r.dense[n-1]
+		r.dense = r.dense[:n-1]
 		return h
 	}
-	r.poolMu.Unlock()
 	return NewHistogram()
 }
 
-// putHist resets h and keeps it for reuse, up to a bound that keeps the
-// pool's memory fixed: one interval's worth (raw and corrected histograms
-// of every cell, and All), which is what a Rotate takes from the pool and a
-// Release gives back, plus the two spares Rotate holds while it swaps.
-func (r *Recorder) putHist(h *hdr.Histogram) {
+// putDense resets h and keeps it for reuse, up to densePoolMax.
+func (r *Recorder) putDense(h *hdr.Histogram) {
 	if h == nil {
 		return
 	}
 	h.Reset()
 	r.poolMu.Lock()
-	if len(r.pool) < 2*len(r.totals)+4 {
-		r.pool = append(r.pool, h)
+	if len(r.dense) < densePoolMax {
+		r.dense = append(r.dense, h)
+	}
+	r.poolMu.Unlock()
+}
+
+// getPacked returns an empty packed histogram from the pool, or a new one.
+func (r *Recorder) getPacked() *hdr.PackedHistogram {
+	r.poolMu.Lock()
+	defer r.poolMu.Unlock()
+	if n := len(r.packed); n > 0 {
+		p := r.packed[n-1]
+		r.packed = r.packed[:n-1]
+		return p
+	}
+	return newPacked()
+}
+
+// putPacked resets p and keeps it for reuse, up to one interval's worth
+// (the raw and corrected histograms of every cell), so the pool's memory
+// is fixed.
+func (r *Recorder) putPacked(p *hdr.PackedHistogram) {
+	if p == nil {
+		return
+	}
+	p.Reset()
+	r.poolMu.Lock()
+	if len(r.packed) < 2*len(r.totals)+2 {
+		r.packed = append(r.packed, p)
 	}
 	r.poolMu.Unlock()
 }
 
 // Release gives iv's histograms back to the recorder for reuse by later
-// intervals. iv must not be used afterwards. Calling it is optional.
+// intervals. iv must not be used afterwards. Calling it is optional, but
+// without it every Rotate allocates its histograms anew.
 func (r *Recorder) Release(iv *Interval) {
 	if iv == nil {
 		return
 	}
 	for i := range iv.Cells {
-		r.putHist(iv.Cells[i].Latency)
-		r.putHist(iv.Cells[i].Corrected)
+		r.putPacked(iv.Cells[i].Latency)
+		r.putPacked(iv.Cells[i].Corrected)
 		iv.Cells[i].Latency, iv.Cells[i].Corrected = nil, nil
 	}
-	r.putHist(iv.All)
+	r.putDense(iv.All)
 	iv.All = nil
 }
 
-// mergeInto merges src into *dst, taking a histogram for *dst from the pool
-// (or, when fresh is set, a new one not owned by the pool) if it is nil.
-func (r *Recorder) mergeInto(dst **hdr.Histogram, src *hdr.Histogram, fresh bool) {
-	if src == nil || src.TotalCount() == 0 {
+// fold adds the dense stripe histogram src to the cell's packed histogram
+// *dst, which it takes from the pool when nil. Both steps are linear: an
+// empty packed histogram is filled by one scan of src's counts, and a
+// non-empty one is merged with a packed copy of src in one pass.
+func (r *Recorder) fold(dst **hdr.PackedHistogram, src *hdr.Histogram) {
+	if *dst == nil {
+		*dst = r.getPacked()
+		(*dst).MergeFrom(src)
 		return
 	}
-	if *dst == nil {
-		if fresh {
-			*dst = NewHistogram()
-		} else {
-			*dst = r.getHist()
-		}
+	if r.scratch == nil {
+		r.scratch = newPacked()
 	}
-	(*dst).Merge(src)
+	r.scratch.Reset()
+	r.scratch.MergeFrom(src)
+	(*dst).Merge(r.scratch)
 }
 
 // Rotate closes the current interval at now and returns its snapshot; the
@@ -463,21 +514,22 @@ func (r *Recorder) Rotate(now time.Time) *Interval {
 		Steps:   r.steps,
 		Regions: r.regions,
 		Cells:   make([]CellInterval, len(r.totals)),
-		All:     r.getHist(),
+		All:     r.getDense(),
 	}
 	startMs, endMs := iv.Start.UnixMilli(), now.UnixMilli()
 	perCell := r.mask + 1
 	for c := range r.totals {
 		ci := &iv.Cells[c]
 		ci.Step, ci.Region = c/nr, c%nr
+		t := &r.totals[c]
 		for s := 0; s < perCell; s++ {
 			st := &r.stripes[c<<r.shift+s]
 			// Spares come from the pool outside the stripe's lock.
 			if r.spareRaw == nil {
-				r.spareRaw = r.getHist()
+				r.spareRaw = r.getDense()
 			}
 			if r.spareCorr == nil {
-				r.spareCorr = r.getHist()
+				r.spareCorr = r.getDense()
 			}
 			var raw, corr *hdr.Histogram
 			st.mu.Lock()
@@ -498,29 +550,17 @@ func (r *Recorder) Rotate(now time.Time) *Interval {
 			}
 			ci.Under += under
 			ci.Clamped += clamped
-			t := &r.totals[c]
 			t.eiSum += eiSum
 			t.eiN += eiN
-			// The first stripe with data hands its histogram to the
-			// interval as is; later ones are merged into it.
 			if raw != nil {
-				if ci.Latency == nil {
-					ci.Latency = raw
-				} else {
-					ci.Latency.Merge(raw)
-					r.putHist(raw)
-				}
+				r.fold(&ci.Latency, raw)
+				r.putDense(raw)
 			}
 			if corr != nil {
-				if ci.Corrected == nil {
-					ci.Corrected = corr
-				} else {
-					ci.Corrected.Merge(corr)
-					r.putHist(corr)
-				}
+				r.fold(&ci.Corrected, corr)
+				r.putDense(corr)
 			}
 		}
-		t := &r.totals[c]
 		for k, v := range ci.Counts {
 			t.counts[k] += v
 			iv.Counts[k] += v
@@ -533,14 +573,21 @@ func (r *Recorder) Rotate(now time.Time) *Interval {
 		ci.Dropped = d - r.prevDropped[c]
 		r.prevDropped[c] = d
 		iv.Dropped += ci.Dropped
+		// Packed into dense merges touch only the populated buckets.
 		if ci.Latency != nil {
-			r.mergeInto(&t.raw, ci.Latency, true)
-			iv.All.Merge(ci.Latency)
+			if t.raw == nil {
+				t.raw = NewHistogram()
+			}
+			ci.Latency.MergeInto(t.raw)
+			ci.Latency.MergeInto(iv.All)
 			ci.Latency.SetStartTimeMs(startMs)
 			ci.Latency.SetEndTimeMs(endMs)
 		}
 		if ci.Corrected != nil {
-			r.mergeInto(&t.corr, ci.Corrected, true)
+			if t.corr == nil {
+				t.corr = NewHistogram()
+			}
+			ci.Corrected.MergeInto(t.corr)
 			ci.Corrected.SetStartTimeMs(startMs)
 			ci.Corrected.SetEndTimeMs(endMs)
 		}

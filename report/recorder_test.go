@@ -331,7 +331,7 @@ func TestRotateIntervalsSumToTotals(t *testing.T) {
 		for _, c := range iv.Cells {
 			cellSum += sumCounts(&c.Counts)
 			if c.Latency != nil {
-				merged.Merge(c.Latency)
+				c.Latency.MergeInto(merged)
 				if c.Latency.StartTimeMs() != iv.Start.UnixMilli() || c.Latency.EndTimeMs() != now.UnixMilli() {
 					t.Errorf("cell histogram times %d…%d", c.Latency.StartTimeMs(), c.Latency.EndTimeMs())
 				}
