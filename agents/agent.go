@@ -202,7 +202,7 @@ func (a *agent) execute(stepID int, step *profiles.Step, intended time.Time) {
 		if !intended.IsZero() && attempt == 0 {
 			from = intended
 		}
-		class, status := a.call(stepID, step, sent.Add(timeout))
+		class, status := a.call(stepID, step, sent.Add(timeout), timeout)
 		if class == classAborted {
 			return
 		}
@@ -223,7 +223,6 @@ func (a *agent) execute(stepID int, step *profiles.Step, intended time.Time) {
 			}
 		}
 		s.rec.Record(a.id, stepID, a.region, now.Sub(from), class.outcome(), expected)
-		s.requests.Add(1)
 		if attempt >= step.Retry.Max {
 			return
 		}
@@ -280,7 +279,7 @@ func (a *agent) waitRedial() bool {
 
 // call sends one request of step on the agent's connection (dialling if
 // needed) and reads the answer, checking expectations and applying captures.
-func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time) (errClass, int) {
+func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time, timeout time.Duration) (errClass, int) {
 	s := a.s
 	if a.conn == nil {
 		if err := a.dial(deadline); err != nil {
@@ -293,7 +292,8 @@ func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time) (errCl
 	cb := s.pool.get()
 	defer s.pool.put(cb)
 	cb.w = step.AppendRequest(cb.w[:0], a.ep.host, &a.c)
-	readAny, err := exchange(&a.tc, cb, cb.w, deadline)
+	slack := timeout / 16
+	readAny, err := exchange(&a.tc, cb, cb.w, deadline, slack)
 	if err != nil && a.uses > 0 && !readAny && classify(err) == classReset && !s.aborting.Load() && time.Now().Before(deadline) {
 		// The server closed the kept-alive connection while we were
 		// thinking: that is not the target failing. Redial once and resend.
@@ -301,7 +301,7 @@ func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time) (errCl
 		if derr := a.dial(deadline); derr != nil {
 			return classify(derr), 0
 		}
-		_, err = exchange(&a.tc, cb, cb.w, deadline)
+		_, err = exchange(&a.tc, cb, cb.w, deadline, slack)
 	}
 	if err != nil {
 		a.closeConn()
@@ -370,7 +370,7 @@ func (a *agent) dial(deadline time.Time) error {
 		return errAborted
 	}
 	a.conn = c
-	a.tc.c = c
+	a.tc.reset(c)
 	a.mu.Unlock()
 	a.uses = 0
 	a.backoff = 0
@@ -386,7 +386,7 @@ func (a *agent) closeConn() {
 	a.mu.Lock()
 	c := a.conn
 	a.conn = nil
-	a.tc.c = nil
+	a.tc.reset(nil)
 	a.mu.Unlock()
 	if c != nil {
 		c.Close()

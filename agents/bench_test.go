@@ -84,7 +84,7 @@ func benchAgentCall(b *testing.B, src string) {
 		a.c.StartExecution()
 		a.execute(id, step, time.Time{})
 	}
-	if n := s.requests.Load(); n != 100 {
+	if n := rec.Summary(time.Second).Overall.Count; n != 100 {
 		b.Fatalf("warm-up recorded %d requests", n)
 	}
 	b.ReportAllocs()
@@ -241,7 +241,7 @@ flows:
 	b.ReportMetric(sum.Overall.RPS, "req/s")
 	b.ReportMetric(float64(sum.Overall.Errors), "errors")
 	b.Logf("%d agents: RSS %d MiB before, %d MiB thinking (%d connected, %d requests); all connected in %s",
-		n, before>>20, during>>20, st.Connected, st.Requests, connectedIn)
+		n, before>>20, during>>20, st.Connected, sum.Overall.Count, connectedIn)
 }
 
 // rssBytes reads this process's resident set size from /proc/self/statm.

@@ -55,12 +55,13 @@ func BenchmarkRawClosedLoop(b *testing.B) {
 				return
 			}
 			defer c.Close()
-			tc := &trackedConn{c: c}
+			tc := &trackedConn{}
+			tc.reset(c)
 			n := int64(0)
 			for ctx.Err() == nil {
 				cb := pool.get()
 				cb.w = append(cb.w[:0], req...)
-				_, err := exchange(tc, cb, cb.w, time.Now().Add(5*time.Second))
+				_, err := exchange(tc, cb, cb.w, time.Now().Add(5*time.Second), 300*time.Millisecond)
 				ok := err == nil && cb.resp.StatusCode() == 200
 				pool.put(cb)
 				if !ok {

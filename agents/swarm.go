@@ -85,8 +85,6 @@ type Stats struct {
 	Connected int64
 	// Dials and DialErrors count connection attempts and their failures.
 	Dials, DialErrors int64
-	// Requests is the requests that got an outcome.
-	Requests int64
 	// Dropped is the open model's sessions that found no idle agent.
 	Dropped int64
 }
@@ -117,9 +115,9 @@ type Swarm struct {
 	aborting  atomic.Bool
 	dialCtx   context.Context
 
-	active, agents, connected            atomic.Int64
-	dials, dialErrors, requests, dropped atomic.Int64
-	everConnected                        atomic.Bool
+	active, agents, connected  atomic.Int64
+	dials, dialErrors, dropped atomic.Int64
+	everConnected              atomic.Bool
 
 	mu     sync.Mutex
 	all    []*agent // every agent ever created, by id
@@ -268,7 +266,6 @@ func (s *Swarm) Stats() Stats {
 		Connected:  s.connected.Load(),
 		Dials:      s.dials.Load(),
 		DialErrors: s.dialErrors.Load(),
-		Requests:   s.requests.Load(),
 		Dropped:    s.dropped.Load(),
 	}
 }

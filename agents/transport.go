@@ -229,10 +229,32 @@ func classify(err error) errClass {
 // on the first byte into io.EOF) and how many bytes this call has read, so a
 // keep-alive connection the server closed while the agent was thinking can be
 // told from a real failure and retried on a fresh connection.
+//
+// (Waiting for readability before the first read system call, to save the
+// read that fails with EAGAIN, does not work through syscall.RawConn: its
+// Read resets the poller's ready flag first, so an answer that arrived in
+// between is never signalled.)
 type trackedConn struct {
-	c   net.Conn
-	err error
-	n   int
+	c        net.Conn
+	deadline time.Time // the deadline set on c (zero: none)
+	err      error
+	n        int
+}
+
+// reset points t at a new connection (nil to forget it).
+func (t *trackedConn) reset(c net.Conn) {
+	t.c, t.deadline = c, time.Time{}
+}
+
+// setDeadline makes the connection's deadline fall in [d, d+slack]. Moving
+// a deadline costs a runtime timer update, so an agent that calls often
+// moves it at most once per slack.
+func (t *trackedConn) setDeadline(d time.Time, slack time.Duration) error {
+	if !t.deadline.IsZero() && !t.deadline.Before(d) && !t.deadline.After(d.Add(slack)) {
+		return nil
+	}
+	t.deadline = d.Add(slack)
+	return t.c.SetDeadline(t.deadline)
 }
 
 // Read reads from the connection, remembering the error and byte count.
@@ -329,8 +351,10 @@ func (bp *bufPool) put(cb *callBufs) {
 
 // exchange writes req on tc's connection and reads one answer into cb.resp,
 // all before deadline. It reports whether anything of the answer was read.
-func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time) (readAny bool, err error) {
-	if err := tc.c.SetDeadline(deadline); err != nil {
+//
+// The deadline may fall up to slack later (see trackedConn.setDeadline).
+func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time, slack time.Duration) (readAny bool, err error) {
+	if err := tc.setDeadline(deadline, slack); err != nil {
 		return false, fmt.Errorf("set deadline: %w", err)
 	}
 	tc.err, tc.n = nil, 0
