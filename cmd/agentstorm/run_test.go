@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +15,10 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/target/supervisor"
 )
 
 // runBuffer is a bytes.Buffer safe for concurrent writes and reads.
@@ -272,4 +277,91 @@ func TestRunSmokeBundled(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// TestCoordinatedOmission freezes the bundled target's only shard for 1 s in
+// the middle of a closed run (64 agents, no think time, like wrk) and of an
+// open run at the same mean rate: the open model's p99 shows the stall, the
+// closed model's raw p99 hides it, and its corrected p99 shows it.
+func TestCoordinatedOmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two 6 s storms against a frozen shard")
+	}
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sup, err := supervisor.Start(ctx, supervisor.Config{Shards: 1, Regions: []string{"us-east"}, Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	urls := map[string][]string{"us-east": {sup.Topology().Shards[0].URL}}
+
+	storm := func(model string, level, maxAgents int) *report.Summary {
+		src := fmt.Sprintf(`
+workload:
+  model: %s
+  stages: "0->%d in 0s, hold 6s"%s
+population:
+  regions: {us-east: 1}
+  skus: {count: 100}
+flows:
+  - name: f
+    steps:
+      - {name: inventory, method: GET, path: "/v1/inventory/{{sku}}", timeout: 5s}
+`, model, level, maxAgentsLine(maxAgents))
+		prof, err := profiles.Load("co.yaml", []byte(src), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := report.NewRecorder(agents.RecorderOptions(prof))
+		sw, err := agents.New(agents.Config{RegionURLs: urls}, prof, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		freeze := time.AfterFunc(2*time.Second, func() {
+			if err := sup.Freeze(0, time.Second); err != nil {
+				t.Errorf("freeze: %v", err)
+			}
+		})
+		defer freeze.Stop()
+		if err := sw.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sum := rec.Summary(sw.Elapsed())
+		var buf bytes.Buffer
+		if err := report.WriteText(&buf, sum); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s model:\n%s", model, buf.String())
+		return sum
+	}
+	closed := storm("closed", 64, 0)
+	rate := int(closed.Overall.RPS)
+	open := storm("open", rate, min(4000, rate))
+
+	raw := closed.Overall.Raw.P99
+	if closed.Overall.Corrected == nil {
+		t.Fatal("closed model: no corrected figure")
+	}
+	corrected := closed.Overall.Corrected.P99
+	openP99 := open.Overall.Raw.P99
+	t.Logf("closed %d req (%d/s): raw p99 %s, corrected p99 %s; open at %d sessions/s: p99 %s, %d dropped",
+		closed.Overall.Count, rate, raw, corrected, rate, openP99, open.Dropped)
+	if raw >= 250*time.Millisecond {
+		t.Errorf("closed raw p99 %s: expected it to hide the 1 s stall (64 stalled of %d requests)", raw, closed.Overall.Count)
+	}
+	if corrected < 500*time.Millisecond {
+		t.Errorf("closed corrected p99 %s: expected it to show the 1 s stall", corrected)
+	}
+	if openP99 < 500*time.Millisecond {
+		t.Errorf("open p99 %s: expected it to show the 1 s stall", openP99)
+	}
+}
+
+func maxAgentsLine(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n  max_agents: %d", n)
 }
