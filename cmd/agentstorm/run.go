@@ -494,9 +494,9 @@ func describeStages(w profiles.Workload) string {
 	}
 	parts := make([]string, 0, len(w.Stages))
 	for _, s := range w.Stages {
-		parts = append(parts, fmt.Sprintf("%s→%s", report.FormatDuration(s.Duration), commas(s.Target)))
+		parts = append(parts, fmt.Sprintf("%s over %s", commas(s.Target), s.Duration))
 	}
-	d := fmt.Sprintf("%s in all; stages (%s) %s", report.FormatDuration(w.Duration()), unit, strings.Join(parts, ", "))
+	d := fmt.Sprintf("%s in all; stages (%s, ramping linearly to each level) %s", w.Duration(), unit, strings.Join(parts, ", "))
 	if w.Model == profiles.Open && w.MaxAgents > 0 {
 		d += fmt.Sprintf("; at most %s concurrent sessions", commas(w.MaxAgents))
 	}

@@ -94,7 +94,7 @@ func TestRunAgainstURL(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"Profile tiny", "closed model, 6.00s in all",
+		"Profile tiny", "closed model, 6s in all", "3 over 0s, 3 over 6s",
 		"agents 3", // the live line (not a terminal: every 5 s)
 		"req/s", "open_cart", "Connections: 3 dials, 0 failed.",
 	} {
