@@ -148,6 +148,12 @@ func TestMain(m *testing.M) {
 func startChildShard(t *testing.T, nofile int, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--data-dir", t.TempDir()}, args...)...)
+	return startChild(t, cmd, nofile)
+}
+
+// startChild starts cmd (the test binary with shard flags) as a shard process.
+func startChild(t *testing.T, cmd *exec.Cmd, nofile int) (string, *exec.Cmd) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), envChild+"=1", envChildFiles+"="+strconv.Itoa(nofile))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
