@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentstorm/agentstorm/profiles"
@@ -43,9 +44,10 @@ type agent struct {
 	timer     *time.Timer
 	needThink bool
 
-	stop <-chan struct{} // closed model: closed to stop after the current request
-	work chan time.Time  // open model: intended start of the next session
-	idle chan<- *agent   // open model: where the agent waits for work
+	stop     <-chan struct{} // closed model: closed to stop after the current request
+	stopping atomic.Bool     // set just before stop is closed
+	work     chan time.Time  // open model: intended start of the next session
+	idle     chan<- *agent   // open model: where the agent waits for work
 }
 
 func newAgent(s *Swarm, id int) *agent {
@@ -68,15 +70,10 @@ func newAgent(s *Swarm, id int) *agent {
 }
 
 // halted reports whether the run has ended or this agent was asked to stop.
+// (Atomic flags, set before the channels close: cheaper than a select on
+// every request.)
 func (a *agent) halted() bool {
-	select {
-	case <-a.s.halt:
-		return true
-	case <-a.stop:
-		return true
-	default:
-		return false
-	}
+	return a.s.halting.Load() || a.stopping.Load()
 }
 
 // runClosed is the closed model's loop: sessions back to back, think time

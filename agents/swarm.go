@@ -108,10 +108,11 @@ type Swarm struct {
 	pool     *bufPool
 
 	ran       atomic.Bool
-	start     time.Time    // set by Run before any goroutine starts
-	startNano atomic.Int64 // start, for readers outside Run
-	stopped   atomic.Int64 // nanoseconds since start when the run ended; 0 while running
-	halt      chan struct{}
+	start     time.Time     // set by Run before any goroutine starts
+	startNano atomic.Int64  // start, for readers outside Run
+	stopped   atomic.Int64  // nanoseconds since start when the run ended; 0 while running
+	halt      chan struct{} // closed when the run ends
+	halting   atomic.Bool   // set just before halt is closed
 	aborting  atomic.Bool
 	dialCtx   context.Context
 
@@ -357,6 +358,7 @@ func (s *Swarm) Run(ctx context.Context) error {
 		s.control(runCtx, &wg)
 	}
 	s.stopped.Store(int64(time.Since(s.start)))
+	s.halting.Store(true)
 	close(s.halt)
 
 	done := make(chan struct{})
@@ -443,7 +445,11 @@ func (s *Swarm) agentFor(id int) *agent {
 func (s *Swarm) control(ctx context.Context, wg *sync.WaitGroup) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	var running []chan struct{} // stop channels of the running agents, oldest first
+	type run struct {
+		a    *agent
+		stop chan struct{}
+	}
+	var running []run // the running agents, oldest first
 	next := 0
 	for {
 		lvl := int(math.Round(s.prof.Workload.LevelAt(time.Since(s.start))))
@@ -462,14 +468,17 @@ func (s *Swarm) control(ctx context.Context, wg *sync.WaitGroup) {
 			}
 			a := s.agentFor(id)
 			stop := make(chan struct{})
-			running = append(running, stop)
+			a.stopping.Store(false)
+			running = append(running, run{a, stop})
 			s.active.Add(1)
 			s.agents.Add(1)
 			wg.Add(1)
 			go a.runClosed(stop, wg)
 		}
 		for len(running) > lvl {
-			close(running[len(running)-1])
+			r := running[len(running)-1]
+			r.a.stopping.Store(true)
+			close(r.stop)
 			running = running[:len(running)-1]
 			s.active.Add(-1)
 		}

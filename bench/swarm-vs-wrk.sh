@@ -22,15 +22,18 @@ wrk.body   = '{"sku":"sku-1","qty":1}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-: > "$tmp/wrk"; : > "$tmp/swarm"; : > "$tmp/cpu"
+: > "$tmp/wrk"; : > "$tmp/swarm"; : > "$tmp/cpu"; : > "$tmp/wcpu"; : > "$tmp/ratio"
 for r in $(seq 1 "$ROUNDS"); do
-  w=$(wrk -t2 -c256 -d${SECS}s -s "$tmp/post.lua" http://127.0.0.1:$PORT/cart/items | awk '/Requests\/sec/ {print $2}')
+  wout=$(/usr/bin/time -f "CPU %U %S" wrk -t2 -c256 -d${SECS}s -s "$tmp/post.lua" http://127.0.0.1:$PORT/cart/items 2>&1)
+  w=$(echo "$wout" | awk '/Requests\/sec/ {print $2}')
+  wc=$(echo "$wout" | awk -v w="$w" -v s="$SECS" '/^CPU/ {printf "%.3f", ($2+$3)*1e6/(w*s)}')
   out=$(AGENTSTORM_BENCH_TARGET=http://127.0.0.1:$PORT AGENTSTORM_BENCH_SECONDS=$SECS \
         "$tmp/agents.test" -test.run xxx -test.bench 'SwarmClosedLoop$' -test.benchtime 1x | grep Benchmark)
   s=$(echo "$out" | awk '{for (i=1;i<=NF;i++) if ($i=="req/s") print $(i-1)}')
   c=$(echo "$out" | awk '{for (i=1;i<=NF;i++) if ($i=="cpu-us/req") print $(i-1)}')
-  echo "round $r: wrk $w req/s, swarm $s req/s ($c µs CPU/request)"
-  echo "$w" >> "$tmp/wrk"; echo "$s" >> "$tmp/swarm"; echo "$c" >> "$tmp/cpu"
+  ratio=$(awk -v s="$s" -v w="$w" 'BEGIN {printf "%.3f", s/w}')
+  echo "round $r: wrk $w req/s ($wc µs CPU/request), swarm $s req/s ($c µs CPU/request), ratio $ratio"
+  echo "$w" >> "$tmp/wrk"; echo "$s" >> "$tmp/swarm"; echo "$c" >> "$tmp/cpu"; echo "$wc" >> "$tmp/wcpu"; echo "$ratio" >> "$tmp/ratio"
 done
-mw=$(median < "$tmp/wrk"); ms=$(median < "$tmp/swarm"); mc=$(median < "$tmp/cpu")
-echo "median: wrk $mw req/s, swarm $ms req/s, ratio $(awk -v s="$ms" -v w="$mw" 'BEGIN {printf "%.2f", s/w}'), swarm CPU $mc µs/request"
+mw=$(median < "$tmp/wrk"); ms=$(median < "$tmp/swarm"); mc=$(median < "$tmp/cpu"); mwc=$(median < "$tmp/wcpu"); mr=$(median < "$tmp/ratio")
+echo "median: wrk $mw req/s ($mwc µs CPU/request), swarm $ms req/s ($mc µs CPU/request); median of per-round ratios $mr, ratio of medians $(awk -v s="$ms" -v w="$mw" 'BEGIN {printf "%.2f", s/w}')"
