@@ -44,19 +44,21 @@ const cartParts = 64
 // cartStore is the shard's in-memory cart cache: 64 partitions, each a two-generation map,
 // so lookups are cheap and memory stays bounded in a long storm.
 type cartStore struct {
-	base  uint64
-	next  atomic.Uint64
-	parts [cartParts]struct {
+	base    uint64
+	perPart int // carts per partition per generation
+	next    atomic.Uint64
+	parts   [cartParts]struct {
 		mu   sync.RWMutex
 		cur  map[uint64]*cart
 		prev map[uint64]*cart
 	}
 }
 
-func newCartStore() *cartStore {
+// newCartStore makes a cart cache holding about perGeneration carts per generation.
+func newCartStore(perGeneration int) *cartStore {
 	// Numbers start from the start time in microseconds, so ids stay unique across restarts
 	// (a shard does not make a million carts per second).
-	cs := &cartStore{base: uint64(time.Now().UnixMicro())}
+	cs := &cartStore{base: uint64(time.Now().UnixMicro()), perPart: max(1, perGeneration/cartParts)}
 	for i := range cs.parts {
 		cs.parts[i].cur = make(map[uint64]*cart)
 	}
@@ -70,7 +72,7 @@ func (cs *cartStore) create(customer, region string) *cart {
 	p := &cs.parts[n%cartParts]
 	var dropped map[uint64]*cart
 	p.mu.Lock()
-	if len(p.cur) >= cartsPerGeneration/cartParts {
+	if len(p.cur) >= cs.perPart {
 		dropped, p.prev, p.cur = p.prev, p.cur, make(map[uint64]*cart)
 	}
 	p.cur[n] = c

@@ -116,7 +116,7 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 		cfg:         cfg,
 		ln:          newResilientListener(inner, cfg.Logf),
 		store:       store,
-		carts:       newCartStore(),
+		carts:       newCartStore(cartsPerGeneration),
 		inv:         newInventory(cfg.StockPerSKU),
 		cartPrefix:  fmt.Sprintf("c%d-", cfg.ID),
 		orderPrefix: fmt.Sprintf("o%d-", cfg.ID),
