@@ -129,19 +129,18 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 	s.chaos.Store(&chaosRuntime{extraRTT: cfg.ExtraRTT})
 	s.metrics = newShardMetrics(s)
 	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
-		ErrorHandler:                  s.handleServerError,
-		Name:                          "agentstorm-target",
-		Concurrency:                   cfg.MaxConns,
-		ReadBufferSize:                readBufferSize,
-		WriteBufferSize:               writeBufferSize,
-		MaxRequestBodySize:            MaxBodySize,
-		IdleTimeout:                   idleTimeout,
-		ReduceMemoryUsage:             true,
-		NoDefaultContentType:          true,
-		DisableHeaderNamesNormalizing: false,
-		CloseOnShutdown:               true,
-		Logger:                        logfLogger(cfg.Logf),
+		Handler:              s.handle,
+		ErrorHandler:         s.handleServerError,
+		Name:                 "agentstorm-target",
+		Concurrency:          cfg.MaxConns,
+		ReadBufferSize:       readBufferSize,
+		WriteBufferSize:      writeBufferSize,
+		MaxRequestBodySize:   MaxBodySize,
+		IdleTimeout:          idleTimeout,
+		ReduceMemoryUsage:    true,
+		NoDefaultContentType: true,
+		CloseOnShutdown:      true,
+		Logger:               logfLogger(cfg.Logf),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorker = cancel
