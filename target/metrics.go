@@ -74,6 +74,8 @@ func newShardMetrics(s *Shard) *shardMetrics {
 			func() float64 { return float64(s.store.accepted.Load()) }),
 		counter("agentstorm_target_orders_created_total", "Orders created by the worker since start.",
 			func() float64 { return float64(s.store.created.Load()) }),
+		counter("agentstorm_target_orders_rejected_total", "Orders the worker rejected (purchase limit) since start.",
+			func() float64 { return float64(s.store.rejected.Load()) }),
 		counter("agentstorm_target_order_commits_total", "Write transactions (fsyncs) that committed checkouts.",
 			func() float64 { return float64(s.store.batches.Load()) }),
 		gauge("agentstorm_target_inventory_failed", "1 while inventory is failed by chaos.",

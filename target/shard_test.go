@@ -550,3 +550,30 @@ func TestCloseRightAfterStart(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerRejectsOverPurchaseLimit(t *testing.T) {
+	s := newTestShard(t, ShardConfig{OrderRate: 1000, StockPerSKU: 10})
+	cart := newCart(t, s)
+	for added := 0; added <= MaxUnitsPerSKUPerOrder; added += 99 {
+		expect(t, addItem(t, s, cart, "drop", 99), 200, "add")
+	}
+	big := checkout(t, s, cart, "big")
+	expect(t, big, 202, "checkout over the limit is accepted, then judged by the worker")
+	small := newCart(t, s)
+	expect(t, addItem(t, s, small, "drop", 2), 200, "add")
+	ok := checkout(t, s, small, "small")
+	deadline := time.Now().Add(5 * time.Second)
+	for s.store.queued.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	o := call(t, s, "GET", "/v1/orders/"+big.str("order_id"), "")
+	if o.str("status") != "rejected" || !strings.Contains(o.str("reject_reason"), "exceed the limit of 500") {
+		t.Fatalf("order over the limit: %s", o.body)
+	}
+	if o := call(t, s, "GET", "/v1/orders/"+ok.str("order_id"), ""); o.str("status") != "created" {
+		t.Fatalf("order within the limit: %s", o.body)
+	}
+	if r, c := s.store.rejected.Load(), s.store.created.Load(); r != 1 || c != 1 {
+		t.Fatalf("rejected %d created %d, want 1 and 1", r, c)
+	}
+}

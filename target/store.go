@@ -18,8 +18,12 @@ import (
 const (
 	StatusProcessing = "processing" // accepted (durable, queued), not yet created
 	StatusCreated    = "created"    // turned into a created order by the worker
-	StatusRejected   = "rejected"   // refused by the worker; reserved, not produced today
+	StatusRejected   = "rejected"   // refused by the worker (see MaxUnitsPerSKUPerOrder)
 )
+
+// MaxUnitsPerSKUPerOrder is the purchase limit the order worker enforces, as shops do for
+// drops: an order with more units of one SKU is rejected when its turn comes, not created.
+const MaxUnitsPerSKUPerOrder = 500
 
 var (
 	bucketOrders = []byte("orders") // order number (8-byte big endian) -> orderRecord JSON
@@ -50,7 +54,19 @@ type orderRecord struct {
 	Preorder       bool        `json:"preorder"`
 	IdempotencyKey string      `json:"idempotency_key"`
 	AcceptedAt     time.Time   `json:"accepted_at"`
-	CreatedAt      *time.Time  `json:"created_at,omitempty"`
+	CreatedAt      *time.Time  `json:"created_at,omitempty"`  // when created
+	RejectedAt     *time.Time  `json:"rejected_at,omitempty"` // when rejected
+	RejectReason   string      `json:"reject_reason,omitempty"`
+}
+
+// check applies the worker's rules to an order and returns why it must be rejected, or "".
+func (r *orderRecord) check() string {
+	for _, it := range r.Items {
+		if it.Qty > MaxUnitsPerSKUPerOrder {
+			return fmt.Sprintf("%d units of %s exceed the limit of %d per order", it.Qty, it.SKU, MaxUnitsPerSKUPerOrder)
+		}
+	}
+	return ""
 }
 
 // commitReq is one checkout waiting for the group commit.
@@ -80,6 +96,7 @@ type orderStore struct {
 	queued   atomic.Int64  // orders accepted and not yet created
 	accepted atomic.Uint64 // orders accepted since start
 	created  atomic.Uint64 // orders created since start
+	rejected atomic.Uint64 // orders rejected since start
 	batches  atomic.Uint64 // write transactions committed for checkouts
 }
 
@@ -262,16 +279,17 @@ func (s *orderStore) get(n uint64) (orderRecord, bool, error) {
 	return rec, found, nil
 }
 
-// createNext turns up to max queued orders, oldest first, into created orders in one
-// transaction (the status change and the removal from the queue commit together, so each
-// order is created exactly once, also across crashes). It returns how many it created.
+// createNext turns up to max queued orders, oldest first, into created (or rejected)
+// orders in one transaction (the status change and the removal from the queue commit
+// together, so each order is created exactly once, also across crashes). It returns how many
+// it took from the queue.
 func (s *orderStore) createNext(max int) (int, error) {
 	if max <= 0 {
 		return 0, nil
 	}
-	made := 0
+	made, refused := 0, 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		made = 0
+		made, refused = 0, 0
 		orders, queue := tx.Bucket(bucketOrders), tx.Bucket(bucketQueue)
 		var keys [][]byte
 		c := queue.Cursor()
@@ -288,8 +306,12 @@ func (s *orderStore) createNext(max int) (int, error) {
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return fmt.Errorf("decode order %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			rec.Status = StatusCreated
-			rec.CreatedAt = &now
+			if why := rec.check(); why != "" {
+				rec.Status, rec.RejectedAt, rec.RejectReason = StatusRejected, &now, why
+				refused++
+			} else {
+				rec.Status, rec.CreatedAt = StatusCreated, &now
+			}
 			data, err := json.Marshal(&rec)
 			if err != nil {
 				return fmt.Errorf("encode order %s: %w", rec.ID, err)
@@ -308,7 +330,8 @@ func (s *orderStore) createNext(max int) (int, error) {
 		return 0, fmt.Errorf("create queued orders: %w", err)
 	}
 	s.queued.Add(-int64(made))
-	s.created.Add(uint64(made))
+	s.created.Add(uint64(made - refused))
+	s.rejected.Add(uint64(refused))
 	return made, nil
 }
 
