@@ -340,8 +340,14 @@ func (a *agent) dial(deadline time.Time) error {
 		c   net.Conn
 		err error
 	}
+	select { // at most maxConcurrentDials at once (see Swarm.dialSem)
+	case s.dialSem <- struct{}{}:
+	case <-s.dialCtx.Done():
+		return errAborted
+	}
 	ch := make(chan result, 1)
 	go func() {
+		defer func() { <-s.dialSem }()
 		ctx, cancel := context.WithDeadline(s.dialCtx, deadline)
 		c, err := s.dialer.dial(ctx, a.ep, a.id)
 		cancel()

@@ -27,6 +27,10 @@ const (
 	// DefaultOpenMaxAgents caps the open model's agents when neither the
 	// profile nor Config sets a maximum.
 	DefaultOpenMaxAgents = 10000
+	// maxConcurrentDials bounds the connects in flight: a storm that starts
+	// 15,000 agents at once neither overflows the target's accept queue nor
+	// holds 15,000 connect goroutines (8 KiB of stack each) at the peak.
+	maxConcurrentDials = 256
 	// StopGrace is how long agents get, once the run ends, to finish the
 	// request they are waiting for; after it the remaining calls are cut
 	// and not recorded.
@@ -115,6 +119,7 @@ type Swarm struct {
 	halting   atomic.Bool   // set just before halt is closed
 	aborting  atomic.Bool
 	dialCtx   context.Context
+	dialSem   chan struct{} // a slot per connect in flight
 
 	active, agents, connected  atomic.Int64
 	dials, dialErrors, dropped atomic.Int64
@@ -150,6 +155,7 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		planned: prof.Workload.Duration(),
 		think:   prof.Workload.Think,
 		halt:    make(chan struct{}),
+		dialSem: make(chan struct{}, maxConcurrentDials),
 		stepIDs: make(map[*profiles.Step]int),
 		fails:   make(map[failKey]int64),
 	}
