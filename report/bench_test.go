@@ -38,7 +38,8 @@ func benchRecord(b *testing.B, o Options, spread bool, ei time.Duration) {
 }
 
 // BenchmarkRecordParallel: at least 8 goroutines, each with its own stripe
-// hint, all recording into one step × region (the most contended case).
+// hint, all recording into one step × region (the most contended case),
+// with the default number of stripes.
 func BenchmarkRecordParallel(b *testing.B) {
 	benchRecord(b, Options{}, false, 0)
 }

@@ -374,14 +374,17 @@ func TestConcurrentRecordingSumsExactly(t *testing.T) {
 	var rotated sync.WaitGroup
 	rotated.Add(1)
 	var ivCount, ivLat, ivCorr int64
+	rotations := 0
+	started := make(chan struct{})
 	go func() { // rotate concurrently while recording
 		defer rotated.Done()
-		for i := 0; i < 10000; i++ {
+		for i := 0; i < 100000; i++ { // back to back, so rotations overlap recording
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Millisecond):
+			default:
 			}
+			rotations++
 			iv := r.Rotate(time.Now())
 			ivCount += iv.Count()
 			ivLat += iv.All.TotalCount()
@@ -391,9 +394,15 @@ func TestConcurrentRecordingSumsExactly(t *testing.T) {
 				}
 			}
 			r.Release(iv)
-			_ = r.Summary(time.Second)
+			if i == 0 {
+				close(started)
+			}
+			if i%50 == 49 {
+				_ = r.Summary(time.Second)
+			}
 		}
 	}()
+	<-started
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -407,6 +416,7 @@ func TestConcurrentRecordingSumsExactly(t *testing.T) {
 				if i%100 == 0 {
 					r.AddConnections(1)
 					r.RecordDropped(0, 1)
+					runtime.Gosched() // let the rotator in between
 				}
 			}
 		}(w)
@@ -424,6 +434,7 @@ func TestConcurrentRecordingSumsExactly(t *testing.T) {
 	}
 	s := r.Summary(time.Second)
 	const n = workers * per
+	t.Logf("%d rotations while recording", rotations)
 	if s.Overall.Count != n || ivCount != n {
 		t.Fatalf("count %d, intervals %d; want %d", s.Overall.Count, ivCount, n)
 	}
