@@ -3,6 +3,7 @@ package target
 import (
 	"errors"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,22 +23,45 @@ const (
 
 // resilientListener wraps a net.Listener so that running out of file descriptors (EMFILE,
 // ENFILE, ENOBUFS, ENOMEM) or a connection aborted before accept makes Accept wait and retry
-// instead of returning an error, which would stop fasthttp's Serve for good. It also counts
-// the connections it handed out that are still open.
+// instead of returning an error, which would stop fasthttp's Serve for good. It counts the
+// connections it handed out that are still open and, with maxConns > 0, answers connections
+// over that cap with a JSON 503 and closes them instead of handing them out.
 type resilientListener struct {
 	net.Listener
-	open    atomic.Int64  // accepted connections not yet closed
-	retries atomic.Uint64 // accept errors survived
-	closed  chan struct{}
-	once    sync.Once
-	logf    func(format string, args ...any)
+	maxConns int64
+	open     atomic.Int64  // accepted connections not yet closed
+	retries  atomic.Uint64 // accept errors survived
+	refused  atomic.Uint64 // connections refused over maxConns
+	closed   chan struct{}
+	once     sync.Once
+	logf     func(format string, args ...any)
 
 	mu    sync.Mutex
 	conns map[*countedConn]struct{} // open connections, for closeAll
 }
 
-func newResilientListener(ln net.Listener, logf func(string, ...any)) *resilientListener {
-	return &resilientListener{Listener: ln, closed: make(chan struct{}), logf: logf, conns: make(map[*countedConn]struct{})}
+func newResilientListener(ln net.Listener, maxConns int, logf func(string, ...any)) *resilientListener {
+	return &resilientListener{Listener: ln, maxConns: int64(maxConns), closed: make(chan struct{}), logf: logf, conns: make(map[*countedConn]struct{})}
+}
+
+// overCapAnswer is sent on connections over the cap.
+var overCapAnswer = func() []byte {
+	body := `{"error":"this shard holds its maximum of open connections; retry later or spread the load over more shards"}` + "\n"
+	return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
+
+// refuse answers c with a 503 and closes it. It reads what the client sent first (briefly),
+// so that closing does not reset the connection before the client has read the answer.
+func refuse(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	var buf [4096]byte
+	_, _ = c.Read(buf[:])
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write(overCapAnswer)
+	_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_, _ = c.Read(buf[:])
 }
 
 // retryableAcceptError reports whether err is a transient accept failure worth retrying.
@@ -53,6 +77,11 @@ func (l *resilientListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {
+			if l.maxConns > 0 && l.open.Load() >= l.maxConns {
+				l.refused.Add(1)
+				go refuse(c)
+				continue
+			}
 			l.open.Add(1)
 			cc := &countedConn{Conn: c, l: l}
 			l.mu.Lock()

@@ -70,7 +70,7 @@ func TestResilientListenerSurvivesEMFILE(t *testing.T) {
 	}
 	ex := &exhaustedListener{Listener: inner}
 	ex.fails.Store(4)
-	ln := newResilientListener(ex, t.Logf)
+	ln := newResilientListener(ex, 0, t.Logf)
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, Logger: logfLogger(t.Logf)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -108,7 +108,7 @@ func TestResilientListenerCloseEndsBackoff(t *testing.T) {
 	}
 	ex := &exhaustedListener{Listener: inner}
 	ex.fails.Store(1 << 30)
-	ln := newResilientListener(ex, nil)
+	ln := newResilientListener(ex, 0, nil)
 	done := make(chan error, 1)
 	go func() { _, err := ln.Accept(); done <- err }()
 	time.Sleep(30 * time.Millisecond)
@@ -331,6 +331,13 @@ func TestMaxConnsCap(t *testing.T) {
 	defer c.Close()
 	if got := request(c); got != "HTTP/1.1 503" {
 		t.Fatalf("connection over the cap of 3: %q, want 503", got)
+	}
+	rest, _ := io.ReadAll(c)
+	if !strings.Contains(string(rest), `{"error":"this shard holds its maximum of open connections`) {
+		t.Fatalf("503 answer: %q", rest)
+	}
+	if r := s.ln.refused.Load(); r != 1 {
+		t.Fatalf("refused %d, want 1", r)
 	}
 	// Freeing one makes room again.
 	held[0].Close()

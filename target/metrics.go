@@ -86,6 +86,8 @@ func newShardMetrics(s *Shard) *shardMetrics {
 			func() float64 { return float64(len(s.chaos.Load().rules)) }),
 		gauge("agentstorm_target_open_connections", "Client connections open now.",
 			func() float64 { return float64(s.ln.open.Load()) }),
+		counter("agentstorm_target_connections_refused_total", "Connections refused with 503 over the connection cap.",
+			func() float64 { return float64(s.ln.refused.Load()) }),
 		counter("agentstorm_target_accept_retries_total", "Accept errors (such as EMFILE) waited out.",
 			func() float64 { return float64(s.ln.retries.Load()) }),
 		gauge("agentstorm_target_skus", "SKUs in the shard's inventory.",

@@ -114,7 +114,7 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 	}
 	s := &Shard{
 		cfg:         cfg,
-		ln:          newResilientListener(inner, cfg.Logf),
+		ln:          newResilientListener(inner, cfg.MaxConns, cfg.Logf),
 		store:       store,
 		carts:       newCartStore(cartsPerGeneration),
 		inv:         newInventory(cfg.StockPerSKU),
@@ -132,7 +132,7 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 		Handler:              s.handle,
 		ErrorHandler:         s.handleServerError,
 		Name:                 "agentstorm-target",
-		Concurrency:          cfg.MaxConns,
+		Concurrency:          cfg.MaxConns + 64, // the listener enforces MaxConns; this is a backstop
 		ReadBufferSize:       readBufferSize,
 		WriteBufferSize:      writeBufferSize,
 		MaxRequestBodySize:   MaxBodySize,
