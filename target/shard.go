@@ -262,7 +262,14 @@ func (s *Shard) runWorker(ctx context.Context) {
 			}
 			made, err := s.store.createNext(n)
 			if err != nil {
-				s.cfg.Logf("shard %d: order worker: %v", s.cfg.ID, err)
+				// A failing store (disk full, say) is retried once a second, not every tick.
+				s.cfg.Logf("shard %d: order worker: %v; retrying in 1s", s.cfg.ID, err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				last = time.Now()
 				continue
 			}
 			tokens -= float64(made)
