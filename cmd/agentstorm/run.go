@@ -227,6 +227,9 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	tty := isTerminal(env.stdout)
 	var lastPrint time.Time
 	cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
+		if iv.Duration() < 500*time.Millisecond {
+			return // the sliver between the last full second and the end
+		}
 		line := report.LiveLine(iv, st.Elapsed, st.Planned, int(st.Active)) + fmt.Sprintf("  conns %s", commas(int(st.Connected)))
 		if tty {
 			out.printf("\r%s\x1b[K", line)
