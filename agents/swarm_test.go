@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -644,5 +646,68 @@ flows:
 	}
 	if sum.Overall.Count < 5 || sum.Overall.Errors != 0 {
 		t.Fatalf("%d requests, %d errors %v, failures %+v", sum.Overall.Count, sum.Overall.Errors, sum.Overall.Counts, sw.Failures())
+	}
+}
+
+func TestTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	prof := load(t, errorProfile)
+	sum, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: srv.URL, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Overall.Count < 5 || sum.Overall.Errors != 0 {
+		t.Fatalf("--insecure against a self-signed server: %d requests, counts %v", sum.Overall.Count, sum.Overall.Counts)
+	}
+	sum, _, err = runSwarm(t, context.Background(), load(t, errorProfile), Config{BaseURL: srv.URL})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("verification on against a self-signed server: Run error %v, want unreachable", err)
+	}
+	if n := sum.Overall.Counts[report.TLS]; n == 0 || n != sum.Overall.Count {
+		t.Fatalf("verification on: want only TLS outcomes, got %v", sum.Overall.Counts)
+	}
+}
+
+func TestSourceAddresses(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	base := serve(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		seen[ctx.RemoteIP().String()]++
+		mu.Unlock()
+	})
+	prof := load(t, `
+target: http://127.0.0.1:1
+workload:
+  model: closed
+  stages: "0->4 in 0s, hold 300ms"
+  think: 20ms
+flows:
+  - name: f
+    steps:
+      - {name: ping, method: GET, path: /ping}
+`)
+	// Loopback: agents spread from 127.0.0.2 on, never 127.0.0.1.
+	if _, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if seen["127.0.0.1"] != 0 || seen["127.0.0.2"] == 0 {
+		t.Fatalf("loopback sources %v, want 127.0.0.2... only", seen)
+	}
+	clear(seen)
+	mu.Unlock()
+	// Explicit sources, round-robin by agent id.
+	cfg := Config{BaseURL: base, SourceAddrs: []net.IP{net.ParseIP("127.0.0.7"), net.ParseIP("127.0.0.8")}}
+	if _, _, err := runSwarm(t, context.Background(), prof, cfg); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen["127.0.0.7"] == 0 || seen["127.0.0.8"] == 0 {
+		t.Fatalf("explicit sources %v, want 127.0.0.7 and 127.0.0.8", seen)
 	}
 }
