@@ -42,6 +42,7 @@ type agent struct {
 	backoff   time.Duration
 	nextDial  time.Time
 	timer     *time.Timer
+	cb        *callBufs // call buffers, held only between back-to-back calls
 	needThink bool
 
 	stop     <-chan struct{} // closed model: closed to stop after the current request
@@ -80,6 +81,7 @@ func (a *agent) halted() bool {
 // between requests, until stop or the end of the run.
 func (a *agent) runClosed(stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer func() {
+		a.releaseBufs()
 		a.closeConn()
 		a.s.agents.Add(-1)
 		a.s.mu.Lock()
@@ -103,6 +105,7 @@ func (a *agent) runClosed(stop <-chan struct{}, wg *sync.WaitGroup) {
 // the idle queue.
 func (a *agent) runOpen(wg *sync.WaitGroup) {
 	defer func() {
+		a.releaseBufs()
 		a.closeConn()
 		a.s.agents.Add(-1)
 		wg.Done()
@@ -116,6 +119,7 @@ func (a *agent) runOpen(wg *sync.WaitGroup) {
 			a.needThink = false
 			a.session(at)
 			a.s.active.Add(-1)
+			a.releaseBufs()
 			if a.halted() {
 				return
 			}
@@ -164,6 +168,7 @@ func (a *agent) sleep(d time.Duration) bool {
 	if d <= 0 {
 		return !a.halted()
 	}
+	a.releaseBufs() // nothing is held through a pause
 	if a.timer == nil {
 		a.timer = time.NewTimer(d)
 	} else {
@@ -265,6 +270,14 @@ func (c errClass) outcome() report.Outcome {
 	return report.OtherError
 }
 
+// releaseBufs gives the agent's call buffers back to the pool.
+func (a *agent) releaseBufs() {
+	if a.cb != nil {
+		a.s.pool.put(a.cb)
+		a.cb = nil
+	}
+}
+
 // waitRedial waits out the redial backoff after a failed connect; it
 // reports whether the agent should go on.
 func (a *agent) waitRedial() bool {
@@ -286,8 +299,13 @@ func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time, timeou
 			return classify(err), 0
 		}
 	}
-	cb := s.pool.get()
-	defer s.pool.put(cb)
+	// Buffers are borrowed for the call and kept only while the agent goes
+	// straight on to its next request (no think time); sleep gives them back.
+	cb := a.cb
+	if cb == nil {
+		cb = s.pool.get()
+		a.cb = cb
+	}
 	cb.w = step.AppendRequest(cb.w[:0], a.ep.host, &a.c)
 	slack := timeout / 16
 	readAny, err := exchange(&a.tc, cb, cb.w, deadline, slack)
