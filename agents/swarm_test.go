@@ -711,3 +711,48 @@ flows:
 		t.Fatalf("explicit sources %v, want 127.0.0.7 and 127.0.0.8", seen)
 	}
 }
+
+// TestRepeatAndPermutations: a step with repeat 2 and a 2 × 2 permute list
+// sends 2 × 4 requests per session, one per combination each time.
+func TestRepeatAndPermutations(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	base := serve(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		seen[string(ctx.Path())]++
+		mu.Unlock()
+	})
+	prof := load(t, `
+target: http://127.0.0.1:1
+workload:
+  model: closed
+  stages: "0->1 in 0s, hold 300ms"
+  think: 5ms
+flows:
+  - name: f
+    steps:
+      - name: quote
+        method: GET
+        path: /q/{{perm.dest}}/{{perm.speed}}
+        repeat: 2
+        permute:
+          dests: [US, JP]
+          speeds: [fast, slow]
+`)
+	sum, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 4 {
+		t.Fatalf("paths %v, want the 4 combinations", seen)
+	}
+	lo, hi := 1<<30, 0
+	for _, n := range seen {
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	if hi-lo > 1 || sum.Overall.Count < 16 {
+		t.Fatalf("combinations not sent evenly (%v) or too few requests (%d)", seen, sum.Overall.Count)
+	}
+}
