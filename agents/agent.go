@@ -23,7 +23,7 @@ const (
 var errAborted = errors.New("call cut at the end of the run")
 
 // agent is one simulated shopper: its identity, variables, random source
-// and its own keep-alive connection. Between calls it holds no buffers.
+// and its own keep-alive connection. Through a pause it holds no buffers.
 type agent struct {
 	s      *Swarm
 	id     int
@@ -212,7 +212,7 @@ func (a *agent) execute(stepID int, step *profiles.Step, intended time.Time) {
 		var expected time.Duration
 		if !s.open {
 			expected = s.thinkMean + a.ewma
-			if class != classTimeout && class.answered() {
+			if class.answered() { // timeouts and failures say nothing of the usual pace
 				svc := now.Sub(sent)
 				if a.ewma == 0 {
 					a.ewma = svc
