@@ -225,7 +225,7 @@ const errorProfile = `
 target: http://127.0.0.1:1
 workload:
   model: closed
-  stages: "0->2 in 0s, hold 1200ms"
+  stages: "0->2 in 0s, hold 800ms"
   think: 10ms
 flows:
   - name: f
@@ -315,6 +315,7 @@ func TestErrorClasses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			prof := load(t, errorProfile)
 			sum, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: tc.base()})
 			if tc.wantErr != (err != nil) {
