@@ -142,6 +142,39 @@ type Summary struct {
 	Invalid int64
 	// PeakActiveAgents is the highest active-agents gauge seen by Rotate.
 	PeakActiveAgents int
+
+	// The fields below are filled by the caller (the run, or a report
+	// re-read from an hlog), not by Recorder.Summary.
+
+	// Meta is free-form run metadata: "profile", "target", "command",
+	// "version", "seed", ... (nil when none).
+	Meta map[string]string
+	// Series is the per-second series for the over-time charts (see
+	// PointOf and SeriesCollector); nil when not collected.
+	Series []SeriesPoint
+	// Failures are the failed checks by step, kind and status.
+	Failures []CheckFailure
+	// Figures are extra run-wide figures budgets may judge (audit or
+	// ingest figures such as "lost_orders"); nil when none.
+	Figures map[string]float64
+	// Budgets are the budget verdicts (EvaluateBudgets); nil when the run
+	// had no budgets.
+	Budgets []BudgetResult
+	// Aborted is the live budget failure that stopped the run, if any.
+	Aborted *LiveFailure
+}
+
+// CheckFailure is one class of failed checks: a step's answers that failed
+// the same way (an unexpected status, a JSON check, a capture).
+type CheckFailure struct {
+	// Step is the step name.
+	Step string
+	// Kind is what failed: "status", "json:PATH", "body", "capture", ...
+	Kind string
+	// Status is the answers' HTTP status (0 when none).
+	Status int
+	// Count is how many answers failed this way.
+	Count int64
 }
 
 // Cell returns the stats of step × region, or nil if out of range.
@@ -254,7 +287,6 @@ func (r *Recorder) Summary(elapsed time.Duration) *Summary {
 	r.rotMu.Lock()
 	defer r.rotMu.Unlock()
 
-	nr := len(r.regions)
 	cells := make([]acc, len(r.totals))
 	for c := range cells {
 		a := &cells[c]
@@ -284,31 +316,40 @@ func (r *Recorder) Summary(elapsed time.Duration) *Summary {
 		Steps:            r.steps,
 		Regions:          r.regions,
 		Writes:           r.writes,
-		PerStep:          make([]Stats, len(r.steps)),
-		PerRegion:        make([]Stats, nr),
-		Cells:            make([]Stats, len(cells)),
 		Connections:      r.connections.Load(),
 		Invalid:          r.invalid.Load(),
 		PeakActiveAgents: int(max(r.peakActive, r.active.Load())),
 	}
+	s.fill(cells)
+	return s
+}
+
+// fill computes the per-cell, per-step, per-region and overall stats from
+// the cells' accumulated data (index step*len(Regions)+region). Model,
+// Elapsed, Steps and Regions must be set.
+func (s *Summary) fill(cells []acc) {
+	nr := len(s.Regions)
+	s.PerStep = make([]Stats, len(s.Steps))
+	s.PerRegion = make([]Stats, nr)
+	s.Cells = make([]Stats, len(cells))
+	elapsed := s.Elapsed
 	var all acc
-	steps := make([]acc, len(r.steps))
+	steps := make([]acc, len(s.Steps))
 	regions := make([]acc, nr)
 	for c := range cells {
 		step, region := c/nr, c%nr
 		steps[step].add(&cells[c])
 		regions[region].add(&cells[c])
 		all.add(&cells[c])
-		s.Cells[c] = cells[c].stats(r.steps[step]+" @ "+r.regions[region], step, region, elapsed)
+		s.Cells[c] = cells[c].stats(s.Steps[step]+" @ "+s.Regions[region], step, region, elapsed)
 	}
 	for i := range steps {
-		s.PerStep[i] = steps[i].stats(r.steps[i], i, -1, elapsed)
+		s.PerStep[i] = steps[i].stats(s.Steps[i], i, -1, elapsed)
 	}
 	for i := range regions {
-		s.PerRegion[i] = regions[i].stats(r.regions[i], -1, i, elapsed)
+		s.PerRegion[i] = regions[i].stats(s.Regions[i], -1, i, elapsed)
 	}
 	s.Overall = all.stats("all", -1, -1, elapsed)
 	s.Dropped = s.Overall.Dropped
 	s.Clamped = s.Overall.Clamped
-	return s
 }

@@ -209,6 +209,10 @@ func WriteText(w io.Writer, s *Summary) error {
 		fmt.Fprintln(bw, "omission (no expected interval was given): stalls are under-represented.")
 	}
 	fmt.Fprintln(bw, "Within 100 ms: judged at the histogram's 3-digit precision (values up to 100.031 ms count).")
+	if s.Aborted != nil {
+		fmt.Fprintf(bw, "\nRun aborted: %s\n", s.Aborted)
+	}
+	writeBudgetTable(bw, s.Budgets)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write text summary: %w", err)
 	}
@@ -293,4 +297,35 @@ func formatClock(d time.Duration) string {
 		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 	}
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// writeBudgetTable writes the budget table (expression, actual, limit,
+// verdict) and a line saying whether every budget was met.
+func writeBudgetTable(w io.Writer, results []BudgetResult) {
+	if len(results) == 0 {
+		return
+	}
+	exprW, actW, limW := len("budget"), len("actual"), len("limit")
+	for i := range results {
+		r := &results[i]
+		exprW = max(exprW, len([]rune(r.Expr)))
+		actW = max(actW, len([]rune(r.ActualText())))
+		limW = max(limW, len([]rune(r.LimitText())))
+	}
+	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(n-len([]rune(s)), 0)) }
+	fmt.Fprintf(w, "\nBudgets (judged on the %s)\n", "totals; latency figures corrected for coordinated omission where there is a correction")
+	fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad("budget", exprW), pad("actual", actW), pad("limit", limW), "verdict")
+	missed := 0
+	for i := range results {
+		r := &results[i]
+		if !r.Met {
+			missed++
+		}
+		fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad(r.Expr, exprW), pad(r.ActualText(), actW), pad(r.LimitText(), limW), r.Verdict())
+	}
+	if missed == 0 {
+		fmt.Fprintf(w, "All %d budgets met.\n", len(results))
+	} else {
+		fmt.Fprintf(w, "%d of %d budgets MISSED.\n", missed, len(results))
+	}
 }

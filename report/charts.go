@@ -1,0 +1,296 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+	"strings"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Charts are drawn with gonum.org/v1/plot and rendered to SVG, inlined in
+// the HTML report.
+
+const (
+	chartW = 7.5 * vg.Inch
+	chartH = 3.2 * vg.Inch
+)
+
+var palette = []color.RGBA{
+	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+	{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff},
+	{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+	{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
+}
+
+var budgetRed = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+
+// renderSVG draws p into an SVG document and returns the <svg> element.
+func renderSVG(p *plot.Plot) (string, error) {
+	c := vgsvg.New(chartW, chartH)
+	p.Draw(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return "", fmt.Errorf("render chart %q: %w", p.Title.Text, err)
+	}
+	out := buf.String()
+	if i := strings.Index(out, "<svg"); i > 0 {
+		out = out[i:]
+	}
+	return out, nil
+}
+
+func addLine(p *plot.Plot, name string, pts plotter.XYs, c color.Color, dashed bool) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	l, err := plotter.NewLine(pts)
+	if err != nil {
+		return fmt.Errorf("chart %q, line %q: %w", p.Title.Text, name, err)
+	}
+	l.Color = c
+	l.Width = vg.Points(1.5)
+	if dashed {
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	}
+	p.Add(l)
+	p.Legend.Add(name, l)
+	return nil
+}
+
+// ninesTicks labels a "nines" axis: x = -log10(1-q).
+type ninesTicks struct{ max float64 }
+
+func (t ninesTicks) Ticks(min, max float64) []plot.Tick {
+	labels := []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%", "99.99999%"}
+	var out []plot.Tick
+	for i := 0; i < len(labels) && float64(i) <= max+1e-9; i++ {
+		out = append(out, plot.Tick{Value: float64(i), Label: labels[i]})
+		if i+1 < len(labels) && float64(i)+math.Log10(2) <= max {
+			out = append(out, plot.Tick{Value: float64(i) + math.Log10(2)}) // 50%, 95%, 99.5%…: minor
+		}
+	}
+	return out
+}
+
+// msTicks labels a log latency axis in readable units.
+type msTicks struct{}
+
+func (msTicks) Ticks(min, max float64) []plot.Tick {
+	var out []plot.Tick
+	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, e)
+			if v < min*0.999 || v > max*1.001 {
+				continue
+			}
+			out = append(out, plot.Tick{Value: v, Label: FormatDuration(msDuration(v))})
+		}
+	}
+	if len(out) < 2 {
+		out = append(out, plot.Tick{Value: min, Label: FormatDuration(msDuration(min))}, plot.Tick{Value: max, Label: FormatDuration(msDuration(max))})
+	}
+	return out
+}
+
+// spectrumPoints returns (nines, ms) points of h's percentile spectrum.
+func spectrumPoints(h *hdr.Histogram) plotter.XYs {
+	n := h.TotalCount()
+	if n == 0 {
+		return nil
+	}
+	xmax := math.Log10(float64(n))
+	var pts plotter.XYs
+	for _, b := range h.CumulativeDistributionWithTicks(5) {
+		q := b.Quantile / 100
+		var x float64
+		if q >= 1 {
+			x = xmax
+		} else {
+			x = math.Min(-math.Log10(1-q), xmax)
+		}
+		y := math.Max(float64(b.ValueAt)/1000, 0.001)
+		if len(pts) > 0 && x < pts[len(pts)-1].X {
+			continue
+		}
+		pts = append(pts, plotter.XY{X: x, Y: y})
+	}
+	return pts
+}
+
+// spectrumChart is the percentile spectrum of the run and of each step on
+// a log "nines" axis, with the 100 ms budget line.
+func spectrumChart(s *Summary) (string, error) {
+	p := plot.New()
+	p.Title.Text = "Latency by percentile (" + s.figureName(&s.Overall) + ")"
+	p.X.Label.Text = "percentile"
+	p.Y.Label.Text = "latency"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = msTicks{}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	xmax, ymin, ymax := 1.0, math.Inf(1), 100.0
+	lines := []struct {
+		name string
+		pts  plotter.XYs
+	}{{"all", spectrumPoints(judgedHistogram(&s.Overall))}}
+	for i := range s.PerStep {
+		if len(lines) > len(palette)-1 {
+			break
+		}
+		if h := judgedHistogram(&s.PerStep[i]); h != nil && h.TotalCount() > 0 && len(s.PerStep) > 1 {
+			lines = append(lines, struct {
+				name string
+				pts  plotter.XYs
+			}{s.PerStep[i].Name, spectrumPoints(h)})
+		}
+	}
+	for i, l := range lines {
+		for _, pt := range l.pts {
+			xmax, ymin, ymax = math.Max(xmax, pt.X), math.Min(ymin, pt.Y), math.Max(ymax, pt.Y)
+		}
+		if err := addLine(p, l.name, l.pts, palette[i%len(palette)], false); err != nil {
+			return "", err
+		}
+	}
+	if math.IsInf(ymin, 1) {
+		ymin = 1
+	}
+	limit := durMs(ComplianceLimit)
+	if err := addLine(p, "budget "+FormatDuration(ComplianceLimit), plotter.XYs{{X: 0, Y: limit}, {X: xmax, Y: limit}}, budgetRed, true); err != nil {
+		return "", err
+	}
+	p.X.Min, p.X.Max = 0, xmax
+	p.X.Tick.Marker = ninesTicks{max: xmax}
+	p.Y.Min, p.Y.Max = math.Max(ymin*0.8, 0.001), ymax*1.25
+	return renderSVG(p)
+}
+
+func seriesX(pt *SeriesPoint) float64 { return pt.At.Seconds() }
+
+// secondsAxis sets a time axis over the series.
+func secondsAxis(p *plot.Plot, s *Summary) {
+	p.X.Label.Text = "seconds since start"
+	p.X.Min = 0
+	if n := len(s.Series); n > 0 {
+		p.X.Max = math.Max(seriesX(&s.Series[n-1]), 1)
+	}
+}
+
+// latencyChart is p50, p99 and max per second.
+func latencyChart(s *Summary) (string, error) {
+	p := plot.New()
+	p.Title.Text = "Latency over time (per second, raw)"
+	p.Y.Label.Text = "latency"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = msTicks{}
+	p.Legend.Top = true
+	secondsAxis(p, s)
+	var p50, p99, mx plotter.XYs
+	ymin, ymax := math.Inf(1), 100.0
+	for i := range s.Series {
+		pt := &s.Series[i]
+		if pt.Latencies == 0 {
+			continue
+		}
+		x := seriesX(pt)
+		a, b, c := math.Max(durMs(pt.P50), 0.001), math.Max(durMs(pt.P99), 0.001), math.Max(durMs(pt.Max), 0.001)
+		p50, p99, mx = append(p50, plotter.XY{X: x, Y: a}), append(p99, plotter.XY{X: x, Y: b}), append(mx, plotter.XY{X: x, Y: c})
+		ymin, ymax = math.Min(ymin, a), math.Max(ymax, c)
+	}
+	if math.IsInf(ymin, 1) {
+		ymin = 1
+	}
+	for i, l := range []struct {
+		n   string
+		pts plotter.XYs
+	}{{"p50", p50}, {"p99", p99}, {"max", mx}} {
+		if err := addLine(p, l.n, l.pts, palette[i], false); err != nil {
+			return "", err
+		}
+	}
+	limit := durMs(ComplianceLimit)
+	if err := addLine(p, "budget "+FormatDuration(ComplianceLimit), plotter.XYs{{X: p.X.Min, Y: limit}, {X: p.X.Max, Y: limit}}, budgetRed, true); err != nil {
+		return "", err
+	}
+	p.Y.Min, p.Y.Max = math.Max(ymin*0.8, 0.001), ymax*1.25
+	return renderSVG(p)
+}
+
+// throughputChart is requests and errors per second.
+func throughputChart(s *Summary) (string, error) {
+	p := plot.New()
+	p.Title.Text = "Throughput and errors over time"
+	p.Y.Label.Text = "per second"
+	p.Legend.Top = true
+	secondsAxis(p, s)
+	var rps, errs, drops plotter.XYs
+	anyDrop := false
+	for i := range s.Series {
+		pt := &s.Series[i]
+		x := seriesX(pt)
+		sec := math.Max(pt.Seconds, 1e-3)
+		rps = append(rps, plotter.XY{X: x, Y: pt.RPS()})
+		errs = append(errs, plotter.XY{X: x, Y: float64(pt.Errors) / sec})
+		drops = append(drops, plotter.XY{X: x, Y: float64(pt.Dropped) / sec})
+		anyDrop = anyDrop || pt.Dropped > 0
+	}
+	if err := addLine(p, "requests/s", rps, palette[0], false); err != nil {
+		return "", err
+	}
+	if err := addLine(p, "errors/s", errs, budgetRed, false); err != nil {
+		return "", err
+	}
+	if anyDrop {
+		if err := addLine(p, "dropped sessions/s", drops, palette[1], false); err != nil {
+			return "", err
+		}
+	}
+	p.Y.Min = 0
+	return renderSVG(p)
+}
+
+// agentsChart is the active-agents gauge per second.
+func agentsChart(s *Summary) (string, error) {
+	p := plot.New()
+	p.Title.Text = "Active agents over time"
+	p.Y.Label.Text = "agents"
+	p.Legend.Top = true
+	secondsAxis(p, s)
+	var pts plotter.XYs
+	for i := range s.Series {
+		pts = append(pts, plotter.XY{X: seriesX(&s.Series[i]), Y: float64(s.Series[i].ActiveAgents)})
+	}
+	if err := addLine(p, "active agents", pts, palette[2], false); err != nil {
+		return "", err
+	}
+	p.Y.Min = 0
+	p.Y.Tick.Marker = countTicks{}
+	return renderSVG(p)
+}
+
+type countTicks struct{}
+
+func (countTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" && ts[i].Value == math.Trunc(ts[i].Value) {
+			ts[i].Label = formatCount(int64(ts[i].Value))
+		} else if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
+}

@@ -1,0 +1,160 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CompareRow is one figure of one step in a before/after comparison.
+type CompareRow struct {
+	// Step is the step name, or "all".
+	Step string
+	// Figure is "p50", "p90", "p99", "p99.9", "max", "under_100ms",
+	// "rps" or "errors".
+	Figure string
+	// Unit is the figures' unit (ms for latencies).
+	Unit Unit
+	// Before and After are the figures; Has* false when the run has no
+	// data for them.
+	Before, After       float64
+	HasBefore, HasAfter bool
+}
+
+// Change returns After - Before and the relative change (After/Before - 1,
+// NaN when Before is 0).
+func (r *CompareRow) Change() (float64, float64) {
+	d := r.After - r.Before
+	if r.Before == 0 {
+		return d, math.NaN()
+	}
+	return d, r.After/r.Before - 1
+}
+
+func compareFigures(st *Stats) []CompareRow {
+	l := st.Judged()
+	has := l.Count > 0
+	rows := []CompareRow{
+		{Figure: "p50", Unit: UnitDuration, Before: durMs(l.P50), HasBefore: has},
+		{Figure: "p90", Unit: UnitDuration, Before: durMs(l.P90), HasBefore: has},
+		{Figure: "p99", Unit: UnitDuration, Before: durMs(l.P99), HasBefore: has},
+		{Figure: "p99.9", Unit: UnitDuration, Before: durMs(l.P999), HasBefore: has},
+		{Figure: "max", Unit: UnitDuration, Before: durMs(l.Max), HasBefore: has},
+		{Figure: "under_100ms", Unit: UnitPercent, Before: 100 * l.Compliance(), HasBefore: has},
+		{Figure: "rps", Unit: UnitRate, Before: st.RPS, HasBefore: st.Count > 0},
+		{Figure: "errors", Unit: UnitPercent, Before: st.ErrorPct, HasBefore: st.Count > 0},
+	}
+	for i := range rows {
+		rows[i].Step = st.Name
+	}
+	return rows
+}
+
+// Compare returns every figure of every step (by name, the union of both
+// runs' steps, then "all") side by side. Latencies are the judged figures.
+func Compare(before, after *Summary) []CompareRow {
+	var out []CompareRow
+	names := append([]string(nil), before.Steps...)
+	for _, n := range after.Steps {
+		if !contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	find := func(s *Summary, name string) *Stats {
+		for i := range s.PerStep {
+			if s.PerStep[i].Name == name {
+				return &s.PerStep[i]
+			}
+		}
+		return nil
+	}
+	pair := func(b, a *Stats, name string) {
+		var rb, ra []CompareRow
+		if b != nil {
+			rb = compareFigures(b)
+		}
+		if a != nil {
+			ra = compareFigures(a)
+		}
+		n := max(len(rb), len(ra))
+		for i := 0; i < n; i++ {
+			var r CompareRow
+			if rb != nil {
+				r = rb[i]
+			} else {
+				r = ra[i]
+				r.Before, r.HasBefore = 0, false
+			}
+			r.Step = name
+			if ra != nil {
+				r.After, r.HasAfter = ra[i].Before, ra[i].HasBefore
+			}
+			out = append(out, r)
+		}
+	}
+	for _, n := range names {
+		pair(find(before, n), find(after, n), n)
+	}
+	pair(&before.Overall, &after.Overall, "all")
+	return out
+}
+
+// WriteCompare writes the comparison of two runs as a text table: for each
+// step, each percentile before and after with the change.
+func WriteCompare(w io.Writer, before, after *Summary, beforeName, afterName string) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "Comparing %s (before, %s, %s requests) with %s (after, %s, %s requests)\n",
+		beforeName, FormatDuration(before.Elapsed), formatCount(before.Overall.Count),
+		afterName, FormatDuration(after.Elapsed), formatCount(after.Overall.Count))
+	fmt.Fprintf(bw, "Latencies: before %s, after %s.\n", before.figureName(&before.Overall), after.figureName(&after.Overall))
+	rows := Compare(before, after)
+	step := ""
+	for i := range rows {
+		r := &rows[i]
+		if r.Step != step {
+			step = r.Step
+			fmt.Fprintf(bw, "\n%-14s %12s %12s %22s\n", step, "before", "after", "change")
+		}
+		b, a := "-", "-"
+		if r.HasBefore {
+			b = r.Unit.formatActual(r.Before)
+		}
+		if r.HasAfter {
+			a = r.Unit.formatActual(r.After)
+		}
+		ch := ""
+		if r.HasBefore && r.HasAfter {
+			d, rel := r.Change()
+			ch = formatDelta(r.Unit, d)
+			if !math.IsNaN(rel) && r.Unit != UnitPercent {
+				ch += fmt.Sprintf(" (%+.1f%%)", 100*rel)
+			}
+		}
+		fmt.Fprintf(bw, "  %-12s %12s %12s %22s\n", r.Figure, b, a, ch)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write comparison: %w", err)
+	}
+	return nil
+}
+
+func formatDelta(u Unit, d float64) string {
+	sign := "+"
+	if d < 0 {
+		sign = "-"
+		d = -d
+	}
+	switch u {
+	case UnitDuration:
+		return sign + FormatDuration(time.Duration(math.Round(d*float64(time.Millisecond))))
+	case UnitPercent:
+		return sign + strconv.FormatFloat(d, 'f', 2, 64) + " pts"
+	case UnitRate:
+		return sign + formatRate(d) + "/s"
+	}
+	return sign + strings.TrimSpace(strconv.FormatFloat(d, 'g', 6, 64))
+}

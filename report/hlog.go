@@ -1,0 +1,762 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// The hlog file is HdrHistogram's interval log (format version 1.3, V2
+// compressed histograms), readable by HistogramLogAnalyzer and the Java,
+// JavaScript and Go HdrHistogram libraries. Values are microseconds. Each
+// interval histogram is tagged
+//
+//	Tag=step=NAME;region=NAME              the raw latency of one step × region
+//	Tag=step=NAME;region=NAME;figure=corrected   the closed model's corrected latency
+//
+// (names are %-escaped: anything but letters, digits, "_", ".", "~" and "-";
+// the log format forbids commas and spaces in tags). Lines starting with
+// "#" are comments to other readers; agentstorm keeps its metadata in them:
+//
+//	#agentstorm-meta {JSON LogMeta}              once, after the header
+//	#agentstorm-interval {JSON}                  before each interval's histograms:
+//	    {"start":s,"end":s,"active":n,"connections":n,
+//	     "cells":[[step,region,ok,bad_status,expect_failed,conn_refused,
+//	               conn_reset,timeout,dns,tls,other_error,under,clamped,dropped],...]}
+//	#agentstorm-end {JSON}                       at the end: elapsed, failures, figures
+//
+// Times in the interval lines and comments are seconds since the #[BaseTime]
+// header (the run's start, rounded down to a whole second). A log without an end line (a crash, or a stream
+// still being written) still reads: its elapsed time is its last interval's end.
+
+// HlogVersion is the version of agentstorm's metadata in hlog comments.
+const HlogVersion = 1
+
+const (
+	hlogMetaPrefix     = "#agentstorm-meta "
+	hlogIntervalPrefix = "#agentstorm-interval "
+	hlogEndPrefix      = "#agentstorm-end "
+)
+
+// LogMeta is a run's metadata, written in an hlog's header comments.
+type LogMeta struct {
+	// Version is HlogVersion.
+	Version int `json:"agentstorm_hlog"`
+	// Model is ModelOpen or ModelClosed.
+	Model string `json:"model"`
+	// StartMs is the run's start, Unix milliseconds.
+	StartMs int64 `json:"start_ms"`
+	// Steps, Regions and Writes are the recorder's.
+	Steps   []string `json:"steps"`
+	Regions []string `json:"regions"`
+	Writes  []bool   `json:"writes,omitempty"`
+	// Budgets are the run's budget expressions and their sources, so a
+	// report re-read from the log can judge them again.
+	Budgets []LogBudget `json:"budgets,omitempty"`
+	// Meta is the free-form run metadata (Summary.Meta).
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// LogBudget is a budget expression and where it came from.
+type LogBudget struct {
+	Expr   string `json:"expr"`
+	Source string `json:"source,omitempty"`
+}
+
+// MetaOf returns the log metadata of a recorder's run.
+func MetaOf(r *Recorder, meta map[string]string, budgets []LogBudget) LogMeta {
+	return LogMeta{
+		Version: HlogVersion,
+		Model:   r.Model(),
+		StartMs: r.start.UnixMilli(),
+		Steps:   r.steps,
+		Regions: r.regions,
+		Writes:  r.writes,
+		Budgets: budgets,
+		Meta:    meta,
+	}
+}
+
+type hlogInterval struct {
+	Start       float64   `json:"start"`
+	End         float64   `json:"end"`
+	Active      int       `json:"active"`
+	Connections int64     `json:"connections"`
+	Cells       [][]int64 `json:"cells"`
+}
+
+type hlogEnd struct {
+	ElapsedMs   int64              `json:"elapsed_ms"`
+	Connections int64              `json:"connections"`
+	PeakActive  int                `json:"peak_active_agents"`
+	Invalid     int64              `json:"invalid,omitempty"`
+	Failures    []CheckFailure     `json:"failures,omitempty"`
+	Figures     map[string]float64 `json:"figures,omitempty"`
+	Aborted     string             `json:"aborted,omitempty"`
+	// EI holds per cell [sum of expected intervals µs, count] of the
+	// closed model's correction, for the mean in the summary's note.
+	EI [][3]int64 `json:"expected_intervals,omitempty"`
+}
+
+// EscapeTag %-escapes a name for an hlog tag: everything but ASCII letters,
+// digits and "_.~-".
+func EscapeTag(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '~' || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// UnescapeTag reverses EscapeTag.
+func UnescapeTag(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("bad escape at the end of %q", s)
+		}
+		v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", fmt.Errorf("bad escape %q in %q", s[i:i+3], s)
+		}
+		b.WriteByte(byte(v))
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func cellTag(step, region string, corrected bool) string {
+	t := "step=" + EscapeTag(step) + ";region=" + EscapeTag(region)
+	if corrected {
+		t += ";figure=corrected"
+	}
+	return t
+}
+
+// LogWriter streams a run's intervals to an hlog as they are rotated, so
+// the file grows with the run while memory stays fixed. It is not safe for
+// concurrent use; call it from the goroutine that rotates.
+type LogWriter struct {
+	bw    *bufio.Writer
+	lw    *hdr.HistogramLogWriter
+	meta  LogMeta
+	start time.Time
+	err   error
+}
+
+// NewLogWriter writes the hlog header (format version, start and base
+// time, legend, agentstorm metadata) to w and returns the writer.
+func NewLogWriter(w io.Writer, meta LogMeta) (*LogWriter, error) {
+	meta.Version = HlogVersion
+	// The base time is the start's whole second: the log format's
+	// BaseTime header has whole seconds, and every time in the log is
+	// relative to it.
+	base := meta.StartMs - meta.StartMs%1000
+	l := &LogWriter{bw: bufio.NewWriterSize(w, 32<<10), meta: meta, start: time.UnixMilli(base)}
+	l.lw = hdr.NewHistogramLogWriter(l.bw)
+	l.lw.SetBaseTime(base)
+	mj, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("hlog header: %w", err)
+	}
+	for _, f := range []func() error{
+		l.lw.OutputLogFormatVersion,
+		func() error { return l.lw.OutputStartTime(meta.StartMs) },
+		func() error { return l.lw.OutputBaseTime(base) },
+		func() error {
+			return l.lw.OutputComment("agentstorm interval log: latency values in microseconds; tags step=NAME;region=NAME[;figure=corrected]")
+		},
+		func() error { _, err := l.bw.WriteString(hlogMetaPrefix + string(mj) + "\n"); return err },
+		l.lw.OutputLegend,
+	} {
+		if err := f(); err != nil {
+			return nil, fmt.Errorf("hlog header: %w", err)
+		}
+	}
+	if err := l.bw.Flush(); err != nil {
+		return nil, fmt.Errorf("hlog header: %w", err)
+	}
+	return l, nil
+}
+
+// WriteInterval appends iv: one comment with its counts and one histogram
+// line per step × region (and per corrected figure) that has latencies.
+// It flushes, so a reader of a pipe or file sees whole intervals.
+func (l *LogWriter) WriteInterval(iv *Interval) error {
+	if l.err != nil {
+		return l.err
+	}
+	rec := hlogInterval{
+		Start:       iv.Start.Sub(l.start).Seconds(),
+		End:         iv.End.Sub(l.start).Seconds(),
+		Active:      iv.ActiveAgents,
+		Connections: iv.Connections,
+		Cells:       [][]int64{},
+	}
+	for i := range iv.Cells {
+		c := &iv.Cells[i]
+		if sumCounts(&c.Counts) == 0 && c.Dropped == 0 && c.Clamped == 0 {
+			continue
+		}
+		row := make([]int64, 0, 2+NumOutcomes+3)
+		row = append(row, int64(c.Step), int64(c.Region))
+		row = append(row, c.Counts[:]...)
+		row = append(row, c.Under, c.Clamped, c.Dropped)
+		rec.Cells = append(rec.Cells, row)
+	}
+	j, err := json.Marshal(rec)
+	if err != nil {
+		return l.fail(err)
+	}
+	if _, err := l.bw.WriteString(hlogIntervalPrefix + string(j) + "\n"); err != nil {
+		return l.fail(err)
+	}
+	startMs, endMs := iv.Start.UnixMilli(), iv.End.UnixMilli()
+	for i := range iv.Cells {
+		c := &iv.Cells[i]
+		for k, h := range []*hdr.PackedHistogram{c.Latency, c.Corrected} {
+			if h == nil || h.TotalCount() == 0 {
+				continue
+			}
+			h.SetTag(cellTag(iv.Steps[c.Step], iv.Regions[c.Region], k == 1))
+			h.SetStartTimeMs(startMs)
+			h.SetEndTimeMs(endMs)
+			if err := l.lw.OutputIntervalPackedHistogram(h); err != nil {
+				return l.fail(err)
+			}
+		}
+	}
+	if err := l.bw.Flush(); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+func (l *LogWriter) fail(err error) error {
+	l.err = fmt.Errorf("hlog: write interval: %w", err)
+	return l.err
+}
+
+// Close writes the end line from s (elapsed time, connections, failures,
+// figures; s may be nil) and flushes. It does not close the underlying
+// writer.
+func (l *LogWriter) Close(s *Summary) error {
+	if l.err != nil {
+		return l.err
+	}
+	if s != nil {
+		e := hlogEnd{
+			ElapsedMs:   s.Elapsed.Milliseconds(),
+			Connections: s.Connections,
+			PeakActive:  s.PeakActiveAgents,
+			Invalid:     s.Invalid,
+			Failures:    s.Failures,
+			Figures:     s.Figures,
+		}
+		if s.Aborted != nil {
+			e.Aborted = s.Aborted.String()
+		}
+		for i := range s.Cells {
+			c := &s.Cells[i]
+			if c.MeanExpectedInterval > 0 && c.Raw.Count > 0 {
+				e.EI = append(e.EI, [3]int64{int64(i), int64(c.MeanExpectedInterval/time.Microsecond) * c.Raw.Count, c.Raw.Count})
+			}
+		}
+		j, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("hlog: end: %w", err)
+		}
+		if _, err := l.bw.WriteString(hlogEndPrefix + string(j) + "\n"); err != nil {
+			return fmt.Errorf("hlog: end: %w", err)
+		}
+	}
+	if err := l.bw.Flush(); err != nil {
+		return fmt.Errorf("hlog: end: %w", err)
+	}
+	return nil
+}
+
+// NamedReader is an hlog stream and the name to use in errors (a path).
+type NamedReader struct {
+	Name string
+	R    io.Reader
+}
+
+// LogSet reads and merges hlogs (the segments or workers of one storm, or
+// several runs) into one summary: histograms merge without loss, counts
+// add up exactly.
+type LogSet struct {
+	meta     *LogMeta
+	steps    []string
+	regions  []string
+	writes   []bool
+	stepIdx  map[string]int
+	regIdx   map[string]int
+	cells    map[[2]int]*acc
+	secs     map[int64]*secAcc
+	startMs  int64
+	endMs    int64 // latest interval end, Unix ms
+	elapsed  time.Duration
+	logs     int
+	conns    int64
+	peak     int
+	invalid  int64
+	failures map[[3]string]*CheckFailure
+	figures  map[string]float64
+	budgets  []LogBudget
+	aborted  []string
+	metaKV   map[string]string
+
+	lastForeignEnd int64 // latest interval end of a log without agentstorm comments
+}
+
+type secAcc struct {
+	h       *hdr.PackedHistogram
+	counts  int64
+	errors  int64
+	dropped int64
+	under   int64
+	seconds float64
+	endMs   int64       // latest interval end in the second, Unix ms
+	active  map[int]int // per log: last gauge in the second
+}
+
+// NewLogSet returns an empty set.
+func NewLogSet() *LogSet {
+	return &LogSet{
+		stepIdx:  map[string]int{},
+		regIdx:   map[string]int{},
+		cells:    map[[2]int]*acc{},
+		secs:     map[int64]*secAcc{},
+		failures: map[[3]string]*CheckFailure{},
+		startMs:  math.MaxInt64,
+	}
+}
+
+func (ls *LogSet) step(name string, write bool) int {
+	i, ok := ls.stepIdx[name]
+	if !ok {
+		i = len(ls.steps)
+		ls.stepIdx[name] = i
+		ls.steps = append(ls.steps, name)
+		ls.writes = append(ls.writes, false)
+	}
+	if write {
+		ls.writes[i] = true
+	}
+	return i
+}
+
+func (ls *LogSet) region(name string) int {
+	i, ok := ls.regIdx[name]
+	if !ok {
+		i = len(ls.regions)
+		ls.regIdx[name] = i
+		ls.regions = append(ls.regions, name)
+	}
+	return i
+}
+
+func (ls *LogSet) cell(step, region int) *acc {
+	k := [2]int{step, region}
+	a := ls.cells[k]
+	if a == nil {
+		a = &acc{}
+		ls.cells[k] = a
+	}
+	return a
+}
+
+func (ls *LogSet) sec(endMs int64) *secAcc {
+	k := (endMs + 999) / 1000
+	s := ls.secs[k]
+	if s == nil {
+		s = &secAcc{active: map[int]int{}}
+		ls.secs[k] = s
+	}
+	s.endMs = max(s.endMs, endMs)
+	return s
+}
+
+// Meta returns the first log's metadata (nil before any log with one).
+func (ls *LogSet) Meta() *LogMeta { return ls.meta }
+
+// Budgets returns the budgets recorded in the logs (each expression once).
+func (ls *LogSet) Budgets() []LogBudget { return ls.budgets }
+
+// Read reads one hlog into the set. name is used in error messages.
+func (ls *LogSet) Read(name string, r io.Reader) error {
+	logID := ls.logs
+	ls.logs++
+	br := bufio.NewReaderSize(r, 64<<10)
+	var meta *LogMeta
+	var baseMs int64
+	haveBase := false
+	var stepMap, regMap []int // this log's ids → the set's
+	var curEndMs int64
+	var lastEndMs int64
+	var elapsed time.Duration
+	lineNo := 0
+	counted := false // interval counts came from comments
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: line %d: %w", name, lineNo+1, err)
+		}
+		if line == "" && err != nil {
+			break
+		}
+		lineNo++
+		line = strings.TrimRight(line, "\r\n")
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%s:%d: %s", name, lineNo, fmt.Sprintf(format, args...))
+		}
+		switch {
+		case line == "":
+		case strings.HasPrefix(line, hlogMetaPrefix):
+			var m LogMeta
+			if err := json.Unmarshal([]byte(line[len(hlogMetaPrefix):]), &m); err != nil {
+				return bad("bad agentstorm metadata: %v", err)
+			}
+			if m.Version > HlogVersion {
+				return bad("metadata version %d is newer than this agentstorm reads (%d): update agentstorm", m.Version, HlogVersion)
+			}
+			if ls.meta != nil && ls.meta.Model != m.Model {
+				return bad("this log is a %s-model run, the logs before it %s-model: they cannot be merged", m.Model, ls.meta.Model)
+			}
+			meta = &m
+			if ls.meta == nil {
+				ls.meta = &m
+				ls.metaKV = m.Meta
+			}
+			for _, b := range m.Budgets {
+				dup := false
+				for _, o := range ls.budgets {
+					dup = dup || o.Expr == b.Expr
+				}
+				if !dup {
+					ls.budgets = append(ls.budgets, b)
+				}
+			}
+			stepMap = make([]int, len(m.Steps))
+			for i, s := range m.Steps {
+				stepMap[i] = ls.step(s, i < len(m.Writes) && m.Writes[i])
+			}
+			regMap = make([]int, len(m.Regions))
+			for i, s := range m.Regions {
+				regMap[i] = ls.region(s)
+			}
+			if !haveBase {
+				baseMs, haveBase = m.StartMs, true
+			}
+			ls.startMs = min(ls.startMs, m.StartMs)
+		case strings.HasPrefix(line, "#[BaseTime: "):
+			v, perr := strconv.ParseFloat(strings.Fields(line[len("#[BaseTime: "):])[0], 64)
+			if perr != nil {
+				return bad("bad BaseTime: %v", perr)
+			}
+			if meta == nil || !haveBase {
+				baseMs, haveBase = int64(v*1000), true
+			}
+		case strings.HasPrefix(line, "#[StartTime: "):
+			v, perr := strconv.ParseFloat(strings.TrimSuffix(strings.Fields(line[len("#[StartTime: "):])[0], ","), 64)
+			if perr == nil && !haveBase {
+				baseMs, haveBase = int64(v*1000), true
+			}
+		case strings.HasPrefix(line, hlogIntervalPrefix):
+			if meta == nil {
+				return bad("interval before the agentstorm metadata line")
+			}
+			var iv hlogInterval
+			if err := json.Unmarshal([]byte(line[len(hlogIntervalPrefix):]), &iv); err != nil {
+				return bad("bad interval record: %v", err)
+			}
+			counted = true
+			endMs := baseMs + int64(math.Round(iv.End*1000))
+			curEndMs = endMs
+			lastEndMs = max(lastEndMs, endMs)
+			sa := ls.sec(endMs)
+			sa.seconds = max(sa.seconds, iv.End-iv.Start)
+			sa.active[logID] = iv.Active
+			ls.conns += iv.Connections
+			for _, row := range iv.Cells {
+				if len(row) != 2+NumOutcomes+3 {
+					return bad("interval cell has %d numbers, want %d", len(row), 2+NumOutcomes+3)
+				}
+				if row[0] < 0 || int(row[0]) >= len(stepMap) || row[1] < 0 || int(row[1]) >= len(regMap) {
+					return bad("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
+				}
+				a := ls.cell(stepMap[row[0]], regMap[row[1]])
+				var n int64
+				for k := 0; k < NumOutcomes; k++ {
+					a.counts[k] += row[2+k]
+					n += row[2+k]
+				}
+				a.under += row[2+NumOutcomes]
+				a.clamped += row[3+NumOutcomes]
+				a.dropped += row[4+NumOutcomes]
+				sa.counts += n
+				sa.errors += n - row[2]
+				sa.under += row[2+NumOutcomes]
+				sa.dropped += row[4+NumOutcomes]
+			}
+		case strings.HasPrefix(line, hlogEndPrefix):
+			var e hlogEnd
+			if err := json.Unmarshal([]byte(line[len(hlogEndPrefix):]), &e); err != nil {
+				return bad("bad end record: %v", err)
+			}
+			elapsed = time.Duration(e.ElapsedMs) * time.Millisecond
+			ls.peak += e.PeakActive
+			ls.invalid += e.Invalid
+			for _, f := range e.Failures {
+				k := [3]string{f.Step, f.Kind, strconv.Itoa(f.Status)}
+				if o := ls.failures[k]; o != nil {
+					o.Count += f.Count
+				} else {
+					fc := f
+					ls.failures[k] = &fc
+				}
+			}
+			for k, v := range e.Figures {
+				if ls.figures == nil {
+					ls.figures = map[string]float64{}
+				}
+				ls.figures[k] += v
+			}
+			if e.Aborted != "" {
+				ls.aborted = append(ls.aborted, e.Aborted)
+			}
+			for _, ei := range e.EI {
+				if meta == nil || len(regMap) == 0 {
+					continue
+				}
+				c := int(ei[0])
+				if c < 0 || c >= len(stepMap)*len(regMap) {
+					return bad("expected-interval cell %d out of range", c)
+				}
+				a := ls.cell(stepMap[c/len(regMap)], regMap[c%len(regMap)])
+				a.eiSum += ei[1]
+				a.eiN += ei[2]
+			}
+		case line[0] == '#' || line[0] == '"':
+			// Other comments and the legend.
+		default:
+			if err := ls.histLine(line, meta, stepMap, regMap, baseMs, curEndMs, counted, bad); err != nil {
+				return err
+			}
+			if !counted {
+				lastEndMs = max(lastEndMs, ls.lastForeignEnd)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if lineNo == 0 {
+		return fmt.Errorf("%s: empty file: not an hlog", name)
+	}
+	if meta == nil && haveBase {
+		ls.startMs = min(ls.startMs, baseMs)
+	}
+	ls.endMs = max(ls.endMs, lastEndMs)
+	if elapsed == 0 && lastEndMs > 0 && haveBase {
+		elapsed = time.Duration(lastEndMs-baseMs) * time.Millisecond
+	}
+	ls.elapsed = max(ls.elapsed, elapsed)
+	return nil
+}
+
+func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, baseMs, curEndMs int64, counted bool, bad func(string, ...any) error) error {
+	tag := ""
+	if strings.HasPrefix(line, "Tag=") {
+		comma := strings.IndexByte(line, ',')
+		if comma < 0 {
+			return bad("tag without a histogram")
+		}
+		tag, line = line[4:comma], line[comma+1:]
+	}
+	parts := strings.SplitN(line, ",", 4)
+	if len(parts) != 4 {
+		return bad("expected an interval histogram line (start,length,max,histogram)")
+	}
+	startS, err1 := strconv.ParseFloat(parts[0], 64)
+	lenS, err2 := strconv.ParseFloat(parts[1], 64)
+	if err1 != nil || err2 != nil {
+		return bad("bad interval start or length in %q", parts[0]+","+parts[1])
+	}
+	h, err := hdr.DecodePacked([]byte(parts[3]))
+	if err != nil {
+		return bad("bad histogram: %v", err)
+	}
+	stepName, regName, corrected := "all", "default", false
+	if tag != "" {
+		stepName = tag
+		for _, kv := range strings.Split(tag, ";") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				continue
+			}
+			uv, err := UnescapeTag(v)
+			if err != nil {
+				return bad("tag %q: %v", tag, err)
+			}
+			switch k {
+			case "step":
+				stepName = uv
+			case "region":
+				regName = uv
+			case "figure":
+				corrected = uv == "corrected"
+			}
+		}
+	}
+	si, ri := ls.step(stepName, false), ls.region(regName)
+	a := ls.cell(si, ri)
+	dst := &a.raw
+	if corrected {
+		dst = &a.corr
+	}
+	if *dst == nil {
+		*dst = NewHistogram()
+	}
+	h.MergeInto(*dst)
+	if corrected {
+		return nil
+	}
+	endMs := curEndMs
+	if !counted {
+		// A log from another tool: every value is an OK answer.
+		endMs = baseMs + int64(math.Round((startS+lenS)*1000))
+		ls.lastForeignEnd = max(ls.lastForeignEnd, endMs)
+		n := h.TotalCount()
+		a.counts[OK] += n
+		p := NewHistogram()
+		h.MergeInto(p)
+		a.under += CountAtOrBelow(p, ComplianceLimit)
+	}
+	sa := ls.sec(endMs)
+	if !counted {
+		sa.counts += h.TotalCount()
+		sa.seconds = max(sa.seconds, lenS)
+	}
+	if sa.h == nil {
+		sa.h = newPacked()
+	}
+	sa.h.Merge(h)
+	return nil
+}
+
+// Summary returns the merged summary of every log read: totals per step ×
+// region (histograms merged, counts summed), the per-second series (logs
+// merged by wall-clock second), failures and figures summed, and the first
+// log's metadata. Budgets are not evaluated (see Budgets and EvaluateBudgets).
+func (ls *LogSet) Summary() (*Summary, error) {
+	if ls.logs == 0 {
+		return nil, errors.New("no hlog read")
+	}
+	if len(ls.steps) == 0 {
+		ls.step("default", false)
+	}
+	if len(ls.regions) == 0 {
+		ls.region("default")
+	}
+	model := ModelClosed
+	if ls.meta != nil {
+		model = ls.meta.Model
+	}
+	start := time.UnixMilli(ls.startMs)
+	elapsed := ls.elapsed
+	if ls.logs > 1 && ls.endMs > ls.startMs {
+		elapsed = max(elapsed, time.Duration(ls.endMs-ls.startMs)*time.Millisecond)
+		// Logs of one storm run side by side: the span is the longest
+		// log, not the sum. Use the wall-clock span of all intervals.
+		elapsed = time.Duration(ls.endMs-ls.startMs) * time.Millisecond
+	}
+	s := &Summary{
+		Model:            model,
+		Start:            start,
+		Elapsed:          elapsed,
+		Steps:            ls.steps,
+		Regions:          ls.regions,
+		Writes:           ls.writes,
+		Connections:      ls.conns,
+		Invalid:          ls.invalid,
+		PeakActiveAgents: ls.peak,
+		Meta:             ls.metaKV,
+		Figures:          ls.figures,
+	}
+	nr := len(ls.regions)
+	cells := make([]acc, len(ls.steps)*nr)
+	for k, a := range ls.cells {
+		cells[k[0]*nr+k[1]] = *a
+	}
+	s.fill(cells)
+	// Series.
+	keys := make([]int64, 0, len(ls.secs))
+	for k := range ls.secs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	dense := NewHistogram()
+	peak := 0
+	for _, k := range keys {
+		sa := ls.secs[k]
+		p := SeriesPoint{
+			At:      time.Duration(sa.endMs-ls.startMs) * time.Millisecond,
+			Seconds: sa.seconds,
+			Count:   sa.counts,
+			Errors:  sa.errors,
+			Dropped: sa.dropped,
+			Under:   sa.under,
+		}
+		for _, v := range sa.active {
+			p.ActiveAgents += v
+		}
+		peak = max(peak, p.ActiveAgents)
+		if sa.h != nil {
+			dense.Reset()
+			sa.h.MergeInto(dense)
+			setLatency(&p, dense)
+		}
+		s.Series = append(s.Series, p)
+	}
+	s.PeakActiveAgents = max(s.PeakActiveAgents, peak)
+	for _, f := range ls.failures {
+		s.Failures = append(s.Failures, *f)
+	}
+	sort.Slice(s.Failures, func(i, j int) bool {
+		a, b := s.Failures[i], s.Failures[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Step != b.Step {
+			return a.Step < b.Step
+		}
+		return a.Kind < b.Kind
+	})
+	return s, nil
+}
+
+// Aborted returns the live budget failures recorded in the logs' end lines.
+func (ls *LogSet) Aborted() []string { return ls.aborted }

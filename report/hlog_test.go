@@ -1,0 +1,198 @@
+package report
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// stormLog records a small storm into rec (seconds intervals, starting at
+// start), writing every interval to an hlog, and returns the log, the
+// summary and the rotated intervals' count.
+func stormLog(t *testing.T, rec *Recorder, start time.Time, seconds int, record func(sec int)) ([]byte, *Summary) {
+	t.Helper()
+	var buf bytes.Buffer
+	lw, err := NewLogWriter(&buf, MetaOf(rec, map[string]string{"profile": "test, with comma"}, []LogBudget{{Expr: "p99 < 100ms", Source: "--budget"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := NewSeriesCollector(start)
+	for sec := 0; sec < seconds; sec++ {
+		rec.SetActiveAgents(10 * (sec + 1))
+		record(sec)
+		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
+		if err := lw.WriteInterval(iv); err != nil {
+			t.Fatal(err)
+		}
+		series.Add(iv)
+		rec.Release(iv)
+	}
+	s := rec.Summary(time.Duration(seconds) * time.Second)
+	s.Series = series.Points()
+	s.Failures = []CheckFailure{{Step: "checkout", Kind: "status", Status: 400, Count: 3}}
+	if err := lw.Close(s); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), s
+}
+
+var logSteps = []string{"add to,cart", "checkout"} // a step name the log format must escape
+
+func recordKnown(rec *Recorder, sec, offset int) {
+	for i := 0; i < 500; i++ {
+		rec.Record(i, 0, i%2, time.Duration(1+(i+offset)%200)*ms, OK, 0)
+		rec.Record(i, 1, (i+1)%2, time.Duration(20+sec*30+i%7)*ms, OK, 0)
+	}
+	rec.Record(0, 1, 0, 10*time.Second, Timeout, 0)
+	rec.Record(0, 1, 1, 0, ConnRefused, 0)
+	rec.RecordDropped(0, 1)
+	rec.AddConnections(5)
+}
+
+func sameStats(t *testing.T, what string, a, b *Stats) {
+	t.Helper()
+	if a.Count != b.Count || a.Counts != b.Counts || a.Dropped != b.Dropped || a.Errors != b.Errors {
+		t.Errorf("%s: counts %d %v dropped %d, want %d %v dropped %d", what, a.Count, a.Counts, a.Dropped, b.Count, b.Counts, b.Dropped)
+	}
+	if a.Raw != b.Raw {
+		t.Errorf("%s: latency %+v, want %+v", what, a.Raw, b.Raw)
+	}
+	if (a.Corrected == nil) != (b.Corrected == nil) || (a.Corrected != nil && *a.Corrected != *b.Corrected) {
+		t.Errorf("%s: corrected %+v, want %+v", what, a.Corrected, b.Corrected)
+	}
+}
+
+func TestHlogRoundTrip(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_123)
+	rec := NewRecorder(Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Writes: []bool{true, true}, Model: ModelClosed, Start: start})
+	data, want := stormLog(t, rec, start, 3, func(sec int) {
+		recordKnown(rec, sec, 0)
+		rec.Record(1, 0, 0, 300*ms, OK, 50*ms) // a corrected figure too
+	})
+	if !bytes.Contains(data, []byte("Tag=step=add%20to%2Ccart;region=ap%20tokyo,")) {
+		t.Errorf("tags not escaped:\n%s", data)
+	}
+	ls := NewLogSet()
+	if err := ls.Read("run.hlog", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ls.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model != ModelClosed || got.Elapsed != 3*time.Second || !got.Start.Equal(start) || got.Meta["profile"] != "test, with comma" {
+		t.Errorf("model %s elapsed %v start %v meta %v", got.Model, got.Elapsed, got.Start, got.Meta)
+	}
+	if strings.Join(got.Steps, "|") != strings.Join(logSteps, "|") || got.Regions[1] != "ap tokyo" {
+		t.Errorf("steps %q regions %q", got.Steps, got.Regions)
+	}
+	sameStats(t, "overall", &got.Overall, &want.Overall)
+	for i := range want.Cells {
+		sameStats(t, want.Cells[i].Name, &got.Cells[i], &want.Cells[i])
+	}
+	if got.Connections != 15 || got.PeakActiveAgents != 30 || len(got.Failures) != 1 || got.Failures[0].Count != 3 {
+		t.Errorf("connections %d peak %d failures %v", got.Connections, got.PeakActiveAgents, got.Failures)
+	}
+	if got.Overall.MeanExpectedInterval != want.Overall.MeanExpectedInterval {
+		t.Errorf("mean expected interval %v, want %v", got.Overall.MeanExpectedInterval, want.Overall.MeanExpectedInterval)
+	}
+	if len(got.Series) != 3 {
+		t.Fatalf("series has %d points, want 3: %+v", len(got.Series), got.Series)
+	}
+	for i := range got.Series {
+		g, w := got.Series[i], want.Series[i]
+		if g.At != w.At || g.Count != w.Count || g.Errors != w.Errors || g.P99 != w.P99 || g.Max != w.Max || g.ActiveAgents != w.ActiveAgents || g.Dropped != w.Dropped {
+			t.Errorf("series[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	if b := ls.Budgets(); len(b) != 1 || b[0].Expr != "p99 < 100ms" {
+		t.Errorf("budgets %v", b)
+	}
+
+	// HdrHistogram's own log reader reads the file: every interval
+	// histogram, the same values.
+	r := hdr.NewHistogramLogReader(bytes.NewReader(data))
+	total := NewHistogram()
+	n := 0
+	for {
+		h, err := r.NextIntervalHistogram()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == nil {
+			break
+		}
+		n++
+		if !strings.Contains(h.Tag(), "figure=corrected") {
+			total.Merge(h)
+		}
+	}
+	if n == 0 || total.TotalCount() != want.Overall.Raw.Count || total.ValueAtQuantile(99) != want.Overall.Histogram.ValueAtQuantile(99) {
+		t.Errorf("hdr log reader: %d histograms, %d values (want %d)", n, total.TotalCount(), want.Overall.Raw.Count)
+	}
+}
+
+func TestHlogMergeEqualsOneRun(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	opts := Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: ModelOpen, Start: start}
+	one := NewRecorder(opts)
+	a, b := NewRecorder(opts), NewRecorder(opts)
+	_, whole := stormLog(t, one, start, 3, func(sec int) { recordKnown(one, sec, 0); recordKnown(one, sec, 77) })
+	logA, _ := stormLog(t, a, start, 3, func(sec int) { recordKnown(a, sec, 0) })
+	logB, _ := stormLog(t, b, start, 3, func(sec int) { recordKnown(b, sec, 77) })
+	ls := NewLogSet()
+	for i, l := range [][]byte{logA, logB} {
+		if err := ls.Read([]string{"a.hlog", "b.hlog"}[i], bytes.NewReader(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ls.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameStats(t, "overall", &got.Overall, &whole.Overall)
+	for i := range whole.PerStep {
+		sameStats(t, whole.PerStep[i].Name, &got.PerStep[i], &whole.PerStep[i])
+	}
+	if got.Connections != whole.Connections || got.Elapsed != 3*time.Second {
+		t.Errorf("connections %d (want %d), elapsed %v", got.Connections, whole.Connections, got.Elapsed)
+	}
+	if len(got.Series) != 3 || got.Series[2].Count != whole.Series[2].Count || got.Series[2].ActiveAgents != 2*whole.Series[2].ActiveAgents {
+		t.Errorf("merged series %+v\nwant counts of %+v", got.Series, whole.Series)
+	}
+	if got.Failures[0].Count != 6 {
+		t.Errorf("failures %v: want the two logs' 3 + 3", got.Failures)
+	}
+}
+
+func TestHlogErrors(t *testing.T) {
+	for _, c := range []struct{ name, data, want string }{
+		{"empty", "", "empty file"},
+		{"garbage", "hello\n", "expected an interval histogram line"},
+		{"badhist", "Tag=step=a,0.0,1.0,0.1,HISTnotbase64\n", "bad histogram"},
+		{"badmeta", "#agentstorm-meta {nope\n", "bad agentstorm metadata"},
+		{"iv", "#agentstorm-interval {}\n", "before the agentstorm metadata"},
+	} {
+		err := NewLogSet().Read(c.name+".hlog", strings.NewReader(c.data))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.name+".hlog") {
+			t.Errorf("%s: error %v, want %q with the file name", c.name, err, c.want)
+		}
+	}
+	// A log cut short (no end line, a partial last line) still reads what it has.
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: logSteps, Model: ModelOpen, Start: start})
+	data, want := stormLog(t, rec, start, 2, func(sec int) { recordKnown(rec, sec, 0) })
+	cut := data[:bytes.Index(data, []byte(hlogEndPrefix))]
+	ls := NewLogSet()
+	if err := ls.Read("cut.hlog", io.MultiReader(bytes.NewReader(cut))); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := ls.Summary()
+	if got.Overall.Count != want.Overall.Count || got.Elapsed != 2*time.Second {
+		t.Errorf("cut log: %d requests in %v, want %d in 2s", got.Overall.Count, got.Elapsed, want.Overall.Count)
+	}
+}

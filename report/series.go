@@ -1,0 +1,90 @@
+package report
+
+import (
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// SeriesPoint is one interval (normally one second) of a run, for the
+// over-time charts: a few numbers, fixed in size, so a run's series costs
+// about 100 bytes per second (an hour is 360 KB).
+type SeriesPoint struct {
+	// At is the interval's end since the start of the run; Seconds its length.
+	At      time.Duration
+	Seconds float64
+	// Count is the requests that ended in the interval, Errors those that
+	// failed, Dropped the sessions dropped (open model).
+	Count, Errors, Dropped int64
+	// P50, P99 and Max are the interval's raw latency figures (from the
+	// intended start in the open model).
+	P50, P99, Max time.Duration
+	// Under is the latencies within ComplianceLimit; Latencies how many
+	// latencies there were.
+	Under, Latencies int64
+	// ActiveAgents is the active-agents gauge at the interval's end.
+	ActiveAgents int
+}
+
+// RPS returns the requests per second of the point.
+func (p *SeriesPoint) RPS() float64 {
+	if p.Seconds <= 0 {
+		return 0
+	}
+	return float64(p.Count) / p.Seconds
+}
+
+// PointOf returns the series point of iv for a run that started at start.
+func PointOf(iv *Interval, start time.Time) SeriesPoint {
+	p := SeriesPoint{
+		At:           iv.End.Sub(start),
+		Seconds:      iv.Duration().Seconds(),
+		Count:        iv.Count(),
+		Errors:       iv.Errors(),
+		Dropped:      iv.Dropped,
+		Under:        iv.Under,
+		ActiveAgents: iv.ActiveAgents,
+	}
+	setLatency(&p, iv.All)
+	return p
+}
+
+func setLatency(p *SeriesPoint, h *hdr.Histogram) {
+	if h == nil || h.TotalCount() == 0 {
+		return
+	}
+	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+	p.Latencies = h.TotalCount()
+	p.P50 = us(h.ValueAtQuantile(50))
+	p.P99 = us(h.ValueAtQuantile(99))
+	p.Max = us(h.Max())
+}
+
+// SeriesCollector keeps the series of a running storm. It is safe for
+// concurrent use.
+type SeriesCollector struct {
+	mu     sync.Mutex
+	start  time.Time
+	points []SeriesPoint
+}
+
+// NewSeriesCollector returns a collector for a run that started at start.
+func NewSeriesCollector(start time.Time) *SeriesCollector {
+	return &SeriesCollector{start: start}
+}
+
+// Add appends iv's point.
+func (c *SeriesCollector) Add(iv *Interval) {
+	p := PointOf(iv, c.start)
+	c.mu.Lock()
+	c.points = append(c.points, p)
+	c.mu.Unlock()
+}
+
+// Points returns a copy of the series so far.
+func (c *SeriesCollector) Points() []SeriesPoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]SeriesPoint(nil), c.points...)
+}
