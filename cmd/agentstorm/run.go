@@ -63,7 +63,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.IntVar(&f.agents, "agents", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model)")
 	fs.DurationVar(&f.duration, "duration", 0, "run length: the stages become a ramp (--ramp) and a hold for the rest")
 	fs.DurationVar(&f.ramp, "ramp", 0, "ramp from 0 to the peak over this long, then hold (default with --duration: the profile's first stage, at most the duration)")
-	fs.DurationVar(&f.think, "think", -1, "constant think time between an agent's requests, replacing the profile's (0: none)")
+	fs.DurationVar(&f.think, "think", 0, "constant think time between an agent's requests, replacing the profile's (0: none)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of every agent's random choices: the same seed makes the same choices")
 	fs.DurationVar(&f.timeout, "timeout", 0, "per-request timeout, replacing every step's own (default: the profile's, 10s unless set)")
 	fs.StringSliceVar(&f.sourceAddrs, "source-addr", nil, "local IP addresses to dial from, round-robin by agent (for remote targets; loopback targets spread over 127.0.0.2... by themselves)")
