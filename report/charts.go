@@ -114,6 +114,9 @@ func spectrumPoints(h *hdr.Histogram) plotter.XYs {
 	xmax := math.Log10(float64(n))
 	var pts plotter.XYs
 	for _, b := range h.CumulativeDistributionWithTicks(5) {
+		if b.Count == 0 {
+			continue
+		}
 		q := b.Quantile / 100
 		var x float64
 		if q >= 1 {
@@ -139,8 +142,7 @@ func spectrumChart(s *Summary) (string, error) {
 	p.Y.Label.Text = "latency"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = msTicks{}
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Legend.Top = false // the spectrum rises to the right: the bottom right is free
 	xmax, ymin, ymax := 1.0, math.Inf(1), 100.0
 	lines := []struct {
 		name string

@@ -1,0 +1,253 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fullSummary is a summary with budgets (one met, one missed), a failed
+// check class, and a series.
+func fullSummary(t *testing.T) *Summary {
+	t.Helper()
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: []string{"add_to_cart", "checkout"}, Regions: []string{"us-east", "ap-tokyo"},
+		Writes: []bool{true, true}, Model: ModelOpen, Start: start})
+	_, s := stormLog(t, rec, start, 4, func(sec int) {
+		for i := 0; i < 400; i++ {
+			rec.Record(i, 0, i%2, time.Duration(5+i%50)*ms, OK, 0)
+			rec.Record(i, 1, i%2, time.Duration(40+sec*20+i%90)*ms, OK, 0)
+		}
+		rec.Record(0, 1, 0, 0, BadStatus, 0)
+	})
+	s.Meta = map[string]string{"profile": "smoke", "target": "bundled"}
+	bs, err := ParseBudgets([]string{"add_to_cart p99 < 100ms", "checkout p99 < 100ms", "errors < 1%"}, []string{"--budget", "smoke.yaml:126:5", "--budget"},
+		BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	EvaluateBudgets(bs, s)
+	return s
+}
+
+func TestWriteJSON(t *testing.T) {
+	s := fullSummary(t)
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	var j JSONReport
+	if err := json.Unmarshal(buf.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(buf.Bytes(), &raw)
+	if raw["schema_version"] != float64(JSONSchemaVersion) {
+		t.Errorf("schema_version = %v", raw["schema_version"])
+	}
+	if j.Overall.Requests != s.Overall.Count || j.Steps[1].Latency.P99Ms != durMs(s.PerStep[1].Raw.P99) ||
+		j.Steps[1].Step != "checkout" || j.Compliance.Figure != "from_intended_start" || j.Compliance.Share != s.Overall.Raw.Compliance() {
+		t.Errorf("json figures do not match the summary: %+v", j.Steps[1])
+	}
+	if len(j.Budgets) != 3 || j.BudgetsMet || !j.Budgets[0].Met || j.Budgets[1].Met || j.Budgets[1].Source != "smoke.yaml:126:5" ||
+		j.Budgets[1].Actual == nil || *j.Budgets[1].Actual != s.Budgets[1].Actual || j.Budgets[1].Unit != "ms" {
+		t.Errorf("json budgets %+v", j.Budgets)
+	}
+	if len(j.Series) != 4 || j.Series[3].Requests != s.Series[3].Count || j.Cells[0].Region == "" || j.Steps[1].ErrorsByClass["bad_status"] != 4 {
+		t.Errorf("json series/cells: %+v %+v", j.Series, j.Cells)
+	}
+	if len(j.Failures) != 1 || j.Failures[0].Status != 400 {
+		t.Errorf("json failures %+v", j.Failures)
+	}
+}
+
+func TestWriteJUnit(t *testing.T) {
+	s := fullSummary(t)
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	j, err := ReadJUnit(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Tests != 4 || j.Failures != 2 || len(j.Suites) != 2 {
+		t.Fatalf("junit: %d tests %d failures %d suites", j.Tests, j.Failures, len(j.Suites))
+	}
+	b := j.Suites[0]
+	if b.Cases[0].Name != "add_to_cart p99 < 100ms" || b.Cases[0].Failure != nil {
+		t.Errorf("case 0 = %+v", b.Cases[0])
+	}
+	f := b.Cases[1].Failure
+	want := "MISSED: actual " + s.Budgets[1].ActualText() + ", limit < 100ms"
+	if f == nil || f.Message != want || !strings.Contains(f.Text, "from: smoke.yaml:126:5") {
+		t.Errorf("missed budget failure = %+v, want message %q", f, want)
+	}
+	c := j.Suites[1].Cases[0]
+	if c.Name != "checkout status (status 400)" || c.Failure == nil || !strings.Contains(c.Failure.Message, "3 of 1,604 answers of checkout") {
+		t.Errorf("check case = %+v", c)
+	}
+}
+
+func TestWriteHgrm(t *testing.T) {
+	s := fullSummary(t)
+	var buf bytes.Buffer
+	if err := WriteHgrm(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Count(out, "#[Mean") != 3 || !strings.Contains(out, "# agentstorm: step=checkout, from intended start latency") {
+		t.Fatalf("hgrm sections:\n%s", out)
+	}
+	// The checkout section ends at its max with every answer counted.
+	sec := out[strings.Index(out, "step=checkout"):]
+	re := regexp.MustCompile(`(?m)^\s+([0-9.]+)\s+1\.000000\s+(\d+)\s+inf$`)
+	m := re.FindStringSubmatch(sec)
+	if m == nil {
+		t.Fatalf("no 1.000000 row in checkout section:\n%s", sec)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	n, _ := strconv.ParseInt(m[2], 10, 64)
+	if want := durMs(s.PerStep[1].Raw.Max); v != want || n != s.PerStep[1].Raw.Count {
+		t.Errorf("checkout last row %v ms × %d, want max %v ms × %d", v, n, want, s.PerStep[1].Raw.Count)
+	}
+}
+
+func TestWriteMarkdownAndText(t *testing.T) {
+	s := fullSummary(t)
+	var md, txt bytes.Buffer
+	if err := WriteMarkdown(&md, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteText(&txt, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### ❌ agentstorm: smoke: 1 of 3 budgets missed", "| `checkout p99 < 100ms` |", "&lt; 100ms", "❌ MISSED", "| **all** |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	tail := txt.String()[strings.LastIndex(txt.String(), "\nBudgets"):]
+	for _, want := range []string{"checkout p99 < 100ms", "< 100ms", "MISSED", "1 of 3 budgets MISSED."} {
+		if !strings.Contains(tail, want) {
+			t.Errorf("text budget table lacks %q:\n%s", want, tail)
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	before := fullSummary(t)
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: []string{"add_to_cart", "search"}, Model: ModelOpen, Start: start})
+	for i := 0; i < 1000; i++ {
+		rec.Record(i, 0, 0, 200*ms, OK, 0)
+	}
+	rec.Release(rec.Rotate(start.Add(time.Second)))
+	after := rec.Summary(time.Second)
+	rows := Compare(before, after)
+	var p99 *CompareRow
+	for i := range rows {
+		if rows[i].Step == "add_to_cart" && rows[i].Figure == "p99" {
+			p99 = &rows[i]
+		}
+	}
+	if p99 == nil || p99.Before != durMs(before.PerStep[0].Raw.P99) || p99.After != durMs(after.PerStep[0].Raw.P99) {
+		t.Fatalf("p99 row %+v", p99)
+	}
+	var buf bytes.Buffer
+	if err := WriteCompare(&buf, before, after, "a.hlog", "b.hlog"); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"Comparing a.hlog", "add_to_cart", "checkout", "search", "+1", "%)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compare lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// chromium returns the headless browser to render HTML with, or skips the
+// test (failing instead in CI, where .ci/run installs it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (CI=true): .ci/run installs it with apt-get install -y chromium")
+	}
+	t.Skip("chromium is not installed: apt-get install -y chromium to check the HTML report renders")
+	return ""
+}
+
+// RenderHTML opens path in headless Chromium and returns the DOM after
+// scripts ran and the browser's log (stderr).
+func renderHTML(t *testing.T, path string) (dom, log string) {
+	t.Helper()
+	bin := chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+path)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+// CheckRendered fails unless Chromium ran the report's script, found want
+// rendered charts, and logged no console error.
+func checkRendered(t *testing.T, dom, log string, want int) {
+	t.Helper()
+	if !strings.Contains(dom, `data-charts-rendered="`+strconv.Itoa(want)+`"`) {
+		i := strings.Index(dom, "data-charts-rendered")
+		t.Errorf("chromium did not render %d charts (attribute: %q)", want, dom[max(i, 0):min(max(i, 0)+40, len(dom))])
+	}
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "CONSOLE") || strings.Contains(l, "Uncaught") {
+			t.Errorf("chromium console: %s", l)
+		}
+	}
+}
+
+func TestWriteHTMLRendersInChromium(t *testing.T) {
+	s := fullSummary(t)
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := WriteFileAtomic(path, func(w io.Writer) error { return WriteHTML(w, s) }); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(data)
+	for _, want := range []string{"<svg", "Latency by percentile", "99.9%", "Latency over time", "Throughput and errors", "Active agents",
+		"checkout p99 &lt; 100ms", "MISSED", "1 of 3 budgets missed", "ap-tokyo", "add_to_cart @ us-east"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("html lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "http://") || strings.Contains(html, "https://") {
+		for _, m := range regexp.MustCompile(`https?://[^"' )<]+`).FindAllString(html, -1) {
+			if !strings.HasPrefix(m, "http://www.w3.org/") {
+				t.Errorf("html refers to %s: it must open offline", m)
+			}
+		}
+	}
+	dom, log := renderHTML(t, path)
+	checkRendered(t, dom, log, 4)
+}
