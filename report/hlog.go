@@ -102,6 +102,11 @@ type hlogEnd struct {
 	Failures    []CheckFailure     `json:"failures,omitempty"`
 	Figures     map[string]float64 `json:"figures,omitempty"`
 	Aborted     string             `json:"aborted,omitempty"`
+	// AbortedBudget, AbortedAtMs and AbortedActual say which budget
+	// stopped the run live, when, and its figure then.
+	AbortedBudget string  `json:"aborted_budget,omitempty"`
+	AbortedAtMs   int64   `json:"aborted_at_ms,omitempty"`
+	AbortedActual float64 `json:"aborted_actual,omitempty"`
 	// EI holds per cell [sum of expected intervals µs, count] of the
 	// closed model's correction, for the mean in the summary's note.
 	EI [][3]int64 `json:"expected_intervals,omitempty"`
@@ -274,8 +279,9 @@ func (l *LogWriter) Close(s *Summary) error {
 			Failures:    s.Failures,
 			Figures:     s.Figures,
 		}
-		if s.Aborted != nil {
-			e.Aborted = s.Aborted.String()
+		if a := s.Aborted; a != nil {
+			e.Aborted = a.String()
+			e.AbortedBudget, e.AbortedAtMs, e.AbortedActual = a.Budget.Expr, a.At.Milliseconds(), a.Actual
 		}
 		for i := range s.Cells {
 			c := &s.Cells[i]
@@ -325,7 +331,7 @@ type LogSet struct {
 	failures map[[3]string]*CheckFailure
 	figures  map[string]float64
 	budgets  []LogBudget
-	aborted  []string
+	aborted  []LogAbort
 	metaKV   map[string]string
 
 	lastForeignEnd int64 // latest interval end of a log without agentstorm comments
@@ -545,7 +551,8 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 				ls.figures[k] += v
 			}
 			if e.Aborted != "" {
-				ls.aborted = append(ls.aborted, e.Aborted)
+				ls.aborted = append(ls.aborted, LogAbort{Text: e.Aborted, Expr: e.AbortedBudget,
+					At: time.Duration(e.AbortedAtMs) * time.Millisecond, Actual: e.AbortedActual})
 			}
 			for _, ei := range e.EI {
 				if meta == nil || len(regMap) == 0 {
@@ -758,5 +765,31 @@ func (ls *LogSet) Summary() (*Summary, error) {
 	return s, nil
 }
 
+// LogAbort is a live budget failure that stopped a logged run.
+type LogAbort struct {
+	// Text is the failure as the run said it (LiveFailure.String).
+	Text string
+	// Expr is the budget's expression, At when it failed and Actual the
+	// figure of that second.
+	Expr   string
+	At     time.Duration
+	Actual float64
+}
+
 // Aborted returns the live budget failures recorded in the logs' end lines.
-func (ls *LogSet) Aborted() []string { return ls.aborted }
+func (ls *LogSet) Aborted() []LogAbort { return ls.aborted }
+
+// MarkAbortedLog marks the results of budgets that stopped a logged run
+// (see MarkAborted).
+func MarkAbortedLog(results []BudgetResult, aborts []LogAbort) {
+	for _, a := range aborts {
+		for i := range results {
+			if results[i].Expr == a.Expr {
+				results[i].Met = false
+				results[i].Aborted = true
+				results[i].AbortedAt = a.At
+				results[i].AbortActual = a.Actual
+			}
+		}
+	}
+}

@@ -48,6 +48,7 @@ func commands() map[string]command {
 		targetCommand(),
 		targetShardCommand(),
 		runCommand(),
+		reportCommand(),
 	}
 	m := make(map[string]command, len(list))
 	for _, c := range list {

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/agentstorm/agentstorm/report"
+)
+
+func reportCommand() command {
+	return command{
+		name:    "report",
+		summary: "re-render, merge or compare saved runs (.hlog): text, json, junit, hgrm, markdown, html; budgets re-judged",
+		run:     runReport,
+	}
+}
+
+// reportFlags are the flags of `agentstorm report` and `report merge`.
+type reportFlags struct {
+	outs         []string
+	budgets      []string
+	noLogBudgets bool
+	quiet        bool
+}
+
+func newReportFlagSet(name string, f *reportFlags) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(false))
+	fs.StringArrayVar(&f.budgets, "budget", nil, "judge a budget, such as 'add_to_cart p99 < 100ms' (repeatable; added to the run's own budgets)")
+	fs.BoolVar(&f.noLogBudgets, "no-run-budgets", false, "judge only the --budget flags, not the budgets the run recorded in its log")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func printReportUsage(w io.Writer, fs *pflag.FlagSet) {
+	fmt.Fprintln(w, "Usage:")
+	fmt.Fprintln(w, "  agentstorm report RUN.hlog [flags]             re-render a saved run")
+	fmt.Fprintln(w, "  agentstorm report merge A.hlog B.hlog [flags]  merge workers', segments' or runs' logs into one report")
+	fmt.Fprintln(w, "  agentstorm report compare BEFORE.hlog AFTER.hlog  each percentile of each step side by side, with the change")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "An .hlog is the interval log `agentstorm run --out hlog=PATH` writes (HdrHistogram's log format,")
+	fmt.Fprintln(w, "with the run's metadata and budgets in its comments). Logs merge without loss: histograms add up,")
+	fmt.Fprintln(w, "and budgets are judged on the merged totals. The text summary goes to standard output; '-' reads")
+	fmt.Fprintln(w, "a log from standard input.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 99 a budget missed, 1 a log could not be read, 2 bad usage or budget.")
+}
+
+func reportUsageError(env *cliEnv, msg string) int {
+	fmt.Fprintf(env.stderr, "agentstorm report: %s\nRun 'agentstorm report --help' for the flags.\n", msg)
+	return exitUsage
+}
+
+// runReport is `agentstorm report`.
+func runReport(ctx context.Context, env *cliEnv, args []string) int {
+	sub := ""
+	if len(args) > 0 && (args[0] == "merge" || args[0] == "compare" || args[0] == "render") {
+		sub, args = args[0], args[1:]
+	}
+	var f reportFlags
+	fs := newReportFlagSet("agentstorm report", &f)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			printReportUsage(env.stdout, fs)
+			return exitOK
+		}
+		return reportUsageError(env, err.Error())
+	}
+	files := fs.Args()
+	if sub == "compare" {
+		if len(files) != 2 {
+			return reportUsageError(env, fmt.Sprintf("compare takes two logs, BEFORE.hlog AFTER.hlog; got %d", len(files)))
+		}
+		if len(f.outs) > 0 || len(f.budgets) > 0 {
+			return reportUsageError(env, "compare prints a table; --out and --budget apply to a report or a merge")
+		}
+		before, err := readLogs(files[:1])
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
+			return exitFailed
+		}
+		after, err := readLogs(files[1:])
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
+			return exitFailed
+		}
+		bs, _ := before.Summary()
+		as, _ := after.Summary()
+		if err := report.WriteCompare(env.stdout, bs, as, files[0], files[1]); err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+	if len(files) == 0 {
+		return reportUsageError(env, "give the .hlog file(s) to report on")
+	}
+	if sub != "merge" && len(files) > 1 {
+		return reportUsageError(env, fmt.Sprintf("%d logs given: use `agentstorm report merge %s ...` to merge them into one report", len(files), files[0]))
+	}
+	outs, err := parseOuts(f.outs, false)
+	if err != nil {
+		return reportUsageError(env, err.Error())
+	}
+	ls, err := readLogs(files)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
+		return exitFailed
+	}
+	s, err := ls.Summary()
+	if err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
+		return exitFailed
+	}
+	var exprs, sources []string
+	if !f.noLogBudgets {
+		for _, b := range ls.Budgets() {
+			exprs = append(exprs, b.Expr)
+			sources = append(sources, b.Source)
+		}
+	}
+	fe, fsrc := flagBudgets(f.budgets)
+	exprs, sources = append(exprs, fe...), append(sources, fsrc...)
+	budgets, err := report.ParseBudgets(exprs, sources, budgetOptions(s))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm report: bad budget:\n%v\n", err)
+		return exitUsage
+	}
+	results := report.EvaluateBudgets(budgets, s)
+	report.MarkAbortedLog(results, ls.Aborted())
+	if len(files) > 1 {
+		if s.Meta == nil {
+			s.Meta = map[string]string{}
+		} else {
+			m := make(map[string]string, len(s.Meta)+1)
+			for k, v := range s.Meta {
+				m[k] = v
+			}
+			s.Meta = m
+		}
+		s.Meta["merged_logs"] = fmt.Sprint(len(files))
+	}
+	if !f.quiet {
+		if err := report.WriteText(env.stdout, s); err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
+			return exitFailed
+		}
+	}
+	if err := writeOutputs(env.stdout, outs, s); err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
+		return exitFailed
+	}
+	if !report.BudgetsMet(results) {
+		for i := range results {
+			if !results[i].Met {
+				fmt.Fprintf(env.stderr, "agentstorm report: budget missed: %s\n", results[i].Describe())
+			}
+		}
+		return exitBudgetMet
+	}
+	return exitOK
+}
+
+// readLogs reads the hlogs (path "-" is standard input) into one set.
+func readLogs(files []string) (*report.LogSet, error) {
+	ls := report.NewLogSet()
+	for _, p := range files {
+		if p == "-" {
+			if err := ls.Read("standard input", os.Stdin); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("read log: %w", err)
+		}
+		err = ls.Read(p, f)
+		_ = f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ls, nil
+}
