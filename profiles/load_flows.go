@@ -385,6 +385,14 @@ func (l *loader) path(p *yaml.Node, s *Step, what string) {
 		return
 	}
 	for i := 0; i < len(v); i++ {
+		// Template actions ({{int 1 9}}) may hold spaces; their output is
+		// escaped for the path when rendered, so only the literal parts are checked.
+		if strings.HasPrefix(v[i:], "{{") {
+			if end := strings.Index(v[i:], "}}"); end >= 0 {
+				i += end + 1
+				continue
+			}
+		}
 		if b := v[i]; b <= 0x20 || b >= 0x7f || b == '#' {
 			l.errAt(p, i, "percent-encode it, e.g. %20 for a space", "%s: path has %q at offset %d; expected no spaces, controls, # or non-ASCII bytes", what, string(b), i)
 			return

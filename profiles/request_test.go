@@ -434,3 +434,21 @@ func TestPickFlowByWeight(t *testing.T) {
 		t.Errorf("buyer picked %d of 10000, want ~7000", buyers)
 	}
 }
+
+// A generator with arguments in a path holds spaces inside {{ }}: the
+// literal parts are checked, the rendered value is escaped.
+func TestGeneratorWithArgumentsInPath(t *testing.T) {
+	src := strings.Replace(validSrc, "path: /y/{{id}}", `path: "/y/{{int 3 3}}/{{pick a b}}?n={{int 1 9}}"`, 1)
+	p, err := Load("t.yaml", []byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := parseBoth(t, p.Flows[0].Steps[1].AppendRequest(nil, "h", newTestContext(p)))
+	if !strings.HasPrefix(req.URL.Path, "/y/3/") || req.URL.Query().Get("n") == "" {
+		t.Errorf("request URI %q", req.RequestURI)
+	}
+	bad := strings.Replace(validSrc, "path: /y/{{id}}", `path: "/y /{{int 1 9}}"`, 1)
+	if _, err := Load("t.yaml", []byte(bad), ""); err == nil || !strings.Contains(err.Error(), "expected no spaces") {
+		t.Errorf("a space outside the template was accepted: %v", err)
+	}
+}
