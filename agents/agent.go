@@ -26,7 +26,8 @@ var errAborted = errors.New("call cut at the end of the run")
 // and its own keep-alive connection. Through a pause it holds no buffers.
 type agent struct {
 	s      *Swarm
-	id     int
+	id     int // local number in this process (index of Swarm.all)
+	gid    int // storm-wide id (Segment.GlobalID(id)): seeds, customer, endpoint, source address
 	region int
 	ep     *endpoint
 	pcg    rand.PCG
@@ -52,19 +53,20 @@ type agent struct {
 }
 
 func newAgent(s *Swarm, id int) *agent {
-	a := &agent{s: s, id: id}
-	a.pcg.Seed(s.cfg.Seed, uint64(id))
+	gid := s.cfg.Segment.GlobalID(id)
+	a := &agent{s: s, id: id, gid: gid}
+	a.pcg.Seed(s.cfg.Seed, uint64(gid))
 	a.rng = rand.New(&a.pcg)
 	pop := s.prof.Population
 	if pop != nil && len(pop.Regions()) > 0 {
 		a.region, a.c.Region = pop.PickRegion(a.rng)
-		a.c.Customer = pop.Customer(id)
+		a.c.Customer = pop.Customer(gid)
 	}
 	eps := s.eps[a.region]
-	a.ep = eps[id%len(eps)]
+	a.ep = eps[gid%len(eps)]
 	a.c.RegionIndex = a.region
-	a.c.PathPrefix = s.prefixes[a.region][id%len(eps)]
-	a.c.AgentID = id
+	a.c.PathPrefix = s.prefixes[a.region][gid%len(eps)]
+	a.c.AgentID = gid
 	a.c.Rand = a.rng
 	a.c.Vars = s.prof.NewVars()
 	return a
@@ -367,7 +369,7 @@ func (a *agent) dial(deadline time.Time) error {
 	go func() {
 		defer func() { <-s.dialSem }()
 		ctx, cancel := context.WithDeadline(s.dialCtx, deadline)
-		c, err := s.dialer.dial(ctx, a.ep, a.id)
+		c, err := s.dialer.dial(ctx, a.ep, a.gid)
 		cancel()
 		ch <- result{c, err}
 	}()

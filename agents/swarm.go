@@ -75,6 +75,17 @@ type Config struct {
 	// run ends) and the swarm's stats at that moment. iv is released back to
 	// the recorder after OnInterval returns: do not keep it.
 	OnInterval func(iv *report.Interval, st Stats)
+	// Segment, when not the whole storm, runs only that segment's agents,
+	// stage levels and arrivals (see Segment); the other segments run in
+	// other processes with the same profile, seed and Start.
+	Segment Segment
+	// Start, when set, is the storm's time zero: Run waits until then (for
+	// segments started on several processes or hosts to share one clock)
+	// and the stages run from it. A Start in the past starts at once, with
+	// the stages as far along as the clock says. Make the recorder with
+	// report.Options.Start set to the same time, so its first interval
+	// starts there too.
+	Start time.Time
 }
 
 // Stats is a snapshot of a running swarm, for the live line.
@@ -146,6 +157,9 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
+	}
+	if err := cfg.Segment.Validate(); err != nil {
+		return nil, err
 	}
 	s := &Swarm{
 		cfg:     cfg,
@@ -219,13 +233,17 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 			s.maxAgents = DefaultOpenMaxAgents
 		}
 	}
+	// Source addresses are spread by global id over the whole storm's
+	// agents, so segments on one machine never crowd one address.
+	stormAgents := s.maxAgents
+	s.maxAgents = cfg.Segment.Share(s.maxAgents)
 	if cfg.MaxAgents > 0 && s.maxAgents > cfg.MaxAgents {
 		s.maxAgents = cfg.MaxAgents
 	}
 	if s.maxAgents < 1 {
 		s.maxAgents = 1
 	}
-	s.dialer = newDialer(cfg.DialTimeout, s.maxAgents, cfg.SourceAddrs)
+	s.dialer = newDialer(cfg.DialTimeout, max(stormAgents, s.maxAgents), cfg.SourceAddrs)
 	s.pool = newBufPool(readBufSize, maxPooledBufs)
 	return s, nil
 }
@@ -345,7 +363,20 @@ func (s *Swarm) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("agents: Run called twice on one Swarm")
 	}
-	s.start = time.Now()
+	if st := s.cfg.Start; !st.IsZero() {
+		if d := time.Until(st); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		s.start = st
+	} else {
+		s.start = time.Now()
+	}
 	s.startNano.Store(s.start.UnixNano())
 	runCtx, cancelRun := context.WithDeadline(ctx, s.start.Add(s.planned))
 	defer cancelRun()
@@ -459,7 +490,7 @@ func (s *Swarm) control(ctx context.Context, wg *sync.WaitGroup) {
 	next := 0
 	for {
 		lvl := int(math.Round(s.prof.Workload.LevelAt(time.Since(s.start))))
-		lvl = min(lvl, s.maxAgents)
+		lvl = min(s.cfg.Segment.Share(lvl), s.maxAgents)
 		for len(running) < lvl {
 			id := -1
 			s.mu.Lock()
@@ -505,10 +536,29 @@ type arrivals struct {
 	end time.Duration
 	t   time.Duration
 	acc float64 // sessions accumulated since the last arrival, in [0, 1)
+	seg Segment // only this segment's arrivals are returned
+	k   int     // arrivals of the whole storm generated so far
 }
 
-// next returns the next arrival, or false when the plan has ended.
+// next returns this segment's next arrival, or false when the plan has
+// ended. Every segment generates the whole storm's schedule and keeps
+// arrival k when k % Count == Index, so the segments add up to the plan.
 func (g *arrivals) next() (time.Duration, bool) {
+	for {
+		t, ok := g.nextAll()
+		if !ok {
+			return 0, false
+		}
+		k := g.k
+		g.k++
+		if g.seg.Owns(k) {
+			return t, true
+		}
+	}
+}
+
+// nextAll returns the whole storm's next arrival.
+func (g *arrivals) nextAll() (time.Duration, bool) {
 	const slot = time.Millisecond
 	for g.t < g.end {
 		slotEnd := min(g.t-g.t%slot+slot, g.end)
@@ -531,8 +581,8 @@ func (g *arrivals) next() (time.Duration, bool) {
 // session keeps its intended start time.
 func (s *Swarm) schedule(ctx context.Context, wg *sync.WaitGroup) {
 	idle := make(chan *agent, s.maxAgents)
-	gen := arrivals{w: s.prof.Workload, end: s.planned}
-	rng := rand.New(rand.NewPCG(s.cfg.Seed, math.MaxUint64))
+	gen := arrivals{w: s.prof.Workload, end: s.planned, seg: s.cfg.Segment}
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, math.MaxUint64-uint64(s.cfg.Segment.Index)))
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	spawned := 0
