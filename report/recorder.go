@@ -216,6 +216,9 @@ func (r *Recorder) Model() string {
 	return ModelClosed
 }
 
+// Start returns when the run (and the first interval) started.
+func (r *Recorder) Start() time.Time { return r.start }
+
 // Stripes returns the number of lock stripes per step × region.
 func (r *Recorder) Stripes() int { return r.mask + 1 }
 

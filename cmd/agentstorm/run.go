@@ -52,6 +52,8 @@ type runFlags struct {
 	sourceAddrs []string
 	insecure    bool
 	shards      int
+	budgets     []string
+	outs        []string
 }
 
 // newRunFlagSet declares every flag of `agentstorm run` into f.
@@ -69,6 +71,8 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringSliceVar(&f.sourceAddrs, "source-addr", nil, "local IP addresses to dial from, round-robin by agent (for remote targets; loopback targets spread over 127.0.0.2... by themselves)")
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification for https targets")
 	fs.IntVar(&f.shards, "shards", 0, "bundled target: number of shard processes (default: one per region of the profile, more for large storms)")
+	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'add_to_cart p99 < 100ms' or 'errors < 0.1% abort' (repeatable; added to the profile's budgets; see docs/ci.md)")
+	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true)+" (hlog is written as the run goes)")
 	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
 	return fs
@@ -89,7 +93,8 @@ func printRunUsage(w io.Writer, fs *pflag.FlagSet) {
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed (e.g. the target was unreachable), 2 bad usage or bad profile.")
+	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 1 the run failed (e.g. the target was unreachable),")
+	fmt.Fprintln(w, "2 bad usage, bad profile or bad budget, 99 a budget was missed.")
 }
 
 // runUsageError reports bad usage and returns exit code 2.
@@ -115,6 +120,10 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if msg := f.validate(fs); msg != "" {
 		return runUsageError(env, msg)
 	}
+	outs, err := parseOuts(f.outs, true)
+	if err != nil {
+		return runUsageError(env, err.Error())
+	}
 	prof, err := loadRunProfile(f.profile)
 	if err != nil {
 		var les profiles.LoadErrors
@@ -136,6 +145,16 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	if len(prof.Flows) == 0 {
 		fmt.Fprintf(env.stderr, "agentstorm run: profile %s has no flows\n", prof.Name)
+		return exitUsage
+	}
+
+	recOpts := agents.RecorderOptions(prof)
+	bexprs, bsources := profileBudgets(prof)
+	fe, fsrc := flagBudgets(f.budgets)
+	bexprs, bsources = append(bexprs, fe...), append(bsources, fsrc...)
+	budgets, err := report.ParseBudgets(bexprs, bsources, report.BudgetOptions{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes})
+	if err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
 		return exitUsage
 	}
 
@@ -223,10 +242,50 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}
 
-	rec := report.NewRecorder(agents.RecorderOptions(prof))
+	rec := report.NewRecorder(recOpts)
+	meta := runMeta(prof, &f, bundled)
+	series := report.NewSeriesCollector(rec.Start())
+	var hlog *report.LogWriter
+	var hlogFile *report.AtomicFile
+	for _, o := range outs {
+		if o.kind != "hlog" {
+			continue
+		}
+		if hlogFile, err = report.CreateAtomic(o.path); err == nil {
+			logBudgets := make([]report.LogBudget, len(bexprs))
+			for i := range bexprs {
+				logBudgets[i] = report.LogBudget{Expr: bexprs[i], Source: bsources[i]}
+			}
+			hlog, err = report.NewLogWriter(hlogFile, report.MetaOf(rec, meta, logBudgets))
+		}
+		if err != nil {
+			if hlogFile != nil {
+				hlogFile.Abort()
+			}
+			fmt.Fprintf(env.stderr, "agentstorm run: --out hlog=%s: %v\n", o.path, err)
+			return exitFailed
+		}
+		defer hlogFile.Abort() // no-op after Commit
+	}
+	live := report.NewLiveChecker(budgets)
+	var liveFail *report.LiveFailure
 	tty := isTerminal(env.stdout)
 	var lastPrint time.Time
 	cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
+		series.Add(iv)
+		if hlog != nil {
+			if err := hlog.WriteInterval(iv); err != nil {
+				out.printf("\nagentstorm run: %v\n", err)
+				hlog = nil
+			}
+		}
+		if liveFail == nil && iv.Duration() >= 500*time.Millisecond {
+			if lf := live.Check(iv, st.Elapsed); lf != nil {
+				liveFail = lf
+				out.printf("\nAborting: %s\n", lf)
+				cancel()
+			}
+		}
 		if iv.Duration() < 500*time.Millisecond {
 			return // the sliver between the last full second and the end
 		}
@@ -259,6 +318,14 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	out.printf("\n")
 	sum := rec.Summary(sw.Elapsed())
+	sum.Meta = meta
+	sum.Series = series.Points()
+	for _, fl := range sw.Failures() {
+		sum.Failures = append(sum.Failures, report.CheckFailure{Step: fl.Step, Kind: fl.Kind, Status: fl.Status, Count: fl.Count})
+	}
+	sum.Aborted = liveFail
+	results := report.EvaluateBudgets(budgets, sum)
+	report.MarkAborted(results, liveFail)
 	out.mu.Lock()
 	werr := report.WriteText(env.stdout, sum)
 	out.mu.Unlock()
@@ -270,11 +337,60 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		out.printf("Bundled target: stopping %d shards; their order stores stay in %s (shard logs: %s)\n",
 			len(sup.Topology().Shards), sup.DataDir(), logFile.Name())
 	}
+	outErr := false
+	if hlog != nil {
+		err := hlog.Close(sum)
+		if err == nil {
+			err = hlogFile.Commit()
+		}
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: --out hlog=%s: %v\n", hlogFile.Path(), err)
+			outErr = true
+		} else {
+			out.printf("Wrote hlog: %s\n", hlogFile.Path())
+		}
+	}
+	out.mu.Lock()
+	werr = writeOutputs(env.stdout, outs, sum)
+	out.mu.Unlock()
+	if werr != nil {
+		fmt.Fprintf(env.stderr, "agentstorm run: %v\n", werr)
+		outErr = true
+	}
 	if runErr != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: the run failed: %v\n", runErr)
 		return exitFailed
 	}
+	if !report.BudgetsMet(results) {
+		for i := range results {
+			if !results[i].Met {
+				fmt.Fprintf(env.stderr, "agentstorm run: budget missed: %s\n", results[i].Describe())
+			}
+		}
+		return exitBudgetMet
+	}
+	if outErr {
+		return exitFailed
+	}
 	return exitOK
+}
+
+// runMeta is the run's metadata for the outputs.
+func runMeta(prof *profiles.Profile, f *runFlags, bundled bool) map[string]string {
+	m := map[string]string{"profile": prof.Name, "model": string(prof.Workload.Model), "seed": fmt.Sprint(f.seed)}
+	if prof.File != "" {
+		m["profile_file"] = prof.File
+	}
+	switch {
+	case bundled:
+		m["target"] = "bundled"
+	case f.target != "":
+		m["target"] = f.target
+	default:
+		m["target"] = describeTarget(prof.Target)
+	}
+	m["version"] = version
+	return m
 }
 
 // validate returns a message naming the first bad flag value, or "".

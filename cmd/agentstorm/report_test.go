@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentstorm/agentstorm/report"
+)
+
+// reportIt runs `agentstorm report args...` in-process.
+func reportIt(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut runBuffer
+	env := &cliEnv{stdout: &out, stderr: &errOut}
+	code := runCLI(context.Background(), env, append([]string{"report"}, args...))
+	return code, out.String(), errOut.String()
+}
+
+func readJSONReport(t *testing.T, path string) *report.JSONReport {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j report.JSONReport
+	if err := json.Unmarshal(data, &j); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &j
+}
+
+func readJUnitFile(t *testing.T, path string) *report.JUnitSuites {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	j, err := report.ReadJUnit(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return j
+}
+
+// TestCIBudgets runs the command line of docs/ci.md: a short storm against
+// the bundled target with budgets and outputs. Budgets that hold give exit
+// 0; an impossible one gives 99 and a JUnit failure carrying the numbers.
+// The saved hlog re-renders with `agentstorm report` to the same figures,
+// and two logs merge to exactly twice the counts.
+func TestCIBudgets(t *testing.T) {
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1") // the bundled shards are this test binary (TestMain)
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	stepSummary := p("step-summary.md")
+	t.Setenv("GITHUB_STEP_SUMMARY", stepSummary)
+
+	code, out, errOut := runIt(t, nil, "--profile", "smoke", "--duration", "2s",
+		"--budget", "add_to_cart p99 < 5s", "--budget", "errors < 50%",
+		"--out", "junit="+p("pass.xml"), "--out", "html="+p("pass.html"), "--out", "hlog="+p("pass.hlog"), "--out", "json="+p("pass.json"))
+	if code != exitOK {
+		t.Fatalf("pass path: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Budgets (judged", "add_to_cart p99 < 5s", "met", "Wrote junit: " + p("pass.xml"), "Wrote hlog: " + p("pass.hlog")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pass path output lacks %q:\n%s", want, out)
+		}
+	}
+	ju := readJUnitFile(t, p("pass.xml"))
+	if ju.Suites[0].Tests != 4 || ju.Suites[0].Failures != 0 { // smoke's two budgets and the two flags
+		t.Errorf("pass junit: %d budget cases, %d failures", ju.Suites[0].Tests, ju.Suites[0].Failures)
+	}
+	md, err := os.ReadFile(stepSummary)
+	if err != nil || !strings.Contains(string(md), "budgets met") {
+		t.Errorf("$GITHUB_STEP_SUMMARY: %v\n%s", err, md)
+	}
+	if html, err := os.ReadFile(p("pass.html")); err != nil || !strings.Contains(string(html), "<svg") {
+		t.Errorf("html report: %v", err)
+	}
+
+	// Re-rendered from the hlog: the same figures as the run's JSON.
+	code, out, errOut = reportIt(t, p("pass.hlog"), "--out", "json="+p("again.json"), "--out", "hgrm="+p("again.hgrm"))
+	if code != exitOK {
+		t.Fatalf("report: exit %d\n%s\n%s", code, out, errOut)
+	}
+	run, again := readJSONReport(t, p("pass.json")), readJSONReport(t, p("again.json"))
+	if run.Overall.Requests == 0 || again.Overall.Requests != run.Overall.Requests || again.Overall.Latency != run.Overall.Latency ||
+		again.Overall.CorrectedLatency == nil || *again.Overall.CorrectedLatency != *run.Overall.CorrectedLatency || len(again.Budgets) != 4 {
+		t.Errorf("re-rendered figures differ:\nrun   %+v\nagain %+v", run.Overall, again.Overall)
+	}
+
+	// Merged with itself: exactly twice the counts, the same percentiles.
+	code, _, errOut = reportIt(t, "merge", p("pass.hlog"), p("pass.hlog"), "-q", "--out", "json="+p("merged.json"))
+	if code != exitOK {
+		t.Fatalf("merge: exit %d\n%s", code, errOut)
+	}
+	merged := readJSONReport(t, p("merged.json"))
+	if merged.Overall.Requests != 2*run.Overall.Requests || merged.Overall.Latency.P99Ms != run.Overall.Latency.P99Ms ||
+		merged.Overall.Latency.Count != 2*run.Overall.Latency.Count {
+		t.Errorf("merged: %d requests p99 %v, want %d and %v", merged.Overall.Requests, merged.Overall.Latency.P99Ms,
+			2*run.Overall.Requests, run.Overall.Latency.P99Ms)
+	}
+
+	// The fail path: an impossible budget.
+	code, out, errOut = runIt(t, nil, "--profile", "smoke", "--duration", "2s",
+		"--budget", "add_to_cart p99 < 1us", "--out", "junit="+p("fail.xml"))
+	if code != exitBudgetMet {
+		t.Fatalf("fail path: exit %d, want 99\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us: actual") || !strings.Contains(out, "MISSED") {
+		t.Errorf("fail path does not name the budget, actual and limit:\n%s\n%s", out, errOut)
+	}
+	ju = readJUnitFile(t, p("fail.xml"))
+	var failed *report.JUnitCase
+	for i := range ju.Suites[0].Cases {
+		if c := &ju.Suites[0].Cases[i]; c.Name == "add_to_cart p99 < 1us" {
+			failed = c
+		}
+	}
+	if ju.Failures < 1 || failed == nil || failed.Failure == nil || !strings.Contains(failed.Failure.Message, "limit < 1µs") ||
+		!strings.Contains(failed.Failure.Message, "actual ") {
+		t.Errorf("fail junit: %+v", failed)
+	}
+}
+
+// TestRunLiveAbort: an abort budget that fails stops the storm early.
+func TestRunLiveAbort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a storm against the bundled target")
+	}
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	code, out, errOut := runIt(t, nil, "--profile", "smoke", "--duration", "20s", "--ramp", "0s",
+		"--budget", "p99 < 1us abort after 1s min 1")
+	if code != exitBudgetMet {
+		t.Fatalf("exit %d, want 99\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "Aborting: budget \"p99 < 1us abort after 1s min 1\" failed live at") ||
+		!strings.Contains(out, "MISSED (aborted the run)") {
+		t.Errorf("no abort in the output:\n%s", out)
+	}
+	if strings.Contains(out, "0:20/0:20") || strings.Contains(out, "20s elapsed") {
+		t.Errorf("the run was not cut short:\n%s", out)
+	}
+}
+
+func TestReportUsage(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.hlog")
+	if err := os.WriteFile(bad, []byte("not a log\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{}, exitUsage, "give the .hlog file"},
+		{[]string{"a.hlog", "b.hlog"}, exitUsage, "use `agentstorm report merge"},
+		{[]string{"compare", "a.hlog"}, exitUsage, "compare takes two logs"},
+		{[]string{"x.hlog", "--out", "pdf=x.pdf"}, exitUsage, `unknown kind "pdf"`},
+		{[]string{"x.hlog", "--out", "hlog=x.hlog"}, exitUsage, "hlog is recorded by `agentstorm run`"},
+		{[]string{"x.hlog", "--out", "html"}, exitUsage, "want KIND=PATH"},
+		{[]string{filepath.Join(dir, "missing.hlog")}, exitFailed, "no such file"},
+		{[]string{bad}, exitFailed, "bad.hlog:1: expected an interval histogram line"},
+	} {
+		code, _, errOut := reportIt(t, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("report %q: exit %d, stderr %q; want %d and %q", c.args, code, errOut, c.code, c.want)
+		}
+	}
+	code, out, _ := reportIt(t, "--help")
+	if code != exitOK || !strings.Contains(out, "report merge") || !strings.Contains(out, "99 a budget missed") {
+		t.Errorf("help: %d\n%s", code, out)
+	}
+	// run: a bad budget or --out is a usage error before anything starts.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--profile", "smoke", "--budget", "add_to_cart p99 < 100"}, "column 19: expected a unit"},
+		{[]string{"--profile", "smoke", "--budget", "cart p99 < 1s"}, `unknown step "cart"; known steps: open_cart`},
+		{[]string{"--profile", "smoke", "--out", "pdf=x"}, `unknown kind "pdf"`},
+	} {
+		code, _, errOut := runIt(t, nil, c.args...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("run %q: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
