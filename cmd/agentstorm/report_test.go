@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 )
 
@@ -188,6 +190,23 @@ func TestReportUsage(t *testing.T) {
 		code, _, errOut := runIt(t, nil, c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("run %q: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// TestBuiltinBudgetsParse: every built-in profile's budgets parse against
+// its own steps and regions (a run would stop with exit 2 otherwise).
+func TestBuiltinBudgetsParse(t *testing.T) {
+	for _, b := range profiles.Builtins() {
+		p, err := profiles.Builtin(b.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := agents.RecorderOptions(p)
+		exprs, sources := profileBudgets(p)
+		bs, err := report.ParseBudgets(exprs, sources, report.BudgetOptions{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes})
+		if err != nil || len(bs) != len(p.Budgets) {
+			t.Errorf("%s: %v", b.Name, err)
 		}
 	}
 }
