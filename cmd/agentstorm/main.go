@@ -48,6 +48,7 @@ func commands() map[string]command {
 		targetCommand(),
 		targetShardCommand(),
 		runCommand(),
+		workerCommand(),
 		reportCommand(),
 	}
 	m := make(map[string]command, len(list))
