@@ -1,6 +1,8 @@
 // Command barefast is a bare fasthttp server for throughput comparisons: it
 // answers every request 200 with a tiny JSON body and nothing else, so a
-// benchmark measures the load generator, not the server.
+// benchmark measures the load generator, not the server. GET /__count answers
+// the number of other requests served so far (plain text), so a script can
+// count the requests of a measurement window the same way for every tool.
 //
 //	go run ./bench/barefast -listen 127.0.0.1:18080
 package main
@@ -10,6 +12,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -26,8 +30,14 @@ func main() {
 	}
 	fmt.Printf("LISTENING %s\n", ln.Addr())
 	body := []byte(`{"ok":true}`)
+	var served atomic.Int64
 	s := &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) == "/__count" {
+				ctx.SetBodyString(strconv.FormatInt(served.Load(), 10))
+				return
+			}
+			served.Add(1)
 			if *delay > 0 {
 				time.Sleep(*delay)
 			}

@@ -1,0 +1,180 @@
+# bench/lib.sh: helpers sourced by the side-by-side scripts (bench/vs-*.sh,
+# bench/run-all). Not executable on its own.
+#
+# Every script: bench_init (temporary dir, trap that stops by PID everything
+# started with start_bg), peers installed on demand (ensure_apt, ensure_go),
+# agentstorm built once (build_agentstorm; run-all exports BENCH_BIN so the
+# rows share one build), and its markdown section of bench/RESULTS.md replaced
+# in place between <!-- bench:KEY --> and <!-- /bench:KEY --> (write_section).
+
+BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RESULTS=${RESULTS:-$BENCH_REPO/bench/RESULTS.md}
+GOBIN_DIR=$(go env GOPATH)/bin
+CLK_TCK=$(getconf CLK_TCK)
+PIDS=()
+VEGETA_VERSION=v12.13.0
+BOMBARDIER_VERSION=v1.2.6
+
+# bench_init makes $TMP and installs the EXIT trap that stops what we started.
+bench_init() {
+  TMP=$(mktemp -d /tmp/agentstorm-bench.XXXXXX)
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  cd "$BENCH_REPO"
+}
+
+# bench_cleanup stops every process started with start_bg, by PID.
+bench_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${PIDS[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+
+# start_bg CMD...: runs CMD in the background, remembers its PID in BGPID and
+# in PIDS (stopped at exit). Redirect inside CMD with sh -c if needed; the
+# caller's redirections apply to the command itself.
+start_bg() {
+  "$@" &
+  BGPID=$!
+  PIDS+=("$BGPID")
+}
+
+# stop_pid PID: stops one process we started and waits for it.
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# ensure_apt CMD PKG: installs the Debian package PKG when CMD is missing.
+ensure_apt() {
+  if ! command -v "$1" > /dev/null 2>&1; then
+    echo "installing $2 (apt-get)" >&2
+    apt-get update -qq > /dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" > /dev/null
+  fi
+}
+
+# ensure_go NAME MODULE@VERSION: go installs MODULE when $GOBIN_DIR/NAME is missing.
+ensure_go() {
+  if [ ! -x "$GOBIN_DIR/$1" ]; then
+    echo "installing $2 (go install)" >&2
+    (cd /tmp && go install "$2")
+  fi
+}
+
+# build_agentstorm: builds agentstorm and the bench servers into $BENCH_BIN
+# unless they are there already (run-all builds once for every row).
+build_agentstorm() {
+  if [ -z "${BENCH_BIN:-}" ]; then
+    BENCH_BIN=$TMP/bin
+  fi
+  mkdir -p "$BENCH_BIN"
+  if [ ! -x "$BENCH_BIN/agentstorm" ] || [ ! -x "$BENCH_BIN/barefast" ] || [ ! -x "$BENCH_BIN/stallserver" ]; then
+    (cd "$BENCH_REPO" && go build -o "$BENCH_BIN/agentstorm" ./cmd/agentstorm &&
+      go build -o "$BENCH_BIN/barefast" ./bench/barefast &&
+      go build -o "$BENCH_BIN/stallserver" ./bench/stallserver)
+  fi
+  AGENTSTORM=$BENCH_BIN/agentstorm
+}
+
+# wait_port HOST:PORT: waits (at most 5 s) until something listens there.
+wait_port() {
+  local i
+  for i in $(seq 1 50); do
+    if (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2> /dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}
+
+# cpu_ticks PID: user+system CPU of PID so far, in clock ticks (/proc/PID/stat).
+cpu_ticks() {
+  awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2> /dev/null || echo 0
+}
+
+# rss_kb PID: resident set size of PID in KiB.
+rss_kb() {
+  awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2> /dev/null || echo 0
+}
+
+# now_s: wall clock in seconds with nanoseconds.
+now_s() { date +%s.%N; }
+
+# median / minimum / maximum of numbers on stdin, one a line.
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+minimum() { sort -g | head -1; }
+maximum() { sort -g | tail -1; }
+
+# fmt_int N: 123456.7 -> 123,457.
+fmt_int() { LC_ALL=C awk -v x="$1" 'BEGIN {x=sprintf("%.0f", x); s=""; while (length(x)>3) {s="," substr(x, length(x)-2) s; x=substr(x, 1, length(x)-3)} print x s}'; }
+
+# spread FILE FORMAT: "median (min–max)" of the numbers in FILE, printf FORMAT each.
+spread() {
+  local m lo hi
+  m=$(median < "$1"); lo=$(minimum < "$1"); hi=$(maximum < "$1")
+  if [ "$2" = int ]; then
+    echo "$(fmt_int "$m") ($(fmt_int "$lo")–$(fmt_int "$hi"))"
+  else
+    LC_ALL=C printf "$2 ($2–$2)\n" "$m" "$lo" "$hi"
+  fi
+}
+
+# ratio A B [FORMAT]: A / B.
+ratio() { LC_ALL=C awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {if (b == 0) print "n/a"; else printf f "\n", a / b}'; }
+
+# machine_line: one line saying what ran where and when.
+machine_line() {
+  local cpu mem
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+  echo "$(nproc) cores ($cpu), $mem, Linux $(uname -r), $(go version | awk '{print $3}'); $(date -u '+%Y-%m-%d %H:%M UTC'); load average at start $(cut -d' ' -f1-3 /proc/loadavg), at end LOADEND"
+}
+
+# finish_machine_line FILE: fills in the load average at the end.
+finish_machine_line() { sed -i "s|LOADEND|$(cut -d' ' -f1-3 /proc/loadavg)|" "$1"; }
+
+# agentstorm_version: the commit agentstorm was built from.
+agentstorm_version() { echo "agentstorm $(git -C "$BENCH_REPO" rev-parse --short HEAD)$(git -C "$BENCH_REPO" diff --quiet -- agents report profiles cmd 2> /dev/null || echo '+local changes')"; }
+
+# gomod_version BINARY: the module version go install embedded in BINARY.
+gomod_version() { go version -m "$1" | awk '$1 == "mod" {print $3; exit}'; }
+
+# deb_version PKG: the installed Debian package version.
+deb_version() { dpkg-query -W -f '${Version}' "$1" 2> /dev/null || echo "?"; }
+
+# write_section KEY FILE: puts FILE's text between <!-- bench:KEY --> and
+# <!-- /bench:KEY --> in $RESULTS (replacing what was there, or appending).
+# If $BENCH_OUT is set (run-all), a copy goes there too.
+write_section() {
+  python3 - "$RESULTS" "$1" "$2" << 'PY'
+import os, sys
+path, key, src = sys.argv[1:]
+body = open(src).read().rstrip("\n")
+start, end = "<!-- bench:%s -->" % key, "<!-- /bench:%s -->" % key
+text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+block = start + "\n" + body + "\n" + end
+i = text.find(start)
+j = text.find(end, i + 1) if i >= 0 else -1
+if i >= 0 and j > i:
+    text = text[:i] + block + text[j + len(end):]
+else:
+    text = text.rstrip("\n") + "\n\n" + block + "\n"
+tmp = path + ".tmp"
+with open(tmp, "w") as f:
+    f.write(text)
+os.replace(tmp, path)
+PY
+  if [ -n "${BENCH_OUT:-}" ]; then cp "$2" "$BENCH_OUT/$1.md"; fi
+}
+
+# headline KEY TEXT: a one-line headline for run-all's summary table.
+headline() {
+  if [ -n "${BENCH_OUT:-}" ]; then echo "$2" > "$BENCH_OUT/$1.headline"; fi
+  echo "headline: $2"
+}
