@@ -29,9 +29,11 @@ import (
 //
 //	#agentstorm-meta {JSON LogMeta}              once, after the header
 //	#agentstorm-interval {JSON}                  before each interval's histograms:
-//	    {"start":s,"end":s,"active":n,"connections":n,
+//	    {"start":s,"end":s,"active":n,"connections":n,"hists":n,
 //	     "cells":[[step,region,ok,bad_status,expect_failed,conn_refused,
 //	               conn_reset,timeout,dns,tls,other_error,under,clamped,dropped],...]}
+//	    (step and region are indexes into the metadata's lists; hists is
+//	    the number of histogram lines that follow)
 //	#agentstorm-end {JSON}                       at the end: elapsed, failures, figures
 //
 // Times in the interval lines and comments are seconds since the #[BaseTime]
@@ -92,9 +94,13 @@ type hlogInterval struct {
 	Active      int       `json:"active"`
 	Connections int64     `json:"connections"`
 	Cells       [][]int64 `json:"cells"`
+	// Hists is the number of histogram lines that follow, so a reader of
+	// a live stream knows when the interval is complete.
+	Hists int `json:"hists"`
 }
 
-type hlogEnd struct {
+// LogEnd is the end line of an hlog: what a run knows only when it ends.
+type LogEnd struct {
 	ElapsedMs   int64              `json:"elapsed_ms"`
 	Connections int64              `json:"connections"`
 	PeakActive  int                `json:"peak_active_agents"`
@@ -229,6 +235,11 @@ func (l *LogWriter) WriteInterval(iv *Interval) error {
 		row = append(row, c.Counts[:]...)
 		row = append(row, c.Under, c.Clamped, c.Dropped)
 		rec.Cells = append(rec.Cells, row)
+		for _, h := range []*hdr.PackedHistogram{c.Latency, c.Corrected} {
+			if h != nil && h.TotalCount() > 0 {
+				rec.Hists++
+			}
+		}
 	}
 	j, err := json.Marshal(rec)
 	if err != nil {
@@ -271,7 +282,7 @@ func (l *LogWriter) Close(s *Summary) error {
 		return l.err
 	}
 	if s != nil {
-		e := hlogEnd{
+		e := LogEnd{
 			ElapsedMs:   s.Elapsed.Milliseconds(),
 			Connections: s.Connections,
 			PeakActive:  s.PeakActiveAgents,
@@ -528,7 +539,7 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 				sa.dropped += row[4+NumOutcomes]
 			}
 		case strings.HasPrefix(line, hlogEndPrefix):
-			var e hlogEnd
+			var e LogEnd
 			if err := json.Unmarshal([]byte(line[len(hlogEndPrefix):]), &e); err != nil {
 				return bad("bad end record: %v", err)
 			}

@@ -196,3 +196,58 @@ func TestHlogErrors(t *testing.T) {
 		t.Errorf("cut log: %d requests in %v, want %d in 2s", got.Overall.Count, got.Elapsed, want.Overall.Count)
 	}
 }
+
+// TestLogDecoderIntoRecorder is a coordinator following two workers'
+// streams: each worker's intervals, decoded as they arrive and merged into
+// the coordinator's recorder, give the totals of one run that recorded
+// everything (counts exact, percentiles equal).
+func TestLogDecoderIntoRecorder(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_250)
+	opts := Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: ModelClosed, Start: start}
+	one, a, b := NewRecorder(opts), NewRecorder(opts), NewRecorder(opts)
+	rec := func(r *Recorder, sec, off int) {
+		recordKnown(r, sec, off)
+		r.Record(off, 1, 1, 400*ms, OK, 100*ms)
+	}
+	_, whole := stormLog(t, one, start, 3, func(sec int) { rec(one, sec, 0); rec(one, sec, 33) })
+	logA, _ := stormLog(t, a, start, 3, func(sec int) { rec(a, sec, 0) })
+	logB, _ := stormLog(t, b, start, 3, func(sec int) { rec(b, sec, 33) })
+
+	// The coordinator's steps are in another order: names are matched.
+	co := NewRecorder(Options{Steps: []string{logSteps[1], logSteps[0]}, Regions: opts.Regions, Model: ModelClosed, Start: start})
+	da, db := NewLogDecoder(bytes.NewReader(logA), "a"), NewLogDecoder(bytes.NewReader(logB), "b")
+	for sec := 0; ; sec++ {
+		ia, errA := da.Next()
+		ib, errB := db.Next()
+		if errA == io.EOF && errB == io.EOF {
+			break
+		}
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		co.MergeInterval(ia)
+		co.MergeInterval(ib)
+		iv := co.Rotate(ia.End)
+		if iv.Count() != ia.Count()+ib.Count() || iv.All.TotalCount() != ia.All.TotalCount()+ib.All.TotalCount() {
+			t.Errorf("second %d: merged interval has %d requests, want %d", sec, iv.Count(), ia.Count()+ib.Count())
+		}
+		co.Release(iv)
+	}
+	if da.Meta() == nil || da.End() == nil || da.End().Failures[0].Count != 3 {
+		t.Errorf("meta %v end %+v", da.Meta(), da.End())
+	}
+	got := co.Summary(3 * time.Second)
+	sameStats(t, "overall", &got.Overall, &whole.Overall)
+	for i := range whole.PerStep {
+		sameStats(t, whole.PerStep[i].Name, &got.PerStep[1-i], &whole.PerStep[i])
+	}
+	if got.Connections != whole.Connections || got.Dropped != whole.Dropped || got.Invalid != 0 {
+		t.Errorf("connections %d dropped %d invalid %d; want %d %d 0", got.Connections, got.Dropped, got.Invalid, whole.Connections, whole.Dropped)
+	}
+	// A stream cut inside an interval says so.
+	cut := logA[:bytes.Index(logA, []byte("\nTag="))+10]
+	d := NewLogDecoder(bytes.NewReader(cut), "cut")
+	if _, err := d.Next(); err == nil || !strings.Contains(err.Error(), "ends inside an interval") {
+		t.Errorf("cut stream: %v", err)
+	}
+}

@@ -1,0 +1,284 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// LogDecoder reads an agentstorm hlog stream interval by interval: the way
+// a coordinator follows its worker processes' streams (each worker writes
+// its intervals with a LogWriter to a pipe) and merges them into its own
+// Recorder with MergeInterval. Next returns an interval as soon as its
+// last histogram line has arrived.
+type LogDecoder struct {
+	br     *bufio.Reader
+	name   string
+	line   int
+	meta   *LogMeta
+	baseMs int64
+	end    *LogEnd
+}
+
+// NewLogDecoder returns a decoder of r; name is used in errors.
+func NewLogDecoder(r io.Reader, name string) *LogDecoder {
+	return &LogDecoder{br: bufio.NewReaderSize(r, 64<<10), name: name}
+}
+
+// Meta returns the log's metadata once Next has read it (nil before).
+func (d *LogDecoder) Meta() *LogMeta { return d.meta }
+
+// End returns the log's end line once Next has returned io.EOF, or nil
+// when the log had none (the run crashed or the stream was cut).
+func (d *LogDecoder) End() *LogEnd { return d.end }
+
+func (d *LogDecoder) errf(format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", d.name, d.line, fmt.Sprintf(format, args...))
+}
+
+// readLine returns the next line without its newline; io.EOF at the end.
+// A last line without a newline is a line cut short (a writer killed
+// mid-write, or a stream still being written) and reads as io.EOF.
+func (d *LogDecoder) readLine() (string, error) {
+	line, err := d.br.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("%s:%d: %w", d.name, d.line+1, err)
+	}
+	if err != nil { // io.EOF: nothing, or a last line cut short
+		if line != "" {
+			d.line++
+		}
+		return "", io.EOF
+	}
+	d.line++
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// Next returns the next interval, with the log's step and region names and
+// ids, or io.EOF after the last one. Its histograms belong to the caller.
+func (d *LogDecoder) Next() (*Interval, error) {
+	for {
+		line, err := d.readLine()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case strings.HasPrefix(line, hlogMetaPrefix):
+			var m LogMeta
+			if err := json.Unmarshal([]byte(line[len(hlogMetaPrefix):]), &m); err != nil {
+				return nil, d.errf("bad agentstorm metadata: %v", err)
+			}
+			if m.Version > HlogVersion {
+				return nil, d.errf("metadata version %d is newer than this agentstorm reads (%d)", m.Version, HlogVersion)
+			}
+			if len(m.Steps) == 0 || len(m.Regions) == 0 {
+				return nil, d.errf("metadata without steps or regions")
+			}
+			d.meta = &m
+			if d.baseMs == 0 {
+				d.baseMs = m.StartMs - m.StartMs%1000
+			}
+		case strings.HasPrefix(line, "#[BaseTime: "):
+			v, perr := strconv.ParseFloat(strings.Fields(line[len("#[BaseTime: "):])[0], 64)
+			if perr != nil {
+				return nil, d.errf("bad BaseTime: %v", perr)
+			}
+			d.baseMs = int64(v * 1000)
+		case strings.HasPrefix(line, hlogIntervalPrefix):
+			if d.meta == nil {
+				return nil, d.errf("interval before the agentstorm metadata line")
+			}
+			return d.interval(line[len(hlogIntervalPrefix):])
+		case strings.HasPrefix(line, hlogEndPrefix):
+			var e LogEnd
+			if err := json.Unmarshal([]byte(line[len(hlogEndPrefix):]), &e); err != nil {
+				return nil, d.errf("bad end record: %v", err)
+			}
+			d.end = &e
+		case line == "" || line[0] == '#' || line[0] == '"':
+		default:
+			return nil, d.errf("histogram line outside an interval")
+		}
+	}
+}
+
+func (d *LogDecoder) interval(js string) (*Interval, error) {
+	var rec hlogInterval
+	if err := json.Unmarshal([]byte(js), &rec); err != nil {
+		return nil, d.errf("bad interval record: %v", err)
+	}
+	m := d.meta
+	nr := len(m.Regions)
+	ms := func(sec float64) time.Time { return time.UnixMilli(d.baseMs + int64(math.Round(sec*1000))) }
+	iv := &Interval{Start: ms(rec.Start), End: ms(rec.End), Steps: m.Steps, Regions: m.Regions,
+		Cells: make([]CellInterval, len(m.Steps)*nr), All: NewHistogram(),
+		ActiveAgents: rec.Active, Connections: rec.Connections}
+	for c := range iv.Cells {
+		iv.Cells[c].Step, iv.Cells[c].Region = c/nr, c%nr
+	}
+	for _, row := range rec.Cells {
+		if len(row) != 2+NumOutcomes+3 {
+			return nil, d.errf("interval cell has %d numbers, want %d", len(row), 2+NumOutcomes+3)
+		}
+		ci := iv.Cell(int(row[0]), int(row[1]))
+		if ci == nil {
+			return nil, d.errf("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
+		}
+		copy(ci.Counts[:], row[2:2+NumOutcomes])
+		ci.Under, ci.Clamped, ci.Dropped = row[2+NumOutcomes], row[3+NumOutcomes], row[4+NumOutcomes]
+		for k := range ci.Counts {
+			iv.Counts[k] += ci.Counts[k]
+		}
+		iv.Under += ci.Under
+		iv.Clamped += ci.Clamped
+		iv.Dropped += ci.Dropped
+	}
+	for i := 0; i < rec.Hists; i++ {
+		line, err := d.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, d.errf("the log ends inside an interval (%d of %d histograms)", i, rec.Hists)
+			}
+			return nil, err
+		}
+		if err := d.histogram(iv, line); err != nil {
+			return nil, err
+		}
+	}
+	return iv, nil
+}
+
+func (d *LogDecoder) histogram(iv *Interval, line string) error {
+	if !strings.HasPrefix(line, "Tag=") {
+		return d.errf("expected a tagged histogram line")
+	}
+	comma := strings.IndexByte(line, ',')
+	if comma < 0 {
+		return d.errf("tag without a histogram")
+	}
+	tag, rest := line[4:comma], line[comma+1:]
+	parts := strings.SplitN(rest, ",", 4)
+	if len(parts) != 4 {
+		return d.errf("expected start,length,max,histogram after the tag")
+	}
+	h, err := hdr.DecodePacked([]byte(parts[3]))
+	if err != nil {
+		return d.errf("bad histogram: %v", err)
+	}
+	step, region, corrected := -1, -1, false
+	for _, kv := range strings.Split(tag, ";") {
+		k, v, _ := strings.Cut(kv, "=")
+		uv, err := UnescapeTag(v)
+		if err != nil {
+			return d.errf("tag %q: %v", tag, err)
+		}
+		switch k {
+		case "step":
+			step = indexOf(iv.Steps, uv)
+		case "region":
+			region = indexOf(iv.Regions, uv)
+		case "figure":
+			corrected = uv == "corrected"
+		}
+	}
+	ci := iv.Cell(step, region)
+	if ci == nil {
+		return d.errf("tag %q names a step or region the metadata does not have", tag)
+	}
+	h.SetStartTimeMs(iv.Start.UnixMilli())
+	h.SetEndTimeMs(iv.End.UnixMilli())
+	if corrected {
+		ci.Corrected = h
+	} else {
+		ci.Latency = h
+		h.MergeInto(iv.All)
+	}
+	return nil
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// MergeInterval adds an interval recorded elsewhere (a worker process's,
+// read from its hlog stream with a LogDecoder) to the recorder, as if its
+// requests had been recorded here: they show in the next Rotate's interval
+// and in the totals. Steps and regions are matched by name; cells whose
+// step or region the recorder does not have are counted as invalid. The
+// interval's connections are added; the active-agents gauge is the
+// caller's to set (the sum of the workers').
+func (r *Recorder) MergeInterval(iv *Interval) {
+	if iv == nil {
+		return
+	}
+	stepMap := make([]int, len(iv.Steps))
+	for i, s := range iv.Steps {
+		stepMap[i] = indexOf(r.steps, s)
+	}
+	regMap := make([]int, len(iv.Regions))
+	for i, s := range iv.Regions {
+		regMap[i] = indexOf(r.regions, s)
+	}
+	nr := len(r.regions)
+	for i := range iv.Cells {
+		ci := &iv.Cells[i]
+		n := sumCounts(&ci.Counts)
+		if n == 0 && ci.Dropped == 0 && ci.Clamped == 0 && ci.Latency == nil && ci.Corrected == nil {
+			continue
+		}
+		if ci.Step >= len(stepMap) || ci.Region >= len(regMap) || stepMap[ci.Step] < 0 || regMap[ci.Region] < 0 {
+			r.invalid.Add(max(n, 1))
+			continue
+		}
+		c := stepMap[ci.Step]*nr + regMap[ci.Region]
+		st := &r.stripes[c<<r.shift]
+		hasRaw := ci.Latency != nil && ci.Latency.TotalCount() > 0
+		hasCorr := ci.Corrected != nil && ci.Corrected.TotalCount() > 0
+		var newRaw, newCorr *hdr.Histogram // allocated outside the lock
+		if hasRaw {
+			newRaw = r.getDense()
+		}
+		if hasCorr {
+			newCorr = r.getDense()
+		}
+		st.mu.Lock()
+		for k, v := range ci.Counts {
+			st.counts[k] += v
+		}
+		st.under += ci.Under
+		st.clamped += ci.Clamped
+		// Packed into dense merges touch only the populated buckets.
+		if hasRaw {
+			if st.raw == nil {
+				st.raw, newRaw = newRaw, nil
+			}
+			ci.Latency.MergeInto(st.raw)
+		}
+		if hasCorr {
+			if st.corr == nil {
+				st.corr, newCorr = newCorr, nil
+			}
+			ci.Corrected.MergeInto(st.corr)
+		}
+		st.mu.Unlock()
+		r.putDense(newRaw)
+		r.putDense(newCorr)
+		if ci.Dropped > 0 {
+			r.dropped[c].Add(ci.Dropped)
+		}
+	}
+	r.connections.Add(iv.Connections)
+}
