@@ -282,3 +282,162 @@ func (r *Recorder) MergeInterval(iv *Interval) {
 	}
 	r.connections.Add(iv.Connections)
 }
+
+// MergeLogs merges agentstorm hlog streams (workers', segments' or runs'
+// logs) into one hlog written to w: one interval per wall-clock second with
+// the intervals of every log that ended in it, steps and regions the union
+// of the logs', the budgets of all, and an end line summing their ends. It
+// reads each stream once, interval by interval, so memory does not grow
+// with the length of the logs. meta is the merged log's run metadata.
+func MergeLogs(w io.Writer, logs []*LogDecoder, meta map[string]string) error {
+	heads := make([]*Interval, len(logs))
+	var first *LogMeta
+	var steps, regions []string
+	var writes []bool
+	var budgets []LogBudget
+	startMs := int64(math.MaxInt64)
+	for i, d := range logs {
+		iv, err := d.Next()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		heads[i] = iv
+		m := d.Meta()
+		if m == nil {
+			return fmt.Errorf("%s: no agentstorm metadata: not an agentstorm hlog", d.name)
+		}
+		if first == nil {
+			first = m
+		} else if m.Model != first.Model {
+			return fmt.Errorf("%s: a %s-model run cannot be merged with %s-model runs", d.name, m.Model, first.Model)
+		}
+		startMs = min(startMs, m.StartMs)
+		for k, s := range m.Steps {
+			j := indexOf(steps, s)
+			if j < 0 {
+				steps, writes, j = append(steps, s), append(writes, false), len(steps)
+			}
+			writes[j] = writes[j] || (k < len(m.Writes) && m.Writes[k])
+		}
+		for _, r := range m.Regions {
+			if indexOf(regions, r) < 0 {
+				regions = append(regions, r)
+			}
+		}
+		for _, b := range m.Budgets {
+			dup := false
+			for _, o := range budgets {
+				dup = dup || o.Expr == b.Expr
+			}
+			if !dup {
+				budgets = append(budgets, b)
+			}
+		}
+	}
+	if first == nil {
+		return errors.New("merge logs: no logs")
+	}
+	rec := NewRecorder(Options{Steps: steps, Regions: regions, Writes: writes, Model: first.Model, Start: time.UnixMilli(startMs)})
+	lw, err := NewLogWriter(w, MetaOf(rec, meta, budgets))
+	if err != nil {
+		return err
+	}
+	active := make([]int, len(logs))
+	curSec := int64(math.MinInt64)
+	var lastEnd time.Time
+	rotate := func() error {
+		sum := 0
+		for _, a := range active {
+			sum += a
+		}
+		rec.SetActiveAgents(sum)
+		iv := rec.Rotate(lastEnd)
+		defer rec.Release(iv)
+		return lw.WriteInterval(iv)
+	}
+	for {
+		next := -1
+		for i, h := range heads {
+			if h != nil && (next < 0 || h.End.Before(heads[next].End)) {
+				next = i
+			}
+		}
+		if next < 0 {
+			break
+		}
+		iv := heads[next]
+		sec := (iv.End.UnixMilli() + 999) / 1000
+		if curSec != math.MinInt64 && sec != curSec {
+			if err := rotate(); err != nil {
+				return err
+			}
+		}
+		curSec = sec
+		if iv.End.After(lastEnd) {
+			lastEnd = iv.End
+		}
+		active[next] = iv.ActiveAgents
+		rec.MergeInterval(iv)
+		heads[next], err = logs[next].Next()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+	}
+	if curSec != math.MinInt64 {
+		if err := rotate(); err != nil {
+			return err
+		}
+	}
+	for _, d := range logs {
+		rec.MergeEnd(d.Meta(), d.End())
+	}
+	s := rec.Summary(lastEnd.Sub(time.UnixMilli(startMs)))
+	failures := map[[3]string]int{}
+	for _, d := range logs {
+		e := d.End()
+		if e == nil {
+			continue
+		}
+		for _, f := range e.Failures {
+			k := [3]string{f.Step, f.Kind, strconv.Itoa(f.Status)}
+			if i, ok := failures[k]; ok {
+				s.Failures[i].Count += f.Count
+			} else {
+				failures[k] = len(s.Failures)
+				s.Failures = append(s.Failures, f)
+			}
+		}
+		for k, v := range e.Figures {
+			if s.Figures == nil {
+				s.Figures = map[string]float64{}
+			}
+			s.Figures[k] += v
+		}
+	}
+	return lw.Close(s)
+}
+
+// MergeEnd adds what a worker's log end line carries to the totals: the
+// closed model's expected intervals (for the mean in the summary's note).
+// meta is that log's metadata; nil meta or end does nothing.
+func (r *Recorder) MergeEnd(meta *LogMeta, end *LogEnd) {
+	if meta == nil || end == nil || len(meta.Regions) == 0 {
+		return
+	}
+	r.rotMu.Lock()
+	defer r.rotMu.Unlock()
+	nr := len(meta.Regions)
+	for _, ei := range end.EI {
+		c := int(ei[0])
+		if c < 0 || c >= len(meta.Steps)*nr {
+			continue
+		}
+		step, region := indexOf(r.steps, meta.Steps[c/nr]), indexOf(r.regions, meta.Regions[c%nr])
+		if step < 0 || region < 0 {
+			continue
+		}
+		t := &r.totals[step*len(r.regions)+region]
+		t.eiSum += ei[1]
+		t.eiN += ei[2]
+	}
+}

@@ -251,3 +251,47 @@ func TestLogDecoderIntoRecorder(t *testing.T) {
 		t.Errorf("cut stream: %v", err)
 	}
 }
+
+// TestMergeLogs: two workers' logs merged into one hlog read back as the
+// totals of one run (counts exact, percentiles equal), one interval per second.
+func TestMergeLogs(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	opts := Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: ModelClosed, Start: start}
+	one, a := NewRecorder(opts), NewRecorder(opts)
+	optsB := opts
+	optsB.Regions = []string{"ap tokyo", "eu-west"} // a segment with other regions
+	b := NewRecorder(optsB)
+	rec := func(r *Recorder, sec, off int) {
+		recordKnown(r, sec, off)
+		r.Record(off, 1, 1, 400*ms, OK, 100*ms)
+	}
+	_, whole := stormLog(t, one, start, 3, func(sec int) { rec(one, sec, 0) })
+	logA, _ := stormLog(t, a, start, 3, func(sec int) { rec(a, sec, 0) })
+	logB, sumB := stormLog(t, b, start.Add(300*time.Millisecond), 3, func(sec int) { rec(b, sec, 5) })
+	var merged bytes.Buffer
+	err := MergeLogs(&merged, []*LogDecoder{NewLogDecoder(bytes.NewReader(logA), "a"), NewLogDecoder(bytes.NewReader(logB), "b")},
+		map[string]string{"merged": "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mergedLog := append([]byte(nil), merged.Bytes()...)
+	ls := NewLogSet()
+	if err := ls.Read("merged.hlog", &merged); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := ls.Summary()
+	if strings.Join(got.Regions, ",") != "us-east,ap tokyo,eu-west" {
+		t.Errorf("regions %v", got.Regions)
+	}
+	if got.Overall.Count != whole.Overall.Count+sumB.Overall.Count || got.Failures[0].Count != 6 {
+		t.Errorf("merged %d requests, want %d + %d; failures %v", got.Overall.Count, whole.Overall.Count, sumB.Overall.Count, got.Failures)
+	}
+	// Region us-east only came from log a: exactly its figures.
+	sameStats(t, "us-east", &got.PerRegion[0], &whole.PerRegion[0])
+	if got.Overall.MeanExpectedInterval != 100*ms {
+		t.Errorf("mean expected interval %v", got.Overall.MeanExpectedInterval)
+	}
+	if n := bytes.Count(mergedLog, []byte(hlogIntervalPrefix)); n < 3 || n > 4 {
+		t.Errorf("%d intervals in the merged log, want one per second", n)
+	}
+}

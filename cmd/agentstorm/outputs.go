@@ -18,7 +18,8 @@ type outSpec struct {
 }
 
 // outputWriters are the output kinds written from a summary. "hlog" is
-// not here: a run streams it while it runs (runs only).
+// not here: a run streams it while it runs, and a report merges its input
+// logs into it.
 var outputWriters = map[string]func(io.Writer, *report.Summary) error{
 	"json":     report.WriteJSON,
 	"junit":    report.WriteJUnit,
@@ -58,9 +59,6 @@ func parseOuts(list []string, withHlog bool) ([]outSpec, error) {
 			return nil, fmt.Errorf("--out %q: want KIND=PATH, such as --out html=report.html (kinds: %s)", v, outputKinds(withHlog))
 		}
 		if _, known := outputWriters[kind]; !known && !(withHlog && kind == "hlog") {
-			if kind == "hlog" {
-				return nil, fmt.Errorf("--out %q: an hlog is recorded by `agentstorm run` while it runs; here the inputs already are hlogs (kinds here: %s)", v, outputKinds(false))
-			}
 			return nil, fmt.Errorf("--out %q: unknown kind %q (kinds: %s)", v, kind, outputKinds(withHlog))
 		}
 		if seen[path] {

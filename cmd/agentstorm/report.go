@@ -31,7 +31,7 @@ type reportFlags struct {
 func newReportFlagSet(name string, f *reportFlags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(false))
+	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true)+" (hlog: the logs merged into one)")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "judge a budget, such as 'add_to_cart p99 < 100ms' (repeatable; added to the run's own budgets)")
 	fs.BoolVar(&f.noLogBudgets, "no-run-budgets", false, "judge only the --budget flags, not the budgets the run recorded in its log")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
@@ -111,7 +111,7 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	if sub != "merge" && len(files) > 1 {
 		return reportUsageError(env, fmt.Sprintf("%d logs given: use `agentstorm report merge %s ...` to merge them into one report", len(files), files[0]))
 	}
-	outs, err := parseOuts(f.outs, false)
+	outs, err := parseOuts(f.outs, true)
 	if err != nil {
 		return reportUsageError(env, err.Error())
 	}
@@ -163,6 +163,16 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
 		return exitFailed
 	}
+	for _, o := range outs {
+		if o.kind != "hlog" {
+			continue
+		}
+		if err := writeMergedLog(o.path, files, s.Meta); err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm report: --out hlog=%s: %v\n", o.path, err)
+			return exitFailed
+		}
+		fmt.Fprintf(env.stdout, "Wrote hlog: %s\n", o.path)
+	}
 	if !report.BudgetsMet(results) {
 		for i := range results {
 			if !results[i].Met {
@@ -195,4 +205,30 @@ func readLogs(files []string) (*report.LogSet, error) {
 		}
 	}
 	return ls, nil
+}
+
+// writeMergedLog merges the logs into one hlog at path (one interval per
+// second), reading each log again, interval by interval.
+func writeMergedLog(path string, files []string, meta map[string]string) error {
+	var decs []*report.LogDecoder
+	for _, p := range files {
+		if p == "-" {
+			return errors.New("standard input cannot be read a second time to write an hlog: give the log as a file")
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		defer f.Close()
+		decs = append(decs, report.NewLogDecoder(f, p))
+	}
+	a, err := report.CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	if err := report.MergeLogs(a, decs, meta); err != nil {
+		a.Abort()
+		return err
+	}
+	return a.Commit()
 }
