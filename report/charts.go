@@ -137,7 +137,7 @@ func spectrumPoints(h *hdr.Histogram) plotter.XYs {
 // a log "nines" axis, with the 100 ms budget line.
 func spectrumChart(s *Summary) (string, error) {
 	p := plot.New()
-	p.Title.Text = "Latency by percentile (" + s.figureName(&s.Overall) + ")"
+	p.Title.Text = "Latency by percentile, " + s.figureName(&s.Overall)
 	p.X.Label.Text = "percentile"
 	p.Y.Label.Text = "latency"
 	p.Y.Scale = plot.LogScale{}

@@ -757,7 +757,7 @@ func (ls *LogSet) Summary() (*Summary, error) {
 			sa.h.MergeInto(dense)
 			setLatency(&p, dense)
 		}
-		s.Series = append(s.Series, p)
+		s.Series = appendPoint(s.Series, p)
 	}
 	s.PeakActiveAgents = max(s.PeakActiveAgents, peak)
 	for _, f := range ls.failures {

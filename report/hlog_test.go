@@ -295,3 +295,35 @@ func TestMergeLogs(t *testing.T) {
 		t.Errorf("%d intervals in the merged log, want one per second", n)
 	}
 }
+
+// TestSeriesFoldsSlivers: the short last interval of a run is folded into
+// the second before it, in the run's series and in one read from its hlog.
+func TestSeriesFoldsSlivers(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: logSteps, Model: ModelOpen, Start: start})
+	var buf bytes.Buffer
+	lw, _ := NewLogWriter(&buf, MetaOf(rec, nil, nil))
+	sc := NewSeriesCollector(start)
+	for i, end := range []time.Duration{time.Second, 2 * time.Second, 2200 * time.Millisecond} {
+		for k := 0; k < 100*(i+1); k++ {
+			rec.Record(k, 0, 0, time.Duration(1+k)*ms, OK, 0)
+		}
+		iv := rec.Rotate(start.Add(end))
+		sc.Add(iv)
+		_ = lw.WriteInterval(iv)
+		rec.Release(iv)
+	}
+	_ = lw.Close(nil)
+	pts := sc.Points()
+	if len(pts) != 2 || pts[1].Count != 500 || pts[1].At != 2200*time.Millisecond || pts[1].Max != 300031*time.Microsecond {
+		t.Errorf("run series %+v", pts)
+	}
+	ls := NewLogSet()
+	if err := ls.Read("s.hlog", &buf); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := ls.Summary()
+	if len(s.Series) != 2 || s.Series[1].Count != 500 || s.Series[1].Max != pts[1].Max {
+		t.Errorf("log series %+v", s.Series)
+	}
+}

@@ -74,12 +74,34 @@ func NewSeriesCollector(start time.Time) *SeriesCollector {
 	return &SeriesCollector{start: start}
 }
 
-// Add appends iv's point.
+// Add appends iv's point. A sliver of an interval (under half a second,
+// such as the last one of a run) is folded into the point before it, so
+// the charts do not show a drop that is only the short interval.
 func (c *SeriesCollector) Add(iv *Interval) {
 	p := PointOf(iv, c.start)
 	c.mu.Lock()
-	c.points = append(c.points, p)
+	c.points = appendPoint(c.points, p)
 	c.mu.Unlock()
+}
+
+// appendPoint appends p, or folds it into the last point when p covers
+// under half a second: counts add up, the max is the larger, the
+// percentiles stay those of the full second.
+func appendPoint(points []SeriesPoint, p SeriesPoint) []SeriesPoint {
+	n := len(points)
+	if p.Seconds >= 0.5 || n == 0 {
+		return append(points, p)
+	}
+	last := &points[n-1]
+	last.At = p.At
+	last.Seconds += p.Seconds
+	last.Count += p.Count
+	last.Errors += p.Errors
+	last.Dropped += p.Dropped
+	last.Under += p.Under
+	last.Latencies += p.Latencies
+	last.Max = max(last.Max, p.Max)
+	return points
 }
 
 // Points returns a copy of the series so far.
