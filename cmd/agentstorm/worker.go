@@ -28,7 +28,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -454,4 +459,407 @@ func (sr *streamReader) histLine(line string) error {
 		ci.Latency = h
 	}
 	return nil
+}
+
+// coordConfig configures runCoordinator.
+type coordConfig struct {
+	// Command returns the command of worker i: this executable with
+	// "worker", the storm's flags, --segment i/Workers and --start-at Start.
+	Command func(i int) *exec.Cmd
+	// Workers is the number of worker processes.
+	Workers int
+	// Start is the storm's shared start time.
+	Start time.Time
+	// Planned is the storm's planned length (for the stats).
+	Planned time.Duration
+	// Steps and Regions are the recorder's names (every worker must match).
+	Steps, Regions []string
+	// Dir receives each worker's hlog (worker-I.hlog) and stderr (worker-I.log).
+	Dir string
+	// FailOnLoss stops the whole storm when a worker dies.
+	FailOnLoss bool
+	// OnInterval gets every merged interval in order, with the workers'
+	// summed stats; it is called from one goroutine. The interval is the
+	// caller's only for the call.
+	OnInterval func(iv *report.Interval, st agents.Stats)
+	// OnLoss is told of each worker that died (from the merging goroutine).
+	OnLoss func(l workerLoss)
+	// LateAfter is how long past its end a second's interval waits for a
+	// slow worker before it is emitted without it (its data then joins the
+	// next interval); 0 means 2 s.
+	LateAfter time.Duration
+}
+
+// workerLoss describes a worker that died before the end of the storm.
+type workerLoss struct {
+	// Segment is the worker's segment.
+	Segment agents.Segment
+	// At is when the loss was noticed, since the storm's start.
+	At time.Duration
+	// Why is the exit status or the stream's error.
+	Why string
+	// Intervals is the number of whole intervals it had streamed (kept).
+	Intervals int
+	// Requests is the number of requests in them.
+	Requests int64
+	// Log is the worker's stderr file.
+	Log string
+}
+
+func (l workerLoss) String() string {
+	return fmt.Sprintf("worker %d (segment %s) died at %s: %s; its %d intervals (%s requests) are kept; its stderr: %s",
+		l.Segment.Index, l.Segment, report.FormatDuration(l.At.Round(time.Millisecond)), l.Why, l.Intervals, commas(int(l.Requests)), l.Log)
+}
+
+// coordResult is what runCoordinator returns.
+type coordResult struct {
+	// Logs are the workers' hlog files (for report.LogSet), by segment.
+	Logs []string
+	// Losses are the workers that died.
+	Losses []workerLoss
+	// Stats are the workers' final summed counters.
+	Stats agents.Stats
+	// Started is how many workers started.
+	Started int
+}
+
+// workerState is the coordinator's view of one worker.
+type workerState struct {
+	seg       agents.Segment
+	cmd       *exec.Cmd
+	last      workerStats // latest stats line
+	lastK     int         // index of the last second delivered
+	intervals int
+	requests  int64
+	done      bool // its stream has ended
+	lost      bool
+	logPath   string
+}
+
+// workerEvent is sent from a worker's reader to the merger.
+type workerEvent struct {
+	w    int
+	iv   *workerInterval // nil when the worker has ended
+	err  error           // the end: the stream's or the process's error
+	dead bool            // the end: the worker did not finish cleanly
+}
+
+// secondOf returns the index of the second an interval ending at end
+// belongs to: 1 for the first second of the storm. An interval ending just
+// after a whole second (the rotation's delay) belongs to that second.
+func secondOf(start, end time.Time) int {
+	return max(int(math.Ceil(end.Sub(start).Seconds()-0.2)), 0)
+}
+
+// runCoordinator starts cfg.Workers workers, merges their streams second by
+// second for OnInterval, and returns when every worker has ended. ctx's
+// cancellation sends each worker SIGTERM (they stop, flush and end their
+// streams); workers still alive 5 s later are killed.
+func runCoordinator(ctx context.Context, cfg coordConfig) (*coordResult, error) {
+	if cfg.LateAfter <= 0 {
+		cfg.LateAfter = 2 * time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := &coordResult{}
+	ws := make([]*workerState, cfg.Workers)
+	events := make(chan workerEvent, 4*cfg.Workers)
+	var readers sync.WaitGroup
+	for i := range ws {
+		seg := agents.Segment{Index: i, Count: cfg.Workers}
+		st := &workerState{seg: seg, lastK: -1, logPath: filepath.Join(cfg.Dir, fmt.Sprintf("worker-%d.log", i))}
+		ws[i] = st
+		hlogPath := filepath.Join(cfg.Dir, fmt.Sprintf("worker-%d.hlog", i))
+		res.Logs = append(res.Logs, hlogPath)
+		if err := startWorker(cfg, i, st, hlogPath, events, &readers); err != nil {
+			st.done, st.lost = true, true
+			l := workerLoss{Segment: seg, At: time.Since(cfg.Start), Why: err.Error(), Log: st.logPath}
+			res.Losses = append(res.Losses, l)
+			if cfg.OnLoss != nil {
+				cfg.OnLoss(l)
+			}
+			if cfg.FailOnLoss {
+				cancel()
+			}
+			continue
+		}
+		res.Started++
+	}
+	if res.Started == 0 {
+		readers.Wait()
+		return res, errors.New("no worker process could be started")
+	}
+	go func() { readers.Wait(); close(events) }()
+
+	// Stop: SIGTERM to every worker when ctx ends, SIGKILL 5 s later.
+	stopDone := make(chan struct{})
+	defer close(stopDone)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopDone:
+			return
+		}
+		for _, w := range ws {
+			if w.cmd != nil && w.cmd.Process != nil {
+				_ = w.cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		select {
+		case <-time.After(5 * time.Second):
+		case <-stopDone:
+			return
+		}
+		for _, w := range ws {
+			if w.cmd != nil && w.cmd.Process != nil {
+				_ = w.cmd.Process.Kill()
+			}
+		}
+	}()
+
+	m := newMerger(cfg)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				m.flush(ws, true)
+				res.Stats = m.stats(ws)
+				return res, nil
+			}
+			w := ws[ev.w]
+			if ev.iv != nil {
+				k := secondOf(cfg.Start, ev.iv.Iv.End)
+				w.last = ev.iv.Stats
+				w.lastK = max(w.lastK, k)
+				w.intervals++
+				w.requests += ev.iv.Iv.Count()
+				m.add(k, ev.iv.Iv)
+			} else {
+				w.done = true
+				if ev.dead && !w.lost {
+					w.lost = true
+					why := "its stream ended early"
+					if ev.err != nil {
+						why = ev.err.Error()
+					}
+					l := workerLoss{Segment: w.seg, At: time.Since(cfg.Start), Why: why, Intervals: w.intervals, Requests: w.requests, Log: w.logPath}
+					res.Losses = append(res.Losses, l)
+					if cfg.OnLoss != nil {
+						cfg.OnLoss(l)
+					}
+					if cfg.FailOnLoss {
+						cancel()
+					}
+				}
+				// Its agents and connections are gone either way.
+				w.last.Active, w.last.Agents, w.last.Connected = 0, 0, 0
+			}
+			m.flush(ws, false)
+		case <-tick.C:
+			m.flush(ws, false)
+		}
+	}
+}
+
+// startWorker starts worker i and a goroutine reading its stream into
+// hlogPath and events.
+func startWorker(cfg coordConfig, i int, st *workerState, hlogPath string, events chan<- workerEvent, readers *sync.WaitGroup) error {
+	logf, err := os.Create(st.logPath)
+	if err != nil {
+		return fmt.Errorf("create its log: %w", err)
+	}
+	hf, err := os.Create(hlogPath)
+	if err != nil {
+		logf.Close()
+		return fmt.Errorf("create its hlog: %w", err)
+	}
+	cmd := cfg.Command(i)
+	cmd.Stderr = logf
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	// A coordinator that dies takes its workers with it.
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		logf.Close()
+		hf.Close()
+		return fmt.Errorf("worker %d: %w", i, err)
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		hf.Close()
+		return fmt.Errorf("start worker %d: %w", i, err)
+	}
+	st.cmd = cmd
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		sr := newStreamReader(cfg.Steps, cfg.Regions)
+		rerr := sr.read(out, hf, func(w *workerInterval) { events <- workerEvent{w: i, iv: w} })
+		if rerr != nil {
+			_ = cmd.Process.Kill()
+			_, _ = io.Copy(io.Discard, out)
+		}
+		werr := cmd.Wait()
+		_ = hf.Close()
+		_ = logf.Close()
+		ev := workerEvent{w: i}
+		switch {
+		case rerr != nil:
+			ev.err, ev.dead = rerr, true
+		case werr != nil:
+			ev.err, ev.dead = fmt.Errorf("exit: %w", werr), true
+		case !sr.ended:
+			ev.err, ev.dead = errors.New("its stream ended without an end line"), true
+		}
+		events <- ev
+	}()
+	return nil
+}
+
+// merger sums the workers' intervals by second and emits each second once
+// every live worker has delivered it (or it is LateAfter late). Data that
+// arrives for a second already emitted joins the next one, so totals are
+// exact even when a worker lags.
+type merger struct {
+	cfg     coordConfig
+	pending map[int]*report.Interval
+	emitted int // the last second emitted
+	all     *hdr.Histogram
+}
+
+func newMerger(cfg coordConfig) *merger {
+	return &merger{cfg: cfg, pending: map[int]*report.Interval{}, all: report.NewHistogram()}
+}
+
+func (m *merger) add(k int, iv *report.Interval) {
+	if k <= m.emitted {
+		k = m.emitted + 1
+	}
+	acc := m.pending[k]
+	if acc == nil {
+		acc = &report.Interval{Start: iv.Start, End: iv.End, Steps: iv.Steps, Regions: iv.Regions,
+			Cells: make([]report.CellInterval, len(iv.Cells))}
+		for c := range acc.Cells {
+			acc.Cells[c].Step, acc.Cells[c].Region = iv.Cells[c].Step, iv.Cells[c].Region
+		}
+		m.pending[k] = acc
+	}
+	if iv.Start.Before(acc.Start) {
+		acc.Start = iv.Start
+	}
+	if iv.End.After(acc.End) {
+		acc.End = iv.End
+	}
+	for k := range iv.Counts {
+		acc.Counts[k] += iv.Counts[k]
+	}
+	acc.Under += iv.Under
+	acc.Clamped += iv.Clamped
+	acc.Dropped += iv.Dropped
+	acc.Connections += iv.Connections
+	acc.ActiveAgents += iv.ActiveAgents
+	for c := range iv.Cells {
+		src, dst := &iv.Cells[c], &acc.Cells[c]
+		for k := range src.Counts {
+			dst.Counts[k] += src.Counts[k]
+		}
+		dst.Under += src.Under
+		dst.Clamped += src.Clamped
+		dst.Dropped += src.Dropped
+		dst.Latency = mergePacked(dst.Latency, src.Latency)
+		dst.Corrected = mergePacked(dst.Corrected, src.Corrected)
+	}
+}
+
+func mergePacked(dst, src *hdr.PackedHistogram) *hdr.PackedHistogram {
+	if src == nil {
+		return dst
+	}
+	if dst == nil {
+		return src
+	}
+	dst.Merge(src)
+	return dst
+}
+
+// flush emits the seconds that are complete (all, when final).
+func (m *merger) flush(ws []*workerState, final bool) {
+	for {
+		k := m.emitted + 1
+		acc := m.pending[k]
+		if !final {
+			ready := true
+			for _, w := range ws {
+				if !w.done && w.lastK < k {
+					ready = false
+				}
+			}
+			late := time.Now().After(m.cfg.Start.Add(time.Duration(k)*time.Second + m.cfg.LateAfter))
+			if !ready && !late {
+				return
+			}
+			if acc == nil && !late {
+				// Nothing for this second yet, but a later one: skip it
+				// only once a later second is pending.
+				if !m.hasAfter(k) {
+					return
+				}
+			}
+		}
+		if acc == nil {
+			if !m.hasAfter(k) {
+				return
+			}
+			m.emitted = k
+			continue
+		}
+		delete(m.pending, k)
+		m.emitted = k
+		m.emit(acc, ws)
+	}
+}
+
+func (m *merger) hasAfter(k int) bool {
+	for j := range m.pending {
+		if j > k {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *merger) emit(iv *report.Interval, ws []*workerState) {
+	m.all.Reset()
+	for c := range iv.Cells {
+		if h := iv.Cells[c].Latency; h != nil {
+			h.MergeInto(m.all)
+		}
+	}
+	iv.All = m.all
+	st := m.stats(ws)
+	st.Elapsed = iv.End.Sub(m.cfg.Start)
+	iv.ActiveAgents = int(st.Active)
+	if m.cfg.OnInterval != nil {
+		m.cfg.OnInterval(iv, st)
+	}
+	iv.All = nil
+}
+
+// stats sums the workers' latest counters.
+func (m *merger) stats(ws []*workerState) agents.Stats {
+	st := agents.Stats{Planned: m.cfg.Planned}
+	for _, w := range ws {
+		st.Elapsed = max(st.Elapsed, time.Duration(w.last.ElapsedMs)*time.Millisecond)
+		st.Active += w.last.Active
+		st.Agents += w.last.Agents
+		st.Connected += w.last.Connected
+		st.Dials += w.last.Dials
+		st.DialErrors += w.last.DialErrors
+		st.Dropped += w.last.Dropped
+	}
+	return st
 }
