@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -60,6 +61,11 @@ func parseOuts(list []string, withHlog bool) ([]outSpec, error) {
 		}
 		if _, known := outputWriters[kind]; !known && !(withHlog && kind == "hlog") {
 			return nil, fmt.Errorf("--out %q: unknown kind %q (kinds: %s)", v, kind, outputKinds(withHlog))
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return nil, fmt.Errorf("--out %q: the directory %s does not exist: create it first", v, dir)
+			}
 		}
 		if seen[path] {
 			return nil, fmt.Errorf("--out %q: %s is written twice", v, path)

@@ -189,6 +189,7 @@ func TestReportUsage(t *testing.T) {
 		{[]string{"--profile", "smoke", "--budget", "add_to_cart p99 < 100"}, "column 19: expected a unit"},
 		{[]string{"--profile", "smoke", "--budget", "cart p99 < 1s"}, `unknown step "cart"; known steps: open_cart`},
 		{[]string{"--profile", "smoke", "--out", "pdf=x"}, `unknown kind "pdf"`},
+		{[]string{"--profile", "smoke", "--out", "html=/no/such/dir/r.html"}, "the directory /no/such/dir does not exist"},
 	} {
 		code, _, errOut := runIt(t, nil, c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
