@@ -178,3 +178,41 @@ headline() {
   if [ -n "${BENCH_OUT:-}" ]; then echo "$2" > "$BENCH_OUT/$1.headline"; fi
   echo "headline: $2"
 }
+
+# to_ms VALUE: a latency with a unit (250us, 250µs, 1.5ms, 1.02s, 1m2s) in milliseconds.
+to_ms() {
+  LC_ALL=C awk -v x="$1" 'BEGIN {
+    if (x ~ /^[0-9.]+(us|µs)$/) { sub(/(us|µs)$/, "", x); printf "%.3f\n", x / 1000 }
+    else if (x ~ /^[0-9.]+ms$/) { sub(/ms$/, "", x); printf "%.3f\n", x }
+    else if (x ~ /^[0-9.]+m[0-9.]+s$/) { split(x, p, "m"); sub(/s$/, "", p[2]); printf "%.3f\n", (p[1] * 60 + p[2]) * 1000 }
+    else if (x ~ /^[0-9.]+s$/) { sub(/s$/, "", x); printf "%.3f\n", x * 1000 }
+    else if (x ~ /^[0-9.]+m$/) { sub(/m$/, "", x); printf "%.3f\n", x * 60000 }
+    else print "nan" }'
+}
+
+# wrk_pct FILE PCT: wrk --latency's percentile line (50%, 99%) in ms.
+wrk_pct() { to_ms "$(awk -v p="$2%" '$1 == p {print $2; exit}' "$1")"; }
+
+# vegeta_pct RESULTS.bin KEY: vegeta's latency (50th, 90th, 99th, max) in ms.
+vegeta_pct() {
+  "$GOBIN_DIR/vegeta" report -type=json "$1" | python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["latencies"][sys.argv[1]] / 1e6))' "$2"
+}
+
+# storm_pct FILE TABLE COLUMN: a column of agentstorm's summary, "all" line of
+# the table titled TABLE ("All" or "All (corrected)"); COLUMN p50, p90, p99, ... in ms.
+storm_pct() {
+  local v
+  v=$(awk -v t="$2" -v c="$3" '
+    $0 == t {f = 1; next}
+    f == 1 && $1 == "count" {for (i = 1; i <= NF; i++) col[$i] = i + 1; next}
+    f == 1 && $1 == "all" {print $(col[c]); exit}' "$1")
+  to_ms "$v"
+}
+
+# storm_field FILE WORD: the number before WORD on the summary line
+# ("requests", "req/s").
+storm_rps() { awk '/^agentstorm summary:/ {for (i = 1; i <= NF; i++) if ($i == "req/s)") {gsub(/[(,]/, "", $(i-1)); print $(i-1); exit}}' "$1"; }
+
+# truth_get KEY: one figure from stallserver's /truth (needs ADMIN and RATE).
+truth_fetch() { curl -s "http://$ADMIN/truth?rate=$RATE" > "$1"; }
+truth_get() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
