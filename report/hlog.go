@@ -665,7 +665,13 @@ func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, ba
 	endMs := curEndMs
 	if !counted {
 		// A log from another tool: every value is an OK answer.
-		endMs = baseMs + int64(math.Round((startS+lenS)*1000))
+		// Timestamps are relative to the base time unless they are epoch
+		// seconds within a year of it (the HdrHistogram readers' rule).
+		off := baseMs
+		if startS >= float64(baseMs)/1000-365*24*3600 {
+			off = 0
+		}
+		endMs = off + int64(math.Round((startS+lenS)*1000))
 		ls.lastForeignEnd = max(ls.lastForeignEnd, endMs)
 		n := h.TotalCount()
 		a.counts[OK] += n
@@ -702,6 +708,9 @@ func (ls *LogSet) Summary() (*Summary, error) {
 	model := ModelClosed
 	if ls.meta != nil {
 		model = ls.meta.Model
+	}
+	if ls.startMs == math.MaxInt64 { // a foreign log without a start time: times are relative
+		ls.startMs = 0
 	}
 	start := time.UnixMilli(ls.startMs)
 	elapsed := ls.elapsed

@@ -327,3 +327,35 @@ func TestSeriesFoldsSlivers(t *testing.T) {
 		t.Errorf("log series %+v", s.Series)
 	}
 }
+
+// TestHlogForeign: a log written by another HdrHistogram tool (no
+// agentstorm metadata, untagged) reads as one step of OK answers.
+func TestHlogForeign(t *testing.T) {
+	var buf bytes.Buffer
+	w := hdr.NewHistogramLogWriter(&buf)
+	_ = w.OutputLogFormatVersion()
+	_ = w.OutputStartTime(1_700_000_000_000)
+	_ = w.OutputLegend()
+	want := NewHistogram()
+	for sec := 0; sec < 3; sec++ {
+		h := NewHistogram()
+		for i := 1; i <= 1000; i++ {
+			_ = h.RecordValue(int64(i * 100 * (sec + 1)))
+		}
+		want.Merge(h)
+		h.SetStartTimeMs(1_700_000_000_000 + int64(sec)*1000)
+		h.SetEndTimeMs(1_700_000_000_000 + int64(sec+1)*1000)
+		if err := w.OutputIntervalHistogram(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls := NewLogSet()
+	if err := ls.Read("foreign.hlog", &buf); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := ls.Summary()
+	if s.Steps[0] != "all" || s.Overall.Count != 3000 || s.Overall.Counts[OK] != 3000 ||
+		s.Overall.Raw.P99 != time.Duration(want.ValueAtQuantile(99))*time.Microsecond || len(s.Series) != 3 || s.Elapsed != 3*time.Second {
+		t.Errorf("foreign log: steps %v count %d p99 %v series %d elapsed %v", s.Steps, s.Overall.Count, s.Overall.Raw.P99, len(s.Series), s.Elapsed)
+	}
+}

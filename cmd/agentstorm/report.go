@@ -141,6 +141,13 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	results := report.EvaluateBudgets(budgets, s)
 	report.MarkAbortedLog(results, ls.Aborted())
+	for _, a := range ls.Aborted() {
+		for _, b := range budgets {
+			if b.Expr == a.Expr && s.Aborted == nil {
+				s.Aborted = &report.LiveFailure{Budget: b, Actual: a.Actual, At: a.At}
+			}
+		}
+	}
 	if len(files) > 1 {
 		if s.Meta == nil {
 			s.Meta = map[string]string{}
