@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -245,14 +246,13 @@ func tokenize(expr string) ([]token, *BudgetError) {
 	var toks []token
 	col := 1
 	for i := 0; i < len(expr); {
-		r, size := utf8.DecodeRuneInString(expr[i:])
+		r, _ := utf8.DecodeRuneInString(expr[i:])
 		start, startCol := i, col
-		adv := func(n int) {
-			for k := 0; k < n; {
+		adv := func(n int) { // n runes
+			for k := 0; k < n; k++ {
 				_, s := utf8.DecodeRuneInString(expr[i:])
 				i += s
 				col++
-				k++
 			}
 		}
 		switch {
@@ -305,7 +305,6 @@ func tokenize(expr string) ([]token, *BudgetError) {
 			}
 			toks = append(toks, token{tokWord, expr[start:i], startCol})
 		default:
-			_ = size
 			return nil, &BudgetError{Expr: expr, Column: startCol, Msg: fmt.Sprintf("unexpected character %q", r)}
 		}
 	}
@@ -621,7 +620,7 @@ func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *Bud
 			for n := range p.o.Figures {
 				names = append(names, n)
 			}
-			sortStrings(names)
+			sort.Strings(names)
 			extra = ", or a run figure: " + strings.Join(names, ", ")
 		}
 		return nil, p.errAt(t, "unknown metric %q: expected %s%s", t.text, metricHelp, extra)
@@ -739,14 +738,6 @@ func exampleLimit(u Unit) string {
 		return "requests per second such as 20000"
 	}
 	return "a number such as 0, or a percentage such as 0.1% for errors"
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // String returns the budget in canonical form (for tables).

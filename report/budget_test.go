@@ -40,6 +40,7 @@ func TestParseBudgetValid(t *testing.T) {
 		{expr: "p99(add_to_cart) < 100ms", metric: "p99", step: "add_to_cart", op: OpLT, limit: 100, unit: UnitDuration},
 		{expr: "p99(write) < 100ms", metric: "p99", step: "write", op: OpLT, limit: 100, unit: UnitDuration},
 		{expr: "mean < 850us", metric: "mean", op: OpLT, limit: 0.85, unit: UnitDuration},
+		{expr: "p99 < 850µs", metric: "p99", op: OpLT, limit: 0.85, unit: UnitDuration},
 		{expr: "lost_orders == 0", metric: "lost_orders", op: OpEQ, limit: 0, unit: UnitCount},
 		{expr: "add_to_cart p99 < 100ms abort", metric: "p99", step: "add_to_cart", op: OpLT, limit: 100, unit: UnitDuration,
 			abort: true, grace: DefaultAbortGrace, min: DefaultAbortMinSamples},
@@ -86,6 +87,8 @@ func TestParseBudgetErrors(t *testing.T) {
 		{"zone=x p99 < 1s", 1, `unknown filter "zone"`},
 		{"p99 ! 1s", 5, "expected an operator"},
 		{"", 1, "empty budget"},
+		{"p99 < 850µx", 7, `unknown duration unit "µx"`}, // columns count characters, not bytes
+		{"p99 < 1s abort min 0", 20, "expected a whole number of samples"},
 	} {
 		_, err := ParseBudget(c.expr, testBudgetOpts)
 		var be *BudgetError
