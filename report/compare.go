@@ -158,3 +158,34 @@ func formatDelta(u Unit, d float64) string {
 	}
 	return sign + strings.TrimSpace(strconv.FormatFloat(d, 'g', 6, 64))
 }
+
+// WriteCompareMarkdown writes the comparison as a markdown table per step,
+// for a pull-request comment or $GITHUB_STEP_SUMMARY.
+func WriteCompareMarkdown(w io.Writer, before, after *Summary, beforeName, afterName string) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "### agentstorm: %s → %s\n\n", mdCell(beforeName), mdCell(afterName))
+	fmt.Fprintf(bw, "| step | figure | before | after | change |\n|---|---|---:|---:|---:|\n")
+	rows := Compare(before, after)
+	for i := range rows {
+		r := &rows[i]
+		b, a, ch := "-", "-", ""
+		if r.HasBefore {
+			b = r.Unit.formatActual(r.Before)
+		}
+		if r.HasAfter {
+			a = r.Unit.formatActual(r.After)
+		}
+		if r.HasBefore && r.HasAfter {
+			d, rel := r.Change()
+			ch = formatDelta(r.Unit, d)
+			if !math.IsNaN(rel) && r.Unit != UnitPercent {
+				ch += fmt.Sprintf(" (%+.1f%%)", 100*rel)
+			}
+		}
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", mdCell(r.Step), r.Figure, mdCell(b), mdCell(a), mdCell(ch))
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write comparison: %w", err)
+	}
+	return nil
+}

@@ -173,6 +173,14 @@ func TestCompare(t *testing.T) {
 			t.Errorf("compare lacks %q:\n%s", want, out)
 		}
 	}
+	buf.Reset()
+	if err := WriteCompareMarkdown(&buf, before, after, "a.hlog", "b.hlog"); err != nil {
+		t.Fatal(err)
+	}
+	want := "| add_to_cart | p99 | " + UnitDuration.formatActual(p99.Before) + " | " + UnitDuration.formatActual(p99.After) + " | +"
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("markdown compare lacks %q:\n%s", want, buf.String())
+	}
 }
 
 // chromium returns the headless browser to render HTML with, or skips the

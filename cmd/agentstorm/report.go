@@ -45,6 +45,7 @@ func printReportUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "  agentstorm report RUN.hlog [flags]             re-render a saved run")
 	fmt.Fprintln(w, "  agentstorm report merge A.hlog B.hlog [flags]  merge workers', segments' or runs' logs into one report")
 	fmt.Fprintln(w, "  agentstorm report compare BEFORE.hlog AFTER.hlog  each percentile of each step side by side, with the change")
+	fmt.Fprintln(w, "                                   (--out markdown=PATH for a pull-request comment)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "An .hlog is the interval log `agentstorm run --out hlog=PATH` writes (HdrHistogram's log format,")
 	fmt.Fprintln(w, "with the run's metadata and budgets in its comments). Logs merge without loss: histograms add up,")
@@ -84,8 +85,20 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		if len(files) != 2 {
 			return reportUsageError(env, fmt.Sprintf("compare takes two logs, BEFORE.hlog AFTER.hlog; got %d", len(files)))
 		}
-		if len(f.outs) > 0 || len(f.budgets) > 0 {
-			return reportUsageError(env, "compare prints a table; --out and --budget apply to a report or a merge")
+		if len(f.budgets) > 0 {
+			return reportUsageError(env, "compare prints a table; --budget applies to a report or a merge")
+		}
+		var cmpOuts []outSpec
+		if len(f.outs) > 0 {
+			var err error
+			if cmpOuts, err = parseOuts(f.outs, false); err != nil {
+				return reportUsageError(env, err.Error())
+			}
+			for _, o := range cmpOuts {
+				if o.kind != "markdown" && o.kind != "text" {
+					return reportUsageError(env, fmt.Sprintf("compare writes text or markdown, not %s", o.kind))
+				}
+			}
 		}
 		before, err := readLogs(files[:1])
 		if err != nil {
@@ -102,6 +115,17 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		if err := report.WriteCompare(env.stdout, bs, as, files[0], files[1]); err != nil {
 			fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
 			return exitFailed
+		}
+		for _, o := range cmpOuts {
+			write := func(w io.Writer) error { return report.WriteCompare(w, bs, as, files[0], files[1]) }
+			if o.kind == "markdown" {
+				write = func(w io.Writer) error { return report.WriteCompareMarkdown(w, bs, as, files[0], files[1]) }
+			}
+			if err := report.WriteFileAtomic(o.path, write); err != nil {
+				fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
+				return exitFailed
+			}
+			fmt.Fprintf(env.stdout, "Wrote %s: %s\n", o.kind, o.path)
 		}
 		return exitOK
 	}

@@ -111,6 +111,15 @@ func TestCIBudgets(t *testing.T) {
 			2*run.Overall.Requests, run.Overall.Latency.P99Ms)
 	}
 
+	// Before/after: the same log twice compares with no change.
+	code, out, errOut = reportIt(t, "compare", p("pass.hlog"), p("pass.hlog"), "--out", "markdown="+p("cmp.md"))
+	if code != exitOK || !strings.Contains(out, "p99") {
+		t.Fatalf("compare: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if cmp, err := os.ReadFile(p("cmp.md")); err != nil || !strings.Contains(string(cmp), "| add_to_cart | p99 |") || !strings.Contains(string(cmp), "+0µs (+0.0%)") {
+		t.Errorf("compare markdown: %v\n%s", err, cmp)
+	}
+
 	// The fail path: an impossible budget.
 	code, out, errOut = runIt(t, nil, "--profile", "smoke", "--duration", "2s",
 		"--budget", "add_to_cart p99 < 1us", "--out", "junit="+p("fail.xml"))
