@@ -11,6 +11,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
@@ -36,6 +37,17 @@ var palette = []color.RGBA{
 }
 
 var budgetRed = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+
+// newPlot returns a plot whose text is in Liberation Sans (gonum/plot's
+// default is the serif face), to match the page.
+func newPlot() *plot.Plot {
+	p := plot.New()
+	for _, st := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle,
+		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
+		st.Font.Variant = "Sans"
+	}
+	return p
+}
 
 // renderSVG draws p into an SVG document and returns the <svg> element.
 func renderSVG(p *plot.Plot) (string, error) {
@@ -136,7 +148,7 @@ func spectrumPoints(h *hdr.Histogram) plotter.XYs {
 // spectrumChart is the percentile spectrum of the run and of each step on
 // a log "nines" axis, with the 100 ms budget line.
 func spectrumChart(s *Summary) (string, error) {
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = "Latency by percentile, " + s.figureName(&s.Overall)
 	p.X.Label.Text = "percentile"
 	p.Y.Label.Text = "latency"
@@ -193,7 +205,7 @@ func secondsAxis(p *plot.Plot, s *Summary) {
 
 // latencyChart is p50, p99 and max per second.
 func latencyChart(s *Summary) (string, error) {
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = "Latency over time (per second, raw)"
 	p.Y.Label.Text = "latency"
 	p.Y.Scale = plot.LogScale{}
@@ -233,7 +245,7 @@ func latencyChart(s *Summary) (string, error) {
 
 // throughputChart is requests and errors per second.
 func throughputChart(s *Summary) (string, error) {
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = "Throughput and errors over time"
 	p.Y.Label.Text = "per second"
 	p.Legend.Top = true
@@ -266,7 +278,7 @@ func throughputChart(s *Summary) (string, error) {
 
 // agentsChart is the active-agents gauge per second.
 func agentsChart(s *Summary) (string, error) {
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = "Active agents over time"
 	p.Y.Label.Text = "agents"
 	p.Legend.Top = true
