@@ -212,7 +212,7 @@ func WriteText(w io.Writer, s *Summary) error {
 	if s.Aborted != nil {
 		fmt.Fprintf(bw, "\nRun aborted: %s\n", s.Aborted)
 	}
-	writeBudgetTable(bw, s.Budgets)
+	writeBudgetTable(bw, s)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write text summary: %w", err)
 	}
@@ -301,9 +301,17 @@ func formatClock(d time.Duration) string {
 
 // writeBudgetTable writes the budget table (expression, actual, limit,
 // verdict) and a line saying whether every budget was met.
-func writeBudgetTable(w io.Writer, results []BudgetResult) {
+func writeBudgetTable(w io.Writer, s *Summary) {
+	results := s.Budgets
 	if len(results) == 0 {
 		return
+	}
+	note := "raw latencies"
+	switch {
+	case s.Model == ModelOpen:
+		note = "latencies from each request's intended start"
+	case s.Overall.Corrected != nil:
+		note = "latencies corrected for coordinated omission"
 	}
 	exprW, actW, limW := len("budget"), len("actual"), len("limit")
 	for i := range results {
@@ -313,7 +321,7 @@ func writeBudgetTable(w io.Writer, results []BudgetResult) {
 		limW = max(limW, len([]rune(r.LimitText())))
 	}
 	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(n-len([]rune(s)), 0)) }
-	fmt.Fprintf(w, "\nBudgets (judged on the %s)\n", "totals; latency figures corrected for coordinated omission where there is a correction")
+	fmt.Fprintf(w, "\nBudgets (judged on the totals; %s)\n", note)
 	fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad("budget", exprW), pad("actual", actW), pad("limit", limW), "verdict")
 	missed := 0
 	for i := range results {
