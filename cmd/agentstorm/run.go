@@ -267,6 +267,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		defer hlogFile.Abort() // no-op after Commit
 	}
+	hlogFailed := false
 	live := report.NewLiveChecker(budgets)
 	var liveFail *report.LiveFailure
 	tty := isTerminal(env.stdout)
@@ -275,8 +276,8 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		series.Add(iv)
 		if hlog != nil {
 			if err := hlog.WriteInterval(iv); err != nil {
-				out.printf("\nagentstorm run: %v\n", err)
-				hlog = nil
+				out.printf("\nagentstorm run: --out hlog=%s: %v (the log is not kept)\n", hlogFile.Path(), err)
+				hlog, hlogFailed = nil, true
 			}
 		}
 		if liveFail == nil && iv.Duration() >= 500*time.Millisecond {
@@ -337,7 +338,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		out.printf("Bundled target: stopping %d shards; their order stores stay in %s (shard logs: %s)\n",
 			len(sup.Topology().Shards), sup.DataDir(), logFile.Name())
 	}
-	outErr := false
+	outErr := hlogFailed
 	if hlog != nil {
 		err := hlog.Close(sum)
 		if err == nil {
