@@ -194,6 +194,10 @@ type BudgetOptions struct {
 	// Figures are extra run-wide figures a budget may name (for example
 	// "lost_orders": UnitCount); their values come from View.Figures.
 	Figures map[string]Unit
+	// Metrics are extra metric kinds by name (the Metric interface: a name,
+	// a unit and a value computed from the View), for figures a later
+	// part of agentstorm computes its own way.
+	Metrics map[string]Metric
 }
 
 // BudgetError is a budget expression that does not parse or names
@@ -608,6 +612,9 @@ func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *Bud
 	case name == "dropped":
 		m = droppedMetric{}
 	default:
+		if m, ok := p.o.Metrics[t.text]; ok {
+			return m, nil
+		}
 		if u, ok := p.o.Figures[t.text]; ok {
 			return figureMetric{name: t.text, unit: u}, nil
 		}

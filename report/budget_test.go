@@ -13,6 +13,18 @@ var testBudgetOpts = BudgetOptions{
 	Regions: []string{"us-east", "ap-tokyo"},
 	Writes:  []bool{false, true, true, true},
 	Figures: map[string]Unit{"lost_orders": UnitCount},
+	Metrics: map[string]Metric{"recovery": recoveryMetric{}},
+}
+
+// recoveryMetric is a metric kind defined outside the parser: the
+// "recovery_ms" figure, as a duration.
+type recoveryMetric struct{}
+
+func (recoveryMetric) Name() string { return "recovery" }
+func (recoveryMetric) Unit() Unit   { return UnitDuration }
+func (recoveryMetric) Value(v *View) (float64, int64, bool) {
+	f, ok := v.Figures["recovery_ms"]
+	return f, 1, ok
 }
 
 func TestParseBudgetValid(t *testing.T) {
@@ -121,7 +133,7 @@ func budgetSummary(t *testing.T) *Summary {
 	r.RecordDropped(0, 0)
 	r.Release(r.Rotate(time.Now()))
 	s := r.Summary(10 * time.Second)
-	s.Figures = map[string]float64{"lost_orders": 0}
+	s.Figures = map[string]float64{"lost_orders": 0, "recovery_ms": 4200}
 	return s
 }
 
@@ -146,6 +158,7 @@ func TestEvaluateBudgets(t *testing.T) {
 		{"requests == 3010", 3010, true},
 		{"dropped == 0", 1, false},
 		{"lost_orders == 0", 0, true},
+		{"recovery < 10s", 4200, true},
 		{"p99(write) < 1s", 970, true}, // 3,010 answers: the top 30 are 971…1000 ms
 		{"browse p99 < 1s", 0, false},  // no data: missed
 	} {
