@@ -722,7 +722,9 @@ func (p *parser) value(t token, u Unit, metric string) (float64, *BudgetError) {
 		}
 		return v, nil
 	default:
-		if metric == "errors" && suffix == "%" {
+		// errors with a percentage is a share; a plain-number figure may be
+		// written with % when it is itself a percentage (k6's checks).
+		if (metric == "errors" || u == UnitNumber) && suffix == "%" {
 			if v > 100 {
 				return 0, p.errAt(t, "a percentage is at most 100%%; got %q", t.text)
 			}
