@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -124,5 +127,151 @@ func TestCoordinatorWorkerLoss(t *testing.T) {
 	}
 	if ivs[len(ivs)-2].ActiveAgents != 2 {
 		t.Errorf("after the loss: %d active agents, want 2 (worker 0's)", ivs[len(ivs)-2].ActiveAgents)
+	}
+}
+
+// fixedProfile makes every agent send exactly 5 requests in its 1.8 s (at
+// 0, 0.4, 0.8, 1.2 and 1.6 s: 200 ms from either edge), so request counts
+// are deterministic whatever process runs the agent.
+const fixedProfile = `name: fixed
+population: {regions: {us: 2, eu: 1}}
+workload:
+  model: closed
+  stages: "0->9 in 0s, hold 1800ms"
+  think: 400ms
+flows:
+  - name: f
+    steps:
+      - {name: open_cart, method: POST, path: /v1/carts, body: {a: 1}, expect: {status: 201}}
+`
+
+type jsonOut struct {
+	Overall struct {
+		Requests int64 `json:"requests"`
+	} `json:"overall"`
+	Regions []struct {
+		Name     string `json:"name"`
+		Requests int64  `json:"requests"`
+	} `json:"regions"`
+	Connections int64 `json:"connections"`
+}
+
+func readJSONOut(t *testing.T, path string) jsonOut {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j jsonOut
+	if err := json.Unmarshal(b, &j); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// TestSegmentsMergeToOneStorm is the multi-machine mechanism run locally:
+// 3 `run --segment I/3 --start-at T` processes' hlogs merged by `report
+// merge` give exactly the totals of the same storm run as one process
+// (request counts, per region, connections: the workload is fixed-count),
+// and exactly the sum of the segments.
+func TestSegmentsMergeToOneStorm(t *testing.T) {
+	base, served := countingServer(t)
+	prof := writeProfile(t, fixedProfile)
+	dir := t.TempDir()
+	common := []string{"--profile", prof, "--target", base}
+
+	code, out, errOut := runIt(t, nil, append(common, "--out", "json="+filepath.Join(dir, "single.json"))...)
+	if code != exitOK {
+		t.Fatalf("single run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	single := readJSONOut(t, filepath.Join(dir, "single.json"))
+	if single.Overall.Requests != 45 || served.Load() != 45 {
+		t.Fatalf("single run: %d requests recorded, %d served; want 9 agents × 5 = 45", single.Overall.Requests, served.Load())
+	}
+
+	start := time.Now().Add(500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	var wg sync.WaitGroup
+	segOut := make([]string, 3)
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var o, e runBuffer
+			c := runCLI(context.Background(), &cliEnv{stdout: &o, stderr: &e}, append([]string{"run", "--segment", fmt.Sprintf("%d/3", i), "--start-at", start,
+				"--out", fmt.Sprintf("hlog=%s/seg-%d.hlog", dir, i), "--out", fmt.Sprintf("json=%s/seg-%d.json", dir, i)}, common...))
+			if c != exitOK {
+				t.Errorf("segment %d: exit %d\n%s\n%s", i, c, o.String(), e.String())
+			}
+			segOut[i] = o.String()
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if !strings.Contains(segOut[1], "Ramp: all 3 agents of the peak connected") {
+		t.Errorf("segment 1 output lacks its ramp (3 of 9 agents):\n%s", segOut[1])
+	}
+	var sumSegs int64
+	for i := 0; i < 3; i++ {
+		sumSegs += readJSONOut(t, fmt.Sprintf("%s/seg-%d.json", dir, i)).Overall.Requests
+	}
+	var o, e runBuffer
+	c := runCLI(context.Background(), &cliEnv{stdout: &o, stderr: &e}, []string{"report", "merge", "--out", "json=" + filepath.Join(dir, "merged.json"),
+		filepath.Join(dir, "seg-0.hlog"), filepath.Join(dir, "seg-1.hlog"), filepath.Join(dir, "seg-2.hlog")})
+	if c != exitOK {
+		t.Fatalf("report merge: exit %d\n%s\n%s", c, o.String(), e.String())
+	}
+	merged := readJSONOut(t, filepath.Join(dir, "merged.json"))
+	if merged.Overall.Requests != sumSegs {
+		t.Errorf("merged %d requests, the segments %d", merged.Overall.Requests, sumSegs)
+	}
+	if merged.Overall.Requests != single.Overall.Requests || merged.Connections != single.Connections {
+		t.Errorf("merged: %d requests, %d connections; one process: %d, %d", merged.Overall.Requests, merged.Connections, single.Overall.Requests, single.Connections)
+	}
+	byRegion := map[string]int64{}
+	for _, r := range single.Regions {
+		byRegion[r.Name] = r.Requests
+	}
+	for _, r := range merged.Regions {
+		if byRegion[r.Name] != r.Requests {
+			t.Errorf("region %s: merged %d requests, one process %d", r.Name, r.Requests, byRegion[r.Name])
+		}
+	}
+	if served.Load() != 90 {
+		t.Errorf("target served %d requests in both storms, want 90", served.Load())
+	}
+}
+
+// TestRunWithWorkers runs `agentstorm run --workers 2` end to end: two
+// worker processes, one live line, one summary, one JSON output, exit 0.
+func TestRunWithWorkers(t *testing.T) {
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	base, served := countingServer(t)
+	dir := t.TempDir()
+	code, out, errOut := runIt(t, nil, "--profile", writeProfile(t, fixedProfile), "--target", base, "--workers", "2",
+		"--out", "json="+filepath.Join(dir, "run.json"), "--out", "hlog="+filepath.Join(dir, "run.hlog"))
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"2 worker processes of about 5 agents each", "agentstorm summary", "Connections: 9 dials, 0 failed.", "Ramp: all 9 agents"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "agentstorm summary"); n != 1 {
+		t.Errorf("%d summaries", n)
+	}
+	j := readJSONOut(t, filepath.Join(dir, "run.json"))
+	if j.Overall.Requests != 45 || served.Load() != 45 {
+		t.Errorf("recorded %d requests, served %d; want 45", j.Overall.Requests, served.Load())
+	}
+	ls, err := readLogs([]string{filepath.Join(dir, "run.hlog")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := ls.Summary()
+	if s.Overall.Count != 45 {
+		t.Errorf("the merged hlog has %d requests, want 45", s.Overall.Count)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/metrics"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/target/supervisor"
@@ -54,6 +56,11 @@ type runFlags struct {
 	shards      int
 	budgets     []string
 	outs        []string
+	workers     int
+	failOnLoss  bool
+	segment     string
+	startAt     string
+	metricsAddr string
 }
 
 // newRunFlagSet declares every flag of `agentstorm run` into f.
@@ -73,6 +80,11 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.IntVar(&f.shards, "shards", 0, "bundled target: number of shard processes (default: one per region of the profile, more for large storms)")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'add_to_cart p99 < 100ms' or 'errors < 0.1% abort' (repeatable; added to the profile's budgets; see docs/ci.md)")
 	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true)+" (hlog is written as the run goes)")
+	fs.IntVar(&f.workers, "workers", 0, "worker processes to spread the agents over (default: as many as the open-file limit requires; 1: this process only)")
+	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm (exit 1) when a worker process dies, instead of going on with the rest")
+	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")
+	fs.StringVar(&f.startAt, "start-at", "", "wait until this time (RFC 3339, e.g. 2026-11-26T18:00:00Z) and start the stages from it, so segments on several hosts start together")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as native histograms) at http://ADDR/metrics, e.g. :9464")
 	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
 	return fs
@@ -139,9 +151,24 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		return runUsageError(env, err.Error())
 	}
 	capacity, limit := agentCapacity()
-	if n := scaleToCapacity(prof, capacity); n != "" {
-		notes = append(notes, fmt.Sprintf("%s: one process holds at most %s agents (open-file limit %d minus %d for the process itself); worker processes that pass this limit come in a later version",
-			n, commas(capacity), limit, fdMargin))
+	var seg agents.Segment
+	if f.segment != "" {
+		seg, _ = agents.ParseSegment(f.segment) // validated
+	}
+	start, _ := parseStartAt(f.startAt) // validated
+	nWorkers := 1
+	if seg.Whole() {
+		nWorkers = workersFor(prof, capacity, f.workers)
+	}
+	if nWorkers == 1 && seg.Whole() {
+		if n := scaleToCapacity(prof, capacity); n != "" {
+			notes = append(notes, fmt.Sprintf("%s: one process holds at most %s agents (open-file limit %d minus %d for the process itself); leave out --workers 1 to spread the storm over worker processes",
+				n, commas(capacity), limit, fdMargin))
+		}
+	}
+	if !seg.Whole() && seg.Share(stormAgents(prof)) > capacity {
+		notes = append(notes, fmt.Sprintf("segment %s has %s agents, more than this process holds (%s): capped; use more segments",
+			seg, commas(seg.Share(stormAgents(prof))), commas(capacity)))
 	}
 	if len(prof.Flows) == 0 {
 		fmt.Fprintf(env.stderr, "agentstorm run: profile %s has no flows\n", prof.Name)
@@ -158,7 +185,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		return exitUsage
 	}
 
-	cfg := agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, MaxAgents: capacity}
+	cfg := agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, MaxAgents: capacity, Segment: seg, Start: start}
 	if len(f.sourceAddrs) > 0 {
 		ips, err := agentsSourceAddrs(f.sourceAddrs)
 		if err != nil {
@@ -167,6 +194,9 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		cfg.SourceAddrs = ips
 	}
 	bundled := f.target == "bundled" || (f.target == "" && prof.Target.Bundled)
+	if bundled && !seg.Whole() {
+		return runUsageError(env, "--segment: profile "+prof.Name+" storms the bundled target; give --target URL (every segment must storm the same target)")
+	}
 	if f.target != "" && f.target != "bundled" {
 		cfg.BaseURL = f.target
 	}
@@ -207,10 +237,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		regions := prof.Population.Regions()
 		shards := f.shards
 		if shards == 0 {
-			shards = max(len(regions), (prof.Workload.Peak()+9999)/10000)
-			if prof.Workload.Model == profiles.Open {
-				shards = max(len(regions), 1)
-			}
+			shards = bundledShards(prof)
 		}
 		logFile, err = os.CreateTemp("", "agentstorm-target-*.log")
 		if err != nil {
@@ -242,8 +269,16 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}
 
+	if nWorkers > 1 && start.IsZero() {
+		// Time for the workers to start and connect their first agents.
+		start = time.Now().Add(time.Second + time.Duration(nWorkers)*100*time.Millisecond)
+	}
+	recOpts.Start = start
 	rec := report.NewRecorder(recOpts)
 	meta := runMeta(prof, &f, bundled)
+	if !seg.Whole() {
+		meta["segment"] = seg.String()
+	}
 	series := report.NewSeriesCollector(rec.Start())
 	var hlog *report.LogWriter
 	var hlogFile *report.AtomicFile
@@ -300,30 +335,103 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			out.printf("%s\n", line)
 		}
 	}
-	sw, err := agents.New(cfg, prof, rec)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
-		return exitUsage
+	// The ramp: when every agent of the peak was first connected.
+	peakAgents := stormAgents(prof)
+	if !seg.Whole() {
+		peakAgents = seg.Share(peakAgents)
 	}
-	printRunBanner(env.stdout, prof, &f, sw, bundled, sup, notes)
-	lastPrint = time.Now()
+	var rampAt time.Duration
+	var maxConnected int64
+	onIv := cfg.OnInterval
+	cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
+		maxConnected = max(maxConnected, st.Connected)
+		if rampAt == 0 && st.Connected >= int64(peakAgents) {
+			rampAt = st.Elapsed
+		}
+		onIv(iv, st)
+	}
+	if f.metricsAddr != "" {
+		var labels map[string]string
+		if !seg.Whole() {
+			labels = map[string]string{"segment": seg.String()}
+		}
+		m := metrics.New(rec.Steps(), rec.Regions(), labels)
+		addr, _, err := m.Serve(runCtx, f.metricsAddr)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
+			return exitUsage
+		}
+		notes = append(notes, "Prometheus metrics at http://"+addr+"/metrics")
+		withMetrics := cfg.OnInterval
+		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
+			m.Observe(iv, metrics.Snapshot{Active: st.Active, Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors})
+			withMetrics(iv, st)
+		}
+	}
 
-	runErr := sw.Run(runCtx)
+	var runErr error
+	var sum *report.Summary
+	var st agents.Stats
+	if nWorkers > 1 {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: find this executable to start workers: %v\n", err)
+			return exitFailed
+		}
+		dir, err := os.MkdirTemp("", "agentstorm-workers-*")
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
+			return exitFailed
+		}
+		printRunBanner(env.stdout, prof, &f, fmt.Sprintf("%d worker processes of about %s agents each (segments 0/%d…%d/%d; their logs in %s)",
+			nWorkers, commas((stormAgents(prof)+nWorkers-1)/nWorkers), nWorkers, nWorkers-1, nWorkers, dir), bundled, sup, notes)
+		lastPrint = time.Now()
+		res, cerr := runCoordinator(runCtx, coordConfig{
+			Command: func(i int) *exec.Cmd {
+				return exec.Command(exe, workerArgs(&f, fs, agents.Segment{Index: i, Count: nWorkers}, start, cfg.BaseURL, cfg.RegionURLs)...)
+			},
+			Workers: nWorkers, Start: start, Planned: prof.Workload.Duration(),
+			Steps: rec.Steps(), Regions: rec.Regions(), Dir: dir, FailOnLoss: f.failOnLoss,
+			OnInterval: cfg.OnInterval,
+			OnLoss:     func(l workerLoss) { out.printf("\nWorker lost: %s\n", l) },
+		})
+		sum, st, runErr = coordinatedSummary(res, cerr, f.failOnLoss)
+		if sum == nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", runErr)
+			return exitFailed
+		}
+		for _, l := range res.Losses {
+			notes = append(notes, "lost "+l.String())
+		}
+		if len(res.Losses) == 0 {
+			_ = os.RemoveAll(dir)
+		}
+	} else {
+		sw, err := agents.New(cfg, prof, rec)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
+			return exitUsage
+		}
+		printRunBanner(env.stdout, prof, &f, fmt.Sprintf("at most %s agents in this process", commas(sw.MaxAgents())), bundled, sup, notes)
+		lastPrint = time.Now()
+		runErr = sw.Run(runCtx)
+		sum = rec.Summary(sw.Elapsed())
+		for _, fl := range sw.Failures() {
+			sum.Failures = append(sum.Failures, report.CheckFailure{Step: fl.Step, Kind: fl.Kind, Status: fl.Status, Count: fl.Count})
+		}
+		st = sw.Stats()
+	}
 	if tty {
 		out.printf("\n")
 	}
 	select {
 	case <-interrupted:
-		out.printf("Interrupted after %s: the summary covers what was recorded until then.\n", report.FormatDuration(sw.Elapsed().Round(time.Millisecond)))
+		out.printf("Interrupted after %s: the summary covers what was recorded until then.\n", report.FormatDuration(sum.Elapsed.Round(time.Millisecond)))
 	default:
 	}
 	out.printf("\n")
-	sum := rec.Summary(sw.Elapsed())
 	sum.Meta = meta
 	sum.Series = series.Points()
-	for _, fl := range sw.Failures() {
-		sum.Failures = append(sum.Failures, report.CheckFailure{Step: fl.Step, Kind: fl.Kind, Status: fl.Status, Count: fl.Count})
-	}
 	sum.Aborted = liveFail
 	results := report.EvaluateBudgets(budgets, sum)
 	report.MarkAborted(results, liveFail)
@@ -333,7 +441,15 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if werr != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: write the summary: %v\n", werr)
 	}
-	printRunFootnotes(&out, sw, notes)
+	ramp := ""
+	if prof.Workload.Model != profiles.Open && peakAgents > 0 {
+		if rampAt > 0 {
+			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start (seen once a second)", commas(peakAgents), report.FormatDuration(rampAt.Round(100*time.Millisecond)))
+		} else {
+			ramp = fmt.Sprintf("at most %s of the peak's %s agents were connected at once", commas(int(maxConnected)), commas(peakAgents))
+		}
+	}
+	printRunFootnotes(&out, st, sum.Failures, ramp, notes)
 	if sup != nil {
 		out.printf("Bundled target: stopping %d shards; their order stores stay in %s (shard logs: %s)\n",
 			len(sup.Topology().Shards), sup.DataDir(), logFile.Name())
@@ -415,6 +531,20 @@ func (f *runFlags) validate(fs *pflag.FlagSet) string {
 		return fmt.Sprintf("--target %q: want a base URL such as http://127.0.0.1:8081 or https://shop.example.com, or \"bundled\"", f.target)
 	case fs.Changed("shards") && f.target != "" && f.target != "bundled":
 		return "--shards applies only to the bundled target, not to --target " + f.target
+	case f.workers < 0 || f.workers > 256:
+		return fmt.Sprintf("--workers %d: want 1 to 256 (0: as many as needed)", f.workers)
+	case f.segment != "" && f.workers > 1:
+		return "--segment runs one segment in this process: leave out --workers (or give more segments)"
+	case f.segment != "" && f.target == "bundled":
+		return "--segment: give --target URL (every segment must storm the same target; a bundled target would be one per segment)"
+	}
+	if f.segment != "" {
+		if _, err := agents.ParseSegment(f.segment); err != nil {
+			return "--segment: " + err.Error()
+		}
+	}
+	if _, err := parseStartAt(f.startAt); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -558,8 +688,9 @@ func agentsSourceAddrs(list []string) ([]net.IP, error) {
 	return out, nil
 }
 
-// printRunBanner says what is about to run.
-func printRunBanner(w io.Writer, prof *profiles.Profile, f *runFlags, sw *agents.Swarm, bundled bool, sup *supervisor.Supervisor, notes []string) {
+// printRunBanner says what is about to run; procs says which processes
+// run the agents.
+func printRunBanner(w io.Writer, prof *profiles.Profile, f *runFlags, procs string, bundled bool, sup *supervisor.Supervisor, notes []string) {
 	wl := prof.Workload
 	src := prof.File
 	if src == "" {
@@ -580,7 +711,7 @@ func printRunBanner(w io.Writer, prof *profiles.Profile, f *runFlags, sw *agents
 	default:
 		fmt.Fprintf(w, "Target: the profile's (%s)\n", describeTarget(prof.Target))
 	}
-	fmt.Fprintf(w, "Think time: %s; seed %d; at most %s agents in this process\n", describeThink(wl.Think), f.seed, commas(sw.MaxAgents()))
+	fmt.Fprintf(w, "Think time: %s; seed %d; %s\n", describeThink(wl.Think), f.seed, procs)
 	for _, n := range notes {
 		fmt.Fprintf(w, "Note: %s.\n", n)
 	}
@@ -588,10 +719,12 @@ func printRunBanner(w io.Writer, prof *profiles.Profile, f *runFlags, sw *agents
 }
 
 // printRunFootnotes adds what the summary does not say.
-func printRunFootnotes(out *syncWriter, sw *agents.Swarm, notes []string) {
-	st := sw.Stats()
+func printRunFootnotes(out *syncWriter, st agents.Stats, fails []report.CheckFailure, ramp string, notes []string) {
+	if ramp != "" {
+		out.printf("Ramp: %s.\n", ramp)
+	}
 	out.printf("Connections: %s dials, %s failed.\n", commas(int(st.Dials)), commas(int(st.DialErrors)))
-	if fails := sw.Failures(); len(fails) > 0 {
+	if len(fails) > 0 {
 		parts := make([]string, 0, len(fails))
 		for i, f := range fails {
 			if i == 8 {

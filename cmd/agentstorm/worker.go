@@ -28,9 +28,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,8 +81,6 @@ func statsOf(seg agents.Segment, st agents.Stats) workerStats {
 
 // workerFlags are the flags a worker takes besides run's.
 type workerFlags struct {
-	segment    string
-	startAt    string
 	regionURLs []string
 }
 
@@ -93,13 +93,115 @@ func workerCommand() command {
 	}
 }
 
-// newWorkerFlagSet is run's flag set plus the worker's own flags.
+// newWorkerFlagSet is run's flag set (--segment is required) plus the
+// worker's own flags.
 func newWorkerFlagSet(f *runFlags, w *workerFlags) *pflag.FlagSet {
 	fs := newRunFlagSet(f)
-	fs.StringVar(&w.segment, "segment", "", "the segment to run, I/N (required)")
-	fs.StringVar(&w.startAt, "start-at", "", "the storm's start, RFC 3339 (default: now)")
 	fs.StringArrayVar(&w.regionURLs, "region-url", nil, "REGION=URL: a base URL serving REGION (repeatable; instead of --target)")
 	return fs
+}
+
+// workersFor returns how many worker processes the storm needs: requested
+// when > 0, else 1 while the storm's agents fit in 90% of one process's
+// capacity, else enough processes to hold at most 80% of capacity each.
+func workersFor(prof *profiles.Profile, capacity, requested int) int {
+	if requested > 0 {
+		return requested
+	}
+	need := stormAgents(prof)
+	if need <= capacity*9/10 {
+		return 1
+	}
+	per := max(capacity*4/5, 1)
+	return (need + per - 1) / per
+}
+
+// stormAgents is the most agents the whole storm has alive at once.
+func stormAgents(prof *profiles.Profile) int {
+	if prof.Workload.Model == profiles.Open {
+		if prof.Workload.MaxAgents > 0 {
+			return prof.Workload.MaxAgents
+		}
+		return agents.DefaultOpenMaxAgents
+	}
+	return prof.Workload.Peak()
+}
+
+// shardConns is the most connections the bundled target's shards are
+// planned for (a shard's cap is target.DefaultMaxConns, 15,000).
+const shardConns = 12000
+
+// bundledShards returns how many shards the bundled target needs for the
+// storm: at least one per region, and enough that no shard expects more
+// than shardConns connections. Shard i serves region i % len(regions), and
+// the agents of a region spread evenly over its shards; a region's share
+// of the agents is estimated by drawing regions as the agents do.
+func bundledShards(prof *profiles.Profile) int {
+	var regions []string
+	if prof.Population != nil {
+		regions = prof.Population.Regions()
+	}
+	nr := max(len(regions), 1)
+	total := stormAgents(prof)
+	share := make([]float64, nr)
+	if nr == 1 {
+		share[0] = 1
+	} else {
+		rng := rand.New(rand.NewPCG(1, 2))
+		const draws = 20000
+		for i := 0; i < draws; i++ {
+			r, _ := prof.Population.PickRegion(rng)
+			share[r] += 1.0 / draws
+		}
+	}
+	for s := nr; s < 1024; s++ {
+		ok := true
+		for r := 0; r < nr; r++ {
+			shards := s / nr
+			if r < s%nr {
+				shards++
+			}
+			// 5% over the expected share for the draw's spread.
+			if float64(total)*share[r]*1.05/float64(shards) > shardConns {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return s
+		}
+	}
+	return 1024
+}
+
+// workerArgs returns the command line of a worker running seg of the storm
+// that f and fs describe: the flags that shape the storm, passed on as
+// given, and where the target is.
+func workerArgs(f *runFlags, fs *pflag.FlagSet, seg agents.Segment, start time.Time, baseURL string, regionURLs map[string][]string) []string {
+	args := []string{"worker", "--segment", seg.String(), "--start-at", start.UTC().Format(time.RFC3339Nano),
+		"--profile", f.profile, "--seed", fmt.Sprint(f.seed)}
+	for _, name := range []string{"agents", "duration", "ramp", "think", "timeout", "insecure"} {
+		if fl := fs.Lookup(name); fl != nil && fl.Changed {
+			args = append(args, "--"+name+"="+fl.Value.String())
+		}
+	}
+	if len(f.sourceAddrs) > 0 {
+		args = append(args, "--source-addr="+strings.Join(f.sourceAddrs, ","))
+	}
+	if baseURL != "" {
+		args = append(args, "--target", baseURL)
+	}
+	regions := make([]string, 0, len(regionURLs))
+	for r := range regionURLs {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	for _, r := range regions {
+		for _, u := range regionURLs[r] {
+			args = append(args, "--region-url", r+"="+u)
+		}
+	}
+	return args
 }
 
 // parseStartAt parses --start-at ("" is the zero time).
@@ -150,20 +252,17 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	if msg := f.validate(fs); msg != "" {
 		return usage(msg)
 	}
-	seg, err := agents.ParseSegment(w.segment)
+	seg, err := agents.ParseSegment(f.segment)
 	if err != nil {
 		return usage("--segment: " + err.Error())
 	}
-	start, err := parseStartAt(w.startAt)
+	start, err := parseStartAt(f.startAt)
 	if err != nil {
 		return usage(err.Error())
 	}
 	regionURLs, err := parseRegionURLs(w.regionURLs)
 	if err != nil {
 		return usage(err.Error())
-	}
-	if f.target == "bundled" {
-		return usage("--target bundled: a worker needs the target's URLs (--target URL or --region-url)")
 	}
 	prof, err := loadRunProfile(f.profile)
 	if err != nil {
@@ -862,4 +961,46 @@ func (m *merger) stats(ws []*workerState) agents.Stats {
 		st.Dropped += w.last.Dropped
 	}
 	return st
+}
+
+// coordinatedSummary merges the workers' logs into the storm's summary and
+// says whether the run failed: every worker lost, a loss with
+// --fail-on-worker-loss, or no worker started. The summary is nil only when
+// nothing at all was recorded.
+func coordinatedSummary(res *coordResult, cerr error, failOnLoss bool) (*report.Summary, agents.Stats, error) {
+	if res == nil {
+		return nil, agents.Stats{}, cerr
+	}
+	var logs []string
+	for _, p := range res.Logs {
+		if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+			logs = append(logs, p)
+		}
+	}
+	runErr := cerr
+	switch {
+	case runErr != nil:
+	case len(res.Losses) == len(res.Logs):
+		runErr = fmt.Errorf("every worker process failed (%s)", res.Losses[0].Why)
+	case failOnLoss && len(res.Losses) > 0:
+		runErr = fmt.Errorf("%d of %d worker processes lost (--fail-on-worker-loss)", len(res.Losses), len(res.Logs))
+	}
+	if len(logs) == 0 {
+		if runErr == nil {
+			runErr = errors.New("the workers recorded nothing")
+		}
+		return nil, res.Stats, runErr
+	}
+	ls, err := readLogs(logs)
+	if err != nil {
+		return nil, res.Stats, fmt.Errorf("merge the workers' logs: %w", err)
+	}
+	sum, err := ls.Summary()
+	if err != nil {
+		return nil, res.Stats, fmt.Errorf("merge the workers' logs: %w", err)
+	}
+	if runErr == nil && res.Stats.Dials > 0 && sum.Connections == 0 {
+		runErr = fmt.Errorf("%w: %d connection attempts, none succeeded", agents.ErrUnreachable, res.Stats.Dials)
+	}
+	return sum, res.Stats, runErr
 }

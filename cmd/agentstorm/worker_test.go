@@ -180,7 +180,7 @@ func TestWorkerBadUsage(t *testing.T) {
 		{[]string{"--segment", "3/3", "--target", "http://127.0.0.1:1"}, "index must be 0 to 2"},
 		{[]string{"--segment", "0/2", "--target", "http://127.0.0.1:1", "--start-at", "tomorrow"}, "RFC 3339"},
 		{[]string{"--segment", "0/2", "--region-url", "us-east"}, "REGION=http"},
-		{[]string{"--segment", "0/2", "--target", "bundled"}, "needs the target's URLs"},
+		{[]string{"--segment", "0/2", "--target", "bundled"}, "give --target URL"},
 	} {
 		var out, errOut runBuffer
 		code := runCLI(context.Background(), &cliEnv{stdout: &out, stderr: &errOut}, append([]string{"worker"}, c.args...))
