@@ -216,3 +216,13 @@ storm_rps() { awk '/^agentstorm summary:/ {for (i = 1; i <= NF; i++) if ($i == "
 # truth_get KEY: one figure from stallserver's /truth (needs ADMIN and RATE).
 truth_fetch() { curl -s "http://$ADMIN/truth?rate=$RATE" > "$1"; }
 truth_get() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+
+# tree_pids PID: PID and all its descendants.
+tree_pids() {
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1" 2> /dev/null); do tree_pids "$c"; done
+}
+# tree_ticks PID / tree_rss_kb PID: CPU ticks and RSS summed over PID's process tree.
+tree_ticks() { local p s=0; for p in $(tree_pids "$1"); do s=$((s + $(cpu_ticks "$p"))); done; echo "$s"; }
+tree_rss_kb() { local p s=0 v; for p in $(tree_pids "$1"); do v=$(rss_kb "$p"); s=$((s + ${v:-0})); done; echo "$s"; }
