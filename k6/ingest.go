@@ -902,7 +902,7 @@ func (s Stats) String() string {
 	msg := fmt.Sprintf("%s lines (%s), %s points: %s requests", strconv.FormatInt(s.Lines, 10), s.Format,
 		strconv.FormatInt(s.Points, 10), strconv.FormatInt(s.Requests, 10))
 	if s.TrendPoints > 0 {
-		msg += fmt.Sprintf(", %d trend samples", s.TrendPoints)
+		msg += fmt.Sprintf(", trend samples %d", s.TrendPoints)
 	}
 	if s.Malformed > 0 {
 		msg += fmt.Sprintf(", %d malformed lines skipped", s.Malformed)

@@ -50,6 +50,7 @@ func commands() map[string]command {
 		runCommand(),
 		workerCommand(),
 		reportCommand(),
+		k6Command(),
 	}
 	m := make(map[string]command, len(list))
 	for _, c := range list {

@@ -1,0 +1,523 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/spf13/pflag"
+
+	"github.com/agentstorm/agentstorm/k6"
+	"github.com/agentstorm/agentstorm/report"
+)
+
+func k6Command() command {
+	return command{
+		name:    "k6",
+		summary: "ingest a k6 run's results (k6 run --out json=FILE or csv=FILE): HDR percentiles, budgets, every output",
+		run:     runK6,
+	}
+}
+
+// k6Flags are the flags of `agentstorm k6 ingest`.
+type k6Flags struct {
+	stepTag, regionTag string
+	trends             []string
+	budgets, outs      []string
+	follow, strict     bool
+	idle, window       time.Duration
+	maxSteps           int
+	quiet              bool
+}
+
+func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("agentstorm k6 ingest", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'p99 < 100ms', 'name=checkout p99 < 100ms', 'checks >= 99%' or 'dropped_iterations == 0' (repeatable)")
+	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true))
+	fs.BoolVarP(&f.follow, "follow", "f", false, "follow the file while k6 is still writing it (live line and live budget aborts), until Ctrl-C or --idle-timeout")
+	fs.DurationVar(&f.idle, "idle-timeout", 10*time.Second, "with --follow: stop when the file has not grown for this long")
+	fs.StringVar(&f.stepTag, "step-tag", "name", "the tag that names a request's step (k6 sets name to the URL unless the script names the request)")
+	fs.StringVar(&f.regionTag, "region-tag", "", "a tag that names a request's region (default: one region)")
+	fs.StringArrayVar(&f.trends, "trend", nil, "another Trend metric to record as a step of its own name, such as http_req_waiting or a custom trend (repeatable)")
+	fs.IntVar(&f.maxSteps, "max-steps", k6.DefaultMaxSteps, "most distinct step names; further names are recorded as step \"other\"")
+	fs.DurationVar(&f.window, "window", k6.DefaultWindow, "out-of-order window: points this late still land in their own second of k6 time")
+	fs.BoolVar(&f.strict, "strict", false, "stop at the first malformed line (exit 1) instead of reporting and skipping it")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func printK6Usage(w io.Writer, fs *pflag.FlagSet) {
+	fmt.Fprintln(w, "Usage: agentstorm k6 ingest FILE|- [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Reads the results of a k6 run, written with `k6 run --out json=results.json script.js`")
+	fmt.Fprintln(w, "(or --out csv=results.csv; plain or gzip; '-' reads standard input), into agentstorm's HDR")
+	fmt.Fprintln(w, "recorder: fixed memory whatever the length of the run, the sub-100 ms compliance headline,")
+	fmt.Fprintln(w, "budgets with exit 99, and every output (an hlog re-renders with `agentstorm report`).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Each http_req_duration point is one request of the step named by its name tag (--step-tag),")
+	fmt.Fprintln(w, "its outcome from the status, expected_response and error_code tags. Counters, rates and")
+	fmt.Fprintln(w, "gauges (checks, iterations, dropped_iterations, vus, http_req_failed, custom ones) are figures")
+	fmt.Fprintln(w, "budgets can judge. Points are bucketed by their own timestamps (k6 time).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "k6 is AGPL: agentstorm imports nothing of it and reads only its documented output formats.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Malformed lines are reported with their line number and skipped (a cut-short last line too);")
+	fmt.Fprintln(w, "with --strict the first one stops the ingest: what was read before is still summarised and")
+	fmt.Fprintln(w, "written, and the exit code is 1.")
+	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 1 the input could not be read (or --strict met a bad line),")
+	fmt.Fprintln(w, "2 bad usage or bad budget, 99 a budget was missed.")
+}
+
+func k6UsageError(env *cliEnv, msg string) int {
+	fmt.Fprintf(env.stderr, "agentstorm k6: %s\nRun 'agentstorm k6 ingest --help' for the flags.\n", msg)
+	return exitUsage
+}
+
+// runK6 is `agentstorm k6`.
+func runK6(ctx context.Context, env *cliEnv, args []string) int {
+	var f k6Flags
+	fs := newK6FlagSet(&f)
+	if len(args) == 0 || (args[0] != "ingest" && args[0] != "-h" && args[0] != "--help" && args[0] != "help") {
+		if len(args) > 0 {
+			return k6UsageError(env, fmt.Sprintf("unknown subcommand %q: want `agentstorm k6 ingest FILE`", args[0]))
+		}
+		return k6UsageError(env, "want `agentstorm k6 ingest FILE`")
+	}
+	if args[0] != "ingest" {
+		printK6Usage(env.stdout, fs)
+		return exitOK
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			printK6Usage(env.stdout, fs)
+			return exitOK
+		}
+		return k6UsageError(env, err.Error())
+	}
+	if fs.NArg() != 1 {
+		return k6UsageError(env, fmt.Sprintf("give one input, the file k6 wrote with --out json=FILE (or - for standard input); got %d", fs.NArg()))
+	}
+	input := fs.Arg(0)
+	switch {
+	case f.follow && input == "-":
+		return k6UsageError(env, "--follow reads a file k6 is writing; standard input is already read as it arrives")
+	case f.idle <= 0:
+		return k6UsageError(env, fmt.Sprintf("--idle-timeout %s: want a duration above 0", f.idle))
+	case f.window < 0:
+		return k6UsageError(env, fmt.Sprintf("--window %s: want 0 or more", f.window))
+	case f.maxSteps < 2:
+		return k6UsageError(env, fmt.Sprintf("--max-steps %d: want at least 2", f.maxSteps))
+	case strings.TrimSpace(f.stepTag) == "":
+		return k6UsageError(env, "--step-tag: want a tag name, such as name")
+	}
+	outs, err := parseOuts(f.outs, true)
+	if err != nil {
+		return k6UsageError(env, err.Error())
+	}
+	bexprs, bsources := flagBudgets(f.budgets)
+	if err := checkK6Budgets(bexprs, bsources); err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm k6: bad budget:\n%v\n", err)
+		return exitUsage
+	}
+
+	// The input.
+	var r io.Reader
+	name := input
+	if input == "-" {
+		r, name = os.Stdin, "standard input"
+	} else {
+		file, err := os.Open(input)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", err)
+			return exitFailed
+		}
+		defer file.Close()
+		r = file
+	}
+
+	// Ctrl-C stops reading and summarises; a second one exits at once.
+	readCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	interrupted := make(chan struct{})
+	go func() {
+		select {
+		case <-env.interrupts:
+		case <-readCtx.Done():
+			return
+		}
+		close(interrupted)
+		cancel()
+		fmt.Fprintln(env.stderr, "\nagentstorm k6: interrupted; summarising what was read (Ctrl-C again to exit at once)")
+		select {
+		case <-env.interrupts:
+			os.Exit(exitFailed)
+		case <-ctx.Done():
+		}
+	}()
+	if file, ok := r.(*os.File); ok && f.follow {
+		r = k6.NewFollowReader(readCtx, file, f.idle, 100*time.Millisecond)
+	}
+
+	var out syncWriter
+	out.w = env.stdout
+	meta := map[string]string{"source": "k6", "input": name, "step_tag": f.stepTag, "version": version,
+		"model": "closed (k6 VUs; latency from the send)"}
+	if f.regionTag != "" {
+		meta["region_tag"] = f.regionTag
+	}
+	logBudgets := make([]report.LogBudget, len(bexprs))
+	for i := range bexprs {
+		logBudgets[i] = report.LogBudget{Expr: bexprs[i], Source: bsources[i]}
+	}
+	var hlog *k6Hlog
+	for _, o := range outs {
+		if o.kind == "hlog" {
+			hlog = &k6Hlog{path: o.path, budgets: logBudgets}
+		}
+	}
+	defer hlog.cleanup()
+
+	var in *k6.Ingester
+	var series *report.SeriesCollector
+	live := &k6Live{exprs: bexprs, sources: bsources}
+	var liveFail *report.LiveFailure
+	showLive := f.follow || input == "-"
+	tty := isTerminal(env.stdout)
+	var lastPrint time.Time
+	onInterval := func(iv *report.Interval) {
+		rec := in.Recorder()
+		if series == nil {
+			series = report.NewSeriesCollector(rec.Start())
+		}
+		series.Add(iv)
+		if hlog != nil {
+			if err := hlog.write(rec, meta, iv); err != nil {
+				out.printf("\nagentstorm k6: --out hlog=%s: %v (the log is not kept)\n", hlog.path, err)
+			}
+		}
+		elapsed := iv.End.Sub(rec.Start())
+		if liveFail == nil && iv.Duration() >= 500*time.Millisecond {
+			if lf := live.checker(rec).Check(iv, elapsed); lf != nil {
+				liveFail = lf
+				out.printf("\nAborting: %s\n", lf)
+				cancel()
+			}
+		}
+		if !showLive || iv.Duration() < 500*time.Millisecond {
+			return
+		}
+		line := "k6 " + report.LiveLine(iv, elapsed, 0, iv.ActiveAgents)
+		if tty {
+			out.printf("\r%s\x1b[K", line)
+			return
+		}
+		if now := time.Now(); now.Sub(lastPrint) >= nonTTYEvery-100*time.Millisecond {
+			lastPrint = now
+			out.printf("%s\n", line)
+		}
+	}
+	in = k6.New(k6.Options{
+		StepTag: f.stepTag, RegionTag: f.regionTag, Trends: f.trends, MaxSteps: f.maxSteps,
+		Window: f.window, Strict: f.strict, OnInterval: onInterval,
+		Warn: func(msg string) { out.printf("agentstorm k6: %s\n", msg) },
+	})
+	if showLive {
+		out.printf("Reading %s (k6 results; live line per second of k6 time)...\n", name)
+	}
+	readErr := in.Read(readCtx, r, name)
+	if showLive && tty {
+		out.printf("\n")
+	}
+	select {
+	case <-interrupted:
+		out.printf("Interrupted: the summary covers what was read until then.\n")
+	default:
+	}
+	sum := in.Finish()
+	st := in.Stats()
+	if series != nil {
+		sum.Series = series.Points()
+	}
+	meta["format"] = st.Format
+	sum.Meta = meta
+	sum.Aborted = liveFail
+
+	_, units := in.Figures()
+	for k, u := range k6.FigureUnits() {
+		if _, ok := units[k]; !ok {
+			units[k] = u
+		}
+	}
+	budgets, err := report.ParseBudgets(bexprs, bsources, report.BudgetOptions{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units})
+	if err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm k6: bad budget for this run:\n%v\n", err)
+		return exitUsage
+	}
+	results := report.EvaluateBudgets(budgets, sum)
+	report.MarkAborted(results, liveFail)
+
+	if !f.quiet {
+		out.mu.Lock()
+		werr := report.WriteText(env.stdout, sum)
+		if werr == nil {
+			writeK6Notes(env.stdout, in, sum, name)
+		}
+		out.mu.Unlock()
+		if werr != nil {
+			fmt.Fprintf(env.stderr, "agentstorm k6: write the summary: %v\n", werr)
+		}
+	}
+	outErr := false
+	if hlog != nil {
+		if err := hlog.finish(in.Recorder(), meta, sum); err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm k6: --out hlog=%s: %v\n", hlog.path, err)
+			outErr = true
+		} else {
+			out.printf("Wrote hlog: %s\n", hlog.path)
+		}
+	}
+	out.mu.Lock()
+	werr := writeOutputs(env.stdout, outs, sum)
+	out.mu.Unlock()
+	if werr != nil {
+		fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", werr)
+		outErr = true
+	}
+	if readErr != nil {
+		var le *k6.LineError
+		if errors.As(readErr, &le) {
+			fmt.Fprintf(env.stderr, "agentstorm k6: --strict: %v (the summary covers the lines before it)\n", readErr)
+		} else {
+			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", readErr)
+		}
+		return exitFailed
+	}
+	if !report.BudgetsMet(results) {
+		for i := range results {
+			if !results[i].Met {
+				fmt.Fprintf(env.stderr, "agentstorm k6: budget missed: %s\n", results[i].Describe())
+			}
+		}
+		return exitBudgetMet
+	}
+	if outErr {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// checkK6Budgets checks the budgets' syntax before the input is read,
+// when the step and region names are not known yet: every word of the
+// expressions is allowed as a name, so only the grammar, metrics, units
+// and k6 figures are checked here. The names are checked after the read.
+func checkK6Budgets(exprs, sources []string) error {
+	if len(exprs) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var words []string
+	for _, e := range exprs {
+		for _, w := range strings.FieldsFunc(e, func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_-.:/?&%~", r))
+		}) {
+			if !seen[w] {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+	}
+	_, err := report.ParseBudgets(exprs, sources, report.BudgetOptions{Steps: words, Regions: words, Figures: figureUnitsOrNumber(words)})
+	return err
+}
+
+// figureUnitsOrNumber is k6's figure units, plus every other word as a
+// plain-number figure (a custom metric's name), for checkK6Budgets.
+func figureUnitsOrNumber(words []string) map[string]report.Unit {
+	u := k6.FigureUnits()
+	for _, w := range words {
+		if _, ok := u[w]; !ok && !isBudgetKeyword(w) {
+			u[w] = report.UnitNumber
+		}
+	}
+	return u
+}
+
+// isBudgetKeyword reports the budget language's own words, which must not
+// be taken for figures.
+func isBudgetKeyword(w string) bool {
+	switch strings.ToLower(w) {
+	case "max", "min", "mean", "avg", "median", "errors", "error_rate", "failures", "rps", "throughput",
+		"requests", "count", "dropped", "under", "within", "abort", "after", "samples", "region", "step", "name", "shard":
+		return true
+	}
+	return len(w) > 1 && w[0] == 'p' && w[1] >= '0' && w[1] <= '9'
+}
+
+// k6Live keeps the live checker current as steps and regions appear: the
+// abort budgets are parsed again whenever the recorder has grown, and
+// those that name a step not seen yet wait until it appears.
+type k6Live struct {
+	exprs, sources []string
+	steps, regions int
+	lc             *report.LiveChecker
+}
+
+func (l *k6Live) checker(rec *report.Recorder) *report.LiveChecker {
+	if len(l.exprs) == 0 {
+		return nil
+	}
+	if len(rec.Steps()) == l.steps && len(rec.Regions()) == l.regions {
+		return l.lc
+	}
+	l.steps, l.regions = len(rec.Steps()), len(rec.Regions())
+	o := report.BudgetOptions{Steps: rec.Steps(), Regions: rec.Regions(), Figures: k6.FigureUnits()}
+	var list []*report.Budget
+	for _, e := range l.exprs {
+		if b, err := report.ParseBudget(e, o); err == nil {
+			list = append(list, b)
+		}
+	}
+	l.lc = report.NewLiveChecker(list)
+	return l.lc
+}
+
+// k6Hlog writes the interval log of an ingest. Steps and regions appear
+// while the input is read, and an hlog's header lists them, so the
+// intervals go to a spool file beside the output first; at the end the
+// header is written with every name and the intervals are copied after it.
+// Ids are stable (names are only added), so the spooled intervals match
+// the final header.
+type k6Hlog struct {
+	path     string
+	budgets  []report.LogBudget
+	spool    *os.File
+	lw       *report.LogWriter
+	bodyFrom int64
+	err      error
+}
+
+func (h *k6Hlog) write(rec *report.Recorder, meta map[string]string, iv *report.Interval) error {
+	if h.err != nil {
+		return nil // reported once
+	}
+	if h.lw == nil {
+		f, err := os.CreateTemp(filepath.Dir(h.path), ".agentstorm-k6-hlog-*")
+		if err != nil {
+			h.err = fmt.Errorf("spool: %w", err)
+			return h.err
+		}
+		h.spool = f
+		if h.lw, err = report.NewLogWriter(f, report.MetaOf(rec, meta, h.budgets)); err != nil {
+			h.err = err
+			return err
+		}
+		if h.bodyFrom, err = f.Seek(0, io.SeekCurrent); err != nil {
+			h.err = fmt.Errorf("spool: %w", err)
+			return h.err
+		}
+	}
+	if err := h.lw.WriteInterval(iv); err != nil {
+		h.err = err
+		return err
+	}
+	return nil
+}
+
+// finish writes the final hlog: header with every step and region, the
+// spooled intervals, the end line.
+func (h *k6Hlog) finish(rec *report.Recorder, meta map[string]string, s *report.Summary) error {
+	if h.err != nil {
+		return h.err
+	}
+	a, err := report.CreateAtomic(h.path)
+	if err != nil {
+		return err
+	}
+	lw, err := report.NewLogWriter(a, report.MetaOf(rec, meta, h.budgets))
+	if err == nil && h.spool != nil {
+		if _, err = h.spool.Seek(h.bodyFrom, io.SeekStart); err == nil {
+			_, err = io.Copy(a, h.spool)
+		}
+	}
+	if err == nil {
+		err = lw.Close(s)
+	}
+	if err != nil {
+		a.Abort()
+		return err
+	}
+	return a.Commit()
+}
+
+func (h *k6Hlog) cleanup() {
+	if h == nil || h.spool == nil {
+		return
+	}
+	_ = h.spool.Close()
+	_ = os.Remove(h.spool.Name())
+}
+
+// writeK6Notes adds what the summary does not say about a k6 run: the
+// input read, the checks, the k6 figures, and which latency this is.
+func writeK6Notes(w io.Writer, in *k6.Ingester, s *report.Summary, name string) {
+	st := in.Stats()
+	fmt.Fprintf(w, "\nk6 input: %s: %s.\n", name, st)
+	if st.Truncated {
+		fmt.Fprintln(w, "k6 input: it ends inside a line or a gzip stream (k6 stopped mid-write); everything before was kept.")
+	}
+	if checks := in.Checks(); len(checks) > 0 {
+		var pass, all int64
+		for _, c := range checks {
+			pass += c.Passes
+			all += c.Passes + c.Fails
+		}
+		fmt.Fprintf(w, "Checks: %s of %s passed (%.2f%%)\n", commas(int(pass)), commas(int(all)), 100*float64(pass)/float64(all))
+		for i, c := range checks {
+			if i == 10 {
+				fmt.Fprintf(w, "  and %d more checks\n", len(checks)-i)
+				break
+			}
+			mark := "✓"
+			if c.Fails > 0 {
+				mark = "✗"
+			}
+			fmt.Fprintf(w, "  %s %s: %s passed, %s failed\n", mark, c.Name, commas(int(c.Passes)), commas(int(c.Fails)))
+		}
+	}
+	figs, units := in.Figures()
+	if len(figs) > 0 {
+		names := make([]string, 0, len(figs))
+		for k := range figs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		parts := make([]string, 0, len(names))
+		for _, k := range names {
+			v := units[k].Format(figs[k])
+			if units[k] == report.UnitPercent {
+				v = fmt.Sprintf("%.2f%%", figs[k])
+			}
+			parts = append(parts, k+" "+v)
+		}
+		fmt.Fprintf(w, "k6 figures (budgets can judge them by name; gauges are maxima): %s\n", strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w, "Latency note (k6): k6's VUs are a closed loop and k6 times each request from its send, so these")
+	fmt.Fprintln(w, "are raw figures, like the closed model's raw latency: while the target stalls, the VUs send less")
+	fmt.Fprintln(w, "and the stall is under-represented. k6 records no intended send time, so no corrected figure exists.")
+	_ = s
+}
