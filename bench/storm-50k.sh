@@ -83,9 +83,16 @@ steps = {s["name"]: s for s in j["steps"]}
 atc = steps.get("add_to_cart", {}).get("latency", {})
 o = j["overall"]
 conn_err = sum(v for k, v in o["errors_by_class"].items() if k in ("conn_refused", "conn_reset", "tls", "dns", "other_error"))
+import re
+m = re.search(r"([\d,]+) failed", dials or "")
+failed_dials = int(m.group(1).replace(",", "")) if m else 0
+hold = sorted(p["rps"] for p in j.get("series") or [] if 8 <= p["at_seconds"] <= 65)
+hold_rps = hold[len(hold)//2] if hold else float("nan")
+hold_p99 = sorted(p["p99_ms"] for p in j.get("series") or [] if 8 <= p["at_seconds"] <= 65)
+hold_p99 = hold_p99[len(hold_p99)//2] if hold_p99 else float("nan")
 peak = j["peak_active_agents"]
 rss_kib = int(rss)
-print(f"| {label} | {nw} | {ramp or '?'} | {o['rps']:,.0f} | {o['requests']:,} | {conn_err} ({dials}) | "
+print(f"| {label} | {nw} | {ramp or '?'} | {o['rps']:,.0f} (hold median {hold_rps:,.0f}) | {o['requests']:,} | {conn_err + failed_dials} ({conn_err} requests; dials: {dials}) | "
       f"{atc.get('p99_ms', float('nan')):.1f} ms | {o['latency']['share_under_100ms']*100:.2f}% | "
       f"{rss_kib/1024:,.0f} MiB = {rss_kib/50000*1.0:.1f} KiB/agent | {ccpu}% | {scpu} cores | {rc} | {load} |")
 PY
@@ -102,6 +109,6 @@ echo "\`agentstorm run --agents 50000\` (agent-storm: 0 → 50,000 in 6 s, hold 
 echo "(its shard processes started by run). RSS: the worker processes' VmRSS summed, highest sample (1/s). Coordinator CPU:"
 echo "its utime+stime over the whole run / wall time. Load average: before → after."
 echo
-echo "| run | workers | ramp | req/s | requests | connection errors (dials) | add_to_cart p99 | ≤ 100 ms | generator RSS | coordinator CPU | target CPU | exit | load avg |"
+echo "| run | workers | ramp | req/s (whole run; median second of the hold) | requests | connection errors (failed dials + refused/reset/other) | add_to_cart p99 | ≤ 100 ms | generator RSS | coordinator CPU | target CPU | exit | load avg |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 cat "$tmp/rows"

@@ -275,3 +275,52 @@ func TestRunWithWorkers(t *testing.T) {
 		t.Errorf("the merged hlog has %d requests, want 45", s.Overall.Count)
 	}
 }
+
+// TestMergerLateWorker checks the merge of a lagging worker: seconds are
+// emitted in order once LateAfter has passed without it, its late data
+// joins the next second (totals stay exact), and the emitted seconds'
+// times never go backwards.
+func TestMergerLateWorker(t *testing.T) {
+	start := time.Now().Add(-10 * time.Second) // every second is already late
+	mk := func(k int, n int64) *report.Interval {
+		iv := &report.Interval{Start: start.Add(time.Duration(k-1) * time.Second), End: start.Add(time.Duration(k)*time.Second + 3*time.Millisecond),
+			Steps: []string{"s"}, Regions: []string{"r"}, Cells: make([]report.CellInterval, 1)}
+		iv.Cells[0].Counts[report.OK] = n
+		iv.Counts[report.OK] = n
+		return iv
+	}
+	var got []*report.Interval
+	var ends []time.Duration
+	m := newMerger(coordConfig{Start: start, LateAfter: time.Second, OnInterval: func(iv *report.Interval, st agents.Stats) {
+		c := *iv
+		got = append(got, &c)
+		ends = append(ends, st.Elapsed)
+	}})
+	ws := []*workerState{{lastK: -1}, {lastK: -1}}
+	// Worker 0 delivers seconds 1 and 2; worker 1 nothing yet.
+	for k := 1; k <= 2; k++ {
+		m.add(k, mk(k, 10))
+		ws[0].lastK = k
+	}
+	m.flush(ws, false)
+	if len(got) != 2 {
+		t.Fatalf("%d seconds emitted without the late worker, want 2", len(got))
+	}
+	// Worker 1's second 1 arrives late: it joins second 3.
+	m.add(1, mk(1, 7))
+	ws[1].lastK = 1
+	m.flush(ws, false)
+	m.add(4, mk(4, 10))
+	ws[0].lastK = 4
+	m.flush(ws, true)
+	var total int64
+	for i, iv := range got {
+		total += iv.Count()
+		if i > 0 && ends[i] < ends[i-1] {
+			t.Errorf("second %d ends at %s, before the previous (%s)", i+1, ends[i], ends[i-1])
+		}
+	}
+	if total != 37 || len(got) != 4 || got[2].Count() != 7 {
+		t.Fatalf("emitted %d seconds, %d requests (third %d); want 4 seconds, 37 requests, the third 7 (the late data)", len(got), total, got[min(2, len(got)-1)].Count())
+	}
+}

@@ -304,6 +304,9 @@ func runSegment(ctx context.Context, env *cliEnv, prof *profiles.Profile, cfg ag
 	}()
 	opts := agents.RecorderOptions(prof)
 	opts.Start = cfg.Start
+	// One lock stripe: a worker holds a share of the storm, so contention
+	// is low, and each stripe costs a dense histogram per cell.
+	opts.Stripes = 1
 	rec := report.NewRecorder(opts)
 	bw := bufio.NewWriterSize(out, 4<<10)
 	lw, err := report.NewLogWriter(bw, report.MetaOf(rec, meta, nil))
@@ -835,23 +838,31 @@ func newMerger(cfg coordConfig) *merger {
 }
 
 func (m *merger) add(k int, iv *report.Interval) {
-	if k <= m.emitted {
+	late := k <= m.emitted
+	if late {
 		k = m.emitted + 1
 	}
 	acc := m.pending[k]
 	if acc == nil {
 		acc = &report.Interval{Start: iv.Start, End: iv.End, Steps: iv.Steps, Regions: iv.Regions,
 			Cells: make([]report.CellInterval, len(iv.Cells))}
+		if late {
+			// Late data joins second k: the interval is that second.
+			acc.Start = m.cfg.Start.Add(time.Duration(k-1) * time.Second)
+			acc.End = m.cfg.Start.Add(time.Duration(k) * time.Second)
+		}
 		for c := range acc.Cells {
 			acc.Cells[c].Step, acc.Cells[c].Region = iv.Cells[c].Step, iv.Cells[c].Region
 		}
 		m.pending[k] = acc
 	}
-	if iv.Start.Before(acc.Start) {
-		acc.Start = iv.Start
-	}
-	if iv.End.After(acc.End) {
-		acc.End = iv.End
+	if !late {
+		if iv.Start.Before(acc.Start) {
+			acc.Start = iv.Start
+		}
+		if iv.End.After(acc.End) {
+			acc.End = iv.End
+		}
 	}
 	for k := range iv.Counts {
 		acc.Counts[k] += iv.Counts[k]
