@@ -220,9 +220,15 @@ type Ingester struct {
 	earlyNanos int64
 	haveEarly  bool
 
+	stopped bool
+
 	warned int
 	long   []byte
 }
+
+// Stop makes Read return after the current line. It is for OnInterval
+// (a live budget that aborts), which runs on Read's goroutine.
+func (in *Ingester) Stop() { in.stopped = true }
 
 // New returns an Ingester with the options o.
 func New(o Options) *Ingester {
@@ -302,7 +308,7 @@ func (in *Ingester) Read(ctx context.Context, r io.Reader, name string) error {
 	var lineNo int64
 	format := 0 // 0 unknown, 1 json, 2 csv
 	for {
-		if lineNo&4095 == 0 && ctx.Err() != nil {
+		if in.stopped || (lineNo&4095 == 0 && ctx.Err() != nil) {
 			return nil
 		}
 		line, err := br.ReadSlice('\n')

@@ -215,6 +215,7 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 			if lf := live.checker(rec).Check(iv, elapsed); lf != nil {
 				liveFail = lf
 				out.printf("\nAborting: %s\n", lf)
+				in.Stop()
 				cancel()
 			}
 		}
