@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,5 +325,47 @@ func TestMergerLateWorker(t *testing.T) {
 	}
 	if total != 37 || len(got) != 4 || got[2].Count() != 7 {
 		t.Fatalf("emitted %d seconds, %d requests (third %d); want 4 seconds, 37 requests, the third 7 (the late data)", len(got), total, got[min(2, len(got)-1)].Count())
+	}
+}
+
+// TestRunServesMetrics scrapes `run --workers 2 --metrics-addr` while it
+// runs: the coordinator serves the merged storm (all 9 agents of both
+// workers active) with the request counters, and says where.
+func TestRunServesMetrics(t *testing.T) {
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	base, _ := countingServer(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	scraped := make(chan string, 1)
+	go func() {
+		time.Sleep(2500 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			scraped <- "error: " + err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		scraped <- string(b)
+	}()
+	code, out, errOut := runIt(t, nil, "--profile", writeProfile(t, fixedProfile), "--target", base, "--workers", "2",
+		"--metrics-addr", addr, "--out", "json="+filepath.Join(dir, "run.json"))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	text := <-scraped
+	if !strings.Contains(text, "\nagentstorm_agents_active 9\n") {
+		t.Errorf("scrape during the run lacks agentstorm_agents_active 9:\n%s", text)
+	}
+	if !strings.Contains(text, `agentstorm_requests_total{outcome="ok",region="us",step="open_cart"}`) {
+		t.Errorf("scrape lacks the request counter:\n%s", text)
+	}
+	if !strings.Contains(out, "Prometheus metrics at http://"+addr+"/metrics") {
+		t.Errorf("output does not say where the metrics are:\n%s", out)
 	}
 }
