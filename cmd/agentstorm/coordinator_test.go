@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -367,5 +369,73 @@ func TestRunServesMetrics(t *testing.T) {
 	}
 	if !strings.Contains(out, "Prometheus metrics at http://"+addr+"/metrics") {
 		t.Errorf("output does not say where the metrics are:\n%s", out)
+	}
+}
+
+// killOwnWorker SIGKILLs this process's child running segment seg.
+func killOwnWorker(t *testing.T, seg string) bool {
+	ents, _ := os.ReadDir("/proc")
+	me := os.Getpid()
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: state ppid ...
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(me) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(cmdline), "worker\x00--segment\x00"+seg+"\x00") {
+			if p, err := os.FindProcess(pid); err == nil && p.Kill() == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestRunWorkerLoss kills a worker of `run --workers 2` mid-run: the loss
+// is reported and the storm goes on (exit 0), or, with
+// --fail-on-worker-loss, the storm stops and exits 1; both summarise.
+func TestRunWorkerLoss(t *testing.T) {
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	base, _ := countingServer(t)
+	prof := writeProfile(t, strings.Replace(fixedProfile, "hold 1800ms", "hold 3s", 1))
+	for _, c := range []struct {
+		flag string
+		code int
+	}{{"", exitOK}, {"--fail-on-worker-loss", exitFailed}} {
+		killed := make(chan bool, 1)
+		time.AfterFunc(1800*time.Millisecond, func() { killed <- killOwnWorker(t, "1/2") })
+		args := []string{"--profile", prof, "--target", base, "--workers", "2"}
+		if c.flag != "" {
+			args = append(args, c.flag)
+		}
+		began := time.Now()
+		code, out, errOut := runIt(t, nil, args...)
+		took := time.Since(began)
+		if !<-killed {
+			t.Fatal("found no worker 1/2 to kill")
+		}
+		if code != c.code {
+			t.Fatalf("%s: exit %d, want %d\n%s\n%s", c.flag, code, c.code, out, errOut)
+		}
+		for _, want := range []string{"Worker lost: worker 1 (segment 1/2) died at", "intervals", "agentstorm summary", "Note: lost worker 1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", c.flag, want, out)
+			}
+		}
+		if c.flag == "" && took < 3500*time.Millisecond {
+			t.Errorf("the storm ended after %s: it should go on to its 3 s", took)
+		}
+		if c.flag != "" && took > 3500*time.Millisecond {
+			t.Errorf("--fail-on-worker-loss: the storm took %s, it should stop at the loss", took)
+		}
 	}
 }
