@@ -150,6 +150,9 @@ func exactQuantile(sorted []float64, q float64) float64 {
 
 func TestPercentilesMatchExact(t *testing.T) {
 	n := 200_000
+	if testing.Short() {
+		n = 50_000
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	lats := make([]float64, n)
 	for i := range lats {
@@ -324,12 +327,12 @@ func TestNotK6(t *testing.T) {
 	}
 }
 
-// TestHeapFlat ingests 5,000,000 generated points (500,000 with -short)
+// TestHeapFlat ingests 5,000,000 generated points (100,000 with -short)
 // and checks the heap does not grow with them.
 func TestHeapFlat(t *testing.T) {
 	total := 5_000_000
 	if testing.Short() {
-		total = 500_000
+		total = 100_000
 	}
 	first := total / 5
 	in := New(Options{})
