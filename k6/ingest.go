@@ -483,6 +483,9 @@ func (in *Ingester) handle(r *record) {
 		switch m.kind {
 		case kindCounter, kindRate, kindGauge:
 		default:
+			if m.kind == kindTrend {
+				m.points++
+			}
 			in.stats.Ignored++
 			return
 		}
@@ -891,6 +894,19 @@ func (in *Ingester) Checks() []Check {
 		}
 		return out[i].Name < out[j].Name
 	})
+	return out
+}
+
+// UnusedTrends returns the Trend metrics that had points but were not
+// recorded (not named in Options.Trends), sorted.
+func (in *Ingester) UnusedTrends() []string {
+	var out []string
+	for _, m := range in.metrics {
+		if m.kind == kindTrend && m.role == roleFigure && m.points > 0 {
+			out = append(out, m.name)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 

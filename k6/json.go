@@ -1,6 +1,7 @@
 package k6
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -230,32 +231,43 @@ func (p *jsonParser) str(buf *[]byte) ([]byte, *syntaxError) {
 	}
 	p.i++
 	start := p.i
-	escaped := false
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
-			if escaped && buf != nil {
-				u, ok := unescape((*buf)[:0], s)
-				if !ok {
-					return nil, &syntaxError{col: start + 1, msg: "bad escape in a string"}
-				}
-				*buf = u
-				return u, nil
-			}
-			return s, nil
-		case c == '\\':
-			escaped = true
-			p.i += 2
-		case c < 0x20:
-			return nil, p.fail("control character in a string")
-		default:
-			p.i++
+	q := bytes.IndexByte(p.b[start:], '"')
+	if q < 0 {
+		p.i = len(p.b)
+		return nil, p.fail("the line ends inside a string")
+	}
+	s := p.b[start : start+q]
+	if bytes.IndexByte(s, '\\') < 0 {
+		p.i = start + q + 1
+		return s, nil
+	}
+	// Escapes: find the closing quote that is not escaped.
+	end := -1
+	for i := start; i < len(p.b); i++ {
+		if p.b[i] == '\\' {
+			i++
+			continue
+		}
+		if p.b[i] == '"' {
+			end = i
+			break
 		}
 	}
-	return nil, p.fail("the line ends inside a string")
+	if end < 0 {
+		p.i = len(p.b)
+		return nil, p.fail("the line ends inside a string")
+	}
+	s = p.b[start:end]
+	p.i = end + 1
+	if buf == nil {
+		return s, nil
+	}
+	u, ok := unescape((*buf)[:0], s)
+	if !ok {
+		return nil, &syntaxError{col: start + 1, msg: "bad escape in a string"}
+	}
+	*buf = u
+	return u, nil
 }
 
 // unescape appends the JSON string content s with its escapes resolved.

@@ -517,6 +517,9 @@ func writeK6Notes(w io.Writer, in *k6.Ingester, s *report.Summary, name string) 
 		}
 		fmt.Fprintf(w, "k6 figures (budgets can judge them by name; gauges are maxima): %s\n", strings.Join(parts, ", "))
 	}
+	if un := in.UnusedTrends(); len(un) > 0 {
+		fmt.Fprintf(w, "Trends not recorded (add --trend NAME to record one as a step): %s\n", strings.Join(un, ", "))
+	}
 	fmt.Fprintln(w, "Latency note (k6): k6's VUs are a closed loop and k6 times each request from its send, so these")
 	fmt.Fprintln(w, "are raw figures, like the closed model's raw latency: while the target stalls, the VUs send less")
 	fmt.Fprintln(w, "and the stall is under-represented. k6 records no intended send time, so no corrected figure exists.")
