@@ -48,7 +48,7 @@ func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs.StringVar(&f.regionTag, "region-tag", "", "a tag that names a request's region (default: one region)")
 	fs.StringArrayVar(&f.trends, "trend", nil, "another Trend metric to record as a step of its own name, such as http_req_waiting or a custom trend (repeatable)")
 	fs.IntVar(&f.maxSteps, "max-steps", k6.DefaultMaxSteps, "most distinct step names; further names are recorded as step \"other\"")
-	fs.DurationVar(&f.window, "window", k6.DefaultWindow, "out-of-order window: points this late still land in their own second of k6 time")
+	fs.DurationVar(&f.window, "window", k6.DefaultWindow, "out-of-order window (whole seconds): points this late still land in their own second of k6 time; the live line lags by it")
 	fs.BoolVar(&f.strict, "strict", false, "stop at the first malformed line (exit 1) instead of reporting and skipping it")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
 	fs.Usage = func() {}
@@ -118,8 +118,8 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		return k6UsageError(env, "--follow reads a file k6 is writing; standard input is already read as it arrives")
 	case f.idle <= 0:
 		return k6UsageError(env, fmt.Sprintf("--idle-timeout %s: want a duration above 0", f.idle))
-	case f.window < 0:
-		return k6UsageError(env, fmt.Sprintf("--window %s: want 0 or more", f.window))
+	case f.window <= 0:
+		return k6UsageError(env, fmt.Sprintf("--window %s: want a duration above 0, such as 2s", f.window))
 	case f.maxSteps < 2:
 		return k6UsageError(env, fmt.Sprintf("--max-steps %d: want at least 2", f.maxSteps))
 	case strings.TrimSpace(f.stepTag) == "":
@@ -142,6 +142,9 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		r, name = os.Stdin, "standard input"
 	} else {
 		file, err := os.Open(input)
+		if errors.Is(err, os.ErrNotExist) && f.follow {
+			file, err = waitForFile(ctx, env, input, f.idle)
+		}
 		if err != nil {
 			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", err)
 			return exitFailed
@@ -320,6 +323,26 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// waitForFile waits, with --follow, for k6 to create the file (started
+// before k6), up to the idle timeout or an interrupt.
+func waitForFile(ctx context.Context, env *cliEnv, path string, idle time.Duration) (*os.File, error) {
+	fmt.Fprintf(env.stdout, "Waiting for %s to appear (start k6 with --out json=%s)...\n", path, path)
+	deadline := time.Now().Add(idle)
+	for {
+		f, err := os.Open(path)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-env.interrupts:
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // checkK6Budgets checks the budgets' syntax before the input is read,

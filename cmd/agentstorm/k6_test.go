@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/agentstorm/agentstorm/report"
 )
 
 const k6Fixture = "../../k6/testdata/results.json"
@@ -243,5 +241,18 @@ func TestK6Follow(t *testing.T) {
 	if strings.Contains(out, " 3,000 requests") {
 		t.Errorf("live abort did not stop the ingest early:\n%s", out)
 	}
-	_ = report.ComplianceLimit
+
+	// Started before k6: --follow waits for the file to appear.
+	in3 := filepath.Join(dir, "later.json")
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		time.Sleep(300 * time.Millisecond)
+		_ = os.WriteFile(in3, k6Lines(100, 50, []string{"a"}, func(int) float64 { return 1 }), 0o644)
+	}()
+	code, out, errOut = k6It(t, "ingest", in3, "--follow", "--idle-timeout", "1s")
+	wg.Wait()
+	if code != exitOK || !strings.Contains(out, "Waiting for") || !strings.Contains(out, "100 requests") {
+		t.Fatalf("follow before the file exists: exit %d\n%s\n%s", code, out, errOut)
+	}
 }
