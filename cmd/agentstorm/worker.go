@@ -588,7 +588,9 @@ type coordConfig struct {
 	OnLoss func(l workerLoss)
 	// LateAfter is how long past its end a second's interval waits for a
 	// slow worker before it is emitted without it (its data then joins the
-	// next interval); 0 means 2 s.
+	// next interval); 0 means 5 s (a worker starved of CPU on a busy
+	// machine can be seconds late, and a second's figures should stay its
+	// own).
 	LateAfter time.Duration
 }
 
@@ -659,7 +661,7 @@ func secondOf(start, end time.Time) int {
 // streams); workers still alive 5 s later are killed.
 func runCoordinator(ctx context.Context, cfg coordConfig) (*coordResult, error) {
 	if cfg.LateAfter <= 0 {
-		cfg.LateAfter = 2 * time.Second
+		cfg.LateAfter = 5 * time.Second
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
