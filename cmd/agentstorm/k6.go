@@ -267,11 +267,12 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 			units[k] = u
 		}
 	}
-	budgets, err := report.ParseBudgets(bexprs, bsources, report.BudgetOptions{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units})
-	if err != nil {
-		fmt.Fprintf(env.stderr, "agentstorm k6: bad budget for this run:\n%v\n", err)
-		return exitUsage
-	}
+	// Names are known only now. A budget naming a step or region the run
+	// does not have is a usage error, but the summary and outputs are
+	// still written (the ingest may have been a long --follow) with the
+	// budgets that do apply.
+	bopts := report.BudgetOptions{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units}
+	budgets, budgetErr := report.ParseBudgets(bexprs, bsources, bopts)
 	results := report.EvaluateBudgets(budgets, sum)
 	report.MarkAborted(results, liveFail)
 
@@ -301,6 +302,10 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	if werr != nil {
 		fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", werr)
 		outErr = true
+	}
+	if budgetErr != nil {
+		fmt.Fprintf(env.stderr, "agentstorm k6: bad budget for this run (the summary and outputs leave it out):\n%v\n", budgetErr)
+		return exitUsage
 	}
 	if readErr != nil {
 		var le *k6.LineError

@@ -70,6 +70,14 @@ func TestK6IngestBudgetsAndExitCodes(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.want)
 		}
 	}
+	// A step that is not in the run: exit 2, but the outputs are written.
+	js := filepath.Join(t.TempDir(), "o.json")
+	if code, _, errOut := k6It(t, "ingest", k6Fixture, "--budget", "name=chekout p99 < 1s", "--out", "json="+js); code != exitUsage || !strings.Contains(errOut, "known steps: add_to_cart") {
+		t.Errorf("unknown step: exit %d %s", code, errOut)
+	}
+	if _, err := os.Stat(js); err != nil {
+		t.Errorf("unknown step: outputs not written: %v", err)
+	}
 	if code, _, errOut := k6It(t, "ingest", filepath.Join(t.TempDir(), "missing.json")); code != exitFailed || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing file: exit %d %s", code, errOut)
 	}
