@@ -14,6 +14,7 @@ PORT=${PORT:-18310}
 APORT=${APORT:-18311}
 source "$(dirname "$0")/lib.sh"
 bench_init
+ensure_apt curl curl
 ensure_apt wrk wrk
 ensure_go vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
 build_agentstorm

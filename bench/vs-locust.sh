@@ -25,6 +25,7 @@ SEARCH_DUR=${SEARCH_DUR:-20}
 PORT=${PORT:-18400}
 source "$(dirname "$0")/lib.sh"
 bench_init
+ensure_apt curl curl
 ensure_apt locust python3-locust
 build_agentstorm
 HOST=http://127.0.0.1:$PORT

@@ -17,6 +17,7 @@ PORT=${PORT:-18300}
 APORT=${APORT:-18301}
 source "$(dirname "$0")/lib.sh"
 bench_init
+ensure_apt curl curl
 ensure_apt wrk wrk
 ensure_go vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
 build_agentstorm

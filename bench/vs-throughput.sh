@@ -16,6 +16,7 @@ PORT=${PORT:-18200}
 CONNS=256
 source "$(dirname "$0")/lib.sh"
 bench_init
+ensure_apt curl curl
 ensure_apt wrk wrk
 ensure_apt hey hey
 ensure_go vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
