@@ -398,7 +398,9 @@ func (a *agent) dial(deadline time.Time) error {
 	a.uses = 0
 	a.backoff = 0
 	a.nextDial = time.Time{}
-	s.connected.Add(1)
+	if s.connected.Add(1) == int64(s.maxAgents) {
+		s.fullAt.CompareAndSwap(0, int64(time.Since(s.start)))
+	}
 	s.rec.AddConnections(1)
 	s.everConnected.Store(true)
 	return nil

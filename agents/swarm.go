@@ -102,6 +102,9 @@ type Stats struct {
 	Dials, DialErrors int64
 	// Dropped is the open model's sessions that found no idle agent.
 	Dropped int64
+	// FullAt is when the connections open first reached MaxAgents (the
+	// ramp's end, measured at the connect), since the start; 0 until then.
+	FullAt time.Duration
 }
 
 // Swarm runs one profile's agents against a target. Create it with New,
@@ -134,6 +137,7 @@ type Swarm struct {
 
 	active, agents, connected  atomic.Int64
 	dials, dialErrors, dropped atomic.Int64
+	fullAt                     atomic.Int64 // nanoseconds since start when connected first reached maxAgents
 	everConnected              atomic.Bool
 
 	mu     sync.Mutex
@@ -292,6 +296,7 @@ func (s *Swarm) Stats() Stats {
 		Dials:      s.dials.Load(),
 		DialErrors: s.dialErrors.Load(),
 		Dropped:    s.dropped.Load(),
+		FullAt:     time.Duration(s.fullAt.Load()),
 	}
 }
 

@@ -28,8 +28,8 @@ trap 'exit 130' INT TERM
 go build -o "$tmp/agentstorm" ./cmd/agentstorm
 tck=$(getconf CLK_TCK)
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2> /dev/null || echo 0; }
+ticks() { local v; v=$(awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null); echo "${v:-0}"; }
+rss_kb() { local v; v=$(awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2> /dev/null); echo "${v:-0}"; }
 children() { ps --ppid "$1" -o pid=,args= 2> /dev/null | awk -v k="$2" '$0 ~ k {print $1}'; }
 
 # storm WORKERS LABEL: one run; appends a markdown table row to $tmp/rows.
@@ -44,12 +44,14 @@ storm() {
   local t0 c0 maxrss=0 shardticks=0 nworkers=0
   t0=$(date +%s.%N)
   c0=$(ticks "$cpid")
-  declare -A lastticks=()
+  declare -A lastticks=() workerticks=()
   while kill -0 "$cpid" 2> /dev/null; do
     local sum=0 n=0 p
     for p in $(children "$cpid" ' worker '); do
       sum=$((sum + $(rss_kb "$p")))
       n=$((n + 1))
+      t=$(ticks "$p")
+      [ "$t" -gt 0 ] && workerticks[$p]=$t
     done
     [ "$sum" -gt "$maxrss" ] && maxrss=$sum
     [ "$n" -gt "$nworkers" ] && nworkers=$n
@@ -65,15 +67,19 @@ storm() {
   t1=$(date +%s.%N)
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
   for p in "${!lastticks[@]}"; do shardticks=$((shardticks + lastticks[$p])); done
+  local wticks=0
+  for p in "${!workerticks[@]}"; do wticks=$((wticks + workerticks[$p])); done
   local coordcpu shardcpu
   coordcpu=$(awk -v a="$c0" -v b="$c1" -v t="$tck" -v w="$wall" 'BEGIN {printf "%.1f", (b - a) / t / w * 100}')
   shardcpu=$(awk -v a="$shardticks" -v t="$tck" -v w="$wall" 'BEGIN {printf "%.2f", a / t / w}')
+  local gencpu
+  gencpu=$(awk -v a="$wticks" -v t="$tck" 'BEGIN {printf "%.1f", a / t}')
   local ramp dials
   ramp=$(grep -m1 '^Ramp:' "$tmp/$label.out" | sed 's/^Ramp: //; s/\.$//' || true)
   dials=$(grep -m1 '^Connections:' "$tmp/$label.out" | sed 's/^Connections: //; s/\.$//' || true)
-  python3 - "$tmp/$label.json" "$label" "$nworkers" "$maxrss" "$coordcpu" "$shardcpu" "$rc" "$load0 → $(cut -d' ' -f1-3 /proc/loadavg)" "$ramp" "$dials" >> "$tmp/rows" << 'PY'
+  python3 - "$tmp/$label.json" "$label" "$nworkers" "$maxrss" "$coordcpu" "$shardcpu" "$rc" "$load0 → $(cut -d' ' -f1-3 /proc/loadavg)" "$ramp" "$dials" "$gencpu" >> "$tmp/rows" << 'PY'
 import json, sys
-path, label, nw, rss, ccpu, scpu, rc, load, ramp, dials = sys.argv[1:]
+path, label, nw, rss, ccpu, scpu, rc, load, ramp, dials, gencpu = sys.argv[1:]
 try:
     j = json.load(open(path))
 except Exception as e:
@@ -94,7 +100,7 @@ peak = j["peak_active_agents"]
 rss_kib = int(rss)
 print(f"| {label} | {nw} | {ramp or '?'} | {o['rps']:,.0f} (hold median {hold_rps:,.0f}) | {o['requests']:,} | {conn_err + failed_dials} ({conn_err} requests; dials: {dials}) | "
       f"{atc.get('p99_ms', float('nan')):.1f} ms | {o['latency']['share_under_100ms']*100:.2f}% | "
-      f"{rss_kib/1024:,.0f} MiB = {rss_kib/50000*1.0:.1f} KiB/agent | {ccpu}% | {scpu} cores | {rc} | {load} |")
+      f"{rss_kib/1024:,.0f} MiB = {rss_kib/50000*1.0:.1f} KiB/agent | {float(gencpu)/j['elapsed_seconds']:.2f} cores, {float(gencpu)*1e6/max(o['requests'],1):.0f} µs/request | {ccpu}% | {scpu} cores | {rc} | {load} |")
 PY
   cp "$tmp/$label.out" "/tmp/storm-50k-$label.out" 2> /dev/null || true
 }
@@ -109,6 +115,6 @@ echo "\`agentstorm run --agents 50000\` (agent-storm: 0 → 50,000 in 6 s, hold 
 echo "(its shard processes started by run). RSS: the worker processes' VmRSS summed, highest sample (1/s). Coordinator CPU:"
 echo "its utime+stime over the whole run / wall time. Load average: before → after."
 echo
-echo "| run | workers | ramp | req/s (whole run; median second of the hold) | requests | connection errors (failed dials + refused/reset/other) | add_to_cart p99 | ≤ 100 ms | generator RSS | coordinator CPU | target CPU | exit | load avg |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| run | workers | ramp | req/s (whole run; median second of the hold) | requests | connection errors (failed dials + refused/reset/other) | add_to_cart p99 | ≤ 100 ms | generator RSS | generator CPU (workers) | coordinator CPU | target CPU | exit | load avg |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 cat "$tmp/rows"

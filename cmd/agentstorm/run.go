@@ -442,9 +442,12 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "agentstorm run: write the summary: %v\n", werr)
 	}
 	ramp := ""
+	if st.FullAt > 0 {
+		rampAt = st.FullAt // measured at the connect, not once a second
+	}
 	if prof.Workload.Model != profiles.Open && peakAgents > 0 {
 		if rampAt > 0 {
-			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start (seen once a second)", commas(peakAgents), report.FormatDuration(rampAt.Round(100*time.Millisecond)))
+			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start", commas(peakAgents), report.FormatDuration(rampAt.Round(10*time.Millisecond)))
 		} else {
 			ramp = fmt.Sprintf("at most %s of the peak's %s agents were connected at once", commas(int(maxConnected)), commas(peakAgents))
 		}

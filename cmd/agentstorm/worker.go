@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ import (
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 )
+
+// workerGCPercent is a worker's GOGC unless the environment sets one.
+const workerGCPercent = 25
 
 // workerStatsPrefix starts the line that closes each interval of a
 // worker's stream.
@@ -68,6 +72,9 @@ type workerStats struct {
 	DialErrors int64 `json:"dial_errors"`
 	// Dropped is the open model's sessions that found no idle agent.
 	Dropped int64 `json:"dropped"`
+	// FullAtMs is when this worker's connections first reached its share
+	// of the peak, since the start (0: not yet).
+	FullAtMs int64 `json:"full_at_ms,omitempty"`
 	// Final is set on the stats line after the last interval.
 	Final bool `json:"final,omitempty"`
 }
@@ -76,6 +83,7 @@ func statsOf(seg agents.Segment, st agents.Stats) workerStats {
 	return workerStats{
 		Segment: seg.String(), ElapsedMs: st.Elapsed.Milliseconds(), Active: st.Active, Agents: st.Agents,
 		Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors, Dropped: st.Dropped,
+		FullAtMs: (st.FullAt + time.Millisecond - 1).Milliseconds(), // rounded up: > 0 once full
 	}
 }
 
@@ -270,6 +278,13 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	if err := applyRunOverrides(prof, &f, fs); err != nil {
 		return usage(err.Error())
+	}
+	if os.Getenv("GOGC") == "" {
+		// A worker's heap is mostly its agents' state, which lives for
+		// the whole run: collecting at 25% growth instead of 100% keeps
+		// the heap's headroom small (measured at 50,000 agents with 4
+		// workers: 16 KiB of RSS per agent at the default, 11.4 at 25).
+		debug.SetGCPercent(workerGCPercent)
 	}
 	capacity, _ := agentCapacity()
 	cfg := agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, MaxAgents: capacity,
@@ -964,7 +979,11 @@ func (m *merger) emit(iv *report.Interval, ws []*workerState) {
 // stats sums the workers' latest counters.
 func (m *merger) stats(ws []*workerState) agents.Stats {
 	st := agents.Stats{Planned: m.cfg.Planned}
+	full := true
 	for _, w := range ws {
+		// The storm is full when the last worker is.
+		full = full && w.last.FullAtMs > 0
+		st.FullAt = max(st.FullAt, time.Duration(w.last.FullAtMs)*time.Millisecond)
 		st.Elapsed = max(st.Elapsed, time.Duration(w.last.ElapsedMs)*time.Millisecond)
 		st.Active += w.last.Active
 		st.Agents += w.last.Agents
@@ -972,6 +991,9 @@ func (m *merger) stats(ws []*workerState) agents.Stats {
 		st.Dials += w.last.Dials
 		st.DialErrors += w.last.DialErrors
 		st.Dropped += w.last.Dropped
+	}
+	if !full {
+		st.FullAt = 0
 	}
 	return st
 }
