@@ -144,6 +144,7 @@ func (l *loader) load(src []byte) *Profile {
 	}
 	if n := f["chaos"]; n != nil {
 		p.Chaos = n
+		l.chaos(n)
 	}
 	l.checkTargetRegions(f["target"], f["population"])
 	return p

@@ -46,7 +46,7 @@
 //	        permute_mode: each           # each: one request per combination ({{perm.destination}});
 //	                                     # single: one request, {{perm.destinations}} is the whole list
 //	budgets: ["p99(add_to_cart) < 100ms", "errors < 0.1%"]
-//	chaos: {...}                         # kept raw for the game-day code
+//	chaos: [{at: 30s, action: kill_shard, shard: 1, duration: 15s}]  # game day: see ChaosAction
 //
 // Template variables: agent.id, agent.region, customer.id, session,
 // iteration, address, address.zone, row.COLUMN, perm.NAME and every variable
@@ -98,6 +98,9 @@ type Profile struct {
 	// Chaos is the raw `chaos:` section (nil when absent); it is validated
 	// by the game-day code, not here.
 	Chaos *yaml.Node
+	// ChaosActions is the validated chaos: schedule, in file order (see
+	// ChaosAction); nil when the profile has none.
+	ChaosActions []ChaosAction
 	// VarCount is the number of variable slots an agent needs (captures and
 	// set: variables); NewVars allocates exactly this many.
 	VarCount int
