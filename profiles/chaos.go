@@ -95,6 +95,20 @@ func (l *loader) chaos(n *yaml.Node) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
 	}
+	if n.Kind == yaml.MappingNode {
+		// chaos: {actions: [...], defaults: &anchor {...}}: the other keys
+		// are a place for YAML anchors.
+		var acts *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "actions" {
+				acts = n.Content[i+1]
+			}
+		}
+		if acts == nil {
+			return
+		}
+		n = deref(acts)
+	}
 	if n.Kind != yaml.SequenceNode {
 		l.errf(n, "write chaos: as a list of {at: 30s, action: kill_shard, shard: 1, duration: 15s}", "chaos: expected a list of actions; got %s", kindName(n))
 		return
