@@ -227,6 +227,13 @@ func (a *agent) execute(stepID int, step *profiles.Step, intended time.Time) {
 			}
 		}
 		s.rec.Record(a.id, stepID, a.region, now.Sub(from), class.outcome(), expected)
+		if s.cfg.OnAnswer != nil {
+			ans := Answer{Step: step, StepID: stepID, Region: a.region, BaseURL: a.ep.raw, Status: status, Outcome: class.outcome(), Context: &a.c}
+			if class.answered() && a.cb != nil {
+				ans.Body = a.cb.resp.Body()
+			}
+			s.cfg.OnAnswer(ans)
+		}
 		if attempt >= step.Retry.Max {
 			return
 		}

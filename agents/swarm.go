@@ -75,6 +75,11 @@ type Config struct {
 	// run ends) and the swarm's stats at that moment. iv is released back to
 	// the recorder after OnInterval returns: do not keep it.
 	OnInterval func(iv *report.Interval, st Stats)
+	// OnAnswer, if set, is called on the agent's goroutine after every
+	// recorded attempt of a step (game-day audits: order ids, answer modes).
+	// The Answer's Body and Context are only valid during the call. Nil
+	// costs nothing on the request path.
+	OnAnswer func(a Answer)
 	// Segment, when not the whole storm, runs only that segment's agents,
 	// stage levels and arrivals (see Segment); the other segments run in
 	// other processes with the same profile, seed and Start.
@@ -86,6 +91,22 @@ type Config struct {
 	// report.Options.Start set to the same time, so its first interval
 	// starts there too.
 	Start time.Time
+}
+
+// Answer is one recorded attempt of a step, for Config.OnAnswer.
+type Answer struct {
+	// Step is the step; StepID its recorder id; Region the agent's region id.
+	Step           *profiles.Step
+	StepID, Region int
+	// BaseURL is the endpoint the agent sends to.
+	BaseURL string
+	// Status is the HTTP status (0 when there was no answer); Outcome the
+	// recorded class; Body the answer's body (nil without an answer).
+	Status  int
+	Outcome report.Outcome
+	Body    []byte
+	// Context is the agent's template context (IdempotencyKey, Region, ...).
+	Context *profiles.Context
 }
 
 // Stats is a snapshot of a running swarm, for the live line.
