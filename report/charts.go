@@ -240,6 +240,9 @@ func latencyChart(s *Summary) (string, error) {
 		return "", err
 	}
 	p.Y.Min, p.Y.Max = math.Max(ymin*0.8, 0.001), ymax*1.25
+	if err := markEvents(p, s); err != nil {
+		return "", err
+	}
 	return renderSVG(p)
 }
 
@@ -273,6 +276,9 @@ func throughputChart(s *Summary) (string, error) {
 		}
 	}
 	p.Y.Min = 0
+	if err := markEvents(p, s); err != nil {
+		return "", err
+	}
 	return renderSVG(p)
 }
 
@@ -292,6 +298,9 @@ func agentsChart(s *Summary) (string, error) {
 	}
 	p.Y.Min = 0
 	p.Y.Tick.Marker = countTicks{}
+	if err := markEvents(p, s); err != nil {
+		return "", err
+	}
 	return renderSVG(p)
 }
 

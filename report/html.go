@@ -33,6 +33,7 @@ type htmlData struct {
 	VerdictOK   bool
 	Aborted     string
 	Budgets     []BudgetResult
+	Sections    []Section
 	Charts      []template.HTML
 	Steps       []htmlRow
 	Regions     []htmlRow
@@ -107,6 +108,7 @@ func WriteHTML(w io.Writer, s *Summary) error {
 		d.Worst = fmt.Sprintf("%s: %s, %s within 100 ms, p99 %s", label, worst.Name, formatPct(lat.Compliance()), FormatDuration(lat.P99))
 	}
 	d.Budgets = s.Budgets
+	d.Sections = s.Sections
 	if len(s.Budgets) > 0 {
 		missed := 0
 		for i := range s.Budgets {
@@ -205,7 +207,10 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 {{range .Budgets}}<tr><td class="expr">{{.Expr}}</td><td>{{.ActualText}}</td><td>{{.LimitText}}</td><td class="{{if .Met}}ok{{else}}bad{{end}}">{{.Verdict}}</td><td>{{.Source}}</td></tr>
 {{end}}</table>
 {{end}}
-<h2>Charts</h2>
+{{range .Sections}}<h2>{{.Title}}</h2>
+<pre class="section">{{range .Lines}}{{.}}
+{{end}}</pre>
+{{end}}<h2>Charts</h2>
 {{range .Charts}}<div class="chart">{{.}}</div>
 {{end}}
 <h2>Per step ({{.JudgedLabel}})</h2>

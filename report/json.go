@@ -38,6 +38,8 @@ type JSONReport struct {
 	BudgetsMet       bool               `json:"budgets_met"`
 	Aborted          string             `json:"aborted,omitempty"`
 	Series           []JSONPoint        `json:"series"`
+	Events           []JSONEvent        `json:"events,omitempty"`
+	Sections         map[string]any     `json:"sections,omitempty"`
 }
 
 // JSONCompliance is the headline: the share of answers within 100 ms.
@@ -204,6 +206,7 @@ func (s *Summary) JSON() *JSONReport {
 	if s.Aborted != nil {
 		j.Aborted = s.Aborted.String()
 	}
+	j.Events, j.Sections = s.jsonEvents(), s.jsonSections()
 	for i := range s.Series {
 		p := &s.Series[i]
 		j.Series = append(j.Series, JSONPoint{AtSeconds: p.At.Seconds(), Seconds: p.Seconds, Requests: p.Count,

@@ -94,6 +94,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		}
 		fmt.Fprintf(bw, "Failed checks: %s\n", mdCell(strings.Join(parts, ", ")))
 	}
+	writeMarkdownSections(bw, s)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write markdown: %w", err)
 	}

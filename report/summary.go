@@ -162,6 +162,10 @@ type Summary struct {
 	Budgets []BudgetResult
 	// Aborted is the live budget failure that stopped the run, if any.
 	Aborted *LiveFailure
+	// Events are marks on the timeline (game-day chaos actions); nil when none.
+	Events []TimelineEvent
+	// Sections are extra titled parts of the report (the game-day audit).
+	Sections []Section
 }
 
 // CheckFailure is one class of failed checks: a step's answers that failed

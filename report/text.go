@@ -212,6 +212,7 @@ func WriteText(w io.Writer, s *Summary) error {
 	if s.Aborted != nil {
 		fmt.Fprintf(bw, "\nRun aborted: %s\n", s.Aborted)
 	}
+	writeSections(bw, s)
 	writeBudgetTable(bw, s)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write text summary: %w", err)

@@ -1,0 +1,137 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"image/color"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// Section is an extra titled part of a report, such as the game-day audit:
+// Lines are rendered in the text, markdown and HTML outputs, Data (any
+// JSON-encodable value) under "sections"[Key] in the JSON output.
+type Section struct {
+	Key   string
+	Title string
+	Lines []string
+	Data  any
+}
+
+// TimelineEvent is a mark on the run's timeline (a chaos action): shown in
+// the text and JSON outputs and as a vertical line on every over-time
+// chart of the HTML report.
+type TimelineEvent struct {
+	// At is the time since the start.
+	At time.Duration `json:"-"`
+	// Name says what happened, e.g. "kill_shard shard 1".
+	Name string `json:"name"`
+	// Error is why it failed ("" when it succeeded).
+	Error string `json:"error,omitempty"`
+}
+
+// JSONEvent is a TimelineEvent in the JSON output.
+type JSONEvent struct {
+	AtSeconds float64 `json:"at_seconds"`
+	Name      string  `json:"name"`
+	Error     string  `json:"error,omitempty"`
+}
+
+func (s *Summary) jsonEvents() []JSONEvent {
+	var out []JSONEvent
+	for _, e := range s.Events {
+		out = append(out, JSONEvent{AtSeconds: e.At.Seconds(), Name: e.Name, Error: e.Error})
+	}
+	return out
+}
+
+func (s *Summary) jsonSections() map[string]any {
+	if len(s.Sections) == 0 {
+		return nil
+	}
+	m := make(map[string]any, len(s.Sections))
+	for _, sec := range s.Sections {
+		if sec.Data != nil {
+			m[sec.Key] = sec.Data
+		} else {
+			m[sec.Key] = sec.Lines
+		}
+	}
+	return m
+}
+
+// writeSections writes the timeline events and the sections as text.
+func writeSections(bw *bufio.Writer, s *Summary) {
+	if len(s.Events) > 0 && len(s.Sections) == 0 {
+		fmt.Fprintln(bw, "\nEvents:")
+		for _, e := range s.Events {
+			st := ""
+			if e.Error != "" {
+				st = " FAILED: " + e.Error
+			}
+			fmt.Fprintf(bw, "  %7.1fs  %s%s\n", e.At.Seconds(), e.Name, st)
+		}
+	}
+	for _, sec := range s.Sections {
+		fmt.Fprintf(bw, "\n%s\n%s\n", sec.Title, strings.Repeat("=", len([]rune(sec.Title))))
+		for _, l := range sec.Lines {
+			fmt.Fprintln(bw, l)
+		}
+	}
+}
+
+// writeMarkdownSections writes the sections as markdown.
+func writeMarkdownSections(bw *bufio.Writer, s *Summary) {
+	for _, sec := range s.Sections {
+		fmt.Fprintf(bw, "\n#### %s\n\n```\n", mdCell(sec.Title))
+		for _, l := range sec.Lines {
+			fmt.Fprintln(bw, strings.ReplaceAll(l, "```", "'''"))
+		}
+		fmt.Fprint(bw, "```\n\n")
+	}
+}
+
+// eventGray is the colour of event marks on charts.
+var eventGray = color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff}
+
+// markEvents draws every timeline event as a dotted vertical line over
+// p's current y range, labelled with its name.
+func markEvents(p *plot.Plot, s *Summary) error {
+	if len(s.Events) == 0 {
+		return nil
+	}
+	ymin, ymax := p.Y.Min, p.Y.Max
+	var labels plotter.XYLabels
+	for i, e := range s.Events {
+		x := e.At.Seconds()
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
+		if err != nil {
+			return fmt.Errorf("chart %q, event %q: %w", p.Title.Text, e.Name, err)
+		}
+		l.Color = eventGray
+		l.Width = vg.Points(1)
+		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(l)
+		if i == 0 {
+			p.Legend.Add("chaos events", l)
+		}
+		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: ymax})
+		labels.Labels = append(labels.Labels, e.Name)
+	}
+	lb, err := plotter.NewLabels(labels)
+	if err != nil {
+		return fmt.Errorf("chart %q, event labels: %w", p.Title.Text, err)
+	}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i].Font.Size = vg.Points(7)
+		lb.TextStyle[i].Rotation = -1.5708
+		lb.TextStyle[i].Color = eventGray
+	}
+	p.Add(lb)
+	p.Y.Min, p.Y.Max = ymin, ymax
+	return nil
+}
