@@ -119,7 +119,7 @@ func profilesValidate(env *cliEnv, files []string) int {
 	for _, f := range files {
 		var p *profiles.Profile
 		var err error
-		if _, statErr := os.Stat(f); statErr != nil && !strings.ContainsAny(f, `/\.`) {
+		if fi, statErr := os.Stat(f); (statErr != nil || fi.IsDir()) && !strings.ContainsAny(f, `/\.`) {
 			p, err = profiles.Builtin(f)
 		} else {
 			p, err = profiles.LoadFile(f)

@@ -157,7 +157,11 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	start, _ := parseStartAt(f.startAt) // validated
 	nWorkers := 1
-	if seg.Whole() {
+	chaos := len(prof.ChaosActions) > 0
+	if chaos && (f.workers > 1 || !seg.Whole()) {
+		return runUsageError(env, "profile "+prof.Name+" has a chaos: schedule (a game day): it runs in one process, so that every order id comes back to the audit; leave out --workers and --segment (at most "+commas(capacity)+" agents)")
+	}
+	if seg.Whole() && !chaos {
 		nWorkers = workersFor(prof, capacity, f.workers)
 	}
 	if nWorkers == 1 && seg.Whole() {
@@ -179,7 +183,11 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	bexprs, bsources := profileBudgets(prof)
 	fe, fsrc := flagBudgets(f.budgets)
 	bexprs, bsources = append(bexprs, fe...), append(bsources, fsrc...)
-	budgets, err := report.ParseBudgets(bexprs, bsources, report.BudgetOptions{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes})
+	bopts := report.BudgetOptions{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes}
+	if chaos {
+		bopts.Figures = gameDayFigures()
+	}
+	budgets, err := report.ParseBudgets(bexprs, bsources, bopts)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
 		return exitUsage
@@ -272,6 +280,11 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if nWorkers > 1 && start.IsZero() {
 		// Time for the workers to start and connect their first agents.
 		start = time.Now().Add(time.Second + time.Duration(nWorkers)*100*time.Millisecond)
+	}
+	if chaos && start.IsZero() {
+		// One time zero for the recorder, the swarm and the schedule.
+		start = time.Now().Add(200 * time.Millisecond)
+		cfg.Start = start
 	}
 	recOpts.Start = start
 	rec := report.NewRecorder(recOpts)
@@ -369,6 +382,27 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}
 
+	var gd *gameDay
+	if chaos {
+		desc := cfg.BaseURL
+		if desc == "" {
+			desc = describeTarget(prof.Target)
+		}
+		gd, err = newGameDay(runCtx, prof, sup, desc, start, rec.Regions(), &out)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
+			return exitFailed
+		}
+		notes = append(notes, "game day: "+describeChaos(prof.ChaosActions))
+		cfg.OnAnswer = gd.onAnswer
+		withGameDay := cfg.OnInterval
+		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
+			gd.tl.Add(iv)
+			withGameDay(iv, st)
+		}
+		gd.start(runCtx)
+	}
+
 	var runErr error
 	var sum *report.Summary
 	var st agents.Stats
@@ -433,6 +467,9 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	sum.Meta = meta
 	sum.Series = series.Points()
 	sum.Aborted = liveFail
+	if gd != nil {
+		gd.finish(ctx, sum, &out)
+	}
 	results := report.EvaluateBudgets(budgets, sum)
 	report.MarkAborted(results, liveFail)
 	out.mu.Lock()
@@ -557,7 +594,7 @@ func (f *runFlags) validate(fs *pflag.FlagSet) string {
 func loadRunProfile(name string) (*profiles.Profile, error) {
 	isFile := strings.ContainsAny(name, `/\`) || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 	if !isFile {
-		if _, err := os.Stat(name); err == nil {
+		if fi, err := os.Stat(name); err == nil && !fi.IsDir() {
 			isFile = true
 		}
 	}
