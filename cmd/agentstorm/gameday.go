@@ -19,10 +19,10 @@ const gameDayCartStep = "add_to_cart"
 
 // gameDay wires a profile's chaos schedule and audits into a run.
 type gameDay struct {
-	ex    *gameday.Executor
-	col   *gameday.Collector
-	tl    *gameday.Timeline
-	admin *gameday.Admin
+	ex     *gameday.Executor
+	col    *gameday.Collector
+	tl     *gameday.Timeline
+	admin  *gameday.Admin
 	done   chan struct{}
 	cancel context.CancelFunc
 	p99    time.Duration
