@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 )
+
+// UnsafeAckEnv, set to "1", turns on --unsafe-ack-before-write in shards (for the test that
+// breaks durability on purpose through a supervisor).
+const UnsafeAckEnv = "AGENTSTORM_UNSAFE_ACK_BEFORE_WRITE"
 
 // RunShardMain is the body of the hidden `agentstorm target-shard` subcommand and of test
 // binaries that re-exec themselves as a shard. It parses flags (pflag):
@@ -34,6 +39,10 @@ func RunShardMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&cfg.ExtraRTT, "extra-rtt", 0, "delay added to every answer (topology central)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", DefaultMaxConns, "cap on open client connections")
 	fs.Int64Var(&cfg.StockPerSKU, "stock", DefaultStockPerSKU, "initial stock of every SKU")
+	// Hidden, for the broken-durability test only; the environment variable lets a test
+	// reach shards started by a supervisor.
+	fs.BoolVar(&cfg.UnsafeAckBeforeWrite, "unsafe-ack-before-write", os.Getenv(UnsafeAckEnv) == "1", "answer checkouts before the order is written (broken on purpose, for tests)")
+	_ = fs.MarkHidden("unsafe-ack-before-write")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0

@@ -24,6 +24,10 @@ type ShardConfig struct {
 	ExtraRTT     time.Duration // added to every answer (topology central: region -> us-east origin RTT)
 	MaxConns     int           // cap on open client connections (0 = DefaultMaxConns)
 	StockPerSKU  int64         // initial stock of every SKU (0 = DefaultStockPerSKU)
+	// UnsafeAckBeforeWrite answers checkouts 202 before the order is written (it is written
+	// a second later): deliberately broken durability, for the test that proves the
+	// game-day order audit catches lost orders. Never use it otherwise.
+	UnsafeAckBeforeWrite bool
 	// Logf receives the shard's rare log lines (accept errors, store errors); nil uses the
 	// standard logger.
 	Logf func(format string, args ...any)
@@ -107,6 +111,7 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start shard %d: %w", cfg.ID, err)
 	}
+	store.unsafeAck = cfg.UnsafeAckBeforeWrite
 	inner, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		_ = store.close()

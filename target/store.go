@@ -74,6 +74,8 @@ type commitReq struct {
 	key  string
 	rec  *orderRecord
 	done chan struct{}
+	// pre is the order number already answered (unsafe ack-before-write mode); 0 otherwise.
+	pre uint64
 	// results
 	num   uint64
 	fresh bool
@@ -98,7 +100,16 @@ type orderStore struct {
 	created  atomic.Uint64 // orders created since start
 	rejected atomic.Uint64 // orders rejected since start
 	batches  atomic.Uint64 // write transactions committed for checkouts
+
+	// unsafeAck answers checkouts before their order is written (a deliberately broken
+	// mode, only for the test that proves the game-day audit catches lost orders).
+	unsafeAck bool
+	unsafeSeq atomic.Uint64
 }
+
+// unsafeWriteDelay is how long an order answered in unsafe ack-before-write mode waits in
+// memory before it is written: a kill -9 in that window loses it.
+const unsafeWriteDelay = time.Second
 
 // maxBatch bounds the orders committed in one transaction.
 const maxBatch = 4096
@@ -126,6 +137,8 @@ func openStore(dir string, shard int) (*orderStore, error) {
 			}
 		}
 		s.queued.Store(int64(tx.Bucket(bucketQueue).Stats().KeyN))
+		// Numbers handed out before a crash and never written are not reused.
+		s.unsafeSeq.Store(tx.Bucket(bucketOrders).Sequence() + 1_000_000)
 		return nil
 	})
 	if err != nil {
@@ -167,6 +180,9 @@ func (s *orderStore) lookupKey(key string) (uint64, bool, error) {
 // If the key was already used, nothing is written and the existing number is returned with
 // fresh false. It returns only after the transaction holding the order has been fsynced.
 func (s *orderStore) accept(key string, rec *orderRecord) (n uint64, fresh bool, err error) {
+	if s.unsafeAck {
+		return s.acceptUnsafe(key, rec)
+	}
 	r := s.pool.Get().(*commitReq)
 	r.key, r.rec, r.num, r.fresh, r.err = key, rec, 0, false, nil
 	s.mu.RLock()
@@ -182,6 +198,21 @@ func (s *orderStore) accept(key string, rec *orderRecord) (n uint64, fresh bool,
 	r.rec = nil
 	s.pool.Put(r)
 	return n, fresh, err
+}
+
+// acceptUnsafe answers at once with a number held in memory and writes the order
+// unsafeWriteDelay later: the broken durability the game-day integrity audit must catch.
+func (s *orderStore) acceptUnsafe(key string, rec *orderRecord) (uint64, bool, error) {
+	n := s.unsafeSeq.Add(1)
+	r := &commitReq{key: key, rec: rec, pre: n, done: make(chan struct{}, 1)}
+	time.AfterFunc(unsafeWriteDelay, func() {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if !s.closed {
+			s.reqs <- r
+		}
+	})
+	return n, true, nil
 }
 
 // commitLoop is the single committer: it takes everything queued and commits it at once.
@@ -219,9 +250,16 @@ func (s *orderStore) commit(batch []*commitReq) {
 				r.num = binary.BigEndian.Uint64(v)
 				continue
 			}
-			n, err := orders.NextSequence()
-			if err != nil {
-				return fmt.Errorf("next order number: %w", err)
+			n := r.pre
+			if n == 0 {
+				var err error
+				if n, err = orders.NextSequence(); err != nil {
+					return fmt.Errorf("next order number: %w", err)
+				}
+			} else if n > orders.Sequence() {
+				if err := orders.SetSequence(n); err != nil {
+					return fmt.Errorf("order number: %w", err)
+				}
 			}
 			r.num, r.fresh = n, true
 			r.rec.ID = s.orderID(n)
