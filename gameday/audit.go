@@ -260,6 +260,7 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 	end := time.Duration(tl.Seconds()) * time.Second
 	used := make([]bool, len(events))
 	var invWindows [][2]time.Duration
+	var prevEnd time.Duration // the end of the faults so far: "before" starts after it
 	for i, ev := range events {
 		if ev.Error != "" {
 			continue
@@ -303,7 +304,8 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 			faulted[r] = true
 		}
 		s0, s1 := secCeil(f.Start), secFloor(f.End)
-		b0 := secCeil(f.Start - o.Window)
+		b0 := secCeil(max(f.Start-o.Window, prevEnd))
+		prevEnd = max(prevEnd, f.End)
 		a1 := secFloor(f.End + o.Window)
 		var baseCnt, baseErr int64
 		for r, name := range tl.Regions() {
