@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"encoding/json"
+
 	"github.com/tidwall/gjson"
 
 	"github.com/agentstorm/agentstorm/profiles"
@@ -31,7 +33,7 @@ type OrderAudit struct {
 	// Unreachable could not be looked up (no answer, or an unexpected one).
 	Unreachable int `json:"unreachable"`
 	// Waited is how long the audit waited for the queues to drain.
-	Waited time.Duration `json:"waited_ms"`
+	Waited time.Duration `json:"-"`
 	// LostIDs and DuplicateKeys are examples (at most 10 each).
 	LostIDs       []string `json:"lost_ids,omitempty"`
 	DuplicateKeys []string `json:"duplicate_keys,omitempty"`
@@ -172,7 +174,7 @@ type Phase struct {
 	Count    int64   `json:"count"`
 	ErrorPct float64 `json:"error_pct"`
 	// P99 is the 99th percentile latency (0 without answers).
-	P99 time.Duration `json:"p99_ms"`
+	P99 time.Duration `json:"-"`
 }
 
 // RegionImpact is one region's before / during / after of a fault.
@@ -193,15 +195,15 @@ type RegionImpact struct {
 type Fault struct {
 	Name string `json:"name"`
 	// Start and End are since the storm's start (End: the restore).
-	Start time.Duration `json:"start_ms"`
-	End   time.Duration `json:"end_ms"`
+	Start time.Duration `json:"-"`
+	End   time.Duration `json:"-"`
 	// Restored is false when no restore ran before the end.
 	Restored bool           `json:"restored"`
 	Regions  []RegionImpact `json:"regions"`
 	// Recovery is from the restore to the end of the first second whose
 	// p99 was under the limit and whose error rate was back to the
 	// baseline, over the faulted regions; -1 when it never recovered.
-	Recovery time.Duration `json:"recovery_ms"`
+	Recovery time.Duration `json:"-"`
 	// Kind is "shard", "inventory", "latency", "orders" or "freeze".
 	Kind string `json:"kind"`
 }
@@ -229,7 +231,7 @@ type Result struct {
 	Orders      *OrderAudit  `json:"orders,omitempty"`
 	// P99Limit and ErrorLimit are the limits blast radius and recovery
 	// were judged against.
-	P99Limit   time.Duration `json:"p99_limit_ms"`
+	P99Limit   time.Duration `json:"-"`
 	ErrorLimit float64       `json:"error_limit_pct"`
 }
 
@@ -586,4 +588,47 @@ func (r *Result) Verdict() []string {
 		}
 	}
 	return out
+}
+
+// MarshalJSON writes Waited as waited_ms.
+func (a OrderAudit) MarshalJSON() ([]byte, error) {
+	type plain OrderAudit
+	return json.Marshal(struct {
+		plain
+		Waited float64 `json:"waited_ms"`
+	}{plain(a), ms(a.Waited)})
+}
+
+// MarshalJSON writes P99 as p99_ms.
+func (p Phase) MarshalJSON() ([]byte, error) {
+	type plain Phase
+	return json.Marshal(struct {
+		plain
+		P99 float64 `json:"p99_ms"`
+	}{plain(p), ms(p.P99)})
+}
+
+// MarshalJSON writes Start, End and Recovery in milliseconds (recovery_ms
+// -1: never recovered).
+func (f Fault) MarshalJSON() ([]byte, error) {
+	type plain Fault
+	rec := -1.0
+	if f.Recovery >= 0 {
+		rec = ms(f.Recovery)
+	}
+	return json.Marshal(struct {
+		plain
+		Start    float64 `json:"start_ms"`
+		End      float64 `json:"end_ms"`
+		Recovery float64 `json:"recovery_ms"`
+	}{plain(f), ms(f.Start), ms(f.End), rec})
+}
+
+// MarshalJSON writes P99Limit as p99_limit_ms.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	return json.Marshal(struct {
+		plain
+		P99Limit float64 `json:"p99_limit_ms"`
+	}{plain(r), ms(r.P99Limit)})
 }

@@ -120,7 +120,7 @@ func (a *Admin) Topology(ctx context.Context) (Topology, error) {
 // Event is one chaos action as executed: a mark on the storm's timeline.
 type Event struct {
 	// At is when it ran, since the storm's start; Time the wall clock.
-	At   time.Duration `json:"at_ms"`
+	At   time.Duration `json:"-"`
 	Time time.Time     `json:"time"`
 	// Action is the action's name (profiles.Chaos*); Name a description
 	// such as "kill_shard shard 1".
@@ -141,7 +141,7 @@ type Event struct {
 	// Duration is a freeze's length (0 for other actions).
 	Duration time.Duration `json:"-"`
 	// Took is how long the action took.
-	Took time.Duration `json:"took_ms"`
+	Took time.Duration `json:"-"`
 }
 
 // MarshalJSON writes At and Took as milliseconds.

@@ -20,7 +20,7 @@ type Order struct {
 	// Region is the agent's region id.
 	Region int `json:"region"`
 	// At is when it was answered, since the start.
-	At time.Duration `json:"at"`
+	At time.Duration `json:"-"`
 }
 
 // ModeCounts counts add-to-cart answers by mode in one second.

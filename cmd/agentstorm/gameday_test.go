@@ -1,0 +1,223 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/target"
+)
+
+// gameDayJSON is the part of the JSON summary the game-day tests read.
+type gameDayJSON struct {
+	Figures map[string]float64 `json:"figures"`
+	Events  []struct {
+		AtSeconds float64 `json:"at_seconds"`
+		Name      string  `json:"name"`
+		Error     string  `json:"error"`
+	} `json:"events"`
+	Sections struct {
+		GameDay struct {
+			Faults []struct {
+				Name     string  `json:"name"`
+				Restored bool    `json:"restored"`
+				Recovery float64 `json:"recovery_ms"`
+				Regions  []struct {
+					Region       string `json:"region"`
+					Faulted      bool   `json:"faulted"`
+					WithinBudget bool   `json:"within_budget"`
+					Before       struct {
+						Count    int64   `json:"count"`
+						ErrorPct float64 `json:"error_pct"`
+					} `json:"before"`
+					During struct {
+						Count    int64   `json:"count"`
+						ErrorPct float64 `json:"error_pct"`
+					} `json:"during"`
+				} `json:"regions"`
+			} `json:"faults"`
+			Degradation *struct {
+				Seconds  int   `json:"seconds"`
+				Preorder int64 `json:"preorder"`
+				InStock  int64 `json:"in_stock"`
+			} `json:"degradation"`
+			Orders *struct {
+				Accepted, Created, Processing, Rejected, Lost, Duplicated, Unreachable int
+			} `json:"orders"`
+		} `json:"gameday"`
+	} `json:"sections"`
+}
+
+// shortGameDay writes the built-in gameday profile, shortened by
+// replacements of its text, to a temporary file.
+func shortGameDay(t *testing.T, repl ...string) string {
+	t.Helper()
+	src, err := profiles.BuiltinSource("gameday")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	for i := 0; i+1 < len(repl); i += 2 {
+		if !strings.Contains(s, repl[i]) {
+			t.Fatalf("the gameday profile lacks %q", repl[i])
+		}
+		s = strings.ReplaceAll(s, repl[i], repl[i+1])
+	}
+	p := filepath.Join(t.TempDir(), "gameday-short.yaml")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readGameDayJSON(t *testing.T, path string) gameDayJSON {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j gameDayJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return j
+}
+
+// TestGameDayShort runs the built-in game day shortened (16 agents, 14 s;
+// shard 1 killed with SIGKILL for 3 s, inventory failed for 3 s) and checks
+// every audit: the schedule ran, the blast radius hit only the killed
+// shard's region, add-to-cart stayed a sale in pre-order mode, every order
+// answered 202 was found and none twice, recovery was measured, exit 0.
+func TestGameDayShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 14 s storm")
+	}
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	prof := shortGameDay(t,
+		"0->300 in 5s, hold 100s, ->0 in 5s", "0->16 in 1s, hold 13s",
+		"think: exp(1s)", "think: exp(100ms)",
+		"{at: 30s, action: kill_shard, shard: 1, duration: 15s}", "{at: 2s, action: kill_shard, shard: 1, duration: 3s}",
+		"{at: 65s, action: fail_inventory, duration: 15s}", "{at: 9s, action: fail_inventory, duration: 3s}")
+	jsonPath := filepath.Join(t.TempDir(), "out.json")
+	code, out, errOut := runIt(t, nil, "--profile", prof, "--out", "json="+jsonPath)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Chaos    2.0s  kill_shard shard 1  ok", "restore_inventory (auto)  ok",
+		"Game day\n========\nVerdict:", "none lost, none duplicated", "lost_orders == 0", "All 5 budgets met."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	j := readGameDayJSON(t, jsonPath)
+	wantEvents := []string{"kill_shard shard 1", "restore_shard shard 1", "fail_inventory", "restore_inventory"}
+	if len(j.Events) != len(wantEvents) {
+		t.Fatalf("events = %+v, want %v", j.Events, wantEvents)
+	}
+	for i, e := range j.Events {
+		if e.Name != wantEvents[i] || e.Error != "" {
+			t.Errorf("event %d = %+v, want %s without error", i, e, wantEvents[i])
+		}
+	}
+	if at := j.Events[0].AtSeconds; at < 1.9 || at > 2.5 {
+		t.Errorf("kill at %.2fs, want 2s", at)
+	}
+	gd := j.Sections.GameDay
+	o := gd.Orders
+	if o == nil || o.Accepted < 10 {
+		t.Fatalf("orders audit = %+v, want at least 10 accepted", o)
+	}
+	if o.Lost != 0 || o.Duplicated != 0 || o.Unreachable != 0 || o.Created+o.Processing+o.Rejected != o.Accepted {
+		t.Errorf("orders audit = %+v: want none lost, duplicated or unreachable, every one accounted for", *o)
+	}
+	if j.Figures["lost_orders"] != 0 || j.Figures["duplicate_orders"] != 0 || j.Figures["accepted_orders"] != float64(o.Accepted) {
+		t.Errorf("figures = %v", j.Figures)
+	}
+	if len(gd.Faults) != 2 {
+		t.Fatalf("faults = %+v, want the kill and the inventory failure", gd.Faults)
+	}
+	kill := gd.Faults[0]
+	if !kill.Restored || kill.Recovery < 0 || kill.Recovery >= 10000 {
+		t.Errorf("kill fault = %+v: want restored and recovered within 10 s", kill)
+	}
+	for _, r := range kill.Regions {
+		switch {
+		case r.Region == "us-west":
+			if !r.Faulted || r.During.ErrorPct < 50 {
+				t.Errorf("killed shard's region %+v: want faulted, most requests failing", r)
+			}
+		default:
+			if r.Faulted || !r.WithinBudget || r.During.Count == 0 || r.During.ErrorPct > 1 {
+				t.Errorf("region %+v: want untouched by the kill", r)
+			}
+		}
+	}
+	d := gd.Degradation
+	if d == nil || d.Seconds < 2 || d.Preorder == 0 || d.InStock != 0 {
+		t.Errorf("degradation = %+v: want pre-order answers only while inventory was failed", d)
+	}
+	if s := j.Figures["preorder_share"]; s < 99 {
+		t.Errorf("preorder_share = %v, want >= 99", s)
+	}
+	if r, ok := j.Figures["recovery"]; !ok || r >= 10000 {
+		t.Errorf("recovery = %v (%v), want < 10 s", r, ok)
+	}
+}
+
+// TestGameDayCatchesLostOrders breaks durability on purpose: the shards
+// answer checkouts 202 a second before writing them, and the schedule
+// kills one with SIGKILL mid-burst. The order audit must find the lost
+// orders, the lost_orders budget must fail and the run exit 99.
+func TestGameDayCatchesLostOrders(t *testing.T) {
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	t.Setenv(target.UnsafeAckEnv, "1") // inherited by the shard processes
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "broken.yaml")
+	src := `name: broken-durability
+target: bundled
+workload: {model: closed, stages: "0->12 in 1s, hold 4s", think: 30ms}
+population:
+  regions: {us-east: 1, us-west: 1}
+  customers: 1000
+  addresses: {count: 100, zones: ["10001", DE]}
+  skus: 100
+flows:
+  - name: buyer
+    steps:
+      - {name: open_cart, method: POST, path: /v1/carts, body: {customer_id: "{{customer.id}}", region: "{{agent.region}}"}, capture: {cart_id: $.cart_id}, expect: {status: 201}}
+      - {name: add_to_cart, method: POST, path: "/v1/carts/{{cart_id}}/items", body: {sku: "{{sku}}", qty: 1}, expect: {status: 200}}
+      - {name: checkout, method: POST, path: "/v1/carts/{{cart_id}}/checkout", idempotency_key: "{{uuid}}", body: {destination: "{{address.zone}}", carrier: ups, speed: standard}, expect: {status: 202}}
+chaos:
+  - {at: 3s, action: kill_shard, shard: 0, duration: 1s}
+budgets: ["lost_orders == 0", "duplicate_orders == 0"]
+`
+	if err := os.WriteFile(prof, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jsonPath := filepath.Join(dir, "out.json")
+	code, out, errOut := runIt(t, nil, "--profile", prof, "--out", "json="+jsonPath)
+	if code != exitBudgetMet {
+		t.Fatalf("exit %d, want 99\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "budget missed: lost_orders == 0") || !strings.Contains(out, "ORDER INTEGRITY BROKEN") {
+		t.Errorf("the failure is not named:\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+	j := readGameDayJSON(t, jsonPath)
+	o := j.Sections.GameDay.Orders
+	if o == nil || o.Lost == 0 || j.Figures["lost_orders"] != float64(o.Lost) {
+		t.Fatalf("orders audit = %+v, figures %v: want lost orders found", o, j.Figures)
+	}
+	if o.Lost >= o.Accepted {
+		t.Errorf("orders audit = %+v: only the orders in flight at the kill may be lost", *o)
+	}
+}
+
+func TestGameDayRefusesWorkers(t *testing.T) {
+	code, _, errOut := runIt(t, nil, "--profile", "gameday", "--workers", "2")
+	if code != exitUsage || !strings.Contains(errOut, "runs in one process") {
+		t.Fatalf("exit %d, stderr %s: want 2 and a clear message", code, errOut)
+	}
+}
