@@ -99,7 +99,7 @@ func TestValidBaseLoads(t *testing.T) {
 }
 
 func TestEveryBuiltinValidates(t *testing.T) {
-	want := []string{"agent-storm", "flash-drop", "legacy-browse", "pricing-error", "smoke"}
+	want := []string{"agent-storm", "flash-drop", "gameday", "legacy-browse", "pricing-error", "smoke"}
 	var got []string
 	for _, b := range Builtins() {
 		got = append(got, b.Name)
