@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/target"
+	"github.com/agentstorm/agentstorm/target/supervisor"
 )
 
 // gameDayJSON is the part of the JSON summary the game-day tests read.
@@ -219,5 +224,62 @@ func TestGameDayRefusesWorkers(t *testing.T) {
 	code, _, errOut := runIt(t, nil, "--profile", "gameday", "--workers", "2")
 	if code != exitUsage || !strings.Contains(errOut, "runs in one process") {
 		t.Fatalf("exit %d, stderr %s: want 2 and a clear message", code, errOut)
+	}
+}
+
+// TestGameDayExecutorAgainstBundledTarget runs a schedule against the
+// bundled target's real admin API (shards are this test binary): a region's
+// shard killed and auto-restored, latency added to a path of a shard, order
+// workers paused; the target's state and events must show each.
+func TestGameDayExecutorAgainstBundledTarget(t *testing.T) {
+	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sup, err := supervisor.Start(ctx, supervisor.Config{Shards: 2, Regions: []string{"us-east", "eu-west"}, Listen: "127.0.0.1:0", Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	admin := &gameday.Admin{URL: sup.AdminURL(), Token: sup.Token()}
+	topo, err := admin.Topology(ctx)
+	if err != nil || len(topo.Shards) != 2 {
+		t.Fatalf("topology %+v, %v", topo, err)
+	}
+	ex := &gameday.Executor{Admin: admin, Topology: topo, Start: time.Now(), Actions: []profiles.ChaosAction{
+		{At: 0, Action: profiles.ChaosKillShard, Region: "eu-west", Shard: -1, Duration: 300 * time.Millisecond},
+		{At: 50 * time.Millisecond, Action: profiles.ChaosAddLatency, Shard: 0, Fixed: 150 * time.Millisecond, Path: "/v1/carts"},
+		{At: 100 * time.Millisecond, Action: profiles.ChaosPauseOrders, Shard: -1},
+	}}
+	var states []string
+	ex.OnEvent = func(e gameday.Event) {
+		st := sup.State()
+		states = append(states, e.Name+": "+st.Shards[1].State)
+	}
+	ex.Run(ctx)
+	evs := ex.Events()
+	if len(evs) != 4 {
+		t.Fatalf("events = %+v", evs)
+	}
+	for _, e := range evs {
+		if e.Error != "" {
+			t.Errorf("event %s failed: %s", e.Name, e.Error)
+		}
+	}
+	if evs[0].Name != "kill_shard region eu-west" || len(evs[0].Shards) != 1 || evs[0].Shards[0] != 1 {
+		t.Errorf("kill event = %+v, want shard 1 (eu-west)", evs[0])
+	}
+	if !evs[3].Auto || evs[3].Action != profiles.ChaosRestoreShard || evs[3].At < 300*time.Millisecond {
+		t.Errorf("last event = %+v, want the auto restore after 300 ms", evs[3])
+	}
+	if want := "kill_shard region eu-west: killed"; states[0] != want {
+		t.Errorf("after the kill: %q, want %q", states[0], want)
+	}
+	st := sup.State()
+	if st.Shards[1].State != supervisor.StateUp || st.Shards[1].Restarts != 1 {
+		t.Errorf("shard 1 after the restore: %+v", st.Shards[1])
+	}
+	if !st.OrdersPaused || len(st.Latency) != 1 || st.Latency[0].Path != "/v1/carts" || st.Latency[0].Fixed != 150*time.Millisecond ||
+		st.Latency[0].Shard == nil || *st.Latency[0].Shard != 0 {
+		t.Errorf("state = %+v, want orders paused and one latency rule on shard 0 /v1/carts", st)
 	}
 }
