@@ -116,6 +116,18 @@ type LogEnd struct {
 	// EI holds per cell [sum of expected intervals µs, count] of the
 	// closed model's correction, for the mean in the summary's note.
 	EI [][3]int64 `json:"expected_intervals,omitempty"`
+	// Events are the run's timeline marks (chaos actions) and Sections its
+	// extra report sections as text lines (the game day), so a re-rendered
+	// report keeps them.
+	Events   []JSONEvent  `json:"events,omitempty"`
+	Sections []LogSection `json:"sections,omitempty"`
+}
+
+// LogSection is a Section in an hlog's end line (its lines, not its data).
+type LogSection struct {
+	Key   string   `json:"key"`
+	Title string   `json:"title"`
+	Lines []string `json:"lines"`
 }
 
 // EscapeTag %-escapes a name for an hlog tag: everything but ASCII letters,
@@ -289,6 +301,10 @@ func (l *LogWriter) Close(s *Summary) error {
 			Invalid:     s.Invalid,
 			Failures:    s.Failures,
 			Figures:     s.Figures,
+			Events:      s.jsonEvents(),
+		}
+		for _, sec := range s.Sections {
+			e.Sections = append(e.Sections, LogSection{Key: sec.Key, Title: sec.Title, Lines: sec.Lines})
 		}
 		if a := s.Aborted; a != nil {
 			e.Aborted = a.String()
@@ -341,6 +357,8 @@ type LogSet struct {
 	invalid  int64
 	failures map[[3]string]*CheckFailure
 	figures  map[string]float64
+	events   []TimelineEvent
+	sections []Section
 	budgets  []LogBudget
 	aborted  []LogAbort
 	metaKV   map[string]string
@@ -555,6 +573,12 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 					ls.failures[k] = &fc
 				}
 			}
+			for _, ev := range e.Events {
+				ls.events = append(ls.events, TimelineEvent{At: time.Duration(ev.AtSeconds * float64(time.Second)), Name: ev.Name, Error: ev.Error})
+			}
+			for _, sec := range e.Sections {
+				ls.sections = append(ls.sections, Section{Key: sec.Key, Title: sec.Title, Lines: sec.Lines})
+			}
 			for k, v := range e.Figures {
 				if ls.figures == nil {
 					ls.figures = map[string]float64{}
@@ -732,6 +756,8 @@ func (ls *LogSet) Summary() (*Summary, error) {
 		PeakActiveAgents: ls.peak,
 		Meta:             ls.metaKV,
 		Figures:          ls.figures,
+		Events:           ls.events,
+		Sections:         ls.sections,
 	}
 	nr := len(ls.regions)
 	cells := make([]acc, len(ls.steps)*nr)
