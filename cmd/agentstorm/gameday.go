@@ -47,7 +47,7 @@ func gameDayFigures() map[string]report.Unit {
 // newGameDay prepares the game day of prof: sup is the bundled target (nil
 // for a user's own system, where only exec actions run), targetDesc what
 // exec commands get as AGENTSTORM_TARGET, start the storm's time zero.
-func newGameDay(ctx context.Context, prof *profiles.Profile, sup *supervisor.Supervisor, targetDesc string, start time.Time, regions []string, out *syncWriter) (*gameDay, error) {
+func newGameDay(ctx context.Context, prof *profiles.Profile, sup *supervisor.Supervisor, targetDesc string, start time.Time, regions []string, out *syncWriter, tty bool) (*gameDay, error) {
 	g := &gameDay{
 		col:  gameday.NewCollector(start, gameDayCartStep),
 		tl:   gameday.NewTimeline(start, regions),
@@ -69,7 +69,11 @@ func newGameDay(ctx context.Context, prof *profiles.Profile, sup *supervisor.Sup
 		if e.Error != "" {
 			st = "FAILED: " + e.Error
 		}
-		out.printf("\r\x1b[KChaos %6.1fs  %s  %s\n", e.At.Seconds(), e.Name, st)
+		clear := "" // on a terminal, over the live line
+		if tty {
+			clear = "\r\x1b[K"
+		}
+		out.printf("%sChaos %6.1fs  %s  %s\n", clear, e.At.Seconds(), e.Name, st)
 	}
 	return g, nil
 }

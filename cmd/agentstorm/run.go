@@ -388,7 +388,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		if desc == "" {
 			desc = describeTarget(prof.Target)
 		}
-		gd, err = newGameDay(runCtx, prof, sup, desc, start, rec.Regions(), &out)
+		gd, err = newGameDay(runCtx, prof, sup, desc, start, rec.Regions(), &out, tty)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
 			return exitFailed
