@@ -233,6 +233,9 @@ type Result struct {
 	// were judged against.
 	P99Limit   time.Duration `json:"-"`
 	ErrorLimit float64       `json:"error_limit_pct"`
+	// RecoveryErrorPct is the error rate above the baseline, in percent
+	// points, a second may have and count as recovered.
+	RecoveryErrorPct float64 `json:"recovery_error_pct"`
 }
 
 // AnalyzeOptions are the limits of the analysis.
@@ -242,6 +245,11 @@ type AnalyzeOptions struct {
 	// (default 1%).
 	P99Limit   time.Duration
 	ErrorLimit float64
+	// RecoveryErrorPct is how far above its baseline error rate (percent
+	// points) a faulted region's second may be and count as recovered
+	// (default 5: sessions the fault broke still end with a few errors
+	// after the restore, such as steps on a cart that was never opened).
+	RecoveryErrorPct float64
 	// Window is how long before and after a fault is looked at (default 10 s).
 	Window time.Duration
 }
@@ -255,10 +263,13 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 	if o.ErrorLimit <= 0 {
 		o.ErrorLimit = 1
 	}
+	if o.RecoveryErrorPct <= 0 {
+		o.RecoveryErrorPct = 5
+	}
 	if o.Window <= 0 {
 		o.Window = 10 * time.Second
 	}
-	res := &Result{Events: events, P99Limit: o.P99Limit, ErrorLimit: o.ErrorLimit}
+	res := &Result{Events: events, P99Limit: o.P99Limit, ErrorLimit: o.ErrorLimit, RecoveryErrorPct: o.RecoveryErrorPct}
 	end := time.Duration(tl.Seconds()) * time.Second
 	used := make([]bool, len(events))
 	var invWindows [][2]time.Duration
@@ -365,7 +376,7 @@ func phase(tl *Timeline, region, from, to int) Phase {
 
 // recovery finds the first whole second from the restore on whose faulted
 // regions' p99 is under the limit and error rate at most the baseline
-// (plus the error limit).
+// plus RecoveryErrorPct.
 func recovery(tl *Timeline, f Fault, baseCnt, baseErr int64, o AnalyzeOptions) time.Duration {
 	base := 0.0
 	if baseCnt > 0 {
@@ -390,7 +401,7 @@ func recovery(tl *Timeline, f Fault, baseCnt, baseErr int64, o AnalyzeOptions) t
 		if c == 0 {
 			continue
 		}
-		if 100*float64(e)/float64(c) <= base+o.ErrorLimit && p99 < o.P99Limit {
+		if 100*float64(e)/float64(c) <= base+o.RecoveryErrorPct && p99 < o.P99Limit {
 			return max(time.Duration(s+1)*time.Second-f.End, 0)
 		}
 	}

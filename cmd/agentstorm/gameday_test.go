@@ -103,7 +103,7 @@ func TestGameDayShort(t *testing.T) {
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
 	prof := shortGameDay(t,
 		"0->300 in 5s, hold 100s, ->0 in 5s", "0->16 in 1s, hold 13s",
-		"think: exp(1s)", "think: exp(100ms)",
+		"think: exp(500ms)", "think: exp(100ms)",
 		"{at: 30s, action: kill_shard, shard: 1, duration: 15s}", "{at: 2s, action: kill_shard, shard: 1, duration: 3s}",
 		"{at: 65s, action: fail_inventory, duration: 15s}", "{at: 9s, action: fail_inventory, duration: 3s}")
 	jsonPath := filepath.Join(t.TempDir(), "out.json")
