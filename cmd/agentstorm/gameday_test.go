@@ -283,3 +283,65 @@ func TestGameDayExecutorAgainstBundledTarget(t *testing.T) {
 		t.Errorf("state = %+v, want orders paused and one latency rule on shard 0 /v1/carts", st)
 	}
 }
+
+// TestGameDayExecOnYourOwnSystem runs an exec action against a target that
+// is not the bundled one: the command gets the storm's start, the action
+// and the target in its environment, and its exit status and output are
+// kept in the JSON, on the timeline, and in the text.
+func TestGameDayExecOnYourOwnSystem(t *testing.T) {
+	url := okServer(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	prof := writeProfile(t, `name: exec-day
+workload: {model: closed, stages: "0->2 in 1s, hold 2s", think: 50ms}
+flows:
+  - name: f
+    steps:
+      - {name: open_cart, method: POST, path: /v1/carts, body: {a: 1}, expect: {status: 201}}
+chaos:
+  - {at: 1s, action: exec, command: [sh, -c, 'echo "$AGENTSTORM_ACTION $AGENTSTORM_TARGET" > `+marker+`; echo broke it; exit 4']}
+`)
+	jsonPath := filepath.Join(dir, "out.json")
+	code, out, errOut := runIt(t, nil, "--profile", prof, "--target", url, "--out", "json="+jsonPath)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	got, err := os.ReadFile(marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(got), "exec sh -c ") || !strings.HasSuffix(strings.TrimSpace(string(got)), " "+url) {
+		t.Errorf("the command saw %q", got)
+	}
+	if !strings.Contains(out, "exit 4; output: broke it") {
+		t.Errorf("text lacks the exit status and output:\n%s", out)
+	}
+	var j struct {
+		Events   []struct{ Name, Error string } `json:"events"`
+		Sections struct {
+			GameDay struct {
+				Events []struct {
+					ExitCode int     `json:"exit_code"`
+					Output   string  `json:"output"`
+					AtMs     float64 `json:"at_ms"`
+				} `json:"events"`
+				Orders *struct{} `json:"orders"`
+			} `json:"gameday"`
+		} `json:"sections"`
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		t.Fatal(err)
+	}
+	evs := j.Sections.GameDay.Events
+	if len(j.Events) != 1 || !strings.Contains(j.Events[0].Error, "exit status 4") || len(evs) != 1 ||
+		evs[0].ExitCode != 4 || evs[0].Output != "broke it\n" || evs[0].AtMs < 900 || evs[0].AtMs > 1500 {
+		t.Errorf("events = %+v, game day events = %+v", j.Events, evs)
+	}
+	if j.Sections.GameDay.Orders != nil {
+		t.Error("orders audited against a target that is not the bundled one")
+	}
+}
