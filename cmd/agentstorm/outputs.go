@@ -125,8 +125,12 @@ func budgetOptions(s *report.Summary) report.BudgetOptions {
 	o := report.BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes}
 	if len(s.Figures) > 0 {
 		o.Figures = map[string]report.Unit{}
+		gd := gameDayFigures() // game-day audit figures keep their units
 		for k := range s.Figures {
 			o.Figures[k] = report.UnitNumber
+			if u, ok := gd[k]; ok {
+				o.Figures[k] = u
+			}
 		}
 	}
 	return o
