@@ -217,7 +217,11 @@ func TestBuiltinBudgetsParse(t *testing.T) {
 		}
 		o := agents.RecorderOptions(p)
 		exprs, sources := profileBudgets(p)
-		bs, err := report.ParseBudgets(exprs, sources, report.BudgetOptions{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes})
+		bo := report.BudgetOptions{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes}
+		if len(p.ChaosActions) > 0 { // as run: a game day's budgets may name its audit figures
+			bo.Figures = gameDayFigures()
+		}
+		bs, err := report.ParseBudgets(exprs, sources, bo)
 		if err != nil || len(bs) != len(p.Budgets) {
 			t.Errorf("%s: %v", b.Name, err)
 		}
