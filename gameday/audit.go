@@ -429,7 +429,9 @@ func degradation(modes []ModeCounts, windows [][2]time.Duration) *Degradation {
 }
 
 // Figures are the audit's figures for budgets, by name (units: counts,
-// percent, milliseconds).
+// percent, milliseconds). regions_outside_budget counts, over every fault,
+// the regions it was not aimed at whose errors or p99 left the limits
+// during it: the blast radius beyond the fault.
 func (r *Result) Figures() map[string]float64 {
 	f := map[string]float64{}
 	if o := r.Orders; o != nil {
@@ -442,6 +444,17 @@ func (r *Result) Figures() map[string]float64 {
 	}
 	if d := r.Degradation; d != nil {
 		f["preorder_share"] = d.PreorderShare
+	}
+	outside := 0
+	for _, fl := range r.Faults {
+		for _, ri := range fl.Regions {
+			if !ri.Faulted && !ri.WithinBudget {
+				outside++
+			}
+		}
+	}
+	if len(r.Faults) > 0 {
+		f["regions_outside_budget"] = float64(outside)
 	}
 	worst := time.Duration(0)
 	n := 0
@@ -472,7 +485,7 @@ func FigureUnits() map[string]string {
 	return map[string]string{
 		"lost_orders": "count", "duplicate_orders": "count", "accepted_orders": "count",
 		"created_orders": "count", "processing_orders": "count", "unreachable_orders": "count",
-		"preorder_share": "percent", "recovery": "duration",
+		"preorder_share": "percent", "recovery": "duration", "regions_outside_budget": "count",
 	}
 }
 

@@ -112,7 +112,7 @@ func TestGameDayShort(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"Chaos    2.0s  kill_shard shard 1  ok", "restore_inventory (auto)  ok",
-		"Game day\n========\nVerdict:", "none lost, none duplicated", "lost_orders == 0", "All 5 budgets met."} {
+		"Game day\n========\nVerdict:", "none lost, none duplicated", "lost_orders == 0", "All 6 budgets met."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -166,6 +166,9 @@ func TestGameDayShort(t *testing.T) {
 	}
 	if s := j.Figures["preorder_share"]; s < 99 {
 		t.Errorf("preorder_share = %v, want >= 99", s)
+	}
+	if v, ok := j.Figures["regions_outside_budget"]; !ok || v != 0 {
+		t.Errorf("regions_outside_budget = %v (%v), want 0", v, ok)
 	}
 	if r, ok := j.Figures["recovery"]; !ok || r >= 10000 {
 		t.Errorf("recovery = %v (%v), want < 10 s", r, ok)
