@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/report"
 )
 
 func TestPlanAddsUndos(t *testing.T) {
@@ -66,5 +67,54 @@ func TestCollectorOrdersAndModes(t *testing.T) {
 	m := c.Modes()
 	if len(m) != 1 || m[0] != (ModeCounts{InStock: 1, Preorder: 1, Errors: 1}) {
 		t.Errorf("modes = %+v", m)
+	}
+}
+
+// TestAnalyzeBlastRadiusAndRecovery feeds a real recorder's intervals: region
+// b fails from second 3 to 5 while region a keeps answering; b is killed at
+// 3 s and restored at 6 s.
+func TestAnalyzeBlastRadiusAndRecovery(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart"}, Regions: []string{"a", "b"}, Start: start})
+	tl := NewTimeline(start, rec.Regions())
+	for sec := 0; sec < 10; sec++ {
+		for i := 0; i < 100; i++ {
+			rec.Record(i, 0, 0, time.Millisecond, report.OK, 0)
+			if sec >= 3 && sec < 6 {
+				rec.Record(i, 0, 1, 0, report.ConnRefused, 0)
+			} else {
+				rec.Record(i, 0, 1, 2*time.Millisecond, report.OK, 0)
+			}
+		}
+		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
+		tl.Add(iv)
+		rec.Release(iv)
+	}
+	col := NewCollector(start, "add_to_cart")
+	events := []Event{
+		{At: 3 * time.Second, Action: profiles.ChaosKillShard, Name: "kill_shard shard 1", Shards: []int{1}, Regions: []string{"b"}},
+		{At: 6 * time.Second, Action: profiles.ChaosRestoreShard, Name: "restore_shard shard 1", Shards: []int{1}, Regions: []string{"b"}, Auto: true},
+	}
+	res := Analyze(events, tl, col, AnalyzeOptions{})
+	if len(res.Faults) != 1 {
+		t.Fatalf("faults = %+v", res.Faults)
+	}
+	f := res.Faults[0]
+	a, b := f.Regions[0], f.Regions[1]
+	if a.Faulted || !a.WithinBudget || a.During.Count != 300 || a.During.ErrorPct != 0 || a.During.P99 < 900*time.Microsecond || a.During.P99 > 1100*time.Microsecond {
+		t.Errorf("region a = %+v", a)
+	}
+	if !b.Faulted || b.During.ErrorPct != 100 || b.Before.Count != 300 || b.Before.ErrorPct != 0 || b.After.ErrorPct != 0 {
+		t.Errorf("region b = %+v", b)
+	}
+	if !f.Restored || f.Recovery != time.Second {
+		t.Errorf("restored %v, recovery %s, want 1 s (second 6 is good)", f.Restored, f.Recovery)
+	}
+	fig := res.Figures()
+	if fig["recovery"] != 1000 || fig["regions_outside_budget"] != 0 {
+		t.Errorf("figures = %v", fig)
+	}
+	if v := res.Verdict(); len(v) != 1 || !strings.Contains(v[0], "affected b (100% errors); a stayed within budget; recovered 1.0s after the restore") {
+		t.Errorf("verdict = %q", v)
 	}
 }
