@@ -146,6 +146,13 @@ func (a *agent) session(intended time.Time) {
 		perms := max(step.Permutations, 1)
 		for it := 0; it < n; it++ {
 			for p := 0; p < perms; p++ {
+				// An earlier capture failed (its step timed out or answered
+				// an error): end the session rather than send a request
+				// with an empty value, such as /v1/carts//items.
+				if name := step.Unset(&a.c); name != "" {
+					s.countFailure(id, "skipped:"+name+" unset", 0)
+					return
+				}
 				if a.needThink {
 					if !a.sleep(s.think.Sample(a.rng)) {
 						return

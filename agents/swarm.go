@@ -337,7 +337,9 @@ func (s *Swarm) Elapsed() time.Duration {
 type Failure struct {
 	// Step is the step's name.
 	Step string
-	// Kind is "status", "json:PATH", "body" or "capture".
+	// Kind is "status", "json:PATH", "body", "capture", or "skipped:NAME
+	// unset" when a session ended before a step whose variable an earlier
+	// capture failed to set.
 	Kind string
 	// Status is the answer's status code.
 	Status int

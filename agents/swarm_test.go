@@ -757,3 +757,42 @@ flows:
 		t.Fatalf("combinations not sent evenly (%v) or too few requests (%d)", seen, sum.Overall.Count)
 	}
 }
+
+// A session whose capture failed ends before the step that needs the value:
+// no request goes out with an empty cart id, and the skip is counted.
+func TestSessionEndsWhenCaptureMissing(t *testing.T) {
+	cs := &cartServer{carts: map[string]bool{}}
+	var opened, emptyID atomic.Int64
+	base := serve(t, func(ctx *fasthttp.RequestCtx) {
+		path := string(ctx.Path())
+		if path == "/carts" && opened.Add(1)%2 == 0 {
+			ctx.SetStatusCode(201) // an answer without the cart id
+			ctx.SetBodyString(`{}`)
+			return
+		}
+		if strings.HasPrefix(path, "/carts//") {
+			emptyID.Add(1)
+		}
+		cs.handle(ctx)
+	})
+	prof := load(t, strings.Replace(cartProfile, "\n          json: {mode: [in_stock]}", "", 1))
+	_, sw, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base, Seed: 7})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := emptyID.Load(); n != 0 {
+		t.Fatalf("%d requests went out with an empty cart id", n)
+	}
+	var skipped, captures int64
+	for _, f := range sw.Failures() {
+		switch f.Kind {
+		case "skipped:cart_id unset":
+			skipped += f.Count
+		case "capture":
+			captures += f.Count
+		}
+	}
+	if skipped == 0 || skipped > captures {
+		t.Fatalf("skipped sessions %d, failed captures %d (failures %+v)", skipped, captures, sw.Failures())
+	}
+}
