@@ -172,6 +172,7 @@ func lookupOne(ctx context.Context, cl *http.Client, o Order) string {
 // Phase is one region's answers in a window of a fault.
 type Phase struct {
 	Count    int64   `json:"count"`
+	Errors   int64   `json:"errors"`
 	ErrorPct float64 `json:"error_pct"`
 	// P99 is the 99th percentile latency (0 without answers).
 	P99 time.Duration `json:"-"`
@@ -364,7 +365,7 @@ func secFloor(d time.Duration) int { return int(d / time.Second) }
 
 func phase(tl *Timeline, region, from, to int) Phase {
 	c, e, lat := tl.Window(region, from, to)
-	p := Phase{Count: c}
+	p := Phase{Count: c, Errors: e}
 	if c > 0 {
 		p.ErrorPct = 100 * float64(e) / float64(c)
 	}
@@ -395,7 +396,7 @@ func recovery(tl *Timeline, f Fault, baseCnt, baseErr int64, o AnalyzeOptions) t
 			}
 			ph := phase(tl, r, s, s+1)
 			c += ph.Count
-			e += int64(float64(ph.Count) * ph.ErrorPct / 100)
+			e += ph.Errors
 			p99 = max(p99, ph.P99)
 		}
 		if c == 0 {

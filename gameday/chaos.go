@@ -34,6 +34,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/agentstorm/agentstorm/profiles"
@@ -349,6 +350,12 @@ func (e *Executor) runCommand(ctx context.Context, a profiles.ChaosAction, ev *E
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, a.Command[0], a.Command[1:]...)
+	// The command runs in its own process group and the whole group is
+	// killed on timeout, so a backgrounded grandchild cannot outlive the
+	// storm or hold the output pipe open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(),
 		"AGENTSTORM_START="+e.Start.UTC().Format(time.RFC3339Nano),
 		"AGENTSTORM_ACTION="+a.Name(),
