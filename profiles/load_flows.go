@@ -210,6 +210,9 @@ func (l *loader) flows(n *yaml.Node) {
 					flow.Steps = append(flow.Steps, st)
 				}
 			}
+			if sendsNothing(flow.Steps) {
+				l.errf(steps, "give at least one step repeat: 1 or more", "flow %s: every step repeats 0 times; expected a flow that sends at least one request", flow.Name)
+			}
 		}
 		l.p.Flows = append(l.p.Flows, flow)
 	}
@@ -220,6 +223,18 @@ func (l *loader) flows(n *yaml.Node) {
 		}
 		l.p.flowCum = cum
 	}
+}
+
+// sendsNothing reports whether steps (all of them parsed) never send a
+// request: an agent running such a flow would loop without sending or
+// thinking.
+func sendsNothing(steps []*Step) bool {
+	for _, st := range steps {
+		if st.Repeat.Max > 0 {
+			return false
+		}
+	}
+	return len(steps) > 0
 }
 
 var (

@@ -448,3 +448,15 @@ func TestErrorMiscellaneous(t *testing.T) {
 		wantErr(t, les, at(t, "t.yaml", src, tc.marker, n), tc.want)
 	}
 }
+
+// A flow whose every step repeats 0 times would make an agent loop without
+// sending or thinking: it is an error at the flow's steps.
+func TestErrorFlowSendsNothing(t *testing.T) {
+	src := strings.Replace(validSrc, "        capture: {id: $.id}\n", "        capture: {id: $.id}\n        repeat: 0\n", 1)
+	src = strings.Replace(src, "path: /y/{{id}}\n", "path: /y/{{id}}\n        repeat: 0..0\n", 1)
+	les := loadErrs(t, src)
+	wantErr(t, les, at(t, "t.yaml", src, "- name: a", 1), "every step repeats 0 times")
+	if _, err := Load("t.yaml", []byte(strings.Replace(src, "repeat: 0..0", "repeat: 0..1", 1)), ""); err != nil {
+		t.Errorf("a flow that may send a request was refused: %v", err)
+	}
+}
