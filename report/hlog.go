@@ -454,6 +454,7 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 	var elapsed time.Duration
 	lineNo := 0
 	counted := false // interval counts came from comments
+	sawHist := false // at least one histogram line
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -507,16 +508,19 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 			}
 			ls.startMs = min(ls.startMs, m.StartMs)
 		case strings.HasPrefix(line, "#[BaseTime: "):
-			v, perr := strconv.ParseFloat(strings.Fields(line[len("#[BaseTime: "):])[0], 64)
+			v, perr := hlogHeaderTime(line, "#[BaseTime: ")
 			if perr != nil {
-				return bad("bad BaseTime: %v", perr)
+				return bad("%v", perr)
 			}
 			if meta == nil || !haveBase {
 				baseMs, haveBase = int64(v*1000), true
 			}
 		case strings.HasPrefix(line, "#[StartTime: "):
-			v, perr := strconv.ParseFloat(strings.TrimSuffix(strings.Fields(line[len("#[StartTime: "):])[0], ","), 64)
-			if perr == nil && !haveBase {
+			v, perr := hlogHeaderTime(line, "#[StartTime: ")
+			if perr != nil {
+				return bad("%v", perr)
+			}
+			if !haveBase {
 				baseMs, haveBase = int64(v*1000), true
 			}
 		case strings.HasPrefix(line, hlogIntervalPrefix):
@@ -604,6 +608,7 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 		case line[0] == '#' || line[0] == '"':
 			// Other comments and the legend.
 		default:
+			sawHist = true
 			if err := ls.histLine(line, meta, stepMap, regMap, baseMs, curEndMs, counted, bad); err != nil {
 				return err
 			}
@@ -616,7 +621,10 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 		}
 	}
 	if lineNo == 0 {
-		return fmt.Errorf("%s: empty file: not an hlog", name)
+		return fmt.Errorf("%s: empty file: not an hlog (no histogram lines)", name)
+	}
+	if meta == nil && !sawHist {
+		return fmt.Errorf("%s: not an hlog (no histogram lines)", name)
 	}
 	if meta == nil && haveBase {
 		ls.startMs = min(ls.startMs, baseMs)
@@ -627,6 +635,26 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 	}
 	ls.elapsed = max(ls.elapsed, elapsed)
 	return nil
+}
+
+// hlogHeaderTime parses the seconds value of a "#[BaseTime: " or
+// "#[StartTime: " header line (prefix included in line). The value is the
+// first field after the prefix, with an optional trailing comma (StartTime
+// is followed by a human-readable date).
+func hlogHeaderTime(line, prefix string) (float64, error) {
+	name := strings.TrimSuffix(strings.TrimPrefix(prefix, "#["), ": ")
+	f := strings.Fields(line[len(prefix):])
+	if len(f) == 0 {
+		return 0, fmt.Errorf("%s header without a value: %q", name, line)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(f[0], ","), 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad %s in %q: %w", name, line, err)
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e12 {
+		return 0, fmt.Errorf("bad %s in %q: %v seconds is not a timestamp", name, line, v)
+	}
+	return v, nil
 }
 
 func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, baseMs, curEndMs int64, counted bool, bad func(string, ...any) error) error {

@@ -87,9 +87,9 @@ func (d *LogDecoder) Next() (*Interval, error) {
 				d.baseMs = m.StartMs - m.StartMs%1000
 			}
 		case strings.HasPrefix(line, "#[BaseTime: "):
-			v, perr := strconv.ParseFloat(strings.Fields(line[len("#[BaseTime: "):])[0], 64)
+			v, perr := hlogHeaderTime(line, "#[BaseTime: ")
 			if perr != nil {
-				return nil, d.errf("bad BaseTime: %v", perr)
+				return nil, d.errf("%v", perr)
 			}
 			d.baseMs = int64(v * 1000)
 		case strings.HasPrefix(line, hlogIntervalPrefix):

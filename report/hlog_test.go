@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -357,5 +358,58 @@ func TestHlogForeign(t *testing.T) {
 	if s.Steps[0] != "all" || s.Overall.Count != 3000 || s.Overall.Counts[OK] != 3000 ||
 		s.Overall.Raw.P99 != time.Duration(want.ValueAtQuantile(99))*time.Microsecond || len(s.Series) != 3 || s.Elapsed != 3*time.Second {
 		t.Errorf("foreign log: steps %v count %d p99 %v series %d elapsed %v", s.Steps, s.Overall.Count, s.Overall.Raw.P99, len(s.Series), s.Elapsed)
+	}
+}
+
+// TestHlogTruncatedHeaders feeds header lines cut anywhere: each must give an
+// error naming the file, line and header, never a panic.
+func TestHlogTruncatedHeaders(t *testing.T) {
+	bad := []string{"#[BaseTime: ", "#[BaseTime:  \t ", "#[StartTime: ", "#[StartTime:  ,",
+		"#[BaseTime: NaN", "#[StartTime: -5", "#[BaseTime: +Inf", "#[BaseTime: x1", "#[StartTime: (seconds"}
+	for _, full := range []string{
+		"#[BaseTime: 1700000000.000 (seconds since epoch)]",
+		"#[StartTime: 1700000000.000 (seconds since epoch), Tue Nov 14 22:13:20 UTC 2023]",
+	} {
+		// Every cut of a good header is either a good number or an error.
+		for i := strings.Index(full, ": ") + 1; i <= len(full); i++ {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%q: panic %v", full[:i], r)
+					}
+				}()
+				_ = NewLogSet().Read("h.hlog", strings.NewReader(full[:i]+"\n"))
+				d := NewLogDecoder(strings.NewReader(full[:i]+"\n"), "d.hlog")
+				_, _ = d.Next()
+			}()
+		}
+	}
+	for _, l := range bad {
+		for n, data := range []string{l + "\n", "#comment\n" + l + "\n"} {
+			where := fmt.Sprintf("h.hlog:%d:", n+1)
+			header := l[2:strings.IndexByte(l, ':')]
+			err := NewLogSet().Read("h.hlog", strings.NewReader(data))
+			if err == nil || !strings.Contains(err.Error(), where) || !strings.Contains(err.Error(), header) {
+				t.Errorf("%q: error %v, want one naming %s and %s", data, err, where, header)
+			}
+			if header != "BaseTime" {
+				continue
+			}
+			_, err = NewLogDecoder(strings.NewReader(data), "h.hlog").Next()
+			if err == nil || !strings.Contains(err.Error(), where) || !strings.Contains(err.Error(), header) {
+				t.Errorf("decoder %q: error %v, want one naming %s and %s", data, err, where, header)
+			}
+		}
+	}
+}
+
+// TestHlogNoHistogramLines: inputs with neither metadata nor a histogram
+// line are not hlogs.
+func TestHlogNoHistogramLines(t *testing.T) {
+	for _, data := range []string{"", "\n\n\n", "#just a comment\n#another\n", "\"StartTimestamp\",\"Interval_Length\"\n", "#[BaseTime: 1700000000.000 (seconds since epoch)]\n"} {
+		err := NewLogSet().Read("e.hlog", strings.NewReader(data))
+		if err == nil || !strings.Contains(err.Error(), "not an hlog (no histogram lines)") || !strings.Contains(err.Error(), "e.hlog") {
+			t.Errorf("%q: error %v, want not an hlog (no histogram lines)", data, err)
+		}
 	}
 }
