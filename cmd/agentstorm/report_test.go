@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -61,7 +62,22 @@ func TestCIBudgets(t *testing.T) {
 	stepSummary := p("step-summary.md")
 	t.Setenv("GITHUB_STEP_SUMMARY", stepSummary)
 
-	code, out, errOut := runIt(t, nil, "--profile", "smoke", "--duration", "2s",
+	// The pass path runs smoke without its own budgets (p99(write) < 100ms
+	// can miss under -race on a busy machine): only the generous --budget
+	// flags are judged.
+	src, err := profiles.BuiltinSource("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.Index(src, []byte("\nbudgets:"))
+	if cut < 0 {
+		t.Fatal("smoke has no budgets: section to remove")
+	}
+	smokeNoBudgets := p("smoke-no-budgets.yaml")
+	if err := os.WriteFile(smokeNoBudgets, src[:cut+1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runIt(t, nil, "--profile", smokeNoBudgets, "--duration", "2s",
 		"--budget", "add_to_cart p99 < 5s", "--budget", "errors < 50%",
 		"--out", "junit="+p("pass.xml"), "--out", "html="+p("pass.html"), "--out", "hlog="+p("pass.hlog"), "--out", "json="+p("pass.json"))
 	if code != exitOK {
@@ -73,7 +89,7 @@ func TestCIBudgets(t *testing.T) {
 		}
 	}
 	ju := readJUnitFile(t, p("pass.xml"))
-	if ju.Suites[0].Tests != 4 || ju.Suites[0].Failures != 0 { // smoke's two budgets and the two flags
+	if ju.Suites[0].Tests != 2 || ju.Suites[0].Failures != 0 { // the two flags
 		t.Errorf("pass junit: %d budget cases, %d failures", ju.Suites[0].Tests, ju.Suites[0].Failures)
 	}
 	md, err := os.ReadFile(stepSummary)
@@ -91,7 +107,7 @@ func TestCIBudgets(t *testing.T) {
 	}
 	run, again := readJSONReport(t, p("pass.json")), readJSONReport(t, p("again.json"))
 	if run.Overall.Requests == 0 || again.Overall.Requests != run.Overall.Requests || again.Overall.Latency != run.Overall.Latency ||
-		again.Overall.CorrectedLatency == nil || *again.Overall.CorrectedLatency != *run.Overall.CorrectedLatency || len(again.Budgets) != 4 {
+		again.Overall.CorrectedLatency == nil || *again.Overall.CorrectedLatency != *run.Overall.CorrectedLatency || len(again.Budgets) != 2 {
 		t.Errorf("re-rendered figures differ:\nrun   %+v\nagain %+v", run.Overall, again.Overall)
 	}
 
