@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -382,7 +383,11 @@ func (in *Ingester) Read(ctx context.Context, r io.Reader, name string) error {
 			}
 			continue
 		}
-		in.handle(rec)
+		if msg := in.handle(rec); msg != "" {
+			if e := in.malformed(name, lineNo, msg); e != nil {
+				return e
+			}
+		}
 		if last {
 			return in.endErr(name, err)
 		}
@@ -441,8 +446,9 @@ func (in *Ingester) metric(name []byte) *metricAcc {
 	return m
 }
 
-// handle maps one parsed record.
-func (in *Ingester) handle(r *record) {
+// handle maps one parsed record. It returns why the record is malformed
+// (a value that is not a finite number, a negative duration), or "".
+func (in *Ingester) handle(r *record) string {
 	switch string(r.typ) {
 	case "Point":
 	case "Metric":
@@ -458,23 +464,29 @@ func (in *Ingester) handle(r *record) {
 				m.kind = kindTrend
 			}
 		}
-		return
+		return ""
 	default:
 		in.stats.Ignored++
-		return
+		return ""
+	}
+	if r.hasValue && (math.IsNaN(r.value) || math.IsInf(r.value, 0)) {
+		return fmt.Sprintf("metric %s: value %v is not a finite number", r.metric, r.value)
+	}
+	m := in.metric(r.metric)
+	if m != nil && r.hasValue && r.value < 0 && (m.role == roleDuration || m.role == roleTrend) {
+		return fmt.Sprintf("metric %s: negative duration %v ms", r.metric, r.value)
 	}
 	in.stats.Points++
-	m := in.metric(r.metric)
 	if m == nil || !r.hasValue {
 		in.stats.Ignored++
-		return
+		return ""
 	}
 	switch m.role {
 	case roleDuration, roleTrend:
 		nanos, ok := in.parseTime(r.time)
 		if !ok {
 			in.stats.BadTime++
-			return
+			return ""
 		}
 		in.request(m, r, nanos)
 	case roleChecks:
@@ -487,7 +499,7 @@ func (in *Ingester) handle(r *record) {
 				m.points++
 			}
 			in.stats.Ignored++
-			return
+			return ""
 		}
 		m.points++
 		m.sum += r.value
@@ -499,10 +511,11 @@ func (in *Ingester) handle(r *record) {
 		}
 		if m.name == "vus" && m.kind == kindGauge {
 			if nanos, ok := in.parseTime(r.time); ok {
-				in.bucket(nanos, pending{lat: time.Duration(r.value), gauge: true})
+				in.bucket(nanos, pending{lat: time.Duration(min(r.value, 1e9)), gauge: true})
 			}
 		}
 	}
+	return ""
 }
 
 // parseTime parses a point's timestamp in the input's format.
@@ -575,9 +588,16 @@ func (in *Ingester) request(m *metricAcc, r *record, nanos int64) {
 		region = in.regionID(r.tags[tagRegion])
 		out = outcomeOf(r.tags[tagStatus], r.tags[tagExpected], r.tags[tagErrorCode])
 	}
-	lat := time.Duration(r.value * float64(time.Millisecond))
+	// Clamp in float first: beyond int64 nanoseconds the conversion is
+	// undefined. The recorder clamps anything over its 60 s to 60 s and
+	// counts it (Summary.Clamped).
+	lat := time.Duration(min(r.value, maxLatencyMs) * float64(time.Millisecond))
 	in.bucket(nanos, pending{lat: lat, step: int32(step), region: int32(region), out: out})
 }
+
+// maxLatencyMs bounds a k6 duration before it becomes a time.Duration: far
+// above the recorder's 60 s highest value, far below int64 nanoseconds.
+const maxLatencyMs = 1e9
 
 func isWrite(method []byte) bool {
 	switch string(method) {

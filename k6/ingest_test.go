@@ -366,3 +366,33 @@ func TestHeapFlat(t *testing.T) {
 		t.Errorf("heap grew from %.1f MB to %.1f MB over %d more points", float64(h1)/1e6, float64(h2)/1e6, total-first)
 	}
 }
+
+// TestBadAndHugeDurations: a negative duration is a malformed line (with its
+// line number); a huge one is clamped to the recorder's 60 s and counted,
+// never wrapped around to a tiny or negative latency that passes budgets.
+func TestBadAndHugeDurations(t *testing.T) {
+	point := func(v string) string {
+		return `{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-26T16:00:00Z","value":` + v +
+			`,"tags":{"name":"a","status":"200","method":"GET"}}}` + "\n"
+	}
+	data := []byte(point("5") + point("-3") + point("1e300") + point("9.3e12") + point("1e999") + point("7"))
+	s, st, _, warns, err := ingest(t, Options{}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Overall.Count != 4 || st.Malformed != 2 {
+		t.Errorf("count %d malformed %d, want 4 and 2", s.Overall.Count, st.Malformed)
+	}
+	if s.Clamped != 2 || s.Overall.Raw.Max < 60*time.Second {
+		t.Errorf("clamped %d max %v, want 2 clamped and max ≥ 60s", s.Clamped, s.Overall.Raw.Max)
+	}
+	if len(warns) != 2 || !strings.Contains(warns[0], "input:2: malformed line skipped") || !strings.Contains(warns[0], "negative") ||
+		!strings.Contains(warns[1], "input:5:") {
+		t.Errorf("warnings %q", warns)
+	}
+	_, _, _, _, err = ingest(t, Options{Strict: true}, data)
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 {
+		t.Errorf("strict: err %v, want a LineError at line 2", err)
+	}
+}
