@@ -150,6 +150,9 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 			return exitFailed
 		}
 		defer file.Close()
+		if fi, err := file.Stat(); err == nil && fi.IsDir() {
+			return k6UsageError(env, fmt.Sprintf("%s is a directory: give the file k6 wrote with --out json=FILE or --out csv=FILE", input))
+		}
 		r = file
 	}
 
@@ -254,6 +257,15 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	sum := in.Finish()
 	st := in.Stats()
+	if st.Points == 0 {
+		// Nothing to summarise: an empty file, only malformed lines, or
+		// not k6 output at all. Say so instead of an empty summary.
+		if readErr != nil {
+			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", readErr)
+		}
+		fmt.Fprintf(env.stderr, "agentstorm k6: no k6 points in %s (is it the output of `k6 run --out json=FILE` or `--out csv=FILE`?)\n", name)
+		return exitFailed
+	}
 	if series != nil {
 		sum.Series = series.Points()
 	}

@@ -264,3 +264,34 @@ func TestK6Follow(t *testing.T) {
 		t.Fatalf("follow before the file exists: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestK6IngestNoPoints: an input without a single k6 point (empty, only
+// malformed lines, another file type) or a directory fails with a clear
+// message instead of printing an empty summary.
+func TestK6IngestNoPoints(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, data, also string }{
+		{"empty.json", "", ""},
+		{"blank.json", "\n\n  \n", ""},
+		{"malformed.json", "{\"metric\":\"http_req_duration\",\"type\":\"Po\n{nope\n", "malformed line skipped"},
+		{"other.txt", "hello world\n", "neither k6 JSON"},
+		{"header.csv", "metric_name,timestamp,metric_value\n", ""},
+	} {
+		in := filepath.Join(dir, c.name)
+		if err := os.WriteFile(in, []byte(c.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := k6It(t, "ingest", in)
+		want := "no k6 points in " + in + " (is it the output of `k6 run --out json=FILE` or `--out csv=FILE`?)"
+		if code != exitFailed || !strings.Contains(errOut, want) || !strings.Contains(out+errOut, c.also) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and %q", c.name, code, out, errOut, exitFailed, want)
+		}
+		if strings.Contains(out, "requests") || strings.Contains(out, "p99") {
+			t.Errorf("%s: an empty summary was printed:\n%s", c.name, out)
+		}
+	}
+	code, out, errOut := k6It(t, "ingest", dir)
+	if code != exitUsage || !strings.Contains(errOut, dir+" is a directory") || out != "" {
+		t.Errorf("directory: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
