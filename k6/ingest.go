@@ -129,6 +129,7 @@ type LineError struct {
 	Msg string
 }
 
+// Error returns the error as "name:line: message", like a compiler's.
 func (e *LineError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Msg)
 }
