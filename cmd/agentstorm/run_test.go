@@ -43,6 +43,10 @@ func (s *runBuffer) String() string {
 // and output.
 func runIt(t *testing.T, interrupts chan os.Signal, args ...string) (int, string, string) {
 	t.Helper()
+	// The bundled target's log file (agentstorm-target-*.log) goes to a
+	// directory removed when the test ends, not to /tmp. No test here runs
+	// in parallel, so t.Setenv is allowed.
+	t.Setenv("TMPDIR", t.TempDir())
 	var out, errOut runBuffer
 	env := &cliEnv{stdout: &out, stderr: &errOut, interrupts: interrupts}
 	code := runCLI(context.Background(), env, append([]string{"run"}, args...))
