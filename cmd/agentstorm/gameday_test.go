@@ -236,6 +236,7 @@ func TestGameDayRefusesWorkers(t *testing.T) {
 // workers paused; the target's state and events must show each.
 func TestGameDayExecutorAgainstBundledTarget(t *testing.T) {
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
+	t.Setenv("TMPDIR", t.TempDir()) // the target's data directory goes away with the test
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sup, err := supervisor.Start(ctx, supervisor.Config{Shards: 2, Regions: []string{"us-east", "eu-west"}, Listen: "127.0.0.1:0", Log: io.Discard})
