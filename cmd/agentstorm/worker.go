@@ -109,9 +109,20 @@ func newWorkerFlagSet(f *runFlags, w *workerFlags) *pflag.FlagSet {
 	return fs
 }
 
+// maxAutoWorkers caps the worker processes run starts on its own: a storm
+// needing more is split across machines with --segment.
+const maxAutoWorkers = 64
+
+// machineAgents is the most agents run spreads over worker processes on
+// one machine: maxAutoWorkers processes at 80% of capacity each.
+func machineAgents(capacity int) int {
+	return maxAutoWorkers * max(capacity*4/5, 1)
+}
+
 // workersFor returns how many worker processes the storm needs: requested
 // when > 0, else 1 while the storm's agents fit in 90% of one process's
-// capacity, else enough processes to hold at most 80% of capacity each.
+// capacity, else enough processes to hold at most 80% of capacity each,
+// never more than maxAutoWorkers (run rejects bigger storms first).
 func workersFor(prof *profiles.Profile, capacity, requested int) int {
 	if requested > 0 {
 		return requested
@@ -121,7 +132,7 @@ func workersFor(prof *profiles.Profile, capacity, requested int) int {
 		return 1
 	}
 	per := max(capacity*4/5, 1)
-	return (need + per - 1) / per
+	return min((need+per-1)/per, maxAutoWorkers)
 }
 
 // stormAgents is the most agents the whole storm has alive at once.

@@ -189,3 +189,25 @@ func TestWorkerBadUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestRunTooBigForOneMachine: a storm needing more agents than
+// maxAutoWorkers processes hold is a usage error, given before any worker
+// starts, that names the machine's most and suggests --segment.
+func TestRunTooBigForOneMachine(t *testing.T) {
+	began := time.Now()
+	code, out, errOut := runIt(t, nil, "--agents", "2000000000", "--target", "http://127.0.0.1:1")
+	if code != exitUsage {
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, out, errOut)
+	}
+	capacity, _ := agentCapacity()
+	most := commas(machineAgents(capacity))
+	if !strings.Contains(errOut, "one machine runs at most "+most) || !strings.Contains(errOut, "--segment") {
+		t.Errorf("the error does not give the machine's most (%s) and --segment:\n%s", most, errOut)
+	}
+	if strings.Contains(out, "worker") {
+		t.Errorf("workers were started:\n%s", out)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("took %s to refuse", took)
+	}
+}
