@@ -703,7 +703,7 @@ func runCoordinator(ctx context.Context, cfg coordConfig) (*coordResult, error) 
 		res.Logs = append(res.Logs, hlogPath)
 		if err := startWorker(cfg, i, st, hlogPath, events, &readers); err != nil {
 			st.done, st.lost = true, true
-			l := workerLoss{Segment: seg, At: time.Since(cfg.Start), Why: err.Error(), Log: st.logPath}
+			l := workerLoss{Segment: seg, At: max(time.Since(cfg.Start), 0), Why: err.Error(), Log: st.logPath}
 			res.Losses = append(res.Losses, l)
 			if cfg.OnLoss != nil {
 				cfg.OnLoss(l)
@@ -774,7 +774,7 @@ func runCoordinator(ctx context.Context, cfg coordConfig) (*coordResult, error) 
 					if ev.err != nil {
 						why = ev.err.Error()
 					}
-					l := workerLoss{Segment: w.seg, At: time.Since(cfg.Start), Why: why, Intervals: w.intervals, Requests: w.requests, Log: w.logPath}
+					l := workerLoss{Segment: w.seg, At: max(time.Since(cfg.Start), 0), Why: why, Intervals: w.intervals, Requests: w.requests, Log: w.logPath}
 					res.Losses = append(res.Losses, l)
 					if cfg.OnLoss != nil {
 						cfg.OnLoss(l)
