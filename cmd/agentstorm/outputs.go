@@ -70,6 +70,12 @@ func parseOuts(list []string, withHlog bool) ([]outSpec, error) {
 		if seen[path] {
 			return nil, fmt.Errorf("--out %q: %s is written twice", v, path)
 		}
+		if kind == "hlog" && seen["\x00hlog"] {
+			return nil, fmt.Errorf("--out %q: --out hlog given twice: a run writes one interval log", v)
+		}
+		if kind == "hlog" {
+			seen["\x00hlog"] = true // a key no path can be
+		}
 		seen[path] = true
 		out = append(out, outSpec{kind: kind, path: path})
 	}

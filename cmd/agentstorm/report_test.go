@@ -215,6 +215,7 @@ func TestReportUsage(t *testing.T) {
 		{[]string{"--profile", "smoke", "--budget", "cart p99 < 1s"}, `unknown step "cart"; known steps: open_cart`},
 		{[]string{"--profile", "smoke", "--out", "pdf=x"}, `unknown kind "pdf"`},
 		{[]string{"--profile", "smoke", "--out", "html=/no/such/dir/r.html"}, "the directory /no/such/dir does not exist"},
+		{[]string{"--profile", "smoke", "--out", "hlog=" + filepath.Join(dir, "a.hlog"), "--out", "hlog=" + filepath.Join(dir, "b.hlog")}, "--out hlog given twice"},
 	} {
 		code, _, errOut := runIt(t, nil, c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
