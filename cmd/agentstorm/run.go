@@ -223,6 +223,8 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	var sup *supervisor.Supervisor
 	var supMu sync.Mutex
 	interrupted := make(chan struct{})
+	runDone := make(chan struct{}) // closed when runRun returns: the goroutine below ends with it
+	defer close(runDone)
 	go func() {
 		select {
 		case <-env.interrupts:
@@ -242,6 +244,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			supMu.Unlock()
 			os.Exit(exitFailed)
 		case <-ctx.Done():
+		case <-runDone:
 		}
 	}()
 
