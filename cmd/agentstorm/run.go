@@ -163,7 +163,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	if need, most := stormAgents(prof), machineAgents(capacity); seg.Whole() && !chaos && f.workers == 0 && need > most {
 		machines := (need + most - 1) / most
-		return runUsageError(env, fmt.Sprintf("the storm needs %s agents at once; one machine runs at most %s (%d worker processes of %s agents each): split it across %d or more machines with --segment 1/%d, 2/%d, ... and the same --start-at",
+		return runUsageError(env, fmt.Sprintf("the storm needs %s agents at once; one machine runs at most %s (%d worker processes of %s agents each): split it across %d or more machines with --segment 0/%d, 1/%d, ... and the same --start-at",
 			commas(need), commas(most), maxAutoWorkers, commas(max(capacity*4/5, 1)), machines, machines, machines))
 	}
 	if seg.Whole() && !chaos {
