@@ -389,8 +389,9 @@ func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time, sla
 	return true, nil
 }
 
-// parseSourceAddrs parses a --source-addr list of IP addresses.
-func parseSourceAddrs(list []string) ([]net.IP, error) {
+// ParseSourceAddrs parses a --source-addr list of IP addresses (blank
+// entries are skipped).
+func ParseSourceAddrs(list []string) ([]net.IP, error) {
 	var out []net.IP
 	for _, s := range list {
 		s = strings.TrimSpace(s)
@@ -399,7 +400,7 @@ func parseSourceAddrs(list []string) ([]net.IP, error) {
 		}
 		ip := net.ParseIP(s)
 		if ip == nil {
-			return nil, fmt.Errorf("source address %q is not an IP address", s)
+			return nil, fmt.Errorf("%q is not an IP address", s)
 		}
 		out = append(out, ip)
 	}

@@ -104,7 +104,7 @@ func (u Unit) Format(v float64) string {
 		return strconv.FormatFloat(v, 'f', -1, 64) + "%"
 	case UnitCount:
 		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-			return formatCount(int64(v))
+			return FormatCount(int64(v))
 		}
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	case UnitRate:

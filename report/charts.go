@@ -310,7 +310,7 @@ func (countTicks) Ticks(min, max float64) []plot.Tick {
 	ts := plot.DefaultTicks{}.Ticks(min, max)
 	for i := range ts {
 		if ts[i].Label != "" && ts[i].Value == math.Trunc(ts[i].Value) {
-			ts[i].Label = formatCount(int64(ts[i].Value))
+			ts[i].Label = FormatCount(int64(ts[i].Value))
 		} else if ts[i].Label != "" {
 			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
 		}

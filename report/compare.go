@@ -108,8 +108,8 @@ func Compare(before, after *Summary) []CompareRow {
 func WriteCompare(w io.Writer, before, after *Summary, beforeName, afterName string) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Comparing %s (before, %s, %s requests) with %s (after, %s, %s requests)\n",
-		beforeName, FormatDuration(before.Elapsed), formatCount(before.Overall.Count),
-		afterName, FormatDuration(after.Elapsed), formatCount(after.Overall.Count))
+		beforeName, FormatDuration(before.Elapsed), FormatCount(before.Overall.Count),
+		afterName, FormatDuration(after.Elapsed), FormatCount(after.Overall.Count))
 	fmt.Fprintf(bw, "Latencies: before %s, after %s.\n", before.figureName(&before.Overall), after.figureName(&after.Overall))
 	rows := Compare(before, after)
 	step := ""

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // WriteHgrm writes the percentile distribution of the whole run and of each
@@ -53,7 +51,3 @@ func (s *Summary) figureName(st *Stats) string {
 	}
 	return "raw"
 }
-
-// JudgedHistogram returns the histogram (µs) a slice is judged by: the
-// closed model's corrected one when there is one, else the raw one.
-func JudgedHistogram(st *Stats) *hdr.Histogram { return judgedHistogram(st) }

@@ -53,7 +53,7 @@ func (s *Summary) htmlRows(rows []Stats) []htmlRow {
 			continue
 		}
 		l := st.Judged()
-		r := htmlRow{Name: st.Name, Count: formatCount(st.Count), RPS: formatRate(st.RPS), Err: formatErrPct(st.Errors, st.Count),
+		r := htmlRow{Name: st.Name, Count: FormatCount(st.Count), RPS: formatRate(st.RPS), Err: formatErrPct(st.Errors, st.Count),
 			P50: "-", P90: "-", P99: "-", P999: "-", Max: "-", Compliance: "-"}
 		if l.Count > 0 {
 			r.P50, r.P90, r.P99, r.P999, r.Max = FormatDuration(l.P50), FormatDuration(l.P90), FormatDuration(l.P99), FormatDuration(l.P999), FormatDuration(l.Max)
@@ -81,15 +81,15 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	}
 	sort.Strings(keys)
 	d.Meta = append(d.Meta, [2]string{"model", s.Model}, [2]string{"start", s.Start.UTC().Format(time.RFC3339)},
-		[2]string{"elapsed", FormatDuration(s.Elapsed)}, [2]string{"requests", formatCount(s.Overall.Count)},
-		[2]string{"req/s", formatRate(s.Overall.RPS)}, [2]string{"connections opened", formatCount(s.Connections)},
-		[2]string{"peak active agents", formatCount(int64(s.PeakActiveAgents))}, [2]string{"dropped sessions", formatCount(s.Dropped)})
+		[2]string{"elapsed", FormatDuration(s.Elapsed)}, [2]string{"requests", FormatCount(s.Overall.Count)},
+		[2]string{"req/s", formatRate(s.Overall.RPS)}, [2]string{"connections opened", FormatCount(s.Connections)},
+		[2]string{"peak active agents", FormatCount(int64(s.PeakActiveAgents))}, [2]string{"dropped sessions", FormatCount(s.Dropped)})
 	for _, k := range keys {
 		d.Meta = append(d.Meta, [2]string{k, s.Meta[k]})
 	}
 	o := s.Overall.Judged()
 	d.Headline = formatPct(o.Compliance())
-	d.Figure = fmt.Sprintf("of %s answers within 100 ms", formatCount(o.Count))
+	d.Figure = fmt.Sprintf("of %s answers within 100 ms", FormatCount(o.Count))
 	d.JudgedLabel = s.figureName(&s.Overall)
 	switch {
 	case s.Model == ModelOpen:
@@ -149,7 +149,7 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	}
 	for k := 1; k < NumOutcomes; k++ {
 		if n := s.Overall.Counts[k]; n > 0 {
-			d.Errors = append(d.Errors, fmt.Sprintf("%s: %s", Outcome(k).String(), formatCount(n)))
+			d.Errors = append(d.Errors, fmt.Sprintf("%s: %s", Outcome(k).String(), FormatCount(n)))
 		}
 	}
 	d.Failures = s.Failures

@@ -116,9 +116,9 @@ func (s *Summary) JUnit() *JUnitSuites {
 				total = s.PerStep[i].Count
 			}
 		}
-		msg := fmt.Sprintf("%s answers of %s failed the %s check", formatCount(f.Count), f.Step, f.Kind)
+		msg := fmt.Sprintf("%s answers of %s failed the %s check", FormatCount(f.Count), f.Step, f.Kind)
 		if total > 0 {
-			msg = fmt.Sprintf("%s of %s answers of %s (%s) failed the %s check", formatCount(f.Count), formatCount(total),
+			msg = fmt.Sprintf("%s of %s answers of %s (%s) failed the %s check", FormatCount(f.Count), FormatCount(total),
 				f.Step, formatErrPct(f.Count, total), f.Kind)
 		}
 		checks.Cases = append(checks.Cases, JUnitCase{Name: name, ClassName: "agentstorm.checks." + f.Step, Time: secs,

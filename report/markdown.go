@@ -44,7 +44,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		fig = "corrected for coordinated omission"
 	}
 	fmt.Fprintf(bw, "**Sub-100 ms compliance: %s** of %s answers (%s) · %s req/s · errors %s · %s, %s model\n\n",
-		formatPct(o.Compliance()), formatCount(o.Count), fig, formatRate(s.Overall.RPS),
+		formatPct(o.Compliance()), FormatCount(o.Count), fig, formatRate(s.Overall.RPS),
 		formatErrPct(s.Overall.Errors, s.Overall.Count), FormatDuration(s.Elapsed), s.Model)
 	if s.Aborted != nil {
 		fmt.Fprintf(bw, "**Run aborted:** %s\n\n", mdCell(s.Aborted.String()))
@@ -79,7 +79,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		if l.Count > 0 {
 			lat = [5]string{FormatDuration(l.P50), FormatDuration(l.P99), FormatDuration(l.P999), FormatDuration(l.Max), formatPct(l.Compliance())}
 		}
-		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, formatCount(st.Count), formatRate(st.RPS),
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, FormatCount(st.Count), formatRate(st.RPS),
 			formatErrPct(st.Errors, st.Count), lat[0], lat[1], lat[2], lat[3], lat[4])
 	}
 	if len(s.Failures) > 0 {
@@ -90,7 +90,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 				parts = append(parts, fmt.Sprintf("and %d more", len(s.Failures)-i))
 				break
 			}
-			parts = append(parts, fmt.Sprintf("%s %s (status %d) ×%s", f.Step, f.Kind, f.Status, formatCount(f.Count)))
+			parts = append(parts, fmt.Sprintf("%s %s (status %d) ×%s", f.Step, f.Kind, f.Status, FormatCount(f.Count)))
 		}
 		fmt.Fprintf(bw, "Failed checks: %s\n", mdCell(strings.Join(parts, ", ")))
 	}

@@ -55,7 +55,8 @@ func formatPct(share float64) string {
 }
 
 // formatCount formats n with thousands separators.
-func formatCount(n int64) string {
+// FormatCount writes n with thousands separators: 1234567 -> "1,234,567".
+func FormatCount(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	if neg {
@@ -89,7 +90,7 @@ func formatErrPct(errors, n int64) string {
 
 func formatRate(r float64) string {
 	if r >= 100 {
-		return formatCount(int64(r + 0.5))
+		return FormatCount(int64(r + 0.5))
 	}
 	return strconv.FormatFloat(r, 'f', 1, 64)
 }
@@ -107,7 +108,7 @@ func WriteText(w io.Writer, s *Summary) error {
 
 	// Headline.
 	fmt.Fprintf(bw, "agentstorm summary: %s model, %s elapsed, %s requests (%s req/s)\n",
-		s.Model, FormatDuration(s.Elapsed), formatCount(s.Overall.Count), formatRate(s.Overall.RPS))
+		s.Model, FormatDuration(s.Elapsed), FormatCount(s.Overall.Count), formatRate(s.Overall.RPS))
 	o := &s.Overall
 	if o.Raw.Count == 0 {
 		fmt.Fprintf(bw, "Sub-100 ms compliance: no answers recorded\n")
@@ -115,13 +116,13 @@ func WriteText(w io.Writer, s *Summary) error {
 		switch {
 		case s.Model == ModelOpen:
 			fmt.Fprintf(bw, "Sub-100 ms compliance: %s of %s answers within 100 ms (from intended start)\n",
-				formatPct(o.Raw.Compliance()), formatCount(o.Raw.Count))
+				formatPct(o.Raw.Compliance()), FormatCount(o.Raw.Count))
 		case closedCorrected:
 			fmt.Fprintf(bw, "Sub-100 ms compliance: %s of answers within 100 ms, corrected for coordinated omission (raw: %s of %s answers)\n",
-				formatPct(o.Corrected.Compliance()), formatPct(o.Raw.Compliance()), formatCount(o.Raw.Count))
+				formatPct(o.Corrected.Compliance()), formatPct(o.Raw.Compliance()), FormatCount(o.Raw.Count))
 		default:
 			fmt.Fprintf(bw, "Sub-100 ms compliance: %s of %s answers within 100 ms (raw, not corrected)\n",
-				formatPct(o.Raw.Compliance()), formatCount(o.Raw.Count))
+				formatPct(o.Raw.Compliance()), FormatCount(o.Raw.Count))
 		}
 		if worst, isWrite := s.WorstWriteStep(); worst != nil {
 			label := "Worst write step"
@@ -163,31 +164,31 @@ func WriteText(w io.Writer, s *Summary) error {
 	}
 
 	// Errors, connections, dropped.
-	fmt.Fprintf(bw, "\nErrors: %s of %s requests (%s)", formatCount(o.Errors), formatCount(o.Count),
+	fmt.Fprintf(bw, "\nErrors: %s of %s requests (%s)", FormatCount(o.Errors), FormatCount(o.Count),
 		formatErrPct(o.Errors, o.Count))
 	if o.Errors > 0 {
 		var parts []string
 		for k := 1; k < NumOutcomes; k++ {
 			if o.Counts[k] > 0 {
-				parts = append(parts, Outcome(k).String()+" "+formatCount(o.Counts[k]))
+				parts = append(parts, Outcome(k).String()+" "+FormatCount(o.Counts[k]))
 			}
 		}
 		fmt.Fprintf(bw, ": %s", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(bw, "\nConnections opened: %s\n", formatCount(s.Connections))
-	fmt.Fprintf(bw, "Dropped sessions: %s", formatCount(s.Dropped))
+	fmt.Fprintf(bw, "\nConnections opened: %s\n", FormatCount(s.Connections))
+	fmt.Fprintf(bw, "Dropped sessions: %s", FormatCount(s.Dropped))
 	if s.Model == ModelOpen && s.Dropped > 0 {
 		fmt.Fprintf(bw, " (no idle agent when due: raise the agent maximum or lower the rate)")
 	}
 	fmt.Fprintln(bw)
 	if s.PeakActiveAgents > 0 {
-		fmt.Fprintf(bw, "Peak active agents: %s\n", formatCount(int64(s.PeakActiveAgents)))
+		fmt.Fprintf(bw, "Peak active agents: %s\n", FormatCount(int64(s.PeakActiveAgents)))
 	}
 	if s.Clamped > 0 {
-		fmt.Fprintf(bw, "Clamped latencies: %s outside 0 … 60 s, recorded as 60 s (or 0)\n", formatCount(s.Clamped))
+		fmt.Fprintf(bw, "Clamped latencies: %s outside 0 … 60 s, recorded as 60 s (or 0)\n", FormatCount(s.Clamped))
 	}
 	if s.Invalid > 0 {
-		fmt.Fprintf(bw, "Invalid records: %s with an unknown step or region (not counted above)\n", formatCount(s.Invalid))
+		fmt.Fprintf(bw, "Invalid records: %s with an unknown step or region (not counted above)\n", FormatCount(s.Invalid))
 	}
 
 	// Coordinated-omission note.
@@ -244,7 +245,7 @@ func writeTable(w io.Writer, title string, rows []Stats, corrected bool) {
 		}
 		pad := nameW - len([]rune(st.Name))
 		fmt.Fprintf(w, "  %s%s %12s %10s %7s %8s %8s %8s %8s %8s %8s\n", st.Name, strings.Repeat(" ", pad),
-			formatCount(st.Count), formatRate(st.RPS), formatErrPct(st.Errors, st.Count),
+			FormatCount(st.Count), formatRate(st.RPS), formatErrPct(st.Errors, st.Count),
 			cols[0], cols[1], cols[2], cols[3], cols[4], cols[5])
 	}
 }
@@ -262,7 +263,7 @@ func LiveLine(iv *Interval, elapsed, planned time.Duration, activeAgents int) st
 		b.WriteByte('/')
 		b.WriteString(formatClock(planned))
 	}
-	fmt.Fprintf(&b, "  agents %s", formatCount(int64(activeAgents)))
+	fmt.Fprintf(&b, "  agents %s", FormatCount(int64(activeAgents)))
 	if iv == nil {
 		return b.String()
 	}
@@ -278,12 +279,12 @@ func LiveLine(iv *Interval, elapsed, planned time.Duration, activeAgents int) st
 	n := iv.Count()
 	errs := iv.Errors()
 	if n > 0 {
-		fmt.Fprintf(&b, "  errors %s (%s)", formatCount(errs), formatErrPct(errs, n))
+		fmt.Fprintf(&b, "  errors %s (%s)", FormatCount(errs), formatErrPct(errs, n))
 	} else {
 		b.WriteString("  errors 0")
 	}
 	if iv.Dropped > 0 {
-		fmt.Fprintf(&b, "  dropped %s", formatCount(iv.Dropped))
+		fmt.Fprintf(&b, "  dropped %s", FormatCount(iv.Dropped))
 	}
 	return b.String()
 }

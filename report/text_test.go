@@ -36,7 +36,7 @@ func TestFormatDuration(t *testing.T) {
 	if got := formatErrPct(1, 20001); got != "<0.01%" {
 		t.Errorf("formatErrPct(1, 20001) = %q: one error must not show as 0.00%%", got)
 	}
-	if got := formatCount(1234567); got != "1,234,567" {
+	if got := FormatCount(1234567); got != "1,234,567" {
 		t.Errorf("formatCount = %q", got)
 	}
 }

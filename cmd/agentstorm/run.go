@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"sort"
@@ -200,7 +199,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 
 	cfg := agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, MaxAgents: capacity, Segment: seg, Start: start}
 	if len(f.sourceAddrs) > 0 {
-		ips, err := agentsSourceAddrs(f.sourceAddrs)
+		ips, err := agents.ParseSourceAddrs(f.sourceAddrs)
 		if err != nil {
 			return runUsageError(env, "--source-addr: "+err.Error())
 		}
@@ -719,23 +718,6 @@ func agentCapacity() (int, int) {
 	return max(lim-fdMargin, 1), lim
 }
 
-// agentsSourceAddrs parses --source-addr.
-func agentsSourceAddrs(list []string) ([]net.IP, error) {
-	var out []net.IP
-	for _, s := range list {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		ip := net.ParseIP(s)
-		if ip == nil {
-			return nil, fmt.Errorf("%q is not an IP address", s)
-		}
-		out = append(out, ip)
-	}
-	return out, nil
-}
-
 // printRunBanner says what is about to run; procs says which processes
 // run the agents.
 func printRunBanner(w io.Writer, prof *profiles.Profile, f *runFlags, procs string, bundled bool, sup *supervisor.Supervisor, notes []string) {
@@ -829,22 +811,7 @@ func describeTarget(t profiles.Target) string {
 }
 
 // commas formats n with thousands separators.
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func commas(n int) string { return report.FormatCount(int64(n)) }
 
 // isTerminal reports whether w is a terminal (a live line is redrawn in
 // place there).

@@ -304,7 +304,7 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 		cfg.BaseURL = f.target
 	}
 	if len(f.sourceAddrs) > 0 {
-		if cfg.SourceAddrs, err = agentsSourceAddrs(f.sourceAddrs); err != nil {
+		if cfg.SourceAddrs, err = agents.ParseSourceAddrs(f.sourceAddrs); err != nil {
 			return usage("--source-addr: " + err.Error())
 		}
 	}
