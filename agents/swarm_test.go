@@ -48,6 +48,14 @@ func load(t *testing.T, src string) *profiles.Profile {
 	return p
 }
 
+// loadPing loads a profile whose one flow GETs /ping, with the given
+// workload block (lines indented by two spaces).
+func loadPing(t *testing.T, workload string) *profiles.Profile {
+	t.Helper()
+	return load(t, "target: http://127.0.0.1:1\nworkload:"+workload+
+		"flows:\n  - name: f\n    steps:\n      - {name: ping, method: GET, path: /ping}\n")
+}
+
 // runSwarm runs prof against base and returns the summary and the swarm.
 func runSwarm(t *testing.T, ctx context.Context, prof *profiles.Profile, cfg Config) (*report.Summary, *Swarm, error) {
 	t.Helper()
@@ -178,16 +186,10 @@ func TestClosedCapturesAndExpectations(t *testing.T) {
 
 func TestClosedStagesFollowRamp(t *testing.T) {
 	base := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
-	prof := load(t, `
-target: http://127.0.0.1:1
-workload:
+	prof := loadPing(t, `
   model: closed
   stages: "0->40 in 1s, hold 500ms, ->10 in 0s, hold 500ms"
   think: 20ms
-flows:
-  - name: f
-    steps:
-      - {name: ping, method: GET, path: /ping}
 `)
 	rec := report.NewRecorder(RecorderOptions(prof))
 	sw, err := New(Config{BaseURL: base}, prof, rec)
@@ -340,16 +342,10 @@ func TestErrorClasses(t *testing.T) {
 
 func TestCancelSummarisesWithinTwoSeconds(t *testing.T) {
 	base := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
-	prof := load(t, `
-target: http://127.0.0.1:1
-workload:
+	prof := loadPing(t, `
   model: closed
   stages: "0->16 in 0s, hold 60s"
   think: 100ms
-flows:
-  - name: f
-    steps:
-      - {name: ping, method: GET, path: /ping}
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(700*time.Millisecond, cancel)
@@ -411,16 +407,10 @@ func TestOpenDropsWhenAgentsExhausted(t *testing.T) {
 		served.Add(1)
 		ctx.SetBodyString("ok")
 	})
-	prof := load(t, `
-target: http://127.0.0.1:1
-workload:
+	prof := loadPing(t, `
   model: open
   stages: "0->100 in 0s, hold 1s"
   max_agents: 4
-flows:
-  - name: f
-    steps:
-      - {name: ping, method: GET, path: /ping}
 `)
 	sum, sw, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base})
 	if err != nil {
@@ -449,16 +439,10 @@ func TestOpenMeasuresFromIntendedStart(t *testing.T) {
 		}
 		ctx.SetBodyString("ok")
 	})
-	prof := load(t, `
-target: http://127.0.0.1:1
-workload:
+	prof := loadPing(t, `
   model: open
   stages: "0->200 in 0s, hold 2s"
   max_agents: 400
-flows:
-  - name: f
-    steps:
-      - {name: ping, method: GET, path: /ping}
 `)
 	time.AfterFunc(500*time.Millisecond, func() { stallUntil.Store(time.Now().Add(500 * time.Millisecond).UnixNano()) })
 	sum, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base})
@@ -598,16 +582,10 @@ func TestKeepAliveClosedByServerIsNotAnError(t *testing.T) {
 		}
 		c.Close()
 	})
-	prof := load(t, `
-target: http://127.0.0.1:1
-workload:
+	prof := loadPing(t, `
   model: closed
   stages: "0->2 in 0s, hold 500ms"
   think: 20ms
-flows:
-  - name: f
-    steps:
-      - {name: ping, method: GET, path: /ping}
 `)
 	sum, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base})
 	if err != nil {
@@ -680,16 +658,10 @@ func TestSourceAddresses(t *testing.T) {
 		seen[ctx.RemoteIP().String()]++
 		mu.Unlock()
 	})
-	prof := load(t, `
-target: http://127.0.0.1:1
-workload:
+	prof := loadPing(t, `
   model: closed
   stages: "0->4 in 0s, hold 300ms"
   think: 20ms
-flows:
-  - name: f
-    steps:
-      - {name: ping, method: GET, path: /ping}
 `)
 	// Loopback: agents spread from 127.0.0.2 on, never 127.0.0.1.
 	if _, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base}); err != nil {
