@@ -149,9 +149,8 @@ type Recorder struct {
 	spareCorr   *hdr.Histogram
 	scratch     *hdr.PackedHistogram // Rotate's buffer to fold a stripe into a cell
 
-	poolMu sync.Mutex
-	dense  []*hdr.Histogram       // reset dense histograms: stripe spares and Interval.All
-	packed []*hdr.PackedHistogram // reset packed histograms for interval cells
+	dense  freeList[hdr.Histogram, *hdr.Histogram]             // stripe spares and Interval.All
+	packed freeList[hdr.PackedHistogram, *hdr.PackedHistogram] // interval cells
 }
 
 // NewRecorder returns a Recorder for the given steps and regions. Missing
@@ -412,57 +411,53 @@ func newPacked() *hdr.PackedHistogram {
 // and Interval.All at a time, plus the stripe histogram it is folding.
 const densePoolMax = 6
 
-// getDense returns an empty dense histogram from the pool, or a new one.
-func (r *Recorder) getDense() *hdr.Histogram {
-	r.poolMu.Lock()
-	defer r.poolMu.Unlock()
-	if n := len(r.dense); n > 0 {
-		h := r.dense[n-1]
-		r.dense = r.dense[:n-1]
-		return h
-	}
-	return NewHistogram()
+// freeList is a mutex-guarded stack of reset histograms kept for reuse.
+type freeList[T any, P interface {
+	*T
+	Reset()
+}] struct {
+	mu    sync.Mutex
+	items []P
 }
 
-// putDense resets h and keeps it for reuse, up to densePoolMax.
-func (r *Recorder) putDense(h *hdr.Histogram) {
-	if h == nil {
+// get returns a kept item, or newP() when none is kept.
+func (f *freeList[T, P]) get(newP func() P) P {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.items); n > 0 {
+		x := f.items[n-1]
+		f.items = f.items[:n-1]
+		return x
+	}
+	return newP()
+}
+
+// put resets x and keeps it if fewer than limit items are kept; nil is ignored.
+func (f *freeList[T, P]) put(x P, limit int) {
+	if x == nil {
 		return
 	}
-	h.Reset()
-	r.poolMu.Lock()
-	if len(r.dense) < densePoolMax {
-		r.dense = append(r.dense, h)
+	x.Reset()
+	f.mu.Lock()
+	if len(f.items) < limit {
+		f.items = append(f.items, x)
 	}
-	r.poolMu.Unlock()
+	f.mu.Unlock()
 }
 
+// getDense returns an empty dense histogram from the pool, or a new one.
+func (r *Recorder) getDense() *hdr.Histogram { return r.dense.get(NewHistogram) }
+
+// putDense resets h and keeps it for reuse, up to densePoolMax.
+func (r *Recorder) putDense(h *hdr.Histogram) { r.dense.put(h, densePoolMax) }
+
 // getPacked returns an empty packed histogram from the pool, or a new one.
-func (r *Recorder) getPacked() *hdr.PackedHistogram {
-	r.poolMu.Lock()
-	defer r.poolMu.Unlock()
-	if n := len(r.packed); n > 0 {
-		p := r.packed[n-1]
-		r.packed = r.packed[:n-1]
-		return p
-	}
-	return newPacked()
-}
+func (r *Recorder) getPacked() *hdr.PackedHistogram { return r.packed.get(newPacked) }
 
 // putPacked resets p and keeps it for reuse, up to one interval's worth
 // (the raw and corrected histograms of every cell), so the pool's memory
 // is fixed.
-func (r *Recorder) putPacked(p *hdr.PackedHistogram) {
-	if p == nil {
-		return
-	}
-	p.Reset()
-	r.poolMu.Lock()
-	if len(r.packed) < 2*len(r.totals)+2 {
-		r.packed = append(r.packed, p)
-	}
-	r.poolMu.Unlock()
-}
+func (r *Recorder) putPacked(p *hdr.PackedHistogram) { r.packed.put(p, 2*len(r.totals)+2) }
 
 // Release gives iv's histograms back to the recorder for reuse by later
 // intervals. iv must not be used afterwards. Calling it is optional, but
