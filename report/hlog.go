@@ -99,6 +99,31 @@ type hlogInterval struct {
 	Hists int `json:"hists"`
 }
 
+// parseLogMeta decodes the JSON of an agentstorm metadata line (what
+// follows its prefix) and refuses a version newer than this reader.
+func parseLogMeta(js string) (*LogMeta, error) {
+	var m LogMeta
+	if err := json.Unmarshal([]byte(js), &m); err != nil {
+		return nil, fmt.Errorf("bad agentstorm metadata: %w", err)
+	}
+	if m.Version > HlogVersion {
+		return nil, fmt.Errorf("metadata version %d is newer than this agentstorm reads (%d): update agentstorm", m.Version, HlogVersion)
+	}
+	return &m, nil
+}
+
+// checkCellRow checks one cell row of an interval record: its length, and
+// that its step and region ids exist among nSteps and nRegions.
+func checkCellRow(row []int64, nSteps, nRegions int) error {
+	if len(row) != 2+NumOutcomes+3 {
+		return fmt.Errorf("interval cell has %d numbers, want %d", len(row), 2+NumOutcomes+3)
+	}
+	if row[0] < 0 || row[0] >= int64(nSteps) || row[1] < 0 || row[1] >= int64(nRegions) {
+		return fmt.Errorf("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
+	}
+	return nil
+}
+
 // LogEnd is the end line of an hlog: what a run knows only when it ends.
 type LogEnd struct {
 	ElapsedMs   int64              `json:"elapsed_ms"`
@@ -471,13 +496,11 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 		switch {
 		case line == "":
 		case strings.HasPrefix(line, hlogMetaPrefix):
-			var m LogMeta
-			if err := json.Unmarshal([]byte(line[len(hlogMetaPrefix):]), &m); err != nil {
-				return bad("bad agentstorm metadata: %v", err)
+			mp, err := parseLogMeta(line[len(hlogMetaPrefix):])
+			if err != nil {
+				return bad("%v", err)
 			}
-			if m.Version > HlogVersion {
-				return bad("metadata version %d is newer than this agentstorm reads (%d): update agentstorm", m.Version, HlogVersion)
-			}
+			m := *mp
 			if ls.meta != nil && ls.meta.Model != m.Model {
 				return bad("this log is a %s-model run, the logs before it %s-model: they cannot be merged", m.Model, ls.meta.Model)
 			}
@@ -540,11 +563,8 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 			sa.active[logID] = iv.Active
 			ls.conns += iv.Connections
 			for _, row := range iv.Cells {
-				if len(row) != 2+NumOutcomes+3 {
-					return bad("interval cell has %d numbers, want %d", len(row), 2+NumOutcomes+3)
-				}
-				if row[0] < 0 || int(row[0]) >= len(stepMap) || row[1] < 0 || int(row[1]) >= len(regMap) {
-					return bad("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
+				if err := checkCellRow(row, len(stepMap), len(regMap)); err != nil {
+					return bad("%v", err)
 				}
 				a := ls.cell(stepMap[row[0]], regMap[row[1]])
 				var n int64

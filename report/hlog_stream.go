@@ -72,17 +72,14 @@ func (d *LogDecoder) Next() (*Interval, error) {
 		}
 		switch {
 		case strings.HasPrefix(line, hlogMetaPrefix):
-			var m LogMeta
-			if err := json.Unmarshal([]byte(line[len(hlogMetaPrefix):]), &m); err != nil {
-				return nil, d.errf("bad agentstorm metadata: %v", err)
-			}
-			if m.Version > HlogVersion {
-				return nil, d.errf("metadata version %d is newer than this agentstorm reads (%d)", m.Version, HlogVersion)
+			m, err := parseLogMeta(line[len(hlogMetaPrefix):])
+			if err != nil {
+				return nil, d.errf("%v", err)
 			}
 			if len(m.Steps) == 0 || len(m.Regions) == 0 {
 				return nil, d.errf("metadata without steps or regions")
 			}
-			d.meta = &m
+			d.meta = m
 			if d.baseMs == 0 {
 				d.baseMs = m.StartMs - m.StartMs%1000
 			}
@@ -125,13 +122,10 @@ func (d *LogDecoder) interval(js string) (*Interval, error) {
 		iv.Cells[c].Step, iv.Cells[c].Region = c/nr, c%nr
 	}
 	for _, row := range rec.Cells {
-		if len(row) != 2+NumOutcomes+3 {
-			return nil, d.errf("interval cell has %d numbers, want %d", len(row), 2+NumOutcomes+3)
+		if err := checkCellRow(row, len(m.Steps), nr); err != nil {
+			return nil, d.errf("%v", err)
 		}
 		ci := iv.Cell(int(row[0]), int(row[1]))
-		if ci == nil {
-			return nil, d.errf("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
-		}
 		copy(ci.Counts[:], row[2:2+NumOutcomes])
 		ci.Under, ci.Clamped, ci.Dropped = row[2+NumOutcomes], row[3+NumOutcomes], row[4+NumOutcomes]
 		for k := range ci.Counts {
