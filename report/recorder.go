@@ -369,10 +369,16 @@ type CellInterval struct {
 
 // Cell returns the cell of step and region, or nil if either is out of range.
 func (iv *Interval) Cell(step, region int) *CellInterval {
-	if uint(step) >= uint(len(iv.Steps)) || uint(region) >= uint(len(iv.Regions)) {
+	return cellAt(iv.Cells, len(iv.Steps), len(iv.Regions), step, region)
+}
+
+// cellAt returns &cells[step*nRegions+region], the layout of Interval and
+// Summary cells, or nil if step or region is out of range.
+func cellAt[T any](cells []T, nSteps, nRegions, step, region int) *T {
+	if uint(step) >= uint(nSteps) || uint(region) >= uint(nRegions) {
 		return nil
 	}
-	return &iv.Cells[step*len(iv.Regions)+region]
+	return &cells[step*nRegions+region]
 }
 
 // Duration returns End - Start.

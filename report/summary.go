@@ -183,10 +183,7 @@ type CheckFailure struct {
 
 // Cell returns the stats of step × region, or nil if out of range.
 func (s *Summary) Cell(step, region int) *Stats {
-	if uint(step) >= uint(len(s.Steps)) || uint(region) >= uint(len(s.Regions)) {
-		return nil
-	}
-	return &s.Cells[step*len(s.Regions)+region]
+	return cellAt(s.Cells, len(s.Steps), len(s.Regions), step, region)
 }
 
 // WorstWriteStep returns the write step (Options.Writes) with the lowest
