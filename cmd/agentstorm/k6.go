@@ -38,8 +38,7 @@ type k6Flags struct {
 }
 
 func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("agentstorm k6 ingest", pflag.ContinueOnError)
-	fs.SortFlags = false
+	fs := newCommandFlagSet("agentstorm k6 ingest")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'p99 < 100ms', 'name=checkout p99 < 100ms', 'checks >= 99%' or 'dropped_iterations == 0' (repeatable)")
 	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true))
 	fs.BoolVarP(&f.follow, "follow", "f", false, "follow the file while k6 is still writing it (live line and live budget aborts), until Ctrl-C or --idle-timeout")
@@ -51,8 +50,6 @@ func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs.DurationVar(&f.window, "window", k6.DefaultWindow, "out-of-order window (whole seconds): points this late still land in their own second of k6 time; the live line lags by it")
 	fs.BoolVar(&f.strict, "strict", false, "stop at the first malformed line (exit 1) instead of reporting and skipping it")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
-	fs.Usage = func() {}
-	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -71,10 +68,7 @@ func printK6Usage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "k6 is AGPL: agentstorm imports nothing of it and reads only its documented output formats.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Flags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Malformed lines are reported with their line number and skipped (a cut-short last line too);")
 	fmt.Fprintln(w, "with --strict the first one stops the ingest: what was read before is still summarised and")
@@ -84,8 +78,7 @@ func printK6Usage(w io.Writer, fs *pflag.FlagSet) {
 }
 
 func k6UsageError(env *cliEnv, msg string) int {
-	fmt.Fprintf(env.stderr, "agentstorm k6: %s\nRun 'agentstorm k6 ingest --help' for the flags.\n", msg)
-	return exitUsage
+	return usageError(env, "k6", "k6 ingest", "the flags", msg)
 }
 
 // runK6 is `agentstorm k6`.

@@ -91,8 +91,7 @@ func runProfiles(_ context.Context, env *cliEnv, args []string) int {
 }
 
 func profilesUsageError(env *cliEnv, msg string) int {
-	fmt.Fprintf(env.stderr, "agentstorm profiles: %s\nRun 'agentstorm profiles --help' for usage.\n", msg)
-	return exitUsage
+	return usageError(env, "profiles", "profiles", "usage", msg)
 }
 
 func profilesList(env *cliEnv) int {

@@ -29,14 +29,11 @@ type reportFlags struct {
 }
 
 func newReportFlagSet(name string, f *reportFlags) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SortFlags = false
+	fs := newCommandFlagSet(name)
 	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true)+" (hlog: the logs merged into one)")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "judge a budget, such as 'add_to_cart p99 < 100ms' (repeatable; added to the run's own budgets)")
 	fs.BoolVar(&f.noLogBudgets, "no-run-budgets", false, "judge only the --budget flags, not the budgets the run recorded in its log")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
-	fs.Usage = func() {}
-	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -52,17 +49,13 @@ func printReportUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "and budgets are judged on the merged totals. The text summary goes to standard output; '-' reads")
 	fmt.Fprintln(w, "a log from standard input.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Flags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 99 a budget missed, 1 a log could not be read, 2 bad usage or budget.")
 }
 
 func reportUsageError(env *cliEnv, msg string) int {
-	fmt.Fprintf(env.stderr, "agentstorm report: %s\nRun 'agentstorm report --help' for the flags.\n", msg)
-	return exitUsage
+	return usageError(env, "report", "report", "the flags", msg)
 }
 
 // runReport is `agentstorm report`.

@@ -64,8 +64,7 @@ type runFlags struct {
 
 // newRunFlagSet declares every flag of `agentstorm run` into f.
 func newRunFlagSet(f *runFlags) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("agentstorm run", pflag.ContinueOnError)
-	fs.SortFlags = false
+	fs := newCommandFlagSet("agentstorm run")
 	fs.StringVar(&f.profile, "profile", profiles.DefaultBuiltin, "built-in profile NAME (see 'agentstorm profiles list') or profile FILE (.yaml)")
 	fs.StringVar(&f.target, "target", "", `base URL every request goes to (http://HOST:PORT, https://...), or "bundled" to start the reference checkout (default: the profile's target)`)
 	fs.IntVar(&f.agents, "agents", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model)")
@@ -84,8 +83,6 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")
 	fs.StringVar(&f.startAt, "start-at", "", "wait until this time (RFC 3339, e.g. 2026-11-26T18:00:00Z) and start the stages from it, so segments on several hosts start together")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as native histograms) at http://ADDR/metrics, e.g. :9464")
-	fs.Usage = func() {}
-	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -99,10 +96,7 @@ func printRunUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "per step and region. Ctrl-C stops the agents and summarises what was recorded; a second")
 	fmt.Fprintln(w, "Ctrl-C exits at once.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Flags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 1 the run failed (e.g. the target was unreachable),")
 	fmt.Fprintln(w, "2 bad usage, bad profile or bad budget, 99 a budget was missed.")
@@ -110,8 +104,7 @@ func printRunUsage(w io.Writer, fs *pflag.FlagSet) {
 
 // runUsageError reports bad usage and returns exit code 2.
 func runUsageError(env *cliEnv, msg string) int {
-	fmt.Fprintf(env.stderr, "agentstorm run: %s\nRun 'agentstorm run --help' for the flags and their defaults.\n", msg)
-	return exitUsage
+	return usageError(env, "run", "run", "the flags and their defaults", msg)
 }
 
 // runRun is `agentstorm run`.

@@ -39,8 +39,7 @@ type targetFlags struct {
 
 // newTargetFlagSet declares every flag of `agentstorm target` into f.
 func newTargetFlagSet(f *targetFlags) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("agentstorm target", pflag.ContinueOnError)
-	fs.SortFlags = false
+	fs := newCommandFlagSet("agentstorm target")
 	fs.IntVar(&f.shards, "shards", 4, "number of shard processes; shard i serves region i mod 4 (us-east, us-west, eu-west, ap-tokyo)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8081", "HOST:PORT of shard 0; shard i listens on PORT+i (port 0: every shard picks a free port)")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:8080", "HOST:PORT of the chaos admin API (port 0 picks a free port)")
@@ -50,8 +49,6 @@ func newTargetFlagSet(f *targetFlags) *pflag.FlagSet {
 	fs.StringVar(&f.topology, "topology", supervisor.TopologyEdge, `"edge" (every region served near its customers) or "central" (adds each region's published round trip to a us-east origin)`)
 	fs.StringVar(&f.infoFile, "info-file", "", `write {"admin","token","data_dir","shards"} as JSON to this file once serving (for scripts)`)
 	fs.IntVar(&f.maxConns, "max-conns-per-shard", 0, "cap on open client connections per shard (0: the shard's default, below the open-file limit)")
-	fs.Usage = func() {}
-	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -63,10 +60,7 @@ func printTargetUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "freeze a shard; fail inventory; add latency; pause orders) that needs the printed token.")
 	fmt.Fprintln(w, "Runs until Ctrl-C (SIGINT) or SIGTERM, then stops every shard and keeps the data.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Flags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
 }
 
 // runTarget is `agentstorm target`.
@@ -194,8 +188,7 @@ func isLoopback(addr string) bool {
 
 // targetUsageError reports bad usage and returns exit code 2.
 func targetUsageError(env *cliEnv, msg string) int {
-	fmt.Fprintf(env.stderr, "agentstorm target: %s\nRun 'agentstorm target --help' for the flags and their defaults.\n", msg)
-	return exitUsage
+	return usageError(env, "target", "target", "the flags and their defaults", msg)
 }
 
 // writeInfoFile writes info as JSON to path through a temporary file and a
