@@ -141,7 +141,7 @@ func (a *agent) session(intended time.Time) {
 		a.c.Address = pop.PickAddress(a.rng)
 	}
 	for _, step := range flow.Steps {
-		id := s.stepIDs[step]
+		info := s.steps[step]
 		n := step.Repeat.Count(a.rng)
 		perms := max(step.Permutations, 1)
 		for it := 0; it < n; it++ {
@@ -150,7 +150,7 @@ func (a *agent) session(intended time.Time) {
 				// an error): end the session rather than send a request
 				// with an empty value, such as /v1/carts//items.
 				if name := step.Unset(&a.c); name != "" {
-					s.countFailure(id, "skipped:"+name+" unset", 0)
+					s.countFailure(info.id, "skipped:"+name+" unset", 0)
 					return
 				}
 				if a.needThink {
@@ -164,7 +164,7 @@ func (a *agent) session(intended time.Time) {
 				}
 				a.c.Iteration, a.c.Perm = it, p
 				a.c.StartExecution()
-				a.execute(id, step, intended)
+				a.execute(info, step, intended)
 				intended = time.Time{}
 			}
 		}
@@ -195,15 +195,9 @@ func (a *agent) sleep(d time.Duration) bool {
 
 // execute runs one execution of a step: the first attempt and the retries
 // the step's policy allows, each recorded with its outcome.
-func (a *agent) execute(stepID int, step *profiles.Step, intended time.Time) {
+func (a *agent) execute(info stepInfo, step *profiles.Step, intended time.Time) {
 	s := a.s
-	timeout := step.Timeout
-	if s.cfg.Timeout > 0 {
-		timeout = s.cfg.Timeout
-	}
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
+	stepID, timeout := info.id, info.timeout
 	for attempt := 0; ; attempt++ {
 		if !a.waitRedial() {
 			return

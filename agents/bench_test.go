@@ -79,10 +79,10 @@ func benchAgentCall(b *testing.B, src string) {
 	s.dialCtx = context.Background()
 	a := newAgent(s, 1)
 	step := prof.Flows[0].Steps[0]
-	id := s.stepIDs[step]
+	info := s.steps[step]
 	for i := 0; i < 100; i++ { // warm up: connection, pools, histograms
 		a.c.StartExecution()
-		a.execute(id, step, time.Time{})
+		a.execute(info, step, time.Time{})
 	}
 	if n := rec.Summary(time.Second).Overall.Count; n != 100 {
 		b.Fatalf("warm-up recorded %d requests", n)
@@ -91,7 +91,7 @@ func benchAgentCall(b *testing.B, src string) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		a.c.StartExecution()
-		a.execute(id, step, time.Time{})
+		a.execute(info, step, time.Time{})
 	}
 	b.StopTimer()
 	a.closeConn()

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -142,7 +143,7 @@ type Swarm struct {
 
 	eps      [][]*endpoint // per region index: the endpoints serving it
 	prefixes [][]string    // parallel to eps: the path of each base URL
-	stepIDs  map[*profiles.Step]int
+	steps    map[*profiles.Step]stepInfo
 	dialer   *dialer
 	pool     *bufPool
 
@@ -195,7 +196,7 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		think:   prof.Workload.Think,
 		halt:    make(chan struct{}),
 		dialSem: make(chan struct{}, maxConcurrentDials),
-		stepIDs: make(map[*profiles.Step]int),
+		steps:   make(map[*profiles.Step]stepInfo),
 		fails:   make(map[failKey]int64),
 	}
 	s.thinkMean = thinkMean(s.think)
@@ -205,17 +206,18 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 	names := rec.Steps()
 	for _, f := range prof.Flows {
 		for _, st := range f.Steps {
-			id := -1
-			for i, n := range names {
-				if n == st.Name {
-					id = i
-					break
-				}
-			}
+			id := slices.Index(names, st.Name)
 			if id < 0 {
 				return nil, fmt.Errorf("recorder has no step %q: make it with agents.RecorderOptions(profile)", st.Name)
 			}
-			s.stepIDs[st] = id
+			timeout := st.Timeout
+			if cfg.Timeout > 0 {
+				timeout = cfg.Timeout
+			}
+			if timeout <= 0 {
+				timeout = defaultStepTimeout
+			}
+			s.steps[st] = stepInfo{id: id, timeout: timeout}
 		}
 	}
 	regions := prof.Population.Regions()
@@ -650,11 +652,21 @@ func (s *Swarm) schedule(ctx context.Context, wg *sync.WaitGroup) {
 				if s.prof.Population != nil && len(s.prof.Population.Regions()) > 0 {
 					region, _ = s.prof.Population.PickRegion(rng)
 				}
-				s.rec.RecordDropped(s.stepIDs[f.Steps[0]], region)
+				s.rec.RecordDropped(s.steps[f.Steps[0]].id, region)
 				s.dropped.Add(1)
 			}
 		}
 	}
+}
+
+// defaultStepTimeout bounds a request whose step sets no timeout (and
+// Config.Timeout is not given).
+const defaultStepTimeout = 10 * time.Second
+
+// stepInfo is what a swarm works out once per step rather than per request.
+type stepInfo struct {
+	id      int           // the recorder's step id
+	timeout time.Duration // per attempt: Config.Timeout, else the step's, else defaultStepTimeout
 }
 
 // thinkMean is the mean of a think-time distribution.
