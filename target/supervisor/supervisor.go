@@ -548,6 +548,18 @@ func (s *Supervisor) shard(id int) (*shard, error) {
 	return s.shards[id], nil
 }
 
+// runningLocked returns the process of sh if it is up or frozen, else ErrClosed or an
+// ErrConflict naming verb. The caller holds s.mu.
+func (s *Supervisor) runningLocked(sh *shard, verb string) (*proc, error) {
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if sh.state != StateUp && sh.state != StateFrozen {
+		return nil, fmt.Errorf("%s shard %d: it is %s, not running: %w", verb, sh.id, sh.state, ErrConflict)
+	}
+	return sh.proc, nil
+}
+
 // AdminURL is the base URL of the admin listener.
 func (s *Supervisor) AdminURL() string { return s.adminURL }
 
@@ -606,16 +618,11 @@ func (s *Supervisor) Kill(id int) error {
 	sh.op.Lock()
 	defer sh.op.Unlock()
 	s.mu.Lock()
-	if s.closed {
+	p, err := s.runningLocked(sh, "kill")
+	if err != nil {
 		s.mu.Unlock()
-		return ErrClosed
+		return err
 	}
-	if sh.state != StateUp && sh.state != StateFrozen {
-		st := sh.state
-		s.mu.Unlock()
-		return fmt.Errorf("kill shard %d: it is %s, not running: %w", id, st, ErrConflict)
-	}
-	p := sh.proc
 	sh.expectExit = true
 	sh.freezeGen++
 	if sh.freezeTimer != nil {
@@ -751,16 +758,11 @@ func (s *Supervisor) Freeze(id int, d time.Duration) error {
 	sh.op.Lock()
 	defer sh.op.Unlock()
 	s.mu.Lock()
-	if s.closed {
+	p, err := s.runningLocked(sh, "freeze")
+	if err != nil {
 		s.mu.Unlock()
-		return ErrClosed
+		return err
 	}
-	if sh.state != StateUp && sh.state != StateFrozen {
-		st := sh.state
-		s.mu.Unlock()
-		return fmt.Errorf("freeze shard %d: it is %s, not running: %w", id, st, ErrConflict)
-	}
-	p := sh.proc
 	s.mu.Unlock()
 	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		err = fmt.Errorf("freeze shard %d: SIGSTOP pid %d: %w", id, p.pid, err)
