@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"unsafe"
 
@@ -188,17 +189,8 @@ func (s *Step) Check(status int, body []byte) (ok bool, failure string) {
 		if status < 200 || status > 299 {
 			return false, "status"
 		}
-	} else {
-		found := false
-		for _, st := range e.Status {
-			if st == status {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false, "status"
-		}
+	} else if !slices.Contains(e.Status, status) {
+		return false, "status"
 	}
 	for i := range e.JSON {
 		je := &e.JSON[i]
