@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -300,7 +301,7 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 		}
 		for j := i + 1; j < len(events) && undo != ""; j++ {
 			u := events[j]
-			if used[j] || u.Action != undo || u.Error != "" || !sameInts(u.Shards, ev.Shards) {
+			if used[j] || u.Action != undo || u.Error != "" || !slices.Equal(u.Shards, ev.Shards) {
 				continue
 			}
 			used[j] = true
@@ -345,18 +346,6 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 		res.Degradation = degradation(col.Modes(), invWindows)
 	}
 	return res
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // secCeil and secFloor turn a time into a whole second index.
