@@ -1,8 +1,10 @@
 package gameday
 
 import (
+	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/tidwall/gjson"
@@ -69,7 +71,8 @@ func (c *Collector) Observe(step string, region int, baseURL string, status int,
 	}
 	kind := 3
 	if status == 200 {
-		switch gjson.GetBytes(body, "mode").Str {
+		// A view of body, not a copy: the mode is only compared, not kept.
+		switch gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), "mode").Str {
 		case "in_stock":
 			kind = 0
 		case "preorder":
@@ -105,12 +108,9 @@ func (c *Collector) addOrder(id, key, baseURL string, region int, at time.Durati
 	if key == "" {
 		return
 	}
-	for _, o := range c.keys[key] {
-		if o == id {
-			return
-		}
+	if !slices.Contains(c.keys[key], id) {
+		c.keys[key] = append(c.keys[key], id)
 	}
-	c.keys[key] = append(c.keys[key], id)
 }
 
 // Orders returns every distinct order id recorded.
