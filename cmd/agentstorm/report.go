@@ -42,7 +42,8 @@ func printReportUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "  agentstorm report RUN.hlog [flags]             re-render a saved run")
 	fmt.Fprintln(w, "  agentstorm report merge A.hlog B.hlog [flags]  merge workers', segments' or runs' logs into one report")
 	fmt.Fprintln(w, "  agentstorm report compare BEFORE.hlog AFTER.hlog  each percentile of each step side by side, with the change")
-	fmt.Fprintln(w, "                                   (--out markdown=PATH for a pull-request comment)")
+	fmt.Fprintln(w, "                                   (--out markdown=PATH for a pull-request comment; text and markdown only;")
+	fmt.Fprintln(w, "                                   no budgets are judged)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "An .hlog is the interval log `agentstorm run --out hlog=PATH` writes (HdrHistogram's log format,")
 	fmt.Fprintln(w, "with the run's metadata and budgets in its comments). Logs merge without loss: histograms add up,")
@@ -78,8 +79,8 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		if len(files) != 2 {
 			return reportUsageError(env, fmt.Sprintf("compare takes two logs, BEFORE.hlog AFTER.hlog; got %d", len(files)))
 		}
-		if len(f.budgets) > 0 {
-			return reportUsageError(env, "compare prints a table; --budget applies to a report or a merge")
+		if len(f.budgets) > 0 || f.noLogBudgets {
+			return reportUsageError(env, "compare prints a table; --budget and --no-run-budgets apply to a report or a merge")
 		}
 		var cmpOuts []outSpec
 		if len(f.outs) > 0 {
@@ -105,9 +106,11 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		bs, _ := before.Summary()
 		as, _ := after.Summary()
-		if err := report.WriteCompare(env.stdout, bs, as, files[0], files[1]); err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
-			return exitFailed
+		if !f.quiet {
+			if err := report.WriteCompare(env.stdout, bs, as, files[0], files[1]); err != nil {
+				fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
+				return exitFailed
+			}
 		}
 		for _, o := range cmpOuts {
 			write := func(w io.Writer) error { return report.WriteCompare(w, bs, as, files[0], files[1]) }

@@ -135,6 +135,14 @@ func TestCIBudgets(t *testing.T) {
 	if cmp, err := os.ReadFile(p("cmp.md")); err != nil || !strings.Contains(string(cmp), "| add_to_cart | p99 |") || !strings.Contains(string(cmp), "+0µs (+0.0%)") {
 		t.Errorf("compare markdown: %v\n%s", err, cmp)
 	}
+	// -q drops the table from standard output; the --out file is still written.
+	code, out, errOut = reportIt(t, "compare", p("pass.hlog"), p("pass.hlog"), "-q", "--out", "markdown="+p("cmp-q.md"))
+	if code != exitOK || strings.Contains(out, "p99") || !strings.Contains(out, "Wrote markdown") {
+		t.Fatalf("compare -q: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(p("cmp-q.md")); err != nil {
+		t.Errorf("compare -q markdown: %v", err)
+	}
 
 	// The fail path: an impossible budget.
 	code, out, errOut = runIt(t, nil, "--profile", "smoke", "--duration", "2s",
@@ -192,6 +200,7 @@ func TestReportUsage(t *testing.T) {
 		{[]string{}, exitUsage, "give the .hlog file"},
 		{[]string{"a.hlog", "b.hlog"}, exitUsage, "use `agentstorm report merge"},
 		{[]string{"compare", "a.hlog"}, exitUsage, "compare takes two logs"},
+		{[]string{"compare", "a.hlog", "b.hlog", "--no-run-budgets"}, exitUsage, "--no-run-budgets apply to a report"},
 		{[]string{"x.hlog", "--out", "pdf=x.pdf"}, exitUsage, `unknown kind "pdf"`},
 		{[]string{"x.hlog", "--out", "html"}, exitUsage, "want KIND=PATH"},
 		{[]string{filepath.Join(dir, "missing.hlog")}, exitFailed, "no such file"},
