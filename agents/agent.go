@@ -65,7 +65,7 @@ func newAgent(s *Swarm, id int) *agent {
 	eps := s.eps[a.region]
 	a.ep = eps[gid%len(eps)]
 	a.c.RegionIndex = a.region
-	a.c.PathPrefix = s.prefixes[a.region][gid%len(eps)]
+	a.c.PathPrefix = a.ep.prefix
 	a.c.AgentID = gid
 	a.c.Rand = a.rng
 	a.c.Vars = s.prof.NewVars()

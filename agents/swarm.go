@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -141,11 +140,10 @@ type Swarm struct {
 	thinkMean time.Duration
 	maxAgents int
 
-	eps      [][]*endpoint // per region index: the endpoints serving it
-	prefixes [][]string    // parallel to eps: the path of each base URL
-	steps    map[*profiles.Step]stepInfo
-	dialer   *dialer
-	pool     *bufPool
+	eps    [][]*endpoint // per region index: the endpoints serving it
+	steps  map[*profiles.Step]stepInfo
+	dialer *dialer
+	pool   *bufPool
 
 	ran       atomic.Bool
 	start     time.Time     // set by Run before any goroutine starts
@@ -240,18 +238,14 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 			return nil, fmt.Errorf("no target URL for region %q (give a target URL, or run against the bundled target)", r)
 		}
 		var eps []*endpoint
-		var prefixes []string
 		for _, raw := range raws {
 			ep, err := parseEndpoint(raw, cfg.Insecure)
 			if err != nil {
 				return nil, fmt.Errorf("region %s: %w", r, err)
 			}
-			u, _ := url.Parse(raw)
 			eps = append(eps, ep)
-			prefixes = append(prefixes, strings.TrimSuffix(u.Path, "/"))
 		}
 		s.eps = append(s.eps, eps)
-		s.prefixes = append(s.prefixes, prefixes)
 	}
 	s.maxAgents = prof.Workload.Peak()
 	if s.open {

@@ -768,3 +768,30 @@ func TestSessionEndsWhenCaptureMissing(t *testing.T) {
 		t.Fatalf("skipped sessions %d, failed captures %d (failures %+v)", skipped, captures, sw.Failures())
 	}
 }
+
+// TestBaseURLPathPrefixesRequests: the path of the base URL (its trailing
+// slash dropped) goes before every request's path.
+func TestBaseURLPathPrefixesRequests(t *testing.T) {
+	var mu sync.Mutex
+	paths := map[string]int{}
+	base := serve(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		paths[string(ctx.RequestURI())]++ // as sent (Path would fold "//")
+		mu.Unlock()
+		ctx.SetBodyString("ok")
+	})
+	prof := loadPing(t, `
+  model: closed
+  stages: "0->1 in 0s, hold 200ms"
+  think: 20ms
+`)
+	sum, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base + "/api/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sum.Overall.Count == 0 || len(paths) != 1 || paths["/api/ping"] == 0 {
+		t.Fatalf("%d requests; paths seen %v, want only /api/ping", sum.Overall.Count, paths)
+	}
+}

@@ -38,6 +38,7 @@ const (
 type endpoint struct {
 	raw      string      // the URL as given
 	host     string      // Host header value: host[:port] as written in the URL
+	prefix   string      // the URL's path without a trailing slash: put before each request's path
 	addr     string      // what to dial: resolved ip:port, or name:port when resolution failed
 	tls      *tls.Config // nil for http
 	loopback bool        // the destination is a loopback address (source spreading applies)
@@ -54,7 +55,7 @@ func parseEndpoint(raw string, insecure bool) (*endpoint, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("target URL %q: no host (want http://host:port or https://host:port)", raw)
 	}
-	ep := &endpoint{raw: raw, host: u.Host}
+	ep := &endpoint{raw: raw, host: u.Host, prefix: strings.TrimSuffix(u.Path, "/")}
 	port := u.Port()
 	switch u.Scheme {
 	case "http":
