@@ -321,18 +321,7 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return exitFailed
 	}
-	if !report.BudgetsMet(results) {
-		for i := range results {
-			if !results[i].Met {
-				fmt.Fprintf(env.stderr, "agentstorm k6: budget missed: %s\n", results[i].Describe())
-			}
-		}
-		return exitBudgetMet
-	}
-	if outErr {
-		return exitFailed
-	}
-	return exitOK
+	return budgetExit(env, "k6", results, outErr)
 }
 
 // waitForFile waits, with --follow, for k6 to create the file (started

@@ -164,3 +164,21 @@ func flagBudgets(list []string) (exprs, sources []string) {
 	}
 	return exprs, sources
 }
+
+// budgetExit ends a command that judged budgets: each missed budget is
+// reported on stderr as "agentstorm CMD: budget missed: ...", and the exit
+// code is 99 if any was missed, else 1 if an output failed (outErr), else 0.
+func budgetExit(env *cliEnv, cmd string, results []report.BudgetResult, outErr bool) int {
+	if !report.BudgetsMet(results) {
+		for i := range results {
+			if !results[i].Met {
+				fmt.Fprintf(env.stderr, "agentstorm %s: budget missed: %s\n", cmd, results[i].Describe())
+			}
+		}
+		return exitBudgetMet
+	}
+	if outErr {
+		return exitFailed
+	}
+	return exitOK
+}

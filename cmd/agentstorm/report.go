@@ -200,15 +200,7 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		fmt.Fprintf(env.stdout, "Wrote hlog: %s\n", o.path)
 	}
-	if !report.BudgetsMet(results) {
-		for i := range results {
-			if !results[i].Met {
-				fmt.Fprintf(env.stderr, "agentstorm report: budget missed: %s\n", results[i].Describe())
-			}
-		}
-		return exitBudgetMet
-	}
-	return exitOK
+	return budgetExit(env, "report", results, false)
 }
 
 // readLogs reads the hlogs (path "-" is standard input) into one set.

@@ -518,18 +518,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "agentstorm run: the run failed: %v\n", runErr)
 		return exitFailed
 	}
-	if !report.BudgetsMet(results) {
-		for i := range results {
-			if !results[i].Met {
-				fmt.Fprintf(env.stderr, "agentstorm run: budget missed: %s\n", results[i].Describe())
-			}
-		}
-		return exitBudgetMet
-	}
-	if outErr {
-		return exitFailed
-	}
-	return exitOK
+	return budgetExit(env, "run", results, outErr)
 }
 
 // runMeta is the run's metadata for the outputs.
