@@ -47,7 +47,7 @@ func newTargetFlagSet(f *targetFlags) *pflag.FlagSet {
 	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the shards' order stores (default: a new temporary directory, printed at start)")
 	fs.Float64Var(&f.orderRate, "order-rate", 500, "orders per second each shard's worker turns from queued into created")
 	fs.StringVar(&f.topology, "topology", supervisor.TopologyEdge, `"edge" (every region served near its customers) or "central" (adds each region's published round trip to a us-east origin)`)
-	fs.StringVar(&f.infoFile, "info-file", "", `write {"admin","token","data_dir","shards"} as JSON to this file once serving (for scripts)`)
+	fs.StringVar(&f.infoFile, "info-file", "", `write {"admin","token","data_dir","shards"} as JSON to this file once serving, removed at stop (for scripts)`)
 	fs.IntVar(&f.maxConns, "max-conns-per-shard", 0, "cap on open client connections per shard (0: the shard's default, below the open-file limit)")
 	return fs
 }
@@ -61,6 +61,9 @@ func printTargetUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "Runs until Ctrl-C (SIGINT) or SIGTERM, then stops every shard and keeps the data.")
 	fmt.Fprintln(w)
 	printFlags(w, fs)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit codes: 0 stopped cleanly, 1 a shard could not start or stop (or the info file not be written),")
+	fmt.Fprintln(w, "2 bad usage.")
 }
 
 // runTarget is `agentstorm target`.

@@ -69,6 +69,7 @@ func TestTargetHelp(t *testing.T) {
 		"--topology string", `(default "edge")`,
 		"--info-file string",
 		"--max-conns-per-shard int",
+		"Exit codes: 0 stopped cleanly",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
