@@ -41,7 +41,7 @@ func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs := newCommandFlagSet("agentstorm k6 ingest")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'p99 < 100ms', 'name=checkout p99 < 100ms', 'checks >= 99%' or 'dropped_iterations == 0' (repeatable)")
 	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true))
-	fs.BoolVarP(&f.follow, "follow", "f", false, "follow the file while k6 is still writing it (live line and live budget aborts), until Ctrl-C or --idle-timeout")
+	fs.BoolVarP(&f.follow, "follow", "f", false, "follow the file while k6 is still writing it (it may not exist yet: start before k6; live line and live budget aborts), until Ctrl-C or --idle-timeout")
 	fs.DurationVar(&f.idle, "idle-timeout", 10*time.Second, "with --follow: stop when the file has not grown for this long")
 	fs.StringVar(&f.stepTag, "step-tag", "name", "the tag that names a request's step (k6 sets name to the URL unless the script names the request)")
 	fs.StringVar(&f.regionTag, "region-tag", "", "a tag that names a request's region (default: one region)")
