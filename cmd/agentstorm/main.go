@@ -108,3 +108,18 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "Run 'agentstorm COMMAND --help' for the flags of a command and their defaults.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad profile, 99 budgets not met.")
 }
+
+// cancelOnInterrupt returns a child of ctx that is cancelled by the first
+// SIGINT/SIGTERM on env's interrupts; the caller must call cancel, which
+// also ends the goroutine watching for the signal.
+func cancelOnInterrupt(ctx context.Context, env *cliEnv) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-env.interrupts:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}

@@ -89,15 +89,8 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := cancelOnInterrupt(ctx, env)
 	defer cancel()
-	go func() {
-		select {
-		case <-env.interrupts:
-			cancel()
-		case <-runCtx.Done():
-		}
-	}()
 
 	sup, err := supervisor.Start(runCtx, supervisor.Config{
 		Shards:           f.shards,

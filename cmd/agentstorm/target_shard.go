@@ -14,15 +14,8 @@ func targetShardCommand() command {
 		summary: "run one shard of the reference checkout (started by 'agentstorm target')",
 		hidden:  true,
 		run: func(ctx context.Context, env *cliEnv, args []string) int {
-			ctx, cancel := context.WithCancel(ctx)
+			ctx, cancel := cancelOnInterrupt(ctx, env)
 			defer cancel()
-			go func() {
-				select {
-				case <-env.interrupts:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
 			return target.RunShardMain(ctx, args, env.stdout, env.stderr)
 		},
 	}

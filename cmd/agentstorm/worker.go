@@ -319,15 +319,8 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 // with a worker stats line after each interval. SIGINT/SIGTERM (env's
 // interrupts) or ctx stop it cleanly.
 func runSegment(ctx context.Context, env *cliEnv, prof *profiles.Profile, cfg agents.Config, meta map[string]string, out io.Writer) (int, error) {
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := cancelOnInterrupt(ctx, env)
 	defer cancel()
-	go func() {
-		select {
-		case <-env.interrupts:
-			cancel()
-		case <-runCtx.Done():
-		}
-	}()
 	opts := agents.RecorderOptions(prof)
 	opts.Start = cfg.Start
 	// One lock stripe: a worker holds a share of the storm, so contention
