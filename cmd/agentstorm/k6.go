@@ -153,6 +153,8 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	readCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	interrupted := make(chan struct{})
+	ingestDone := make(chan struct{}) // closed when runK6 returns: the goroutine below ends with it
+	defer close(ingestDone)
 	go func() {
 		select {
 		case <-env.interrupts:
@@ -166,6 +168,7 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		case <-env.interrupts:
 			os.Exit(exitFailed)
 		case <-ctx.Done():
+		case <-ingestDone:
 		}
 	}()
 	if file, ok := r.(*os.File); ok && f.follow {
