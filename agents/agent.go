@@ -204,7 +204,7 @@ func (a *agent) execute(info stepInfo, step *profiles.Step, intended time.Time) 
 		}
 		sent := time.Now()
 		from := sent
-		if !intended.IsZero() && attempt == 0 {
+		if attempt == 0 && !intended.IsZero() && intended.Before(sent) {
 			from = intended
 		}
 		class, status := a.call(stepID, step, sent.Add(timeout), timeout)

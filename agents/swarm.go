@@ -599,6 +599,10 @@ func (g *arrivals) nextAll() (time.Duration, bool) {
 	return 0, false
 }
 
+// earlyStart is how much before its intended instant the open model may start
+// a session: the Go runtime's timer granularity when idle.
+const earlyStart = time.Millisecond
+
 // schedule is the open model: it starts sessions at the planned rate on idle
 // agents (creating agents up to the maximum); a session due when none is
 // free is recorded as dropped. Lateness never slows the schedule: every
@@ -617,7 +621,12 @@ func (s *Swarm) schedule(ctx context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		at := s.start.Add(off)
-		if d := time.Until(at); d > 0 {
+		// Wake up to earlyStart before the intended start: an idle Go
+		// runtime's timers fire up to a millisecond late (its poller sleeps
+		// in whole milliseconds), and since a session's latency runs from its
+		// intended start, that lateness would be in every figure. A session
+		// that starts early is timed from its actual send instead.
+		if d := time.Until(at) - earlyStart; d > 0 {
 			timer.Reset(d)
 			select {
 			case <-ctx.Done():

@@ -461,6 +461,44 @@ func TestOpenMeasuresFromIntendedStart(t *testing.T) {
 	}
 }
 
+// TestOpenEarlyStartTimedFromSend: the open model may start a session up to
+// earlyStart before its intended instant (timer granularity); such a session
+// is timed from its send, so no latency is ever below what the server took.
+func TestOpenEarlyStartTimedFromSend(t *testing.T) {
+	const delay = 4 * time.Millisecond
+	base := serve(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(delay)
+		ctx.SetBodyString("ok")
+	})
+	prof := loadPing(t, `
+  model: open
+  stages: "0->400 in 0s, hold 1500ms"
+  max_agents: 100
+`)
+	var mu sync.Mutex
+	var below, total int64
+	cfg := Config{BaseURL: base, Interval: 100 * time.Millisecond, OnInterval: func(iv *report.Interval, _ Stats) {
+		mu.Lock()
+		defer mu.Unlock()
+		// The histogram is in µs; a value HDR cannot tell from delay counts
+		// as not below it.
+		below += report.CountAtOrBelow(iv.All, delay-20*time.Microsecond)
+		total += iv.All.TotalCount()
+	}}
+	sum, _, err := runSwarm(t, context.Background(), prof, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if total < 500 || sum.Dropped != 0 {
+		t.Fatalf("%d requests seen in intervals, %d dropped; want about 600, none dropped", total, sum.Dropped)
+	}
+	if below != 0 {
+		t.Fatalf("%d of %d latencies below the server's %s: early sessions timed from their intended start", below, total, delay)
+	}
+}
+
 func TestSeedReproducible(t *testing.T) {
 	src := `
 target: http://127.0.0.1:1

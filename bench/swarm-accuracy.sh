@@ -3,7 +3,7 @@
 # every request after a fixed 20 ms; agentstorm run drives it at 2,000
 # sessions/s (open model, one request per session) for SECS seconds, ROUNDS
 # times. The reported p50 should be within 0.5 ms of 20 ms and p99 within 2 ms.
-# A sleeping server overshoots 20 ms on a busy machine, so each round also runs
+# A busy machine delays even barefast's precise wait, so each round also runs
 # wrk --latency with 40 connections (40 / 20 ms = 2,000 req/s) against the
 # same server, as an independent measurement of what the server really does.
 set -euo pipefail

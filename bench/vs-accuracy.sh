@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vs-accuracy.sh: accuracy against a known latency. bench/stallserver with
 # -delay 20ms (no stall) answers every request after a fixed 20 ms and logs
-# what it really took (a sleeping handler overshoots on a busy machine). wrk
+# what it really took (its wait ends on a nanosleep, not a Go timer that can
+# be a millisecond late, but a busy machine still delays it). wrk
 # (closed, -c40 ≈ 2,000 req/s), vegeta (-rate 2000) and agentstorm (open model,
 # 2,000 sessions/s) run in turn, ROUNDS rounds of SECS seconds, order rotating;
 # each tool's p50/p99 is set against 20 ms and against the server's own
@@ -73,9 +74,9 @@ dev() { awk -v t="$1" -v c="$2" -v s="$3" '$2 == t {printf "%.2f\n", $c - $s}' "
   echo
   echo "Machine: $(cat "$TMP/machine")."
   echo
-  echo "ROUNDS=$ROUNDS SECS=$SECS. \`bench/stallserver -delay 20ms\` sleeps 20 ms in every handler and logs"
+  echo "ROUNDS=$ROUNDS SECS=$SECS. \`bench/stallserver -delay 20ms\` waits 20 ms in every handler and logs"
   echo "each request's arrival and answer, so the \"server\" columns are what it really took in the same run"
-  echo "(time.Sleep overshoots on a busy machine). wrk is closed with $CONNS connections (≈ $RATE req/s at"
+  echo "(the wait ends on a nanosleep, precise to ~0.1 ms on a quiet machine). wrk is closed with $CONNS connections (≈ $RATE req/s at"
   echo "20 ms); vegeta and agentstorm are open at $RATE/s. Medians over rounds (min–max); \"vs server\" is the"
   echo "tool's figure minus the server's own in the same run (network, client scheduling and the tool's"
   echo "own overhead)."

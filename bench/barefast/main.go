@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/agentstorm/agentstorm/bench/internal/clock"
 )
 
 func main() {
@@ -39,7 +42,9 @@ func main() {
 			}
 			served.Add(1)
 			if *delay > 0 {
-				time.Sleep(*delay)
+				// Precise: time.Sleep overshoots by up to a millisecond.
+				var w clock.Waiter
+				_ = w.Until(context.Background(), time.Now().Add(*delay))
 			}
 			ctx.SetContentType("application/json")
 			ctx.SetBody(body)

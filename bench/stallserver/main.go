@@ -22,6 +22,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -33,6 +34,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/agentstorm/agentstorm/bench/internal/clock"
 )
 
 // maxLog bounds the in-memory log (16 bytes an entry).
@@ -77,7 +80,10 @@ func (s *server) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if s.delay > 0 {
-		time.Sleep(s.delay)
+		// A plain time.Sleep overshoots by up to a millisecond, which is the
+		// whole error budget of an accuracy benchmark.
+		var w clock.Waiter
+		_ = w.Until(context.Background(), time.Now().Add(s.delay))
 	}
 	ctx.SetContentType("application/json")
 	ctx.SetBody(s.body)
