@@ -63,7 +63,9 @@ func main() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, interrupts: sigs}
-	os.Exit(runCLI(context.Background(), env, os.Args[1:]))
+	os.Exit(withCPUProfile(os.Stderr, os.Args[1:], func() int {
+		return runCLI(context.Background(), env, os.Args[1:])
+	}))
 }
 
 // runCLI dispatches args to a subcommand and returns the process exit code.
