@@ -42,14 +42,13 @@ type agent struct {
 	ewma      time.Duration // moving average of the service time
 	backoff   time.Duration
 	nextDial  time.Time
-	timer     *time.Timer
+	timer     *time.Timer // think and backoff pauses; wake fires it early
 	cb        *callBufs // call buffers, held only between back-to-back calls
 	needThink bool
 
-	stop     <-chan struct{} // closed model: closed to stop after the current request
-	stopping atomic.Bool     // set just before stop is closed
-	work     chan time.Time  // open model: intended start of the next session
-	idle     chan<- *agent   // open model: where the agent waits for work
+	stopping atomic.Bool    // closed model: stop after the current request (see wake)
+	work     chan time.Time // open model: intended start of the next session
+	idle     chan<- *agent  // open model: where the agent waits for work
 }
 
 func newAgent(s *Swarm, id int) *agent {
@@ -69,8 +68,16 @@ func newAgent(s *Swarm, id int) *agent {
 	a.c.AgentID = gid
 	a.c.Rand = a.rng
 	a.c.Vars = s.prof.NewVars()
+	a.timer = time.NewTimer(time.Hour)
+	a.timer.Stop()
 	return a
 }
+
+// wake cuts the agent's pause short, if it is in one, after its stopping
+// flag or the swarm's halting flag was set: sleep waits on the timer alone
+// (a one-channel receive, cheaper than a select with the stop channels on
+// every think time), so a stop fires the timer. Safe from any goroutine.
+func (a *agent) wake() { a.timer.Reset(0) }
 
 // halted reports whether the run has ended or this agent was asked to stop.
 // (Atomic flags, set before the channels close: cheaper than a select on
@@ -81,7 +88,7 @@ func (a *agent) halted() bool {
 
 // runClosed is the closed model's loop: sessions back to back, think time
 // between requests, until stop or the end of the run.
-func (a *agent) runClosed(stop <-chan struct{}, wg *sync.WaitGroup) {
+func (a *agent) runClosed(wg *sync.WaitGroup) {
 	defer func() {
 		a.releaseBufs()
 		a.closeConn()
@@ -91,7 +98,6 @@ func (a *agent) runClosed(stop <-chan struct{}, wg *sync.WaitGroup) {
 		a.s.mu.Unlock()
 		wg.Done()
 	}()
-	a.stop = stop
 	// Connect at once, so a ramp shows connected agents; a failure is
 	// retried (and recorded) by the first request.
 	if a.conn == nil {
@@ -178,19 +184,15 @@ func (a *agent) sleep(d time.Duration) bool {
 		return !a.halted()
 	}
 	a.releaseBufs() // nothing is held through a pause
-	if a.timer == nil {
-		a.timer = time.NewTimer(d)
-	} else {
-		a.timer.Reset(d)
+	a.timer.Reset(d)
+	// A wake that came before this Reset was undone by it, but its flag
+	// was set before: look again.
+	if a.halted() {
+		a.timer.Stop()
+		return false
 	}
-	select {
-	case <-a.timer.C:
-		return !a.halted()
-	case <-a.stop:
-	case <-a.s.halt:
-	}
-	a.timer.Stop()
-	return false
+	<-a.timer.C
+	return !a.halted()
 }
 
 // execute runs one execution of a step: the first attempt and the retries

@@ -421,6 +421,13 @@ func (s *Swarm) Run(ctx context.Context) error {
 	s.stopped.Store(int64(time.Since(s.start)))
 	s.halting.Store(true)
 	close(s.halt)
+	s.mu.Lock()
+	for _, a := range s.all {
+		if a != nil {
+			a.wake()
+		}
+	}
+	s.mu.Unlock()
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -506,11 +513,7 @@ func (s *Swarm) agentFor(id int) *agent {
 func (s *Swarm) control(ctx context.Context, wg *sync.WaitGroup) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	type run struct {
-		a    *agent
-		stop chan struct{}
-	}
-	var running []run // the running agents, oldest first
+	var running []*agent // oldest first
 	next := 0
 	for {
 		lvl := int(math.Round(s.prof.Workload.LevelAt(time.Since(s.start))))
@@ -528,18 +531,17 @@ func (s *Swarm) control(ctx context.Context, wg *sync.WaitGroup) {
 				next++
 			}
 			a := s.agentFor(id)
-			stop := make(chan struct{})
 			a.stopping.Store(false)
-			running = append(running, run{a, stop})
+			running = append(running, a)
 			s.active.Add(1)
 			s.agents.Add(1)
 			wg.Add(1)
-			go a.runClosed(stop, wg)
+			go a.runClosed(wg)
 		}
 		for len(running) > lvl {
-			r := running[len(running)-1]
-			r.a.stopping.Store(true)
-			close(r.stop)
+			a := running[len(running)-1]
+			a.stopping.Store(true)
+			a.wake()
 			running = running[:len(running)-1]
 			s.active.Add(-1)
 		}

@@ -365,6 +365,38 @@ func TestCancelSummarisesWithinTwoSeconds(t *testing.T) {
 	}
 }
 
+// TestStopAndEndCutPausesShort: agents in a long think time leave at once
+// when the level falls (the newest are asked to stop) and when the run ends.
+func TestStopAndEndCutPausesShort(t *testing.T) {
+	base := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	prof := loadPing(t, `
+  model: closed
+  stages: "0->8 in 0s, hold 400ms, ->2 in 0s, hold 600ms"
+  think: 1h
+`)
+	rec := report.NewRecorder(RecorderOptions(prof))
+	sw, err := New(Config{BaseURL: base}, prof, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agentsAfterDrop atomic.Int64
+	agentsAfterDrop.Store(-1)
+	time.AfterFunc(800*time.Millisecond, func() { agentsAfterDrop.Store(sw.Stats().Agents) })
+	start := time.Now()
+	if err := sw.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Fatalf("Run took %s for a 1 s plan: agents slept through its end", took)
+	}
+	if n := agentsAfterDrop.Load(); n != 2 {
+		t.Fatalf("%d agents alive 0.4 s after the level fell from 8 to 2, want 2", n)
+	}
+	if n := rec.Summary(sw.Elapsed()).Overall.Count; n != 8 {
+		t.Fatalf("%d requests, want 8 (one per agent before its 1 h think)", n)
+	}
+}
+
 func TestStopCutsStalledCalls(t *testing.T) {
 	base := rawListener(t, func(c net.Conn) {
 		buf := make([]byte, 4096)
