@@ -631,23 +631,18 @@ func (s *Shard) getOrder(ctx *fasthttp.RequestCtx, id []byte) {
 	if !ok {
 		return
 	}
-	rec, found, err := s.store.get(n)
-	if err != nil {
+	buf := s.getBuf()
+	b, found, err := s.store.appendJSON((*buf)[:0], n)
+	switch {
+	case err != nil:
+		s.putBuf(buf)
 		s.writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
-		return
-	}
-	if !found {
+	case !found:
+		s.putBuf(buf)
 		s.writeError(ctx, fasthttp.StatusNotFound, fmt.Sprintf("unknown order %q: no such order on shard %d", id, s.cfg.ID))
-		return
+	default:
+		s.finish(ctx, fasthttp.StatusOK, buf, append(b, '\n'))
 	}
-	data, err := json.Marshal(&rec)
-	if err != nil {
-		s.writeError(ctx, fasthttp.StatusInternalServerError, fmt.Sprintf("encode order: %v", err))
-		return
-	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
-	ctx.SetBody(append(data, '\n'))
 }
 
 // healthz serves GET /healthz.

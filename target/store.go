@@ -317,6 +317,22 @@ func (s *orderStore) get(n uint64) (orderRecord, bool, error) {
 	return rec, found, nil
 }
 
+// appendJSON appends order number n as stored (its JSON, as GET
+// /v1/orders/{id} answers it: no decoding and re-encoding on the polled path).
+func (s *orderStore) appendJSON(dst []byte, n uint64) ([]byte, bool, error) {
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketOrders).Get(numKey(n))
+		found = v != nil
+		dst = append(dst, v...) // v is only valid inside the transaction
+		return nil
+	})
+	if err != nil {
+		return dst, false, fmt.Errorf("read order %s: %w", s.orderID(n), err)
+	}
+	return dst, found, nil
+}
+
 // createNext turns up to max queued orders, oldest first, into created (or rejected)
 // orders in one transaction (the status change and the removal from the queue commit
 // together, so each order is created exactly once, also across crashes). It returns how many
