@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/report"
 )
 
@@ -209,5 +212,43 @@ func TestRunTooBigForOneMachine(t *testing.T) {
 	}
 	if took := time.Since(began); took > 5*time.Second {
 		t.Errorf("took %s to refuse", took)
+	}
+}
+
+// TestWorkerGCOffUntilConnected: a closed-model worker collects nothing
+// while its agents connect (under a memory limit), then at GOGC 25; an
+// open-model worker at 25 from the start.
+func TestWorkerGCOffUntilConnected(t *testing.T) {
+	oldPct := debug.SetGCPercent(100)
+	oldLimit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetGCPercent(oldPct)
+		debug.SetMemoryLimit(oldLimit)
+	})
+	current := func() (int, int64) {
+		p := debug.SetGCPercent(0)
+		debug.SetGCPercent(p)
+		return p, debug.SetMemoryLimit(-1)
+	}
+
+	watch := setWorkerGC(true, 1000)
+	if p, l := current(); p != -1 || l != 64<<20+1000*16<<10 {
+		t.Fatalf("while connecting: GOGC %d, limit %d; want off under %d", p, l, 64<<20+1000*16<<10)
+	}
+	watch(agents.Stats{Connected: 500})
+	if p, _ := current(); p != -1 {
+		t.Fatalf("half connected: GOGC %d, want still off", p)
+	}
+	watch(agents.Stats{Connected: 1000, FullAt: 3 * time.Second})
+	if p, l := current(); p != workerGCPercent || l != math.MaxInt64 {
+		t.Fatalf("all connected: GOGC %d, limit %d; want %d and no limit", p, l, workerGCPercent)
+	}
+
+	debug.SetGCPercent(100)
+	if watch := setWorkerGC(false, 1000); watch != nil {
+		t.Fatal("open model: want nothing to watch")
+	}
+	if p, _ := current(); p != workerGCPercent {
+		t.Fatalf("open model: GOGC %d, want %d", p, workerGCPercent)
 	}
 }
