@@ -228,8 +228,10 @@ func (s *Shard) Close() error {
 	return s.closeErr
 }
 
-// workerTick is how often the order worker wakes up.
-const workerTick = 10 * time.Millisecond
+// workerTick is how often the order worker wakes up. Each wake-up that has
+// work is one transaction and one fsync: at the default 100 orders/s, 50 ms
+// creates 5 orders per fsync where 10 ms created 1.
+const workerTick = 50 * time.Millisecond
 
 // runWorker turns queued orders into created ones at cfg.OrderRate per second (a token
 // bucket holding at most a tenth of a second of tokens, at least one), unless paused.
