@@ -8,14 +8,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -43,8 +41,7 @@ func main() {
 			served.Add(1)
 			if *delay > 0 {
 				// Precise: time.Sleep overshoots by up to a millisecond.
-				var w clock.Waiter
-				_ = w.Until(context.Background(), time.Now().Add(*delay))
+				clock.Sleep(*delay)
 			}
 			ctx.SetContentType("application/json")
 			ctx.SetBody(body)
