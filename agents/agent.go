@@ -43,7 +43,7 @@ type agent struct {
 	backoff   time.Duration
 	nextDial  time.Time
 	timer     *time.Timer // think and backoff pauses; wake fires it early
-	cb        *callBufs // call buffers, held only between back-to-back calls
+	cb        *callBufs   // call buffers, held only between back-to-back calls
 	needThink bool
 
 	stopping atomic.Bool    // closed model: stop after the current request (see wake)
