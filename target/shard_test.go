@@ -195,7 +195,13 @@ func TestHappyPath(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	// The worker counts an order once its transaction has returned, a moment
+	// after readers can see it: wait for the count.
 	m := call(t, s, "GET", "/metrics", "")
+	for wait := time.Now().Add(2 * time.Second); !strings.Contains(string(m.body), "orders_created_total{region=\"eu-west\",shard=\"3\"} 1") && time.Now().Before(wait); {
+		time.Sleep(5 * time.Millisecond)
+		m = call(t, s, "GET", "/metrics", "")
+	}
 	expect(t, m, 200, "metrics")
 	for _, want := range []string{
 		`agentstorm_target_requests_total{code="2xx",region="eu-west",route="add_item",shard="3"} 3`,
