@@ -111,8 +111,8 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		return k6UsageError(env, "--follow reads a file k6 is writing; standard input is already read as it arrives")
 	case f.idle <= 0:
 		return k6UsageError(env, fmt.Sprintf("--idle-timeout %s: want a duration above 0", f.idle))
-	case f.window <= 0:
-		return k6UsageError(env, fmt.Sprintf("--window %s: want a duration above 0, such as 2s", f.window))
+	case f.window <= 0 || f.window%time.Second != 0:
+		return k6UsageError(env, fmt.Sprintf("--window %s: want whole seconds above 0, such as 2s (k6 time is binned by the second)", f.window))
 	case f.maxSteps < 2:
 		return k6UsageError(env, fmt.Sprintf("--max-steps %d: want at least 2", f.maxSteps))
 	case strings.TrimSpace(f.stepTag) == "":

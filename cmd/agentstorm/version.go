@@ -15,7 +15,14 @@ func versionCommand() command {
 	return command{
 		name:    "version",
 		summary: "print the version of agentstorm and of the Go it was built with",
-		run: func(_ context.Context, env *cliEnv, _ []string) int {
+		run: func(_ context.Context, env *cliEnv, args []string) int {
+			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+				fmt.Fprintln(env.stdout, "Usage: agentstorm version\n\nPrints the version of agentstorm and of the Go it was built with.")
+				return exitOK
+			}
+			if len(args) > 0 {
+				return usageError(env, "version", "version", "usage", fmt.Sprintf("takes no arguments; got %q", args))
+			}
 			v := version
 			if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 				v = info.Main.Version
