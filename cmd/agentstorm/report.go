@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -135,6 +136,13 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	if err != nil {
 		return reportUsageError(env, err.Error())
 	}
+	for _, o := range outs {
+		if o.kind == "hlog" && slices.Contains(files, "-") {
+			// The hlog output reads the logs a second time, which standard
+			// input cannot give: say so before reading it at all.
+			return reportUsageError(env, fmt.Sprintf("--out hlog=%s re-reads the logs, and standard input ('-') cannot be read twice: give the log as a file", o.path))
+		}
+	}
 	ls, err := readLogs(files)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
@@ -227,13 +235,11 @@ func readLogs(files []string) (*report.LogSet, error) {
 }
 
 // writeMergedLog merges the logs into one hlog at path (one interval per
-// second), reading each log again, interval by interval.
+// second), reading each log again, interval by interval (so none is "-":
+// runReport refuses that).
 func writeMergedLog(path string, files []string, meta map[string]string) error {
 	var decs []*report.LogDecoder
 	for _, p := range files {
-		if p == "-" {
-			return errors.New("standard input cannot be read a second time to write an hlog: give the log as a file")
-		}
 		f, err := os.Open(p)
 		if err != nil {
 			return fmt.Errorf("read log: %w", err)

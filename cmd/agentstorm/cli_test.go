@@ -16,6 +16,8 @@ func TestFlagValuesRefusedEarly(t *testing.T) {
 		{[]string{"version", "extra"}, `version: takes no arguments; got ["extra"]`},
 		{[]string{"k6", "ingest", "--window", "1500ms", k6Fixture}, "--window 1.5s: want whole seconds above 0"},
 		{[]string{"k6", "ingest", "--window", "0s", k6Fixture}, "--window 0s: want whole seconds above 0"},
+		// Refused before standard input is read (the test gives it none).
+		{[]string{"report", "-", "--out", "hlog=merged.hlog"}, "standard input ('-') cannot be read twice"},
 	}
 	for _, c := range cases {
 		var out, errOut runBuffer
