@@ -345,26 +345,41 @@ const maxOutput = 4 << 10
 
 // runCommand runs an exec action with AGENTSTORM_START (RFC 3339),
 // AGENTSTORM_ACTION (the action's name) and AGENTSTORM_TARGET in its
-// environment, bounded to a minute.
+// environment, bounded to a minute. The command runs in its own process
+// group, and the whole group is killed when the command exits (or times
+// out): a backgrounded grandchild can neither outlive the action nor hold
+// its output open.
 func (e *Executor) runCommand(ctx context.Context, a profiles.ChaosAction, ev *Event) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// The output goes to a pipe of ours rather than through exec's copying
+	// goroutines, so Wait returns when the command exits, not when the last
+	// process holding the pipe does.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("exec %s: output pipe: %w", strings.Join(a.Command, " "), err)
+	}
+	defer r.Close()
 	cmd := exec.CommandContext(ctx, a.Command[0], a.Command[1:]...)
-	// The command runs in its own process group and the whole group is
-	// killed on timeout, so a backgrounded grandchild cannot outlive the
-	// storm or hold the output pipe open.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Env = append(os.Environ(),
 		"AGENTSTORM_START="+e.Start.UTC().Format(time.RFC3339Nano),
 		"AGENTSTORM_ACTION="+a.Name(),
 		"AGENTSTORM_TARGET="+e.Target)
-	out, err := cmd.CombinedOutput()
-	if len(out) > maxOutput {
-		out = out[len(out)-maxOutput:]
+	err = cmd.Start()
+	_ = w.Close() // the command holds its own copy
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", strings.Join(a.Command, " "), err)
 	}
-	ev.Output = string(out)
+	var out tailBuffer
+	copied := make(chan struct{})
+	go func() { defer close(copied); _, _ = io.Copy(&out, r) }()
+	err = cmd.Wait()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it left running
+	<-copied
+	ev.Output = string(out.b)
 	if cmd.ProcessState != nil {
 		ev.ExitCode = cmd.ProcessState.ExitCode()
 	}
@@ -372,4 +387,15 @@ func (e *Executor) runCommand(ctx context.Context, a profiles.ChaosAction, ev *E
 		return fmt.Errorf("exec %s: %w", strings.Join(a.Command, " "), err)
 	}
 	return nil
+}
+
+// tailBuffer keeps the last maxOutput bytes written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > maxOutput {
+		t.b = append(t.b[:0], t.b[len(t.b)-maxOutput:]...)
+	}
+	return len(p), nil
 }

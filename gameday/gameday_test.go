@@ -1,8 +1,14 @@
 package gameday
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,5 +122,48 @@ func TestAnalyzeBlastRadiusAndRecovery(t *testing.T) {
 	}
 	if v := res.Verdict(); len(v) != 1 || !strings.Contains(v[0], "affected b (100% errors); a stayed within budget; recovered 1.0s after the restore") {
 		t.Errorf("verdict = %q", v)
+	}
+}
+
+// TestExecActionKillsWhatItLeaves: a command that backgrounds a process
+// and exits returns at once, and the background process is killed with
+// its group (it neither outlives the action nor holds the output open).
+func TestExecActionKillsWhatItLeaves(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ex := &Executor{Start: time.Now(), Actions: []profiles.ChaosAction{
+		{Action: profiles.ChaosExec, Shard: -1, Command: []string{"sh", "-c", "sleep 30 & echo $! > " + pidFile + "; echo started"}},
+	}}
+	start := time.Now()
+	ex.Run(context.Background())
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("exec took %s: it waited for the backgrounded sleep", took)
+	}
+	evs := ex.Events()
+	if len(evs) != 1 || strings.TrimSpace(evs[0].Output) != "started" || evs[0].ExitCode != 0 {
+		t.Fatalf("events = %+v", evs)
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Gone, or a zombie waiting for an init that may not reap it.
+	alive := func() bool {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		return len(f) > 0 && f[0] != "Z"
+	}
+	for deadline := time.Now().Add(2 * time.Second); alive(); {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the backgrounded sleep (pid %d) is still running after the action", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
