@@ -18,6 +18,9 @@ import (
 // breaks durability on purpose through a supervisor).
 const UnsafeAckEnv = "AGENTSTORM_UNSAFE_ACK_BEFORE_WRITE"
 
+// shardGCPercent is a shard process's GOGC unless the environment sets one.
+const shardGCPercent = 200
+
 // RunShardMain is the body of the hidden `agentstorm target-shard` subcommand and of test
 // binaries that re-exec themselves as a shard. It parses flags (pflag):
 //
@@ -27,9 +30,6 @@ const UnsafeAckEnv = "AGENTSTORM_UNSAFE_ACK_BEFORE_WRITE"
 // starts the shard, prints exactly one line "LISTENING host:port\n" to stdout once serving,
 // then serves until ctx is done or SIGTERM/SIGINT arrives, closes gracefully and returns an
 // exit code: 0 after a clean stop, 1 if the shard failed, 2 for bad flags.
-// shardGCPercent is a shard process's GOGC unless the environment sets one.
-const shardGCPercent = 200
-
 func RunShardMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		// A shard's garbage is per request (decoded bodies, answers) and its
