@@ -594,15 +594,13 @@ func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *Bud
 		if err != nil || q <= 0 || q > 100 {
 			return nil, p.errAt(t, "bad percentile %q: expected p followed by a number above 0 and at most 100 (p50, p99, p99.9)", t.text)
 		}
-		m = percentileMetric{q: q, name: "p" + name[1:]}
+		m = latencyMetric{name: "p" + name[1:], q: q}
 	case name == "median":
-		m = percentileMetric{q: 50, name: "p50"}
-	case name == "max":
-		m = maxMetric{}
-	case name == "min":
-		m = minMetric{}
+		m = latencyMetric{name: "p50", q: 50}
+	case name == "max" || name == "min":
+		m = latencyMetric{name: name}
 	case name == "mean" || name == "avg":
-		m = meanMetric{}
+		m = latencyMetric{name: "mean"}
 	case name == "errors" || name == "error_rate" || name == "failures":
 		m = errorsMetric{}
 	case name == "rps" || name == "throughput":

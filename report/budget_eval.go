@@ -29,57 +29,32 @@ func (v *View) latency() (*hdr.Histogram, bool) {
 	return v.Latency, true
 }
 
-func usToMs(us int64) float64 { return float64(us) / 1000 }
-
-type percentileMetric struct {
-	q    float64
+// latencyMetric is a figure of the judged latency histogram, in ms: a
+// percentile ("p99", q 99), or "max", "min" or "mean".
+type latencyMetric struct {
 	name string
+	q    float64 // the percentile, for pNN
 }
 
-func (m percentileMetric) Name() string { return m.name }
-func (m percentileMetric) Unit() Unit   { return UnitDuration }
-func (m percentileMetric) Value(v *View) (float64, int64, bool) {
+func (m latencyMetric) Name() string { return m.name }
+func (m latencyMetric) Unit() Unit   { return UnitDuration }
+func (m latencyMetric) Value(v *View) (float64, int64, bool) {
 	h, ok := v.latency()
 	if !ok {
 		return 0, 0, false
 	}
-	return usToMs(h.ValueAtQuantile(m.q)), h.TotalCount(), true
-}
-
-type maxMetric struct{}
-
-func (maxMetric) Name() string { return "max" }
-func (maxMetric) Unit() Unit   { return UnitDuration }
-func (maxMetric) Value(v *View) (float64, int64, bool) {
-	h, ok := v.latency()
-	if !ok {
-		return 0, 0, false
+	var us float64
+	switch m.name {
+	case "max":
+		us = float64(h.Max())
+	case "min":
+		us = float64(h.Min())
+	case "mean":
+		us = h.Mean()
+	default:
+		us = float64(h.ValueAtQuantile(m.q))
 	}
-	return usToMs(h.Max()), h.TotalCount(), true
-}
-
-type minMetric struct{}
-
-func (minMetric) Name() string { return "min" }
-func (minMetric) Unit() Unit   { return UnitDuration }
-func (minMetric) Value(v *View) (float64, int64, bool) {
-	h, ok := v.latency()
-	if !ok {
-		return 0, 0, false
-	}
-	return usToMs(h.Min()), h.TotalCount(), true
-}
-
-type meanMetric struct{}
-
-func (meanMetric) Name() string { return "mean" }
-func (meanMetric) Unit() Unit   { return UnitDuration }
-func (meanMetric) Value(v *View) (float64, int64, bool) {
-	h, ok := v.latency()
-	if !ok {
-		return 0, 0, false
-	}
-	return h.Mean() / 1000, h.TotalCount(), true
+	return us / 1000, h.TotalCount(), true
 }
 
 type underMetric struct{ limit time.Duration }
