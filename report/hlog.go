@@ -390,8 +390,6 @@ type LogSet struct {
 	budgets  []LogBudget
 	aborted  []LogAbort
 	metaKV   map[string]string
-
-	lastForeignEnd int64 // latest interval end of a log without agentstorm comments
 }
 
 type secAcc struct {
@@ -632,11 +630,12 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 			// Other comments and the legend.
 		default:
 			sawHist = true
-			if err := ls.histLine(line, meta, stepMap, regMap, baseMs, curEndMs, counted, bad); err != nil {
+			endMs, err := ls.histLine(line, baseMs, curEndMs, counted, bad)
+			if err != nil {
 				return err
 			}
 			if !counted {
-				lastEndMs = max(lastEndMs, ls.lastForeignEnd)
+				lastEndMs = max(lastEndMs, endMs)
 			}
 		}
 		if err != nil {
@@ -680,27 +679,30 @@ func hlogHeaderTime(line, prefix string) (float64, error) {
 	return v, nil
 }
 
-func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, baseMs, curEndMs int64, counted bool, bad func(string, ...any) error) error {
+// histLine merges one histogram line into the set and returns the end of
+// its interval (Unix ms): curEndMs, the end of the interval record it
+// belongs to, when the log has them (counted), else the line's own.
+func (ls *LogSet) histLine(line string, baseMs, curEndMs int64, counted bool, bad func(string, ...any) error) (int64, error) {
 	tag := ""
 	if strings.HasPrefix(line, "Tag=") {
 		comma := strings.IndexByte(line, ',')
 		if comma < 0 {
-			return bad("tag without a histogram")
+			return 0, bad("tag without a histogram")
 		}
 		tag, line = line[4:comma], line[comma+1:]
 	}
 	parts := strings.SplitN(line, ",", 4)
 	if len(parts) != 4 {
-		return bad("expected an interval histogram line (start,length,max,histogram)")
+		return 0, bad("expected an interval histogram line (start,length,max,histogram)")
 	}
 	startS, err1 := strconv.ParseFloat(parts[0], 64)
 	lenS, err2 := strconv.ParseFloat(parts[1], 64)
 	if err1 != nil || err2 != nil {
-		return bad("bad interval start or length in %q", parts[0]+","+parts[1])
+		return 0, bad("bad interval start or length in %q", parts[0]+","+parts[1])
 	}
 	h, err := hdr.DecodePacked([]byte(parts[3]))
 	if err != nil {
-		return bad("bad histogram: %v", err)
+		return 0, bad("bad histogram: %v", err)
 	}
 	stepName, regName, corrected := "all", "default", false
 	if tag != "" {
@@ -712,7 +714,7 @@ func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, ba
 			}
 			uv, err := UnescapeTag(v)
 			if err != nil {
-				return bad("tag %q: %v", tag, err)
+				return 0, bad("tag %q: %v", tag, err)
 			}
 			switch k {
 			case "step":
@@ -735,7 +737,7 @@ func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, ba
 	}
 	h.MergeInto(*dst)
 	if corrected {
-		return nil
+		return curEndMs, nil
 	}
 	endMs := curEndMs
 	if !counted {
@@ -747,7 +749,6 @@ func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, ba
 			off = 0
 		}
 		endMs = off + int64(math.Round((startS+lenS)*1000))
-		ls.lastForeignEnd = max(ls.lastForeignEnd, endMs)
 		n := h.TotalCount()
 		a.counts[OK] += n
 		p := NewHistogram()
@@ -763,7 +764,7 @@ func (ls *LogSet) histLine(line string, meta *LogMeta, stepMap, regMap []int, ba
 		sa.h = newPacked()
 	}
 	sa.h.Merge(h)
-	return nil
+	return endMs, nil
 }
 
 // Summary returns the merged summary of every log read: totals per step ×
