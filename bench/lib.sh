@@ -173,6 +173,19 @@ PY
   if [ -n "${BENCH_OUT:-}" ]; then cp "$2" "$BENCH_OUT/$1.md"; fi
 }
 
+# publish_section KEY FILE: prints FILE and writes it as section KEY (write_section).
+publish_section() {
+  cat "$2"
+  write_section "$1" "$2"
+}
+
+# code_block FILE: FILE's text as a fenced markdown code block.
+code_block() {
+  echo '```'
+  cat "$1"
+  echo '```'
+}
+
 # headline KEY TEXT: a one-line headline for run-all's summary table.
 headline() {
   if [ -n "${BENCH_OUT:-}" ]; then echo "$2" > "$BENCH_OUT/$1.headline"; fi
@@ -216,6 +229,38 @@ storm_rps() { awk '/^agentstorm summary:/ {for (i = 1; i <= NF; i++) if ($i == "
 # truth_get KEY: one figure from stallserver's /truth (needs ADMIN and RATE).
 truth_fetch() { curl -s "http://$ADMIN/truth?rate=$RATE" > "$1"; }
 truth_get() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
+
+# stall_setup [STALLSERVER FLAG...]: the common start of vs-stall.sh and
+# vs-accuracy.sh: peers (curl, wrk, vegeta) and our binaries, then
+# bench/stallserver on 127.0.0.1:$PORT (admin on $APORT) with the given flags,
+# and the open profile at $RATE sessions/s in $TMP/stall-open.yaml. Sets
+# VEGETA, URL and ADMIN.
+stall_setup() {
+  ensure_apt curl curl
+  ensure_apt wrk wrk
+  ensure_go vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+  build_agentstorm
+  VEGETA=$GOBIN_DIR/vegeta
+  URL=http://127.0.0.1:$PORT/item
+  ADMIN=127.0.0.1:$APORT
+  start_bg "$BENCH_BIN/stallserver" -listen "127.0.0.1:$PORT" -admin "$ADMIN" "$@" > /dev/null
+  wait_port "127.0.0.1:$PORT"
+  wait_port "$ADMIN"
+  sed "s/2000/$RATE/g" bench/profiles/stall-open.yaml > "$TMP/stall-open.yaml"
+}
+
+# vegeta_run: vegeta at $RATE/s for $SECS s against $URL, results in $TMP/r.bin.
+vegeta_run() {
+  timeout $((SECS + 60)) "$VEGETA" attack -rate "$RATE" -duration "${SECS}s" -targets <(echo "GET $URL") > "$TMP/r.bin"
+}
+
+# rotated I R TOOL...: the tool at place I in round R, the order rotating by one each round.
+rotated() {
+  local k=$1 r=$2
+  shift 2
+  local a=("$@")
+  echo "${a[$(((k + r - 1) % ${#a[@]}))]}"
+}
 
 # tree_pids PID: PID and all its descendants.
 tree_pids() {

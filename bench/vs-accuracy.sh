@@ -15,20 +15,9 @@ PORT=${PORT:-18310}
 APORT=${APORT:-18311}
 source "$(dirname "$0")/lib.sh"
 bench_init
-ensure_apt curl curl
-ensure_apt wrk wrk
-ensure_go vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
-build_agentstorm
-VEGETA=$GOBIN_DIR/vegeta
-URL=http://127.0.0.1:$PORT/item
-ADMIN=127.0.0.1:$APORT
+stall_setup -delay 20ms
 CONNS=$((RATE / 50)) # closed: 20 ms per request per connection
 machine_line > "$TMP/machine"
-
-start_bg "$BENCH_BIN/stallserver" -listen 127.0.0.1:$PORT -admin "$ADMIN" -delay 20ms > /dev/null
-wait_port 127.0.0.1:$PORT
-wait_port "$ADMIN"
-sed "s/2000/$RATE/g" bench/profiles/stall-open.yaml > "$TMP/stall-open.yaml"
 
 TOOLS=(wrk vegeta agentstorm)
 cmd_of() {
@@ -41,7 +30,7 @@ cmd_of() {
 run_tool() {
   case $1 in
     wrk) timeout $((SECS + 30)) wrk -t2 -c$CONNS -d${SECS}s --latency "$URL" > "$TMP/out.$1" 2>&1 ;;
-    vegeta) timeout $((SECS + 60)) "$VEGETA" attack -rate "$RATE" -duration ${SECS}s -targets <(echo "GET $URL") > "$TMP/r.bin" 2> "$TMP/out.$1" ;;
+    vegeta) vegeta_run 2> "$TMP/out.$1" ;;
     agentstorm) timeout $((SECS + 30)) "$AGENTSTORM" run --profile "$TMP/stall-open.yaml" --target http://127.0.0.1:$PORT --duration ${SECS}s > "$TMP/out.$1" 2>&1 ;;
   esac
 }
@@ -56,7 +45,7 @@ pct_of() { # TOOL -> "p50 p99" in ms
 : > "$TMP/rows"
 for r in $(seq 1 "$ROUNDS"); do
   for k in $(seq 0 $((${#TOOLS[@]} - 1))); do
-    t=${TOOLS[$(((k + r - 1) % ${#TOOLS[@]}))]}
+    t=$(rotated "$k" "$r" "${TOOLS[@]}")
     curl -s "http://$ADMIN/arm?for=0s" > /dev/null
     run_tool "$t" || echo "round $r: $t exited $?" >&2
     truth_fetch "$TMP/truth"
@@ -95,11 +84,8 @@ dev() { awk -v t="$1" -v c="$2" -v s="$3" '$2 == t {printf "%.2f\n", $c - $s}' "
   echo
   echo "Per run (round tool p50 p99 server-p50 server-p99 requests):"
   echo
-  echo '```'
-  cat "$TMP/rows"
-  echo '```'
+  code_block "$TMP/rows"
 } > "$TMP/section.md"
-cat "$TMP/section.md"
-write_section accuracy "$TMP/section.md"
+publish_section accuracy "$TMP/section.md"
 m() { awk -v t="$1" -v c="$2" '$2 == t {print $c}' "$TMP/rows" | median; }
 headline accuracy "20 ms handler, p50/p99 ms (server's own $(m agentstorm 5)/$(m agentstorm 6)): agentstorm $(m agentstorm 3)/$(m agentstorm 4), wrk $(m wrk 3)/$(m wrk 4), vegeta $(m vegeta 3)/$(m vegeta 4)"

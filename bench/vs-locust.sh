@@ -165,10 +165,7 @@ cap_note() { if [ "${best[$1]}" = "${LEVELS##* }" ]; then echo "≥ $(fmt_int "$
   echo
   echo "Per run (round tool users req/s cpu_us_per_request rss_kib p99_ms errors rss_kib_at_10):"
   echo
-  echo '```'
-  cat "$TMP/rows"
-  echo '```'
+  code_block "$TMP/rows"
 } > "$TMP/section.md"
-cat "$TMP/section.md"
-write_section agents-per-core "$TMP/section.md"
+publish_section agents-per-core "$TMP/section.md"
 headline agents-per-core "vs Locust at $(fmt_int "$USERS") users, 2 s think: CPU/request $(median < "$TMP/cpu.locust") µs vs $(median < "$TMP/cpu.agentstorm") µs = $(median < "$TMP/cpuratio")× less; marginal RSS $(median < "$TMP/marg.locust") vs $(median < "$TMP/marg.agentstorm") KiB/user = $(median < "$TMP/memratio")× less; most users with p99 < 100 ms: Locust $(cap_note locust), agentstorm $(cap_note agentstorm)"

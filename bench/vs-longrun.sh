@@ -77,10 +77,7 @@ show() { local c; c=$(cell "$1" "$2"); if [ -n "$c" ]; then echo "$c"; else comp
   echo
   echo "Raw lines (store n rss_kib peak_rss_kib heap_inuse_bytes seconds p99_ms):"
   echo
-  echo '```'
-  cat "$TMP/rows"
-  echo '```'
+  code_block "$TMP/rows"
 } > "$TMP/section.md"
-cat "$TMP/section.md"
-write_section long-runs "$TMP/section.md"
+publish_section long-runs "$TMP/section.md"
 headline long-runs "memory after 1,000 M latencies: recorder $(mib "$(get recorder 1000000000 3)" 1024) MiB RSS (same as after 10 M: $(mib "$(get recorder 10000000 3)" 1024) MiB); []float64 $(computed floats 1000000000 | sed 's/ (.*//; s/computed, not run: ≈ //') computed; 100 M floats measured $(mib "$(get floats 100000000 3)" 1024) MiB RSS"

@@ -17,19 +17,8 @@ PORT=${PORT:-18300}
 APORT=${APORT:-18301}
 source "$(dirname "$0")/lib.sh"
 bench_init
-ensure_apt curl curl
-ensure_apt wrk wrk
-ensure_go vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
-build_agentstorm
-VEGETA=$GOBIN_DIR/vegeta
-URL=http://127.0.0.1:$PORT/item
-ADMIN=127.0.0.1:$APORT
+stall_setup
 machine_line > "$TMP/machine"
-
-start_bg "$BENCH_BIN/stallserver" -listen 127.0.0.1:$PORT -admin "$ADMIN" > /dev/null
-wait_port 127.0.0.1:$PORT
-wait_port "$ADMIN"
-sed "s/2000/$RATE/g" bench/profiles/stall-open.yaml > "$TMP/stall-open.yaml"
 
 TOOLS=(wrk vegeta storm-open storm-closed)
 cmd_of() {
@@ -44,7 +33,7 @@ cmd_of() {
 run_tool() {
   case $1 in
     wrk) timeout $((SECS + 30)) wrk -t2 -c64 -d${SECS}s --latency "$URL" > "$TMP/out.$1" 2>&1 ;;
-    vegeta) timeout $((SECS + 60)) "$VEGETA" attack -rate "$RATE" -duration ${SECS}s -targets <(echo "GET $URL") > "$TMP/r.bin" 2> "$TMP/out.$1" ;;
+    vegeta) vegeta_run 2> "$TMP/out.$1" ;;
     storm-open) timeout $((SECS + 30)) "$AGENTSTORM" run --profile "$TMP/stall-open.yaml" --target http://127.0.0.1:$PORT --duration ${SECS}s > "$TMP/out.$1" 2>&1 ;;
     storm-closed) timeout $((SECS + 30)) "$AGENTSTORM" run --profile bench/profiles/stall-closed.yaml --target http://127.0.0.1:$PORT --duration ${SECS}s > "$TMP/out.$1" 2>&1 ;;
   esac
@@ -62,7 +51,7 @@ p99_of() {
 : > "$TMP/rows"
 for r in $(seq 1 "$ROUNDS"); do
   for k in $(seq 0 $((${#TOOLS[@]} - 1))); do
-    t=${TOOLS[$(((k + r - 1) % ${#TOOLS[@]}))]}
+    t=$(rotated "$k" "$r" "${TOOLS[@]}")
     curl -s "http://$ADMIN/arm?after=$AT&for=$STALL" > /dev/null
     run_tool "$t" || echo "round $r: $t exited $?" >&2
     truth_fetch "$TMP/truth"
@@ -120,15 +109,12 @@ summ() { # TOOL COLUMN(4 or 5) -> "reported (min–max) | true | error"
   echo
   echo "Per run (round tool true-p99 reported-p99 [corrected] requests in-stall stall-start-s):"
   echo
-  echo '```'
-  cat "$TMP/rows"
-  echo '```'
+  code_block "$TMP/rows"
 } > "$TMP/section.md"
 awk '$2 == "storm-open" {printf "%.1f\n", ($4 / $3 - 1) * 100}' "$TMP/rows" > "$TMP/e.open"
 awk '$2 == "wrk" {printf "%.1f\n", ($4 / $3 - 1) * 100}' "$TMP/rows" > "$TMP/e.wrk"
 awk '$2 == "vegeta" {printf "%.1f\n", ($4 / $3 - 1) * 100}' "$TMP/rows" > "$TMP/e.veg"
 awk '$2 == "storm-closed" {printf "%.1f\n", ($4 / $3 - 1) * 100}' "$TMP/rows" > "$TMP/e.raw"
 awk '$2 == "storm-closed" {printf "%.1f\n", ($5 / $3 - 1) * 100}' "$TMP/rows" > "$TMP/e.corr"
-cat "$TMP/section.md"
-write_section stall-truth "$TMP/section.md"
+publish_section stall-truth "$TMP/section.md"
 headline stall-truth "p99 error vs true p99 under a 1 s stall: agentstorm open $(median < "$TMP/e.open")%, closed raw $(median < "$TMP/e.raw")% / corrected $(median < "$TMP/e.corr")%; wrk $(median < "$TMP/e.wrk")%, vegeta $(median < "$TMP/e.veg")%"

@@ -111,6 +111,5 @@ finish_machine_line "$TMP/machine"
   echo
   echo "Targets: ≥ 0.9 × wrk (median ratio here $(median < "$TMP/ratio.wrk")), ≥ 1.0 × bombardier ($(median < "$TMP/ratio.bombardier"))."
 } > "$TMP/section.md"
-cat "$TMP/section.md"
-write_section raw-throughput "$TMP/section.md"
+publish_section raw-throughput "$TMP/section.md"
 headline raw-throughput "raw throughput (256 conns, req/s): agentstorm $(fmt_int "$(median < "$TMP/rps.agentstorm")") = $(median < "$TMP/ratio.wrk") × wrk, $(median < "$TMP/ratio.bombardier") × bombardier, $(median < "$TMP/ratio.vegeta") × vegeta, $(median < "$TMP/ratio.hey") × hey; CPU/request $(median < "$TMP/cpu.agentstorm") µs vs wrk $(median < "$TMP/cpu.wrk") µs, bombardier $(median < "$TMP/cpu.bombardier") µs"
