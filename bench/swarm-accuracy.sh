@@ -10,15 +10,13 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 PORT=${PORT:-18090}
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-go build -o "$tmp/barefast" ./bench/barefast
-go build -o "$tmp/agentstorm" ./cmd/agentstorm
-"$tmp/barefast" -listen 127.0.0.1:$PORT -delay 20ms > /dev/null &
-bf=$!
-trap 'kill $bf 2>/dev/null; rm -rf "$tmp"' EXIT
-sleep 0.5
-cat > "$tmp/accuracy.yaml" <<YAML
+source "$(dirname "$0")/lib.sh"
+bench_init
+ensure_apt wrk wrk
+build_agentstorm
+start_bg "$BENCH_BIN/barefast" -listen 127.0.0.1:$PORT -delay 20ms > /dev/null
+wait_port 127.0.0.1:$PORT
+cat > "$TMP/accuracy.yaml" <<YAML
 name: accuracy
 target: http://127.0.0.1:$PORT
 workload:
@@ -31,7 +29,7 @@ flows:
       - {name: ping, method: GET, path: /ping}
 YAML
 for r in $(seq 1 "$ROUNDS"); do
-  "$tmp/agentstorm" run --profile "$tmp/accuracy.yaml" | awk '/^All$/ {getline; getline; print "round '"$r"' agentstorm: " $0; exit}'
+  "$AGENTSTORM" run --profile "$TMP/accuracy.yaml" | awk '/^All$/ {getline; getline; print "round '"$r"' agentstorm: " $0; exit}'
   wrk -t2 -c40 -d${SECS}s --latency http://127.0.0.1:$PORT/ping | awk '/Latency Distribution/ {f=1; next} f && /%/ {printf "%s %s  ", $1, $2} /Requests\/sec/ {print "req/s " $2}' | sed "s/^/round $r wrk:        /"
 done
 echo "(columns: count req/s err p50 p90 p99 p99.9 max <=100ms)"

@@ -9,18 +9,16 @@ set -euo pipefail
 AGENTS=${AGENTS:-15000}
 SHARDS=${SHARDS:-2}
 ROUNDS=${ROUNDS:-3}
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-go build -o "$tmp/agentstorm" ./cmd/agentstorm
-go test -c -o "$tmp/agents.test" ./agents
-"$tmp/agentstorm" target --shards "$SHARDS" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-  --data-dir "$tmp/data" --info-file "$tmp/info.json" > "$tmp/target.out" 2>&1 &
-tp=$!
-trap 'kill $tp 2>/dev/null; wait $tp 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 1 100); do [ -s "$tmp/info.json" ] && break; sleep 0.1; done
-urls=$(python3 -c 'import json,sys; print(",".join(s["url"] for s in json.load(open(sys.argv[1]))["shards"]))' "$tmp/info.json")
+source "$(dirname "$0")/lib.sh"
+bench_init
+go build -o "$TMP/agentstorm" ./cmd/agentstorm
+go test -c -o "$TMP/agents.test" ./agents
+start_bg "$TMP/agentstorm" target --shards "$SHARDS" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+  --data-dir "$TMP/data" --info-file "$TMP/info.json" > "$TMP/target.out" 2>&1
+for _ in $(seq 1 100); do [ -s "$TMP/info.json" ] && break; sleep 0.1; done
+urls=$(python3 -c 'import json,sys; print(",".join(s["url"] for s in json.load(open(sys.argv[1]))["shards"]))' "$TMP/info.json")
 echo "target shards: $urls"
 for r in $(seq 1 "$ROUNDS"); do
   AGENTSTORM_BENCH_TARGETS=$urls AGENTSTORM_BENCH_AGENTS=$AGENTS AGENTSTORM_BENCH_HEAPPROFILE=${HEAPPROFILE:-} AGENTSTORM_BENCH_FREEOS=${FREEOS:-} \
-    "$tmp/agents.test" -test.run xxx -test.bench 'MemoryPerAgent$' -test.benchtime 1x -test.v | grep -E "Benchmark|agents:|per agent"
+    "$TMP/agents.test" -test.run xxx -test.bench 'MemoryPerAgent$' -test.benchtime 1x -test.v | grep -E "Benchmark|agents:|per agent"
 done
