@@ -99,7 +99,7 @@ func (u Unit) String() string {
 func (u Unit) Format(v float64) string {
 	switch u {
 	case UnitDuration:
-		return FormatDuration(time.Duration(math.Round(v * float64(time.Millisecond))))
+		return FormatDuration(msDuration(v))
 	case UnitPercent:
 		return strconv.FormatFloat(v, 'f', -1, 64) + "%"
 	case UnitCount:

@@ -7,7 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // CompareRow is one figure of one step in a before/after comparison.
@@ -33,6 +32,27 @@ func (r *CompareRow) Change() (float64, float64) {
 		return d, math.NaN()
 	}
 	return d, r.After/r.Before - 1
+}
+
+// texts formats the row's before and after figures ("-" without data)
+// and the change ("" unless both have data; relative too, except for
+// percentages, whose change is in points).
+func (r *CompareRow) texts() (before, after, change string) {
+	before, after = "-", "-"
+	if r.HasBefore {
+		before = r.Unit.formatActual(r.Before)
+	}
+	if r.HasAfter {
+		after = r.Unit.formatActual(r.After)
+	}
+	if r.HasBefore && r.HasAfter {
+		d, rel := r.Change()
+		change = formatDelta(r.Unit, d)
+		if !math.IsNaN(rel) && r.Unit != UnitPercent {
+			change += fmt.Sprintf(" (%+.1f%%)", 100*rel)
+		}
+	}
+	return before, after, change
 }
 
 func compareFigures(st *Stats) []CompareRow {
@@ -119,21 +139,7 @@ func WriteCompare(w io.Writer, before, after *Summary, beforeName, afterName str
 			step = r.Step
 			fmt.Fprintf(bw, "\n%-14s %12s %12s %22s\n", step, "before", "after", "change")
 		}
-		b, a := "-", "-"
-		if r.HasBefore {
-			b = r.Unit.formatActual(r.Before)
-		}
-		if r.HasAfter {
-			a = r.Unit.formatActual(r.After)
-		}
-		ch := ""
-		if r.HasBefore && r.HasAfter {
-			d, rel := r.Change()
-			ch = formatDelta(r.Unit, d)
-			if !math.IsNaN(rel) && r.Unit != UnitPercent {
-				ch += fmt.Sprintf(" (%+.1f%%)", 100*rel)
-			}
-		}
+		b, a, ch := r.texts()
 		fmt.Fprintf(bw, "  %-12s %12s %12s %22s\n", r.Figure, b, a, ch)
 	}
 	if err := bw.Flush(); err != nil {
@@ -150,7 +156,7 @@ func formatDelta(u Unit, d float64) string {
 	}
 	switch u {
 	case UnitDuration:
-		return sign + FormatDuration(time.Duration(math.Round(d*float64(time.Millisecond))))
+		return sign + FormatDuration(msDuration(d))
 	case UnitPercent:
 		return sign + strconv.FormatFloat(d, 'f', 2, 64) + " pts"
 	case UnitRate:
@@ -168,20 +174,7 @@ func WriteCompareMarkdown(w io.Writer, before, after *Summary, beforeName, after
 	rows := Compare(before, after)
 	for i := range rows {
 		r := &rows[i]
-		b, a, ch := "-", "-", ""
-		if r.HasBefore {
-			b = r.Unit.formatActual(r.Before)
-		}
-		if r.HasAfter {
-			a = r.Unit.formatActual(r.After)
-		}
-		if r.HasBefore && r.HasAfter {
-			d, rel := r.Change()
-			ch = formatDelta(r.Unit, d)
-			if !math.IsNaN(rel) && r.Unit != UnitPercent {
-				ch += fmt.Sprintf(" (%+.1f%%)", 100*rel)
-			}
-		}
+		b, a, ch := r.texts()
 		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", mdCell(r.Step), r.Figure, mdCell(b), mdCell(a), mdCell(ch))
 	}
 	if err := bw.Flush(); err != nil {
