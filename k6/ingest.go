@@ -176,8 +176,8 @@ type metricAcc struct {
 	max     float64
 }
 
-// pending is a point held until its second closes. kind 1 is the vus
-// gauge (lat holds the value).
+// pending is a point held until its second closes. A gauge point is the
+// vus gauge (lat holds its value, not a latency).
 type pending struct {
 	lat    time.Duration
 	step   int32

@@ -111,13 +111,8 @@ func (p *jsonParser) parse(line []byte) (*record, *syntaxError) {
 
 // data parses the data object (or null).
 func (p *jsonParser) data() *syntaxError {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] != '{' {
-		return p.skip()
-	}
-	p.i++
 	r := &p.rec
-	return p.object(func(key []byte) *syntaxError {
+	return p.objectOrSkip(func(key []byte) *syntaxError {
 		switch string(key) {
 		case "time":
 			if p.peekNull() {
@@ -149,13 +144,8 @@ func (p *jsonParser) data() *syntaxError {
 
 // tags parses the tags object (or null), keeping the wanted keys' values.
 func (p *jsonParser) tags() *syntaxError {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] != '{' {
-		return p.skip()
-	}
-	p.i++
 	r := &p.rec
-	return p.object(func(key []byte) *syntaxError {
+	return p.objectOrSkip(func(key []byte) *syntaxError {
 		p.ws()
 		if p.i < len(p.b) && p.b[p.i] != '"' {
 			return p.skip() // null or a non-string tag: not ours
@@ -172,6 +162,18 @@ func (p *jsonParser) tags() *syntaxError {
 		}
 		return p.skip()
 	})
+}
+
+// objectOrSkip parses an object at p.i with member (see object), or
+// validates and skips a value of any other kind (k6 writes null for an
+// absent data or tags object).
+func (p *jsonParser) objectOrSkip(member func(key []byte) *syntaxError) *syntaxError {
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return p.skip()
+	}
+	p.i++
+	return p.object(member)
 }
 
 func (p *jsonParser) peekNull() bool {
