@@ -190,13 +190,17 @@ func (r *BudgetResult) Describe() string {
 }
 
 // BudgetsMet reports whether every result is met (true for none).
-func BudgetsMet(results []BudgetResult) bool {
+func BudgetsMet(results []BudgetResult) bool { return budgetsMissed(results) == 0 }
+
+// budgetsMissed counts the results that are not met.
+func budgetsMissed(results []BudgetResult) int {
+	missed := 0
 	for i := range results {
 		if !results[i].Met {
-			return false
+			missed++
 		}
 	}
-	return true
+	return missed
 }
 
 // selects reports whether the budget selects step and region.

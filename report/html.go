@@ -110,12 +110,7 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	d.Budgets = s.Budgets
 	d.Sections = s.Sections
 	if len(s.Budgets) > 0 {
-		missed := 0
-		for i := range s.Budgets {
-			if !s.Budgets[i].Met {
-				missed++
-			}
-		}
+		missed := budgetsMissed(s.Budgets)
 		d.VerdictOK = missed == 0
 		if missed == 0 {
 			d.Verdict = fmt.Sprintf("All %d budgets met", len(s.Budgets))

@@ -18,12 +18,7 @@ func mdCell(s string) string {
 // table and the per-step table.
 func WriteMarkdown(w io.Writer, s *Summary) error {
 	bw := bufio.NewWriter(w)
-	missed := 0
-	for i := range s.Budgets {
-		if !s.Budgets[i].Met {
-			missed++
-		}
-	}
+	missed := budgetsMissed(s.Budgets)
 	title := "agentstorm"
 	if p := s.Meta["profile"]; p != "" {
 		title += ": " + p

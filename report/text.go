@@ -54,7 +54,6 @@ func formatPct(share float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64) + "%"
 }
 
-// formatCount formats n with thousands separators.
 // FormatCount writes n with thousands separators: 1234567 -> "1,234,567".
 func FormatCount(n int64) string {
 	s := strconv.FormatInt(n, 10)
@@ -325,15 +324,11 @@ func writeBudgetTable(w io.Writer, s *Summary) {
 	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(n-len([]rune(s)), 0)) }
 	fmt.Fprintf(w, "\nBudgets (judged on the totals; %s)\n", note)
 	fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad("budget", exprW), pad("actual", actW), pad("limit", limW), "verdict")
-	missed := 0
 	for i := range results {
 		r := &results[i]
-		if !r.Met {
-			missed++
-		}
 		fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad(r.Expr, exprW), pad(r.ActualText(), actW), pad(r.LimitText(), limW), r.Verdict())
 	}
-	if missed == 0 {
+	if missed := budgetsMissed(results); missed == 0 {
 		fmt.Fprintf(w, "All %d budgets met.\n", len(results))
 	} else {
 		fmt.Fprintf(w, "%d of %d budgets MISSED.\n", missed, len(results))
