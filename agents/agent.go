@@ -47,7 +47,7 @@ type agent struct {
 	needThink bool
 
 	stopping atomic.Bool    // closed model: stop after the current request (see wake)
-	work     chan time.Time // open model: intended start of the next session
+	work     chan time.Time // open model: intended start of the next session; closed when the run ends
 	idle     chan<- *agent  // open model: where the agent waits for work
 }
 
@@ -80,8 +80,8 @@ func newAgent(s *Swarm, id int) *agent {
 func (a *agent) wake() { a.timer.Reset(0) }
 
 // halted reports whether the run has ended or this agent was asked to stop.
-// (Atomic flags, set before the channels close: cheaper than a select on
-// every request.)
+// (Atomic flags: cheaper than a select on every request; wake cuts a pause
+// short once either is set.)
 func (a *agent) halted() bool {
 	return a.s.halting.Load() || a.stopping.Load()
 }
@@ -118,21 +118,16 @@ func (a *agent) runOpen(wg *sync.WaitGroup) {
 		a.s.agents.Add(-1)
 		wg.Done()
 	}()
-	for {
-		select {
-		case <-a.s.halt:
+	for at := range a.work { // Run closes work when the run ends
+		a.s.active.Add(1)
+		a.needThink = false
+		a.session(at)
+		a.s.active.Add(-1)
+		a.releaseBufs()
+		if a.halted() {
 			return
-		case at := <-a.work:
-			a.s.active.Add(1)
-			a.needThink = false
-			a.session(at)
-			a.s.active.Add(-1)
-			a.releaseBufs()
-			if a.halted() {
-				return
-			}
-			a.idle <- a // never blocks: the queue holds every agent
 		}
+		a.idle <- a // never blocks: the queue holds every agent
 	}
 }
 

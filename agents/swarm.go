@@ -146,11 +146,10 @@ type Swarm struct {
 	pool   *bufPool
 
 	ran       atomic.Bool
-	start     time.Time     // set by Run before any goroutine starts
-	startNano atomic.Int64  // start, for readers outside Run
-	stopped   atomic.Int64  // nanoseconds since start when the run ended; 0 while running
-	halt      chan struct{} // closed when the run ends
-	halting   atomic.Bool   // set just before halt is closed
+	start     time.Time    // set by Run before any goroutine starts
+	startNano atomic.Int64 // start, for readers outside Run
+	stopped   atomic.Int64 // nanoseconds since start when the run ended; 0 while running
+	halting   atomic.Bool  // set when the run ends (see agent.halted)
 	aborting  atomic.Bool
 	dialCtx   context.Context
 	dialSem   chan struct{} // a slot per connect in flight
@@ -192,7 +191,6 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		open:    prof.Workload.Model == profiles.Open,
 		planned: prof.Workload.Duration(),
 		think:   prof.Workload.Think,
-		halt:    make(chan struct{}),
 		dialSem: make(chan struct{}, maxConcurrentDials),
 		steps:   make(map[*profiles.Step]stepInfo),
 		fails:   make(map[failKey]int64),
@@ -420,11 +418,16 @@ func (s *Swarm) Run(ctx context.Context) error {
 	}
 	s.stopped.Store(int64(time.Since(s.start)))
 	s.halting.Store(true)
-	close(s.halt)
 	s.mu.Lock()
 	for _, a := range s.all {
-		if a != nil {
-			a.wake()
+		if a == nil {
+			continue
+		}
+		a.wake()
+		if a.work != nil {
+			// Open model: an idle agent leaves. schedule has returned, so
+			// nothing sends on work any more.
+			close(a.work)
 		}
 	}
 	s.mu.Unlock()
