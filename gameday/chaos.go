@@ -11,12 +11,13 @@
 // The flow, as cmd/agentstorm wires it:
 //
 //	col := gameday.NewCollector(start, "add_to_cart")     // agents.Config.OnAnswer -> col.Observe
-//	tl := gameday.NewTimeline(regions)                    // every interval -> tl.Add(iv)
+//	tl := gameday.NewTimeline(start, regions)             // every interval -> tl.Add(iv)
 //	ex := &gameday.Executor{Actions: prof.ChaosActions, Admin: admin, Start: start, OnEvent: ...}
 //	go ex.Run(ctx)
 //	... storm ...
 //	res := gameday.Analyze(ex.Events(), tl, col, opts)    // degradation, blast radius, recovery
-//	res.Orders = gameday.AuditOrders(ctx, col, lookup)    // after the queue drains
+//	oa := gameday.AuditOrders(ctx, col, auditOpts)        // after the queue drains
+//	res.Orders = &oa
 //	res.Figures() -> report.Summary.Figures (lost_orders, duplicate_orders, preorder_share, recovery...)
 //
 // The package talks to targets over HTTP only; it never imports the target.

@@ -2,6 +2,7 @@ package gameday
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -56,10 +57,13 @@ func NewCollector(start time.Time, cartStep string) *Collector {
 // else as an error.
 func (c *Collector) Observe(step string, region int, baseURL string, status int, body, idemKey []byte) {
 	now := time.Since(c.start)
+	// A view of body, not a copy: values are compared or copied before
+	// they are kept (gjson.GetBytes would copy every result it returns).
+	view := unsafe.String(unsafe.SliceData(body), len(body))
 	if status == 202 {
-		id := gjson.GetBytes(body, "order_id")
+		id := gjson.Get(view, "order_id")
 		if id.Type == gjson.String && id.Str != "" {
-			c.addOrder(id.Str, string(idemKey), baseURL, region, now)
+			c.addOrder(id.Str, idemKey, baseURL, region, now)
 		}
 	}
 	if step != c.cartStep {
@@ -71,8 +75,7 @@ func (c *Collector) Observe(step string, region int, baseURL string, status int,
 	}
 	kind := 3
 	if status == 200 {
-		// A view of body, not a copy: the mode is only compared, not kept.
-		switch gjson.Get(unsafe.String(unsafe.SliceData(body), len(body)), "mode").Str {
+		switch gjson.Get(view, "mode").Str {
 		case "in_stock":
 			kind = 0
 		case "preorder":
@@ -99,17 +102,22 @@ func (c *Collector) Observe(step string, region int, baseURL string, status int,
 	c.mu.Unlock()
 }
 
-func (c *Collector) addOrder(id, key, baseURL string, region int, at time.Duration) {
+// addOrder records an order id answered 202. id and key may be views of
+// the answer's buffers: they are copied before they are kept.
+func (c *Collector) addOrder(id string, key []byte, baseURL string, region int, at time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.orders[id]; !ok {
-		c.orders[id] = &Order{ID: id, Key: key, BaseURL: baseURL, Region: region, At: at}
+	o := c.orders[id]
+	if o == nil {
+		o = &Order{ID: strings.Clone(id), Key: string(key), BaseURL: baseURL, Region: region, At: at}
+		c.orders[o.ID] = o
 	}
-	if key == "" {
+	if len(key) == 0 {
 		return
 	}
-	if !slices.Contains(c.keys[key], id) {
-		c.keys[key] = append(c.keys[key], id)
+	ids := c.keys[string(key)]
+	if !slices.Contains(ids, id) {
+		c.keys[string(key)] = append(ids, o.ID)
 	}
 }
 
