@@ -2,8 +2,9 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -621,12 +622,7 @@ func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *Bud
 		}
 		extra := ""
 		if len(p.o.Figures) > 0 {
-			names := make([]string, 0, len(p.o.Figures))
-			for n := range p.o.Figures {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			extra = ", or a run figure: " + strings.Join(names, ", ")
+			extra = ", or a run figure: " + strings.Join(slices.Sorted(maps.Keys(p.o.Figures)), ", ")
 		}
 		return nil, p.errAt(t, "unknown metric %q: expected %s%s", t.text, metricHelp, extra)
 	}

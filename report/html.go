@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -75,16 +76,11 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	if p := s.Meta["profile"]; p != "" {
 		d.Title = "agentstorm: " + p
 	}
-	keys := make([]string, 0, len(s.Meta))
-	for k := range s.Meta {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	d.Meta = append(d.Meta, [2]string{"model", s.Model}, [2]string{"start", s.Start.UTC().Format(time.RFC3339)},
 		[2]string{"elapsed", FormatDuration(s.Elapsed)}, [2]string{"requests", FormatCount(s.Overall.Count)},
 		[2]string{"req/s", formatRate(s.Overall.RPS)}, [2]string{"connections opened", FormatCount(s.Connections)},
 		[2]string{"peak active agents", FormatCount(int64(s.PeakActiveAgents))}, [2]string{"dropped sessions", FormatCount(s.Dropped)})
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.Meta)) {
 		d.Meta = append(d.Meta, [2]string{k, s.Meta[k]})
 	}
 	o := s.Overall.Judged()

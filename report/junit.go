@@ -4,7 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,12 +66,7 @@ func (s *Summary) JUnit() *JUnitSuites {
 	secs := strconv.FormatFloat(s.Elapsed.Seconds(), 'f', 3, 64)
 	ts := s.Start.UTC().Format(time.RFC3339)
 	var props []JUnitProperty
-	keys := make([]string, 0, len(s.Meta))
-	for k := range s.Meta {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.Meta)) {
 		props = append(props, JUnitProperty{Name: k, Value: s.Meta[k]})
 	}
 	props = append(props,
