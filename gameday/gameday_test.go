@@ -76,6 +76,27 @@ func TestCollectorOrdersAndModes(t *testing.T) {
 	}
 }
 
+// TestCollectorCopiesReusedBuffers: agents reuse their body and key buffers,
+// so what Observe keeps must not change when they are overwritten.
+func TestCollectorCopiesReusedBuffers(t *testing.T) {
+	c := NewCollector(time.Now(), "add_to_cart")
+	body, key := []byte(`{"order_id":"o0-1"}`), []byte("k1")
+	c.Observe("checkout", 0, "http://a", 202, body, key)
+	copy(body, `{"order_id":"o0-2"}`)
+	copy(key, "k9")
+	c.Observe("checkout", 0, "http://a", 202, body, []byte("k1"))
+	got := map[string]string{}
+	for _, o := range c.Orders() {
+		got[o.ID] = o.Key
+	}
+	if len(got) != 2 || got["o0-1"] != "k1" || got["o0-2"] != "k1" {
+		t.Errorf("orders = %v, want o0-1 and o0-2, both with key k1", got)
+	}
+	if d := c.DuplicateKeys(); len(d) != 1 || strings.Join(d["k1"], ",") != "o0-1,o0-2" {
+		t.Errorf("duplicates = %v", d)
+	}
+}
+
 // TestAnalyzeBlastRadiusAndRecovery feeds a real recorder's intervals: region
 // b fails from second 3 to 5 while region a keeps answering; b is killed at
 // 3 s and restored at 6 s.
