@@ -430,7 +430,7 @@ func (p *parser) parse() (*Budget, *BudgetError) {
 			if len(p.o.Shards) == 0 {
 				return nil, p.errAt(key, "shard= filters need figures recorded per shard, which this run does not have")
 			}
-			if !contains(p.o.Shards, val.text) {
+			if !slices.Contains(p.o.Shards, val.text) {
 				return nil, p.errAt(val, "unknown shard %q; known shards: %s", val.text, strings.Join(p.o.Shards, ", "))
 			}
 			b.Filter.Shard = val.text
@@ -515,15 +515,6 @@ func (p *parser) parse() (*Budget, *BudgetError) {
 		return nil, p.errAt(t, "unexpected %s after the limit: expected the end, or `abort [after 10s] [min 100]`", describe(t))
 	}
 	return b, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *parser) resolveStep(b *Budget, t token) *BudgetError {
@@ -617,7 +608,7 @@ func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *Bud
 		if u, ok := p.o.Figures[t.text]; ok {
 			return figureMetric{name: t.text, unit: u}, nil
 		}
-		if contains(p.o.Steps, t.text) {
+		if slices.Contains(p.o.Steps, t.text) {
 			return nil, p.errAt(t, "%q is a step, not a metric: put a metric after it, as in `%s p99 < 100ms`", t.text, t.text)
 		}
 		extra := ""

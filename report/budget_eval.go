@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -205,19 +206,8 @@ func budgetsMissed(results []BudgetResult) int {
 
 // selects reports whether the budget selects step and region.
 func (b *Budget) selects(step, region int) bool {
-	return inIDs(b.steps, step) && inIDs(b.regions, region)
-}
-
-func inIDs(ids []int, id int) bool {
-	if ids == nil {
-		return true
-	}
-	for _, v := range ids {
-		if v == id {
-			return true
-		}
-	}
-	return false
+	return (b.steps == nil || slices.Contains(b.steps, step)) &&
+		(b.regions == nil || slices.Contains(b.regions, region))
 }
 
 // judgedHistogram returns the histogram to judge st by.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -80,7 +81,7 @@ func Compare(before, after *Summary) []CompareRow {
 	var out []CompareRow
 	names := append([]string(nil), before.Steps...)
 	for _, n := range after.Steps {
-		if !contains(names, n) {
+		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
