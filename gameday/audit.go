@@ -2,6 +2,7 @@ package gameday
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"encoding/json"
 
 	"github.com/tidwall/gjson"
 
@@ -67,7 +66,9 @@ func AuditOrders(ctx context.Context, col *Collector, opts AuditOptions) OrderAu
 	}
 	cl := opts.Client
 	if cl == nil {
-		cl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: opts.Parallel}}
+		tr := &http.Transport{MaxIdleConnsPerHost: opts.Parallel}
+		defer tr.CloseIdleConnections() // the audit's own connections end with it
+		cl = &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	}
 	orders := col.Orders()
 	sort.Slice(orders, func(i, j int) bool { return orders[i].ID < orders[j].ID })
@@ -331,9 +332,8 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 			ri.WithinBudget = ri.During.ErrorPct <= o.ErrorLimit && ri.During.P99 < o.P99Limit
 			f.Regions = append(f.Regions, ri)
 			if ri.Faulted {
-				c, e, _ := tl.Window(r, b0, secFloor(f.Start))
-				baseCnt += c
-				baseErr += e
+				baseCnt += ri.Before.Count
+				baseErr += ri.Before.Errors
 			}
 		}
 		f.Recovery = -1
@@ -366,7 +366,7 @@ func phase(tl *Timeline, region, from, to int) Phase {
 
 // recovery finds the first whole second from the restore on whose faulted
 // regions' p99 is under the limit and error rate at most the baseline
-// plus RecoveryErrorPct.
+// plus RecoveryErrorPct. f.Regions are in the timeline's region order.
 func recovery(tl *Timeline, f Fault, baseCnt, baseErr int64, o AnalyzeOptions) time.Duration {
 	base := 0.0
 	if baseCnt > 0 {
@@ -375,12 +375,8 @@ func recovery(tl *Timeline, f Fault, baseCnt, baseErr int64, o AnalyzeOptions) t
 	for s := secCeil(f.End); s < tl.Seconds(); s++ {
 		var c, e int64
 		var p99 time.Duration
-		for r, name := range tl.Regions() {
-			faulted := false
-			for _, ri := range f.Regions {
-				faulted = faulted || (ri.Region == name && ri.Faulted)
-			}
-			if !faulted {
+		for r, ri := range f.Regions {
+			if !ri.Faulted {
 				continue
 			}
 			ph := phase(tl, r, s, s+1)
@@ -446,25 +442,24 @@ func (r *Result) Figures() map[string]float64 {
 	if len(r.Faults) > 0 {
 		f["regions_outside_budget"] = float64(outside)
 	}
-	worst := time.Duration(0)
-	n := 0
+	var worst time.Duration
+	restored, never := 0, false
 	for _, fl := range r.Faults {
 		if !fl.Restored {
 			continue
 		}
-		n++
+		restored++
 		if fl.Recovery < 0 {
-			worst = time.Duration(1<<62 - 1)
+			never = true
 		} else {
 			worst = max(worst, fl.Recovery)
 		}
 	}
-	if n > 0 {
-		if worst == time.Duration(1<<62-1) {
-			f["recovery"] = 1e9 // never recovered
-		} else {
-			f["recovery"] = float64(worst.Milliseconds())
-		}
+	switch {
+	case never:
+		f["recovery"] = 1e9 // never recovered
+	case restored > 0:
+		f["recovery"] = float64(worst.Milliseconds())
 	}
 	return f
 }
