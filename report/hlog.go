@@ -679,52 +679,76 @@ func hlogHeaderTime(line, prefix string) (float64, error) {
 	return v, nil
 }
 
-// histLine merges one histogram line into the set and returns the end of
-// its interval (Unix ms): curEndMs, the end of the interval record it
-// belongs to, when the log has them (counted), else the line's own.
-func (ls *LogSet) histLine(line string, baseMs, curEndMs int64, counted bool, bad func(string, ...any) error) (int64, error) {
-	tag := ""
+// parseHistLine parses an interval histogram line,
+// "[Tag=TAG,]start,length,max,histogram": its tag ("" when untagged), its
+// start and length in seconds, and its histogram.
+func parseHistLine(line string) (tag string, startS, lenS float64, h *hdr.PackedHistogram, err error) {
 	if strings.HasPrefix(line, "Tag=") {
 		comma := strings.IndexByte(line, ',')
 		if comma < 0 {
-			return 0, bad("tag without a histogram")
+			return "", 0, 0, nil, errors.New("tag without a histogram")
 		}
 		tag, line = line[4:comma], line[comma+1:]
 	}
 	parts := strings.SplitN(line, ",", 4)
 	if len(parts) != 4 {
-		return 0, bad("expected an interval histogram line (start,length,max,histogram)")
+		return "", 0, 0, nil, errors.New("expected an interval histogram line ([Tag=TAG,]start,length,max,histogram)")
 	}
 	startS, err1 := strconv.ParseFloat(parts[0], 64)
 	lenS, err2 := strconv.ParseFloat(parts[1], 64)
 	if err1 != nil || err2 != nil {
-		return 0, bad("bad interval start or length in %q", parts[0]+","+parts[1])
+		return "", 0, 0, nil, fmt.Errorf("bad interval start or length in %q", parts[0]+","+parts[1])
 	}
-	h, err := hdr.DecodePacked([]byte(parts[3]))
+	h, err = hdr.DecodePacked([]byte(parts[3]))
 	if err != nil {
-		return 0, bad("bad histogram: %v", err)
+		return "", 0, 0, nil, fmt.Errorf("bad histogram: %w", err)
+	}
+	return tag, startS, lenS, h, nil
+}
+
+// scanTag calls f with each KEY and %-unescaped VALUE of a tag's
+// "KEY=VALUE;..." pairs (parts without "=" are skipped).
+func scanTag(tag string, f func(key, value string)) error {
+	for rest := tag; rest != ""; {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, ";")
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		uv, err := UnescapeTag(v)
+		if err != nil {
+			return fmt.Errorf("tag %q: %w", tag, err)
+		}
+		f(k, uv)
+	}
+	return nil
+}
+
+// histLine merges one histogram line into the set and returns the end of
+// its interval (Unix ms): curEndMs, the end of the interval record it
+// belongs to, when the log has them (counted), else the line's own.
+func (ls *LogSet) histLine(line string, baseMs, curEndMs int64, counted bool, bad func(string, ...any) error) (int64, error) {
+	tag, startS, lenS, h, err := parseHistLine(line)
+	if err != nil {
+		return 0, bad("%v", err)
 	}
 	stepName, regName, corrected := "all", "default", false
 	if tag != "" {
 		stepName = tag
-		for _, kv := range strings.Split(tag, ";") {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				continue
-			}
-			uv, err := UnescapeTag(v)
-			if err != nil {
-				return 0, bad("tag %q: %v", tag, err)
-			}
-			switch k {
-			case "step":
-				stepName = uv
-			case "region":
-				regName = uv
-			case "figure":
-				corrected = uv == "corrected"
-			}
+	}
+	err = scanTag(tag, func(k, v string) {
+		switch k {
+		case "step":
+			stepName = v
+		case "region":
+			regName = v
+		case "figure":
+			corrected = v == "corrected"
 		}
+	})
+	if err != nil {
+		return 0, bad("%v", err)
 	}
 	si, ri := ls.step(stepName, false), ls.region(regName)
 	a := ls.cell(si, ri)

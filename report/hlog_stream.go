@@ -154,34 +154,23 @@ func (d *LogDecoder) histogram(iv *Interval, line string) error {
 	if !strings.HasPrefix(line, "Tag=") {
 		return d.errf("expected a tagged histogram line")
 	}
-	comma := strings.IndexByte(line, ',')
-	if comma < 0 {
-		return d.errf("tag without a histogram")
-	}
-	tag, rest := line[4:comma], line[comma+1:]
-	parts := strings.SplitN(rest, ",", 4)
-	if len(parts) != 4 {
-		return d.errf("expected start,length,max,histogram after the tag")
-	}
-	h, err := hdr.DecodePacked([]byte(parts[3]))
+	tag, _, _, h, err := parseHistLine(line)
 	if err != nil {
-		return d.errf("bad histogram: %v", err)
+		return d.errf("%v", err)
 	}
 	step, region, corrected := -1, -1, false
-	for _, kv := range strings.Split(tag, ";") {
-		k, v, _ := strings.Cut(kv, "=")
-		uv, err := UnescapeTag(v)
-		if err != nil {
-			return d.errf("tag %q: %v", tag, err)
-		}
+	err = scanTag(tag, func(k, v string) {
 		switch k {
 		case "step":
-			step = indexOf(iv.Steps, uv)
+			step = indexOf(iv.Steps, v)
 		case "region":
-			region = indexOf(iv.Regions, uv)
+			region = indexOf(iv.Regions, v)
 		case "figure":
-			corrected = uv == "corrected"
+			corrected = v == "corrected"
 		}
+	})
+	if err != nil {
+		return d.errf("%v", err)
 	}
 	ci := iv.Cell(step, region)
 	if ci == nil {
