@@ -56,15 +56,22 @@ func loadPing(t *testing.T, workload string) *profiles.Profile {
 		"flows:\n  - name: f\n    steps:\n      - {name: ping, method: GET, path: /ping}\n")
 }
 
-// runSwarm runs prof against base and returns the summary and the swarm.
-func runSwarm(t *testing.T, ctx context.Context, prof *profiles.Profile, cfg Config) (*report.Summary, *Swarm, error) {
+// newSwarm makes a swarm for prof with cfg and the recorder it records into.
+func newSwarm(t *testing.T, prof *profiles.Profile, cfg Config) (*Swarm, *report.Recorder) {
 	t.Helper()
 	rec := report.NewRecorder(RecorderOptions(prof))
 	s, err := New(cfg, prof, rec)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	err = s.Run(ctx)
+	return s, rec
+}
+
+// runSwarm runs prof with cfg and returns the summary and the swarm.
+func runSwarm(t *testing.T, ctx context.Context, prof *profiles.Profile, cfg Config) (*report.Summary, *Swarm, error) {
+	t.Helper()
+	s, rec := newSwarm(t, prof, cfg)
+	err := s.Run(ctx)
 	return rec.Summary(s.Elapsed()), s, err
 }
 
@@ -191,11 +198,7 @@ func TestClosedStagesFollowRamp(t *testing.T) {
   stages: "0->40 in 1s, hold 500ms, ->10 in 0s, hold 500ms"
   think: 20ms
 `)
-	rec := report.NewRecorder(RecorderOptions(prof))
-	sw, err := New(Config{BaseURL: base}, prof, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw, _ := newSwarm(t, prof, Config{BaseURL: base})
 	type sample struct {
 		at     time.Duration
 		active int64
@@ -270,6 +273,19 @@ func rawListener(t *testing.T, fn func(c net.Conn)) string {
 	return "http://" + ln.Addr().String()
 }
 
+// stallListener accepts connections and reads them without ever answering.
+func stallListener(t *testing.T) string {
+	t.Helper()
+	return rawListener(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+}
+
 func TestErrorClasses(t *testing.T) {
 	closedPort := func() string {
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -293,16 +309,7 @@ func TestErrorClasses(t *testing.T) {
 				c.Close()
 			})
 		}, report.ConnReset, false},
-		{"stall", func() string {
-			return rawListener(t, func(c net.Conn) {
-				buf := make([]byte, 4096)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			})
-		}, report.Timeout, false},
+		{"stall", func() string { return stallListener(t) }, report.Timeout, false},
 		{"garbage", func() string {
 			return rawListener(t, func(c net.Conn) {
 				buf := make([]byte, 4096)
@@ -374,11 +381,7 @@ func TestStopAndEndCutPausesShort(t *testing.T) {
   stages: "0->8 in 0s, hold 400ms, ->2 in 0s, hold 600ms"
   think: 1h
 `)
-	rec := report.NewRecorder(RecorderOptions(prof))
-	sw, err := New(Config{BaseURL: base}, prof, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw, rec := newSwarm(t, prof, Config{BaseURL: base})
 	var agentsAfterDrop atomic.Int64
 	agentsAfterDrop.Store(-1)
 	time.AfterFunc(800*time.Millisecond, func() { agentsAfterDrop.Store(sw.Stats().Agents) })
@@ -398,14 +401,7 @@ func TestStopAndEndCutPausesShort(t *testing.T) {
 }
 
 func TestStopCutsStalledCalls(t *testing.T) {
-	base := rawListener(t, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		for {
-			if _, err := c.Read(buf); err != nil {
-				return
-			}
-		}
-	})
+	base := stallListener(t)
 	prof := load(t, `
 target: http://127.0.0.1:1
 workload:
