@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,12 +24,12 @@ const (
 	ChaosExec             = "exec"
 )
 
-// ChaosActionNames lists every action a chaos: entry may name.
+// chaosActionNames lists every action a chaos: entry may name.
 var chaosActionNames = []string{ChaosKillShard, ChaosRestoreShard, ChaosFreezeShard, ChaosFailInventory,
 	ChaosRestoreInventory, ChaosAddLatency, ChaosClearLatency, ChaosPauseOrders, ChaosResumeOrders, ChaosExec}
 
-// ChaosUndo maps an action that breaks something to the action that
-// restores it (used for `duration:`).
+// chaosUndo maps an action that breaks something to the action that
+// restores it (used for `duration:`; see UndoOf).
 var chaosUndo = map[string]string{
 	ChaosKillShard:     ChaosRestoreShard,
 	ChaosFailInventory: ChaosRestoreInventory,
@@ -126,11 +127,7 @@ func (l *loader) chaos(n *yaml.Node) {
 			ok = false
 		} else if s, good := l.str(v, what+" action"); good {
 			a.Action = s
-			known := false
-			for _, k := range chaosActionNames {
-				known = known || k == s
-			}
-			if !known {
+			if !slices.Contains(chaosActionNames, s) {
 				hint := "one of " + strings.Join(chaosActionNames, ", ")
 				if dm := didYouMean(s, chaosActionNames); dm != "" {
 					hint = dm
@@ -175,12 +172,8 @@ func (l *loader) chaos(n *yaml.Node) {
 			if s, good := l.str(v, what+" region"); good {
 				a.Region = s
 				if l.p.Population != nil {
-					found := false
-					for _, r := range l.p.Population.Regions() {
-						found = found || r == s
-					}
-					if !found {
-						l.errf(v, "the population's regions are "+strings.Join(l.p.Population.Regions(), ", "), "%s: region %q is not in the population", what, s)
+					if regions := l.p.Population.Regions(); !slices.Contains(regions, s) {
+						l.errf(v, "the population's regions are "+strings.Join(regions, ", "), "%s: region %q is not in the population", what, s)
 						ok = false
 					}
 				}

@@ -95,8 +95,8 @@ type Profile struct {
 	Flows []*Flow
 	// Budgets are the budget expressions, kept as text with their positions.
 	Budgets []Budget
-	// Chaos is the raw `chaos:` section (nil when absent); it is validated
-	// by the game-day code, not here.
+	// Chaos is the raw `chaos:` section (nil when absent); its validated
+	// schedule is ChaosActions.
 	Chaos *yaml.Node
 	// ChaosActions is the validated chaos: schedule, in file order (see
 	// ChaosAction); nil when the profile has none.
