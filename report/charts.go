@@ -82,6 +82,19 @@ func addLine(p *plot.Plot, name string, pts plotter.XYs, c color.Color, dashed b
 	return nil
 }
 
+// chartLine is one named line of a chart.
+type chartLine struct {
+	name string
+	pts  plotter.XYs
+}
+
+// addBudgetLine draws the 100 ms compliance limit as a dashed red line
+// from x0 to x1.
+func addBudgetLine(p *plot.Plot, x0, x1 float64) error {
+	limit := durMs(ComplianceLimit)
+	return addLine(p, "budget "+FormatDuration(ComplianceLimit), plotter.XYs{{X: x0, Y: limit}, {X: x1, Y: limit}}, budgetRed, true)
+}
+
 // ninesTicks labels a "nines" axis: x = -log10(1-q).
 type ninesTicks struct{ max float64 }
 
@@ -156,19 +169,13 @@ func spectrumChart(s *Summary) (string, error) {
 	p.Y.Tick.Marker = msTicks{}
 	p.Legend.Top = false // the spectrum rises to the right: the bottom right is free
 	xmax, ymin, ymax := 1.0, math.Inf(1), 100.0
-	lines := []struct {
-		name string
-		pts  plotter.XYs
-	}{{"all", spectrumPoints(judgedHistogram(&s.Overall))}}
+	lines := []chartLine{{"all", spectrumPoints(judgedHistogram(&s.Overall))}}
 	for i := range s.PerStep {
 		if len(lines) > len(palette)-1 {
 			break
 		}
 		if h := judgedHistogram(&s.PerStep[i]); h != nil && h.TotalCount() > 0 && len(s.PerStep) > 1 {
-			lines = append(lines, struct {
-				name string
-				pts  plotter.XYs
-			}{s.PerStep[i].Name, spectrumPoints(h)})
+			lines = append(lines, chartLine{s.PerStep[i].Name, spectrumPoints(h)})
 		}
 	}
 	for i, l := range lines {
@@ -182,8 +189,7 @@ func spectrumChart(s *Summary) (string, error) {
 	if math.IsInf(ymin, 1) {
 		ymin = 1
 	}
-	limit := durMs(ComplianceLimit)
-	if err := addLine(p, "budget "+FormatDuration(ComplianceLimit), plotter.XYs{{X: 0, Y: limit}, {X: xmax, Y: limit}}, budgetRed, true); err != nil {
+	if err := addBudgetLine(p, 0, xmax); err != nil {
 		return "", err
 	}
 	p.X.Min, p.X.Max = 0, xmax
@@ -194,24 +200,35 @@ func spectrumChart(s *Summary) (string, error) {
 
 func seriesX(pt *SeriesPoint) float64 { return pt.At.Seconds() }
 
-// secondsAxis sets a time axis over the series.
-func secondsAxis(p *plot.Plot, s *Summary) {
+// newTimePlot returns a plot over the series' time axis (seconds since the
+// start), titled, with its y label and the legend at the top.
+func newTimePlot(s *Summary, title, ylabel string) *plot.Plot {
+	p := newPlot()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = true
 	p.X.Label.Text = "seconds since start"
 	p.X.Min = 0
 	if n := len(s.Series); n > 0 {
 		p.X.Max = math.Max(seriesX(&s.Series[n-1]), 1)
 	}
+	return p
+}
+
+// renderTimePlot marks the timeline events on an over-time plot (once its
+// y range is set) and renders it.
+func renderTimePlot(p *plot.Plot, s *Summary) (string, error) {
+	if err := markEvents(p, s); err != nil {
+		return "", err
+	}
+	return renderSVG(p)
 }
 
 // latencyChart is p50, p99 and max per second.
 func latencyChart(s *Summary) (string, error) {
-	p := newPlot()
-	p.Title.Text = "Latency over time (per second, raw)"
-	p.Y.Label.Text = "latency"
+	p := newTimePlot(s, "Latency over time (per second, raw)", "latency")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = msTicks{}
-	p.Legend.Top = true
-	secondsAxis(p, s)
 	var p50, p99, mx plotter.XYs
 	ymin, ymax := math.Inf(1), 100.0
 	for i := range s.Series {
@@ -227,32 +244,21 @@ func latencyChart(s *Summary) (string, error) {
 	if math.IsInf(ymin, 1) {
 		ymin = 1
 	}
-	for i, l := range []struct {
-		n   string
-		pts plotter.XYs
-	}{{"p50", p50}, {"p99", p99}, {"max", mx}} {
-		if err := addLine(p, l.n, l.pts, palette[i], false); err != nil {
+	for i, l := range []chartLine{{"p50", p50}, {"p99", p99}, {"max", mx}} {
+		if err := addLine(p, l.name, l.pts, palette[i], false); err != nil {
 			return "", err
 		}
 	}
-	limit := durMs(ComplianceLimit)
-	if err := addLine(p, "budget "+FormatDuration(ComplianceLimit), plotter.XYs{{X: p.X.Min, Y: limit}, {X: p.X.Max, Y: limit}}, budgetRed, true); err != nil {
+	if err := addBudgetLine(p, p.X.Min, p.X.Max); err != nil {
 		return "", err
 	}
 	p.Y.Min, p.Y.Max = math.Max(ymin*0.8, 0.001), ymax*1.25
-	if err := markEvents(p, s); err != nil {
-		return "", err
-	}
-	return renderSVG(p)
+	return renderTimePlot(p, s)
 }
 
 // throughputChart is requests and errors per second.
 func throughputChart(s *Summary) (string, error) {
-	p := newPlot()
-	p.Title.Text = "Throughput and errors over time"
-	p.Y.Label.Text = "per second"
-	p.Legend.Top = true
-	secondsAxis(p, s)
+	p := newTimePlot(s, "Throughput and errors over time", "per second")
 	var rps, errs, drops plotter.XYs
 	anyDrop := false
 	for i := range s.Series {
@@ -276,19 +282,12 @@ func throughputChart(s *Summary) (string, error) {
 		}
 	}
 	p.Y.Min = 0
-	if err := markEvents(p, s); err != nil {
-		return "", err
-	}
-	return renderSVG(p)
+	return renderTimePlot(p, s)
 }
 
 // agentsChart is the active-agents gauge per second.
 func agentsChart(s *Summary) (string, error) {
-	p := newPlot()
-	p.Title.Text = "Active agents over time"
-	p.Y.Label.Text = "agents"
-	p.Legend.Top = true
-	secondsAxis(p, s)
+	p := newTimePlot(s, "Active agents over time", "agents")
 	var pts plotter.XYs
 	for i := range s.Series {
 		pts = append(pts, plotter.XY{X: seriesX(&s.Series[i]), Y: float64(s.Series[i].ActiveAgents)})
@@ -298,10 +297,7 @@ func agentsChart(s *Summary) (string, error) {
 	}
 	p.Y.Min = 0
 	p.Y.Tick.Marker = countTicks{}
-	if err := markEvents(p, s); err != nil {
-		return "", err
-	}
-	return renderSVG(p)
+	return renderTimePlot(p, s)
 }
 
 type countTicks struct{}
