@@ -383,7 +383,7 @@ type LogSet struct {
 	conns    int64
 	peak     int
 	invalid  int64
-	failures map[[3]string]*CheckFailure
+	failures []CheckFailure
 	figures  map[string]float64
 	events   []TimelineEvent
 	sections []Section
@@ -406,12 +406,11 @@ type secAcc struct {
 // NewLogSet returns an empty set.
 func NewLogSet() *LogSet {
 	return &LogSet{
-		stepIdx:  map[string]int{},
-		regIdx:   map[string]int{},
-		cells:    map[[2]int]*acc{},
-		secs:     map[int64]*secAcc{},
-		failures: map[[3]string]*CheckFailure{},
-		startMs:  math.MaxInt64,
+		stepIdx: map[string]int{},
+		regIdx:  map[string]int{},
+		cells:   map[[2]int]*acc{},
+		secs:    map[int64]*secAcc{},
+		startMs: math.MaxInt64,
 	}
 }
 
@@ -510,15 +509,7 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 				ls.meta = &m
 				ls.metaKV = m.Meta
 			}
-			for _, b := range m.Budgets {
-				dup := false
-				for _, o := range ls.budgets {
-					dup = dup || o.Expr == b.Expr
-				}
-				if !dup {
-					ls.budgets = append(ls.budgets, b)
-				}
-			}
+			ls.budgets = addBudgets(ls.budgets, m.Budgets)
 			stepMap = make([]int, len(m.Steps))
 			for i, s := range m.Steps {
 				stepMap[i] = ls.step(s, i < len(m.Writes) && m.Writes[i])
@@ -589,27 +580,14 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 			elapsed = time.Duration(e.ElapsedMs) * time.Millisecond
 			ls.peak += e.PeakActive
 			ls.invalid += e.Invalid
-			for _, f := range e.Failures {
-				k := [3]string{f.Step, f.Kind, strconv.Itoa(f.Status)}
-				if o := ls.failures[k]; o != nil {
-					o.Count += f.Count
-				} else {
-					fc := f
-					ls.failures[k] = &fc
-				}
-			}
+			ls.failures = addFailures(ls.failures, e.Failures)
 			for _, ev := range e.Events {
 				ls.events = append(ls.events, TimelineEvent{At: time.Duration(ev.AtSeconds * float64(time.Second)), Name: ev.Name, Error: ev.Error})
 			}
 			for _, sec := range e.Sections {
 				ls.sections = append(ls.sections, Section{Key: sec.Key, Title: sec.Title, Lines: sec.Lines})
 			}
-			for k, v := range e.Figures {
-				if ls.figures == nil {
-					ls.figures = map[string]float64{}
-				}
-				ls.figures[k] += v
-			}
+			ls.figures = addFigures(ls.figures, e.Figures)
 			if e.Aborted != "" {
 				ls.aborted = append(ls.aborted, LogAbort{Text: e.Aborted, Expr: e.AbortedBudget,
 					At: time.Duration(e.AbortedAtMs) * time.Millisecond, Actual: e.AbortedActual})
@@ -657,6 +635,49 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 	}
 	ls.elapsed = max(ls.elapsed, elapsed)
 	return nil
+}
+
+// addBudgets appends the budgets of src whose expression dst lacks.
+func addBudgets(dst, src []LogBudget) []LogBudget {
+	for _, b := range src {
+		dup := false
+		for _, o := range dst {
+			dup = dup || o.Expr == b.Expr
+		}
+		if !dup {
+			dst = append(dst, b)
+		}
+	}
+	return dst
+}
+
+// addFailures adds the counts of src to those of dst with the same step,
+// kind and status, and appends the classes dst lacks.
+func addFailures(dst, src []CheckFailure) []CheckFailure {
+	for _, f := range src {
+		i := 0
+		for i < len(dst) && (dst[i].Step != f.Step || dst[i].Kind != f.Kind || dst[i].Status != f.Status) {
+			i++
+		}
+		if i < len(dst) {
+			dst[i].Count += f.Count
+		} else {
+			dst = append(dst, f)
+		}
+	}
+	return dst
+}
+
+// addFigures adds the figures of src to dst's, making dst when it is nil
+// and src is not empty.
+func addFigures(dst, src map[string]float64) map[string]float64 {
+	for k, v := range src {
+		if dst == nil {
+			dst = map[string]float64{}
+		}
+		dst[k] += v
+	}
+	return dst
 }
 
 // hlogHeaderTime parses the seconds value of a "#[BaseTime: " or
@@ -870,9 +891,7 @@ func (ls *LogSet) Summary() (*Summary, error) {
 		s.Series = appendPoint(s.Series, p)
 	}
 	s.PeakActiveAgents = max(s.PeakActiveAgents, peak)
-	for _, f := range ls.failures {
-		s.Failures = append(s.Failures, *f)
-	}
+	s.Failures = append([]CheckFailure(nil), ls.failures...)
 	sort.Slice(s.Failures, func(i, j int) bool {
 		a, b := s.Failures[i], s.Failures[j]
 		if a.Count != b.Count {

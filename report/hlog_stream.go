@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -307,15 +306,7 @@ func MergeLogs(w io.Writer, logs []*LogDecoder, meta map[string]string) error {
 				regions = append(regions, r)
 			}
 		}
-		for _, b := range m.Budgets {
-			dup := false
-			for _, o := range budgets {
-				dup = dup || o.Expr == b.Expr
-			}
-			if !dup {
-				budgets = append(budgets, b)
-			}
-		}
+		budgets = addBudgets(budgets, m.Budgets)
 	}
 	if first == nil {
 		return errors.New("merge logs: no logs")
@@ -375,26 +366,10 @@ func MergeLogs(w io.Writer, logs []*LogDecoder, meta map[string]string) error {
 		rec.MergeEnd(d.Meta(), d.End())
 	}
 	s := rec.Summary(lastEnd.Sub(time.UnixMilli(startMs)))
-	failures := map[[3]string]int{}
 	for _, d := range logs {
-		e := d.End()
-		if e == nil {
-			continue
-		}
-		for _, f := range e.Failures {
-			k := [3]string{f.Step, f.Kind, strconv.Itoa(f.Status)}
-			if i, ok := failures[k]; ok {
-				s.Failures[i].Count += f.Count
-			} else {
-				failures[k] = len(s.Failures)
-				s.Failures = append(s.Failures, f)
-			}
-		}
-		for k, v := range e.Figures {
-			if s.Figures == nil {
-				s.Figures = map[string]float64{}
-			}
-			s.Figures[k] += v
+		if e := d.End(); e != nil {
+			s.Failures = addFailures(s.Failures, e.Failures)
+			s.Figures = addFigures(s.Figures, e.Figures)
 		}
 	}
 	return lw.Close(s)
