@@ -98,9 +98,11 @@ cpu_ticks() {
   awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2> /dev/null || echo 0
 }
 
-# rss_kb PID: resident set size of PID in KiB.
+# rss_kb PID: resident set size of PID in KiB (0 for a process gone or a zombie).
 rss_kb() {
-  awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2> /dev/null || echo 0
+  local v
+  v=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2> /dev/null)
+  echo "${v:-0}"
 }
 
 # now_s: wall clock in seconds with nanoseconds.
@@ -270,4 +272,4 @@ tree_pids() {
 }
 # tree_ticks PID / tree_rss_kb PID: CPU ticks and RSS summed over PID's process tree.
 tree_ticks() { local p s=0; for p in $(tree_pids "$1"); do s=$((s + $(cpu_ticks "$p"))); done; echo "$s"; }
-tree_rss_kb() { local p s=0 v; for p in $(tree_pids "$1"); do v=$(rss_kb "$p"); s=$((s + ${v:-0})); done; echo "$s"; }
+tree_rss_kb() { local p s=0; for p in $(tree_pids "$1"); do s=$((s + $(rss_kb "$p"))); done; echo "$s"; }

@@ -26,10 +26,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 go build -o "$tmp/agentstorm" ./cmd/agentstorm
-tck=$(getconf CLK_TCK)
+source bench/lib.sh # cpu_ticks, rss_kb, CLK_TCK
 
-ticks() { local v; v=$(awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null); echo "${v:-0}"; }
-rss_kb() { local v; v=$(awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2> /dev/null); echo "${v:-0}"; }
 children() { ps --ppid "$1" -o pid=,args= 2> /dev/null | awk -v k="$2" '$0 ~ k {print $1}'; }
 
 # storm WORKERS LABEL: one run; appends a markdown table row to $tmp/rows.
@@ -43,22 +41,22 @@ storm() {
   cpid=$!
   local t0 c0 maxrss=0 shardticks=0 nworkers=0
   t0=$(date +%s.%N)
-  c0=$(ticks "$cpid")
+  c0=$(cpu_ticks "$cpid")
   declare -A lastticks=() workerticks=()
   while kill -0 "$cpid" 2> /dev/null; do
     local sum=0 n=0 p
     for p in $(children "$cpid" ' worker '); do
       sum=$((sum + $(rss_kb "$p")))
       n=$((n + 1))
-      t=$(ticks "$p")
+      t=$(cpu_ticks "$p")
       [ "$t" -gt 0 ] && workerticks[$p]=$t
     done
     [ "$sum" -gt "$maxrss" ] && maxrss=$sum
     [ "$n" -gt "$nworkers" ] && nworkers=$n
     for p in $(children "$cpid" 'target-shard'); do
-      lastticks[$p]=$(ticks "$p")
+      lastticks[$p]=$(cpu_ticks "$p")
     done
-    c1=$(ticks "$cpid")
+    c1=$(cpu_ticks "$cpid")
     sleep 1
   done
   wait "$cpid" && rc=0 || rc=$?
@@ -70,10 +68,10 @@ storm() {
   local wticks=0
   for p in "${!workerticks[@]}"; do wticks=$((wticks + workerticks[$p])); done
   local coordcpu shardcpu
-  coordcpu=$(awk -v a="$c0" -v b="$c1" -v t="$tck" -v w="$wall" 'BEGIN {printf "%.1f", (b - a) / t / w * 100}')
-  shardcpu=$(awk -v a="$shardticks" -v t="$tck" -v w="$wall" 'BEGIN {printf "%.2f", a / t / w}')
+  coordcpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v w="$wall" 'BEGIN {printf "%.1f", (b - a) / t / w * 100}')
+  shardcpu=$(awk -v a="$shardticks" -v t="$CLK_TCK" -v w="$wall" 'BEGIN {printf "%.2f", a / t / w}')
   local gencpu
-  gencpu=$(awk -v a="$wticks" -v t="$tck" 'BEGIN {printf "%.1f", a / t}')
+  gencpu=$(awk -v a="$wticks" -v t="$CLK_TCK" 'BEGIN {printf "%.1f", a / t}')
   local ramp dials
   ramp=$(grep -m1 '^Ramp:' "$tmp/$label.out" | sed 's/^Ramp: //; s/\.$//' || true)
   dials=$(grep -m1 '^Connections:' "$tmp/$label.out" | sed 's/^Connections: //; s/\.$//' || true)
