@@ -39,6 +39,16 @@ func fullSummary(t *testing.T) *Summary {
 	return s
 }
 
+// written returns what write writes for s, failing the test on an error.
+func written(t *testing.T, write func(io.Writer, *Summary) error, s *Summary) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := write(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
 func TestWriteJSON(t *testing.T) {
 	s := fullSummary(t)
 	var buf bytes.Buffer
@@ -100,11 +110,7 @@ func TestWriteJUnit(t *testing.T) {
 
 func TestWriteHgrm(t *testing.T) {
 	s := fullSummary(t)
-	var buf bytes.Buffer
-	if err := WriteHgrm(&buf, s); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
+	out := written(t, WriteHgrm, s)
 	if strings.Count(out, "#[Mean") != 3 || !strings.Contains(out, "# agentstorm: step=checkout, from intended start latency") {
 		t.Fatalf("hgrm sections:\n%s", out)
 	}
@@ -124,19 +130,13 @@ func TestWriteHgrm(t *testing.T) {
 
 func TestWriteMarkdownAndText(t *testing.T) {
 	s := fullSummary(t)
-	var md, txt bytes.Buffer
-	if err := WriteMarkdown(&md, s); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteText(&txt, s); err != nil {
-		t.Fatal(err)
-	}
+	md, txt := written(t, WriteMarkdown, s), written(t, WriteText, s)
 	for _, want := range []string{"### ❌ agentstorm: smoke: 1 of 3 budgets missed", "| `checkout p99 < 100ms` |", "&lt; 100ms", "❌ MISSED", "| **all** |"} {
-		if !strings.Contains(md.String(), want) {
-			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	tail := txt.String()[strings.LastIndex(txt.String(), "\nBudgets"):]
+	tail := txt[strings.LastIndex(txt, "\nBudgets"):]
 	for _, want := range []string{"checkout p99 < 100ms", "< 100ms", "MISSED", "1 of 3 budgets MISSED."} {
 		if !strings.Contains(tail, want) {
 			t.Errorf("text budget table lacks %q:\n%s", want, tail)

@@ -13,22 +13,14 @@ func TestSectionsAndEventsInEveryOutput(t *testing.T) {
 	s.Events = []TimelineEvent{{At: 1500 * time.Millisecond, Name: "kill_shard shard 1"}, {At: 2 * time.Second, Name: "restore_shard shard 1", Error: "boom"}}
 	s.Sections = []Section{{Key: "gameday", Title: "Game day", Lines: []string{"Orders: 5 accepted, 0 lost"}, Data: map[string]int{"lost": 0}}}
 
-	var text bytes.Buffer
-	if err := WriteText(&text, s); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text.String(), "Game day\n========\nOrders: 5 accepted, 0 lost\n") {
-		t.Errorf("text lacks the section:\n%s", text.String())
-	}
-	var js bytes.Buffer
-	if err := WriteJSON(&js, s); err != nil {
-		t.Fatal(err)
+	if text := written(t, WriteText, s); !strings.Contains(text, "Game day\n========\nOrders: 5 accepted, 0 lost\n") {
+		t.Errorf("text lacks the section:\n%s", text)
 	}
 	var j struct {
 		Events   []JSONEvent               `json:"events"`
 		Sections map[string]map[string]int `json:"sections"`
 	}
-	if err := json.Unmarshal(js.Bytes(), &j); err != nil {
+	if err := json.Unmarshal([]byte(written(t, WriteJSON, s)), &j); err != nil {
 		t.Fatal(err)
 	}
 	if len(j.Events) != 2 || j.Events[0].AtSeconds != 1.5 || j.Events[1].Error != "boom" {
@@ -37,18 +29,10 @@ func TestSectionsAndEventsInEveryOutput(t *testing.T) {
 	if v, ok := j.Sections["gameday"]["lost"]; !ok || v != 0 {
 		t.Errorf("json sections = %+v", j.Sections)
 	}
-	var md bytes.Buffer
-	if err := WriteMarkdown(&md, s); err != nil {
-		t.Fatal(err)
+	if md := written(t, WriteMarkdown, s); !strings.Contains(md, "#### Game day\n\n```\nOrders: 5 accepted, 0 lost\n```") {
+		t.Errorf("markdown lacks the section:\n%s", md)
 	}
-	if !strings.Contains(md.String(), "#### Game day\n\n```\nOrders: 5 accepted, 0 lost\n```") {
-		t.Errorf("markdown lacks the section:\n%s", md.String())
-	}
-	var html bytes.Buffer
-	if err := WriteHTML(&html, s); err != nil {
-		t.Fatal(err)
-	}
-	h := html.String()
+	h := written(t, WriteHTML, s)
 	if !strings.Contains(h, "<h2>Game day</h2>") || !strings.Contains(h, "Orders: 5 accepted, 0 lost") {
 		t.Error("html lacks the section")
 	}
