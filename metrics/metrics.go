@@ -51,7 +51,8 @@ type Snapshot struct {
 type Metrics struct {
 	reg *prometheus.Registry
 
-	latency  []prometheus.Observer // per cell: step*len(regions)+region
+	regions  int                   // regions given to New: the cells' stride
+	latency  []prometheus.Observer // per cell: step*regions+region
 	requests [][report.NumOutcomes]prometheus.Counter
 	errs     []prometheus.Counter
 	dropped  []prometheus.Counter
@@ -86,7 +87,8 @@ func New(steps, regions []string, constLabels map[string]string) *Metrics {
 		Name: "agentstorm_dropped_sessions_total", Help: "Open-model sessions due to start that found no idle agent.", ConstLabels: cl,
 	}, []string{"step", "region"})
 	m := &Metrics{
-		reg: reg,
+		reg:     reg,
+		regions: len(regions),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "agentstorm_agents_active", Help: "Agents running (closed model) or in a session (open model).", ConstLabels: cl}),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -118,15 +120,19 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Observe adds one interval's counts and latencies and sets the gauges
 // from st. Each latency value of the interval's HDR histograms is observed
 // at its bucket's value (HDR precision, 0.1%, is finer than the native
-// histogram's). Cells beyond the steps and regions given to New are
-// ignored.
+// histogram's). Cells of steps or regions beyond those given to New (a
+// recorder grown since) are ignored.
 func (m *Metrics) Observe(iv *report.Interval, st Snapshot) {
 	if iv != nil {
-		for i := range iv.Cells {
-			if i >= len(m.latency) {
-				break
+		for ci := range iv.Cells {
+			c := &iv.Cells[ci]
+			if c.Region >= m.regions {
+				continue
 			}
-			c := &iv.Cells[i]
+			i := c.Step*m.regions + c.Region
+			if i >= len(m.latency) {
+				continue
+			}
 			var errs int64
 			for o, n := range c.Counts {
 				if n > 0 {

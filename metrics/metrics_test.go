@@ -189,6 +189,34 @@ func TestScrapeNativeHistogramsAndCounts(t *testing.T) {
 	}
 }
 
+// TestObserveGrownRecorder: a recorder that gained a region after New
+// changes its cell layout; cells are still labelled by their own step and
+// region, and those New was not given are left out.
+func TestObserveGrownRecorder(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	rec := report.NewRecorder(report.Options{Steps: []string{"a", "b"}, Regions: []string{"r1"}, Start: start})
+	m := New(rec.Steps(), rec.Regions(), nil)
+	r2 := rec.AddRegion("r2")
+	rec.Record(0, 1, 0, time.Millisecond, report.OK, 0)
+	rec.Record(0, 1, r2, time.Millisecond, report.Timeout, 0)
+	iv := rec.Rotate(start.Add(time.Second))
+	m.Observe(iv, Snapshot{})
+	rec.Release(iv)
+
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	fams := scrape(t, srv.URL)
+	req := fams["agentstorm_requests_total"]
+	if got := find(t, req, map[string]string{"step": "b", "region": "r1", "outcome": "ok"}).GetCounter().GetValue(); got != 1 {
+		t.Errorf("requests_total{b,r1,ok} = %v, want 1", got)
+	}
+	for _, mt := range req.GetMetric() {
+		if l := labelsOf(mt); l["outcome"] == "timeout" && mt.GetCounter().GetValue() != 0 {
+			t.Errorf("the r2 timeout was counted as %v", l)
+		}
+	}
+}
+
 func TestServe(t *testing.T) {
 	m := New([]string{"s"}, []string{"r"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
