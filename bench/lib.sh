@@ -1,5 +1,6 @@
-# bench/lib.sh: helpers sourced by the side-by-side scripts (bench/vs-*.sh,
-# bench/run-all). Not executable on its own.
+# bench/lib.sh: helpers sourced by the bench scripts (bench/vs-*.sh, bench/run-all,
+# bench/swarm-*.sh, bench/target-wrk.sh, bench/k6-ingest.sh; bench/storm-50k.sh
+# takes only its /proc helpers). Not executable on its own.
 #
 # Every script: bench_init (temporary dir, trap that stops by PID everything
 # started with start_bg), peers installed on demand (ensure_apt, ensure_go),
@@ -42,12 +43,6 @@ start_bg() {
   "$@" &
   BGPID=$!
   PIDS+=("$BGPID")
-}
-
-# stop_pid PID: stops one process we started and waits for it.
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
 }
 
 # ensure_apt CMD PKG: installs the Debian package PKG when CMD is missing.
@@ -224,11 +219,8 @@ storm_pct() {
   to_ms "$v"
 }
 
-# storm_field FILE WORD: the number before WORD on the summary line
-# ("requests", "req/s").
-storm_rps() { awk '/^agentstorm summary:/ {for (i = 1; i <= NF; i++) if ($i == "req/s)") {gsub(/[(,]/, "", $(i-1)); print $(i-1); exit}}' "$1"; }
-
-# truth_get KEY: one figure from stallserver's /truth (needs ADMIN and RATE).
+# truth_fetch FILE: stallserver's /truth for the last run into FILE (needs ADMIN and RATE);
+# truth_get FILE KEY: one figure from it.
 truth_fetch() { curl -s "http://$ADMIN/truth?rate=$RATE" > "$1"; }
 truth_get() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
 
