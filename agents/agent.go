@@ -224,9 +224,10 @@ func (a *agent) execute(info stepInfo, step *profiles.Step, intended time.Time) 
 				expected = now.Sub(sent)
 			}
 		}
-		s.rec.Record(a.id, stepID, a.region, now.Sub(from), class.outcome(), expected)
+		outcome := class.outcome()
+		s.rec.Record(a.id, stepID, a.region, now.Sub(from), outcome, expected)
 		if s.cfg.OnAnswer != nil {
-			ans := Answer{Step: step, StepID: stepID, Region: a.region, BaseURL: a.ep.raw, Status: status, Outcome: class.outcome(), Context: &a.c}
+			ans := Answer{Step: step, StepID: stepID, Region: a.region, BaseURL: a.ep.raw, Status: status, Outcome: outcome, Context: &a.c}
 			if class.answered() && a.cb != nil {
 				ans.Body = a.cb.resp.Body()
 			}
