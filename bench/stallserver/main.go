@@ -157,8 +157,11 @@ func parseDur(r *http.Request, key string, def time.Duration) (time.Duration, er
 		return def, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%s=%q: want a duration like 1s: %v", key, v, err)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a duration like 1s: %w", key, v, err)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%s=%q: want a duration of 0 or more", key, v)
 	}
 	return d, nil
 }
