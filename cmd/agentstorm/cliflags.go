@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -16,6 +17,36 @@ func newCommandFlagSet(name string) *pflag.FlagSet {
 	fs.Usage = func() {}
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+// addOutFlag declares --out (KIND=PATH, repeatable) into p; note, if not
+// empty, follows the list of kinds in the help, such as what hlog means for
+// the command.
+func addOutFlag(fs *pflag.FlagSet, p *[]string, note string) {
+	help := "write an output: KIND=PATH, repeatable; kinds: " + outputKinds(true)
+	if note != "" {
+		help += " (" + note + ")"
+	}
+	fs.StringArrayVar(p, "out", nil, help)
+}
+
+// addQuietFlag declares --quiet/-q (no text summary) into p.
+func addQuietFlag(fs *pflag.FlagSet, p *bool) {
+	fs.BoolVarP(p, "quiet", "q", false, "do not print the text summary")
+}
+
+// parseFlags parses args into fs. On --help it prints help to stdout and
+// returns exitOK; on bad flags it returns usageErr's code. ok is true when
+// the command should go on.
+func parseFlags(env *cliEnv, fs *pflag.FlagSet, args []string, help func(io.Writer, *pflag.FlagSet), usageErr func(*cliEnv, string) int) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			help(env.stdout, fs)
+			return exitOK, false
+		}
+		return usageErr(env, err.Error()), false
+	}
+	return exitOK, true
 }
 
 // printFlags writes the "Flags:" section of a subcommand's --help to w.

@@ -40,7 +40,7 @@ type k6Flags struct {
 func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs := newCommandFlagSet("agentstorm k6 ingest")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'p99 < 100ms', 'name=checkout p99 < 100ms', 'checks >= 99%' or 'dropped_iterations == 0' (repeatable)")
-	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true))
+	addOutFlag(fs, &f.outs, "")
 	fs.BoolVarP(&f.follow, "follow", "f", false, "follow the file while k6 is still writing it (it may not exist yet: start before k6; live line and live budget aborts), until Ctrl-C or --idle-timeout")
 	fs.DurationVar(&f.idle, "idle-timeout", 10*time.Second, "with --follow: stop when the file has not grown for this long")
 	fs.StringVar(&f.stepTag, "step-tag", "name", "the tag that names a request's step (k6 sets name to the URL unless the script names the request)")
@@ -49,7 +49,7 @@ func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs.IntVar(&f.maxSteps, "max-steps", k6.DefaultMaxSteps, "most distinct step names; further names are recorded as step \"other\"")
 	fs.DurationVar(&f.window, "window", k6.DefaultWindow, "out-of-order window (whole seconds): points this late still land in their own second of k6 time; the live line lags by it")
 	fs.BoolVar(&f.strict, "strict", false, "stop at the first malformed line (exit 1) instead of reporting and skipping it")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
+	addQuietFlag(fs, &f.quiet)
 	return fs
 }
 
@@ -95,12 +95,8 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		printK6Usage(env.stdout, fs)
 		return exitOK
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			printK6Usage(env.stdout, fs)
-			return exitOK
-		}
-		return k6UsageError(env, err.Error())
+	if code, ok := parseFlags(env, fs, args[1:], printK6Usage, k6UsageError); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		return k6UsageError(env, fmt.Sprintf("give one input, the file k6 wrote with --out json=FILE (or - for standard input); got %d", fs.NArg()))

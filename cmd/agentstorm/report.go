@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,10 +30,10 @@ type reportFlags struct {
 
 func newReportFlagSet(name string, f *reportFlags) *pflag.FlagSet {
 	fs := newCommandFlagSet(name)
-	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true)+" (hlog: the logs merged into one)")
+	addOutFlag(fs, &f.outs, "hlog: the logs merged into one")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "judge a budget, such as 'add_to_cart p99 < 100ms' (repeatable; added to the run's own budgets)")
 	fs.BoolVar(&f.noLogBudgets, "no-run-budgets", false, "judge only the --budget flags, not the budgets the run recorded in its log")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the text summary")
+	addQuietFlag(fs, &f.quiet)
 	return fs
 }
 
@@ -68,12 +67,8 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	var f reportFlags
 	fs := newReportFlagSet("agentstorm report", &f)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			printReportUsage(env.stdout, fs)
-			return exitOK
-		}
-		return reportUsageError(env, err.Error())
+	if code, ok := parseFlags(env, fs, args, printReportUsage, reportUsageError); !ok {
+		return code
 	}
 	files := fs.Args()
 	if sub == "compare" {

@@ -77,7 +77,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification for https targets")
 	fs.IntVar(&f.shards, "shards", 0, "bundled target: number of shard processes (default: one per region of the profile, more for large storms)")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'add_to_cart p99 < 100ms' or 'errors < 0.1% abort' (repeatable; added to the profile's budgets; see docs/ci.md)")
-	fs.StringArrayVar(&f.outs, "out", nil, "write an output: KIND=PATH, repeatable; kinds: "+outputKinds(true)+" (hlog is written as the run goes)")
+	addOutFlag(fs, &f.outs, "hlog is written as the run goes")
 	fs.IntVar(&f.workers, "workers", 0, "worker processes to spread the agents over (default: as many as the open-file limit requires; 1: this process only)")
 	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm (exit 1) when a worker process dies, instead of going on with the rest")
 	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")
@@ -111,12 +111,8 @@ func runUsageError(env *cliEnv, msg string) int {
 func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	var f runFlags
 	fs := newRunFlagSet(&f)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			printRunUsage(env.stdout, fs)
-			return exitOK
-		}
-		return runUsageError(env, err.Error())
+	if code, ok := parseFlags(env, fs, args, printRunUsage, runUsageError); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return runUsageError(env, fmt.Sprintf("unexpected argument %q: run takes only flags (did you mean --profile %s?)", fs.Arg(0), fs.Arg(0)))

@@ -70,12 +70,8 @@ func printTargetUsage(w io.Writer, fs *pflag.FlagSet) {
 func runTarget(ctx context.Context, env *cliEnv, args []string) int {
 	var f targetFlags
 	fs := newTargetFlagSet(&f)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			printTargetUsage(env.stdout, fs)
-			return exitOK
-		}
-		return targetUsageError(env, err.Error())
+	if code, ok := parseFlags(env, fs, args, printTargetUsage, targetUsageError); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return targetUsageError(env, fmt.Sprintf("unexpected argument %q: target takes only flags", fs.Arg(0)))
