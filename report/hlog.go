@@ -465,11 +465,43 @@ func (ls *LogSet) Meta() *LogMeta { return ls.meta }
 // Budgets returns the budgets recorded in the logs (each expression once).
 func (ls *LogSet) Budgets() []LogBudget { return ls.budgets }
 
+// hlogLines reads an hlog line by line, counting the lines for errors.
+type hlogLines struct {
+	br   *bufio.Reader
+	name string
+	n    int // lines read
+}
+
+func newHlogLines(r io.Reader, name string) *hlogLines {
+	return &hlogLines{br: bufio.NewReaderSize(r, 64<<10), name: name}
+}
+
+// next returns the next line without its line end, and whether a newline
+// ended it (a last line without one may have been cut short); io.EOF when
+// nothing is left.
+func (l *hlogLines) next() (line string, whole bool, err error) {
+	s, err := l.br.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, fmt.Errorf("%s:%d: %w", l.name, l.n+1, err)
+	}
+	if s == "" {
+		return "", false, io.EOF
+	}
+	l.n++
+	return strings.TrimRight(s, "\r\n"), err == nil, nil
+}
+
+// errf returns an error naming the log and the line last read.
+func (l *hlogLines) errf(format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", l.name, l.n, fmt.Sprintf(format, args...))
+}
+
 // Read reads one hlog into the set. name is used in error messages.
 func (ls *LogSet) Read(name string, r io.Reader) error {
 	logID := ls.logs
 	ls.logs++
-	br := bufio.NewReaderSize(r, 64<<10)
+	lines := newHlogLines(r, name)
+	bad := lines.errf
 	var meta *LogMeta
 	var baseMs int64
 	haveBase := false
@@ -477,21 +509,16 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 	var curEndMs int64
 	var lastEndMs int64
 	var elapsed time.Duration
-	lineNo := 0
 	counted := false // interval counts came from comments
 	sawHist := false // at least one histogram line
 	for {
-		line, err := br.ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s: line %d: %w", name, lineNo+1, err)
-		}
-		if line == "" && err != nil {
+		// A last line without a newline is read too: a file may end so.
+		line, _, err := lines.next()
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		lineNo++
-		line = strings.TrimRight(line, "\r\n")
-		bad := func(format string, args ...any) error {
-			return fmt.Errorf("%s:%d: %s", name, lineNo, fmt.Sprintf(format, args...))
+		if err != nil {
+			return err
 		}
 		switch {
 		case line == "":
@@ -616,11 +643,8 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 				lastEndMs = max(lastEndMs, endMs)
 			}
 		}
-		if err != nil {
-			break
-		}
 	}
-	if lineNo == 0 {
+	if lines.n == 0 {
 		return fmt.Errorf("%s: empty file: not an hlog (no histogram lines)", name)
 	}
 	if meta == nil && !sawHist {

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +18,7 @@ import (
 // Recorder with MergeInterval. Next returns an interval as soon as its
 // last histogram line has arrived.
 type LogDecoder struct {
-	br     *bufio.Reader
-	name   string
-	line   int
+	lines  *hlogLines
 	meta   *LogMeta
 	baseMs int64
 	end    *LogEnd
@@ -29,7 +26,7 @@ type LogDecoder struct {
 
 // NewLogDecoder returns a decoder of r; name is used in errors.
 func NewLogDecoder(r io.Reader, name string) *LogDecoder {
-	return &LogDecoder{br: bufio.NewReaderSize(r, 64<<10), name: name}
+	return &LogDecoder{lines: newHlogLines(r, name)}
 }
 
 // Meta returns the log's metadata once Next has read it (nil before).
@@ -39,26 +36,15 @@ func (d *LogDecoder) Meta() *LogMeta { return d.meta }
 // when the log had none (the run crashed or the stream was cut).
 func (d *LogDecoder) End() *LogEnd { return d.end }
 
-func (d *LogDecoder) errf(format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s", d.name, d.line, fmt.Sprintf(format, args...))
-}
-
 // readLine returns the next line without its newline; io.EOF at the end.
 // A last line without a newline is a line cut short (a writer killed
 // mid-write, or a stream still being written) and reads as io.EOF.
 func (d *LogDecoder) readLine() (string, error) {
-	line, err := d.br.ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("%s:%d: %w", d.name, d.line+1, err)
-	}
-	if err != nil { // io.EOF: nothing, or a last line cut short
-		if line != "" {
-			d.line++
-		}
+	line, whole, err := d.lines.next()
+	if err == nil && !whole {
 		return "", io.EOF
 	}
-	d.line++
-	return strings.TrimRight(line, "\r\n"), nil
+	return line, err
 }
 
 // Next returns the next interval, with the log's step and region names and
@@ -73,10 +59,10 @@ func (d *LogDecoder) Next() (*Interval, error) {
 		case strings.HasPrefix(line, hlogMetaPrefix):
 			m, err := parseLogMeta(line[len(hlogMetaPrefix):])
 			if err != nil {
-				return nil, d.errf("%v", err)
+				return nil, d.lines.errf("%v", err)
 			}
 			if len(m.Steps) == 0 || len(m.Regions) == 0 {
-				return nil, d.errf("metadata without steps or regions")
+				return nil, d.lines.errf("metadata without steps or regions")
 			}
 			d.meta = m
 			if d.baseMs == 0 {
@@ -85,23 +71,23 @@ func (d *LogDecoder) Next() (*Interval, error) {
 		case strings.HasPrefix(line, "#[BaseTime: "):
 			v, perr := hlogHeaderTime(line, "#[BaseTime: ")
 			if perr != nil {
-				return nil, d.errf("%v", perr)
+				return nil, d.lines.errf("%v", perr)
 			}
 			d.baseMs = int64(v * 1000)
 		case strings.HasPrefix(line, hlogIntervalPrefix):
 			if d.meta == nil {
-				return nil, d.errf("interval before the agentstorm metadata line")
+				return nil, d.lines.errf("interval before the agentstorm metadata line")
 			}
 			return d.interval(line[len(hlogIntervalPrefix):])
 		case strings.HasPrefix(line, hlogEndPrefix):
 			var e LogEnd
 			if err := json.Unmarshal([]byte(line[len(hlogEndPrefix):]), &e); err != nil {
-				return nil, d.errf("bad end record: %v", err)
+				return nil, d.lines.errf("bad end record: %v", err)
 			}
 			d.end = &e
 		case line == "" || line[0] == '#' || line[0] == '"':
 		default:
-			return nil, d.errf("histogram line outside an interval")
+			return nil, d.lines.errf("histogram line outside an interval")
 		}
 	}
 }
@@ -109,7 +95,7 @@ func (d *LogDecoder) Next() (*Interval, error) {
 func (d *LogDecoder) interval(js string) (*Interval, error) {
 	var rec hlogInterval
 	if err := json.Unmarshal([]byte(js), &rec); err != nil {
-		return nil, d.errf("bad interval record: %v", err)
+		return nil, d.lines.errf("bad interval record: %v", err)
 	}
 	m := d.meta
 	nr := len(m.Regions)
@@ -122,7 +108,7 @@ func (d *LogDecoder) interval(js string) (*Interval, error) {
 	}
 	for _, row := range rec.Cells {
 		if err := checkCellRow(row, len(m.Steps), nr); err != nil {
-			return nil, d.errf("%v", err)
+			return nil, d.lines.errf("%v", err)
 		}
 		ci := iv.Cell(int(row[0]), int(row[1]))
 		copy(ci.Counts[:], row[2:2+NumOutcomes])
@@ -138,7 +124,7 @@ func (d *LogDecoder) interval(js string) (*Interval, error) {
 		line, err := d.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil, d.errf("the log ends inside an interval (%d of %d histograms)", i, rec.Hists)
+				return nil, d.lines.errf("the log ends inside an interval (%d of %d histograms)", i, rec.Hists)
 			}
 			return nil, err
 		}
@@ -151,11 +137,11 @@ func (d *LogDecoder) interval(js string) (*Interval, error) {
 
 func (d *LogDecoder) histogram(iv *Interval, line string) error {
 	if !strings.HasPrefix(line, "Tag=") {
-		return d.errf("expected a tagged histogram line")
+		return d.lines.errf("expected a tagged histogram line")
 	}
 	tag, _, _, h, err := parseHistLine(line)
 	if err != nil {
-		return d.errf("%v", err)
+		return d.lines.errf("%v", err)
 	}
 	step, region, corrected := -1, -1, false
 	err = scanTag(tag, func(k, v string) {
@@ -169,11 +155,11 @@ func (d *LogDecoder) histogram(iv *Interval, line string) error {
 		}
 	})
 	if err != nil {
-		return d.errf("%v", err)
+		return d.lines.errf("%v", err)
 	}
 	ci := iv.Cell(step, region)
 	if ci == nil {
-		return d.errf("tag %q names a step or region the metadata does not have", tag)
+		return d.lines.errf("tag %q names a step or region the metadata does not have", tag)
 	}
 	h.SetStartTimeMs(iv.Start.UnixMilli())
 	h.SetEndTimeMs(iv.End.UnixMilli())
@@ -286,12 +272,12 @@ func MergeLogs(w io.Writer, logs []*LogDecoder, meta map[string]string) error {
 		heads[i] = iv
 		m := d.Meta()
 		if m == nil {
-			return fmt.Errorf("%s: no agentstorm metadata: not an agentstorm hlog", d.name)
+			return fmt.Errorf("%s: no agentstorm metadata: not an agentstorm hlog", d.lines.name)
 		}
 		if first == nil {
 			first = m
 		} else if m.Model != first.Model {
-			return fmt.Errorf("%s: a %s-model run cannot be merged with %s-model runs", d.name, m.Model, first.Model)
+			return fmt.Errorf("%s: a %s-model run cannot be merged with %s-model runs", d.lines.name, m.Model, first.Model)
 		}
 		startMs = min(startMs, m.StartMs)
 		for k, s := range m.Steps {
