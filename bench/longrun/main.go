@@ -19,11 +19,10 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/agentstorm/agentstorm/bench/internal/procstat"
 	"github.com/agentstorm/agentstorm/report"
 )
 
@@ -81,7 +80,16 @@ func main() {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	rss, hwm := procStatus("VmRSS:"), procStatus("VmHWM:")
+	rss, err := procstat.StatusKiB(0, "VmRSS")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "longrun: %v\n", err)
+		os.Exit(1)
+	}
+	hwm, err := procstat.StatusKiB(0, "VmHWM")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "longrun: %v\n", err)
+		os.Exit(1)
+	}
 	fmt.Printf("%s %d %d %d %d %.1f %.3f\n", *store, *n, rss, hwm, ms.HeapInuse, secs, p99)
 	runtime.KeepAlive(keep)
 }
@@ -155,22 +163,4 @@ func p99Of(v []float64) float64 {
 		return 0
 	}
 	return v[min(len(v)-1, len(v)*99/100)]
-}
-
-// procStatus returns a /proc/self/status field in KiB (0 if unreadable).
-func procStatus(key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, key) {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				v, _ := strconv.ParseInt(f[1], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/agentstorm/agentstorm/bench/internal/procstat"
 )
 
 func main() {
@@ -62,9 +64,9 @@ func run(bin string, n, sources int, settle time.Duration) error {
 		return fmt.Errorf("shard printed %q", line)
 	}
 	time.Sleep(500 * time.Millisecond)
-	before, err := rssKiB(cmd.Process.Pid)
+	before, err := procstat.StatusKiB(cmd.Process.Pid, "VmRSS")
 	if err != nil {
-		return err
+		return fmt.Errorf("shard memory: %w", err)
 	}
 	raddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
@@ -116,9 +118,9 @@ func run(bin string, n, sources int, settle time.Duration) error {
 	wg.Wait()
 	opened := time.Since(start)
 	time.Sleep(settle)
-	after, err := rssKiB(cmd.Process.Pid)
+	after, err := procstat.StatusKiB(cmd.Process.Pid, "VmRSS")
 	if err != nil {
-		return err
+		return fmt.Errorf("shard memory: %w", err)
 	}
 	open := 0
 	for _, c := range held {
@@ -141,22 +143,4 @@ func run(bin string, n, sources int, settle time.Duration) error {
 		return fmt.Errorf("only %d of %d connections held", open, n)
 	}
 	return nil
-}
-
-// rssKiB reads VmRSS of pid.
-func rssKiB(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read shard status: %w", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			var kb int64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
-				return 0, fmt.Errorf("parse VmRSS %q: %w", v, err)
-			}
-			return kb, nil
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
 }
