@@ -52,8 +52,8 @@ func parseRFC3339(b []byte) (int64, bool) {
 	default:
 		return slowRFC3339(b)
 	}
-	days := daysFromCivil(year, month, day)
-	unix := days*86400 + int64(hour*3600+minute*60+sec) - off
+	// time.Date in UTC allocates nothing; only the offset is ours to apply.
+	unix := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC).Unix() - off
 	return unix*1e9 + nanos, true
 }
 
@@ -74,23 +74,6 @@ func digitsN(b []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
-}
-
-// daysFromCivil returns the days since 1970-01-01 of a proleptic
-// Gregorian date (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // parseCSVTime parses a k6 CSV timestamp: Unix seconds (k6's default
