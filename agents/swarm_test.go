@@ -451,8 +451,12 @@ func TestOpenDropsWhenAgentsExhausted(t *testing.T) {
 	if sum.Overall.Count+sum.Dropped < 95 || sum.Overall.Count+sum.Dropped > 101 {
 		t.Fatalf("run %d + dropped %d sessions, want the 100 planned", sum.Overall.Count, sum.Dropped)
 	}
-	if st := sw.Stats(); st.Dropped != sum.Dropped {
+	st := sw.Stats()
+	if st.Dropped != sum.Dropped {
 		t.Fatalf("stats dropped %d, summary %d", st.Dropped, sum.Dropped)
+	}
+	if st.Agents != 0 || st.Connected != 0 {
+		t.Fatalf("after Run: %d open-model agents alive, %d connections open", st.Agents, st.Connected)
 	}
 }
 
