@@ -158,16 +158,29 @@ type LogSection struct {
 // EscapeTag %-escapes a name for an hlog tag: everything but ASCII letters,
 // digits and "_.~-".
 func EscapeTag(s string) string {
+	i := 0
+	for i < len(s) && tagSafe(s[i]) {
+		i++
+	}
+	if i == len(s) { // nothing to escape: no copy
+		return s
+	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
 		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '~' || c == '-' {
+		if tagSafe(c) {
 			b.WriteByte(c)
 			continue
 		}
 		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
+}
+
+// tagSafe reports whether EscapeTag keeps c as it is.
+func tagSafe(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '~' || c == '-'
 }
 
 // UnescapeTag reverses EscapeTag.

@@ -413,3 +413,25 @@ func TestHlogNoHistogramLines(t *testing.T) {
 		}
 	}
 }
+
+// TestEscapeTag: names with and without characters to escape, anywhere in
+// the name, escape as the log format wants and read back unchanged.
+func TestEscapeTag(t *testing.T) {
+	for name, want := range map[string]string{
+		"":                 "",
+		"checkout-v2.1_~x": "checkout-v2.1_~x",
+		" lead":            "%20lead",
+		"a,b;c=d":          "a%2Cb%3Bc%3Dd",
+		"trail%":           "trail%25",
+		"zürich":           "z%C3%BCrich",
+	} {
+		got := EscapeTag(name)
+		if got != want {
+			t.Errorf("EscapeTag(%q) = %q, want %q", name, got, want)
+		}
+		back, err := UnescapeTag(got)
+		if err != nil || back != name {
+			t.Errorf("UnescapeTag(%q) = %q, %v; want %q", got, back, err, name)
+		}
+	}
+}
