@@ -4,9 +4,9 @@
 // Each agent is one goroutine with its own keep-alive connection, its own
 // variables and its own random source (seeded from the run's seed and the
 // agent's id, so a run is reproducible). Request and response buffers are
-// borrowed from pools for the length of one call and given back before the
-// agent thinks, so an idle agent costs only its goroutine, its socket and its
-// small state.
+// borrowed from pools for a call (kept across calls sent back to back) and
+// given back before the agent thinks, so an idle agent costs only its
+// goroutine, its socket and its small state.
 //
 // Two workload models are supported. In the closed model the number of
 // running agents follows the profile's stages and each agent loops: request,
