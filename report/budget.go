@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -366,10 +367,11 @@ func ParseBudget(expr string, o BudgetOptions) (*Budget, error) {
 }
 
 // ParseBudgets parses every expression; source names where each came from
-// (same length as exprs, or nil). It returns every error, one per line.
+// (same length as exprs, or nil). It returns every error, one per line
+// (errors.Join of the *BudgetError values, each prefixed by its source).
 func ParseBudgets(exprs, sources []string, o BudgetOptions) ([]*Budget, error) {
 	var out []*Budget
-	var msgs []string
+	var errs []error
 	for i, e := range exprs {
 		b, err := ParseBudget(e, o)
 		src := ""
@@ -378,19 +380,15 @@ func ParseBudgets(exprs, sources []string, o BudgetOptions) ([]*Budget, error) {
 		}
 		if err != nil {
 			if src != "" {
-				msgs = append(msgs, src+": "+err.Error())
-			} else {
-				msgs = append(msgs, err.Error())
+				err = fmt.Errorf("%s: %w", src, err)
 			}
+			errs = append(errs, err)
 			continue
 		}
 		b.Source = src
 		out = append(out, b)
 	}
-	if len(msgs) > 0 {
-		return out, fmt.Errorf("%s", strings.Join(msgs, "\n"))
-	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 var filterKeys = map[string]bool{"region": true, "step": true, "name": true, "shard": true}

@@ -188,6 +188,8 @@ func TestEvaluateBudgets(t *testing.T) {
 	if _, err := ParseBudgets([]string{"p99 < 1", "ok < 1s"}, []string{"a.yaml:1:1", "--budget"}, testBudgetOpts); err == nil ||
 		!strings.Contains(err.Error(), "a.yaml:1:1: budget") || !strings.Contains(err.Error(), "--budget: budget") {
 		t.Errorf("ParseBudgets errors: %v", err)
+	} else if be := (*BudgetError)(nil); !errors.As(err, &be) || be.Expr != "p99 < 1" {
+		t.Errorf("ParseBudgets error does not wrap the first *BudgetError: %#v", be)
 	}
 }
 
