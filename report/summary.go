@@ -114,14 +114,16 @@ type Stats struct {
 	CorrectedHistogram *hdr.Histogram
 }
 
-// Summary is the end-of-run (or so-far) report of a Recorder.
+// Summary is the end-of-run (or so-far) report of a Recorder, or of hlogs
+// read back (LogSet.Summary).
 type Summary struct {
 	// Model is ModelOpen or ModelClosed.
 	Model string
 	// Start is when the run started; Elapsed how long it ran (used for req/s).
 	Start   time.Time
 	Elapsed time.Duration
-	// Steps, Regions and Writes are the recorder's options (read only).
+	// Steps, Regions and Writes are the recorder's (or the logs') step and
+	// region names and write marks (read only).
 	Steps, Regions []string
 	Writes         []bool
 	// Overall covers every step and region.
