@@ -12,11 +12,10 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// LogDecoder reads an agentstorm hlog stream interval by interval: the way
-// a coordinator follows its worker processes' streams (each worker writes
-// its intervals with a LogWriter to a pipe) and merges them into its own
-// Recorder with MergeInterval. Next returns an interval as soon as its
-// last histogram line has arrived.
+// LogDecoder reads an agentstorm hlog (as a LogWriter writes it, to a file
+// or a pipe) interval by interval, so MergeLogs can merge logs into a
+// Recorder with MergeInterval in fixed memory. Next returns an interval as
+// soon as its last histogram line has arrived.
 type LogDecoder struct {
 	lines  *hlogLines
 	meta   *LogMeta
@@ -181,13 +180,13 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-// MergeInterval adds an interval recorded elsewhere (a worker process's,
-// read from its hlog stream with a LogDecoder) to the recorder, as if its
+// MergeInterval adds an interval recorded elsewhere (another run's or
+// process's, read from its hlog with a LogDecoder) to the recorder, as if its
 // requests had been recorded here: they show in the next Rotate's interval
 // and in the totals. Steps and regions are matched by name; cells whose
 // step or region the recorder does not have are counted as invalid. The
 // interval's connections are added; the active-agents gauge is the
-// caller's to set (the sum of the workers').
+// caller's to set (the sum of the logs').
 func (r *Recorder) MergeInterval(iv *Interval) {
 	if iv == nil {
 		return
