@@ -51,8 +51,8 @@ func BenchmarkLogWriterInterval(b *testing.B) {
 	b.ReportMetric(float64(size), "bytes/interval")
 }
 
-// BenchmarkLogDecoderMerge is a coordinator's cost per worker second:
-// decode one interval of a 7 × 4 storm and merge it into its recorder.
+// BenchmarkLogDecoderMerge is MergeLogs' cost per second of a log: decode
+// one interval of a 7 × 4 storm and merge it into a recorder.
 func BenchmarkLogDecoderMerge(b *testing.B) {
 	r, iv := benchInterval()
 	var one bytes.Buffer
