@@ -96,9 +96,9 @@ func addBudgetLine(p *plot.Plot, x0, x1 float64) error {
 }
 
 // ninesTicks labels a "nines" axis: x = -log10(1-q).
-type ninesTicks struct{ max float64 }
+type ninesTicks struct{}
 
-func (t ninesTicks) Ticks(min, max float64) []plot.Tick {
+func (ninesTicks) Ticks(min, max float64) []plot.Tick {
 	labels := []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%", "99.99999%"}
 	var out []plot.Tick
 	for i := 0; i < len(labels) && float64(i) <= max+1e-9; i++ {
@@ -193,7 +193,7 @@ func spectrumChart(s *Summary) (string, error) {
 		return "", err
 	}
 	p.X.Min, p.X.Max = 0, xmax
-	p.X.Tick.Marker = ninesTicks{max: xmax}
+	p.X.Tick.Marker = ninesTicks{}
 	p.Y.Min, p.Y.Max = math.Max(ymin*0.8, 0.001), ymax*1.25
 	return renderSVG(p)
 }
