@@ -220,11 +220,9 @@ func cellTag(step, region string, corrected bool) string {
 // concurrent use; call it from the goroutine that rotates.
 type LogWriter struct {
 	bw    *bufio.Writer
-	lw    *hdr.HistogramLogWriter
-	meta  LogMeta
-	start time.Time
+	start time.Time // the log's base time
 	err   error
-	enc   v2Encoder // interval lines: lw's would allocate ~0.8 MB a histogram
+	enc   v2Encoder // interval lines: the library's writer would allocate ~0.8 MB a histogram
 	line  []byte
 }
 
@@ -236,22 +234,22 @@ func NewLogWriter(w io.Writer, meta LogMeta) (*LogWriter, error) {
 	// BaseTime header has whole seconds, and every time in the log is
 	// relative to it.
 	base := meta.StartMs - meta.StartMs%1000
-	l := &LogWriter{bw: bufio.NewWriterSize(w, 32<<10), meta: meta, start: time.UnixMilli(base)}
-	l.lw = hdr.NewHistogramLogWriter(l.bw)
-	l.lw.SetBaseTime(base)
+	l := &LogWriter{bw: bufio.NewWriterSize(w, 32<<10), start: time.UnixMilli(base)}
+	lw := hdr.NewHistogramLogWriter(l.bw) // the header lines
+	lw.SetBaseTime(base)
 	mj, err := json.Marshal(meta)
 	if err != nil {
 		return nil, fmt.Errorf("hlog header: %w", err)
 	}
 	for _, f := range []func() error{
-		l.lw.OutputLogFormatVersion,
-		func() error { return l.lw.OutputStartTime(meta.StartMs) },
-		func() error { return l.lw.OutputBaseTime(base) },
+		lw.OutputLogFormatVersion,
+		func() error { return lw.OutputStartTime(meta.StartMs) },
+		func() error { return lw.OutputBaseTime(base) },
 		func() error {
-			return l.lw.OutputComment("agentstorm interval log: latency values in microseconds; tags step=NAME;region=NAME[;figure=corrected]")
+			return lw.OutputComment("agentstorm interval log: latency values in microseconds; tags step=NAME;region=NAME[;figure=corrected]")
 		},
 		func() error { _, err := l.bw.WriteString(hlogMetaPrefix + string(mj) + "\n"); return err },
-		l.lw.OutputLegend,
+		lw.OutputLegend,
 	} {
 		if err := f(); err != nil {
 			return nil, fmt.Errorf("hlog header: %w", err)
