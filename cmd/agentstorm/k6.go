@@ -178,14 +178,10 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	if f.regionTag != "" {
 		meta["region_tag"] = f.regionTag
 	}
-	logBudgets := make([]report.LogBudget, len(bexprs))
-	for i := range bexprs {
-		logBudgets[i] = report.LogBudget{Expr: bexprs[i], Source: bsources[i]}
-	}
 	var hlog *k6Hlog
 	for _, o := range outs {
 		if o.kind == "hlog" {
-			hlog = &k6Hlog{path: o.path, budgets: logBudgets}
+			hlog = &k6Hlog{path: o.path, budgets: logBudgets(bexprs, bsources)}
 		}
 	}
 	defer hlog.cleanup()

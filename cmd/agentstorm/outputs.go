@@ -165,6 +165,16 @@ func flagBudgets(list []string) (exprs, sources []string) {
 	return exprs, sources
 }
 
+// logBudgets pairs budget expressions with their sources for an hlog's
+// header, where `agentstorm report` finds them again.
+func logBudgets(exprs, sources []string) []report.LogBudget {
+	lb := make([]report.LogBudget, len(exprs))
+	for i := range exprs {
+		lb[i] = report.LogBudget{Expr: exprs[i], Source: sources[i]}
+	}
+	return lb
+}
+
 // budgetExit ends a command that judged budgets: each missed budget is
 // reported on stderr as "agentstorm CMD: budget missed: ...", and the exit
 // code is 99 if any was missed, else 1 if an output failed (outErr), else 0.

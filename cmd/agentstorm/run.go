@@ -296,11 +296,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			continue
 		}
 		if hlogFile, err = report.CreateAtomic(o.path); err == nil {
-			logBudgets := make([]report.LogBudget, len(bexprs))
-			for i := range bexprs {
-				logBudgets[i] = report.LogBudget{Expr: bexprs[i], Source: bsources[i]}
-			}
-			hlog, err = report.NewLogWriter(hlogFile, report.MetaOf(rec, meta, logBudgets))
+			hlog, err = report.NewLogWriter(hlogFile, report.MetaOf(rec, meta, logBudgets(bexprs, bsources)))
 		}
 		if err != nil {
 			if hlogFile != nil {
