@@ -280,7 +280,7 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		out.mu.Lock()
 		werr := report.WriteText(env.stdout, sum)
 		if werr == nil {
-			writeK6Notes(env.stdout, in, sum, name)
+			writeK6Notes(env.stdout, in, name)
 		}
 		out.mu.Unlock()
 		if werr != nil {
@@ -492,7 +492,7 @@ func (h *k6Hlog) cleanup() {
 
 // writeK6Notes adds what the summary does not say about a k6 run: the
 // input read, the checks, the k6 figures, and which latency this is.
-func writeK6Notes(w io.Writer, in *k6.Ingester, s *report.Summary, name string) {
+func writeK6Notes(w io.Writer, in *k6.Ingester, name string) {
 	st := in.Stats()
 	fmt.Fprintf(w, "\nk6 input: %s: %s.\n", name, st)
 	if st.Truncated {
@@ -540,5 +540,4 @@ func writeK6Notes(w io.Writer, in *k6.Ingester, s *report.Summary, name string) 
 	fmt.Fprintln(w, "Latency note (k6): k6's VUs are a closed loop and k6 times each request from its send, so these")
 	fmt.Fprintln(w, "are raw figures, like the closed model's raw latency: while the target stalls, the VUs send less")
 	fmt.Fprintln(w, "and the stall is under-represented. k6 records no intended send time, so no corrected figure exists.")
-	_ = s
 }
