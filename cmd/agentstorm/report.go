@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 
@@ -172,14 +173,9 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}
 	if len(files) > 1 {
+		s.Meta = maps.Clone(s.Meta) // the log set's own map stays as read
 		if s.Meta == nil {
 			s.Meta = map[string]string{}
-		} else {
-			m := make(map[string]string, len(s.Meta)+1)
-			for k, v := range s.Meta {
-				m[k] = v
-			}
-			s.Meta = m
 		}
 		s.Meta["merged_logs"] = fmt.Sprint(len(files))
 	}
