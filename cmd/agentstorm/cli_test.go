@@ -2,9 +2,26 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
+
+// readJSONFile decodes the JSON file at path into a T (such as a run's
+// --out json), failing the test if it cannot be read or decoded.
+func readJSONFile[T any](t *testing.T, path string) T {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
 
 // TestFlagValuesRefusedEarly: arguments a command cannot use are refused
 // with exit 2 and a message that names them, before any work.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -173,19 +172,6 @@ type jsonOut struct {
 	Connections int64 `json:"connections"`
 }
 
-func readJSONOut(t *testing.T, path string) jsonOut {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var j jsonOut
-	if err := json.Unmarshal(b, &j); err != nil {
-		t.Fatal(err)
-	}
-	return j
-}
-
 // TestSegmentsMergeToOneStorm is the multi-machine mechanism run locally:
 // 3 `run --segment I/3 --start-at T` processes' hlogs merged by `report
 // merge` give exactly the totals of the same storm run as one process
@@ -201,7 +187,7 @@ func TestSegmentsMergeToOneStorm(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("single run: exit %d\n%s\n%s", code, out, errOut)
 	}
-	single := readJSONOut(t, filepath.Join(dir, "single.json"))
+	single := readJSONFile[jsonOut](t, filepath.Join(dir, "single.json"))
 	if single.Overall.Requests != 45 || served.Load() != 45 {
 		t.Fatalf("single run: %d requests recorded, %d served; want 9 agents × 5 = 45", single.Overall.Requests, served.Load())
 	}
@@ -231,7 +217,7 @@ func TestSegmentsMergeToOneStorm(t *testing.T) {
 	}
 	var sumSegs int64
 	for i := 0; i < 3; i++ {
-		sumSegs += readJSONOut(t, fmt.Sprintf("%s/seg-%d.json", dir, i)).Overall.Requests
+		sumSegs += readJSONFile[jsonOut](t, fmt.Sprintf("%s/seg-%d.json", dir, i)).Overall.Requests
 	}
 	var o, e runBuffer
 	c := runCLI(context.Background(), &cliEnv{stdout: &o, stderr: &e}, []string{"report", "merge", "--out", "json=" + filepath.Join(dir, "merged.json"),
@@ -239,7 +225,7 @@ func TestSegmentsMergeToOneStorm(t *testing.T) {
 	if c != exitOK {
 		t.Fatalf("report merge: exit %d\n%s\n%s", c, o.String(), e.String())
 	}
-	merged := readJSONOut(t, filepath.Join(dir, "merged.json"))
+	merged := readJSONFile[jsonOut](t, filepath.Join(dir, "merged.json"))
 	if merged.Overall.Requests != sumSegs {
 		t.Errorf("merged %d requests, the segments %d", merged.Overall.Requests, sumSegs)
 	}
@@ -279,7 +265,7 @@ func TestRunWithWorkers(t *testing.T) {
 	if n := strings.Count(out, "agentstorm summary"); n != 1 {
 		t.Errorf("%d summaries", n)
 	}
-	j := readJSONOut(t, filepath.Join(dir, "run.json"))
+	j := readJSONFile[jsonOut](t, filepath.Join(dir, "run.json"))
 	if j.Overall.Requests != 45 || served.Load() != 45 {
 		t.Errorf("recorded %d requests, served %d; want 45", j.Overall.Requests, served.Load())
 	}

@@ -78,19 +78,6 @@ func shortGameDay(t *testing.T, repl ...string) string {
 	return p
 }
 
-func readGameDayJSON(t *testing.T, path string) gameDayJSON {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var j gameDayJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return j
-}
-
 // TestGameDayShort runs the built-in game day shortened (16 agents, 14 s;
 // shard 1 killed with SIGKILL for 3 s, inventory failed for 3 s) and checks
 // every audit: the schedule ran, the blast radius hit only the killed
@@ -117,7 +104,7 @@ func TestGameDayShort(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	j := readGameDayJSON(t, jsonPath)
+	j := readJSONFile[gameDayJSON](t, jsonPath)
 	wantEvents := []string{"kill_shard shard 1", "restore_shard shard 1", "fail_inventory", "restore_inventory"}
 	if len(j.Events) != len(wantEvents) {
 		t.Fatalf("events = %+v, want %v", j.Events, wantEvents)
@@ -213,7 +200,7 @@ budgets: ["lost_orders == 0", "duplicate_orders == 0"]
 	if !strings.Contains(errOut, "budget missed: lost_orders == 0") || !strings.Contains(out, "ORDER INTEGRITY BROKEN") {
 		t.Errorf("the failure is not named:\nstdout:\n%s\nstderr:\n%s", out, errOut)
 	}
-	j := readGameDayJSON(t, jsonPath)
+	j := readJSONFile[gameDayJSON](t, jsonPath)
 	o := j.Sections.GameDay.Orders
 	if o == nil || o.Lost == 0 || j.Figures["lost_orders"] != float64(o.Lost) {
 		t.Fatalf("orders audit = %+v, figures %v: want lost orders found", o, j.Figures)

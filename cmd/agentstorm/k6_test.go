@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentstorm/agentstorm/report"
 )
 
 const k6Fixture = "../../k6/testdata/results.json"
@@ -111,7 +113,7 @@ func TestK6IngestEveryOutput(t *testing.T) {
 			t.Errorf("--out %s: %v", k, err)
 		}
 	}
-	j := readJSONReport(t, p("out.json"))
+	j := readJSONFile[*report.JSONReport](t, p("out.json"))
 	if j.Overall.Requests != 4000 || len(j.Steps) != 3 || j.Meta["source"] != "k6" || j.BudgetsMet {
 		t.Errorf("json: requests %d steps %d meta %v met %v", j.Overall.Requests, len(j.Steps), j.Meta, j.BudgetsMet)
 	}
@@ -130,7 +132,7 @@ func TestK6IngestEveryOutput(t *testing.T) {
 	if code != exitBudgetMet {
 		t.Fatalf("report on the hlog: exit %d\n%s\n%s", code, rout, rerr)
 	}
-	r := readJSONReport(t, p("re.json"))
+	r := readJSONFile[*report.JSONReport](t, p("re.json"))
 	if r.Overall.Requests != j.Overall.Requests || len(r.Steps) != len(j.Steps) {
 		t.Fatalf("re-read: %d requests %d steps, want %d, %d", r.Overall.Requests, len(r.Steps), j.Overall.Requests, len(j.Steps))
 	}
@@ -172,7 +174,7 @@ func TestK6IngestStdinGzipAndCSV(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("stdin: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if j := readJSONReport(t, filepath.Join(dir, "s.json")); j.Overall.Requests != 1000 {
+	if j := readJSONFile[*report.JSONReport](t, filepath.Join(dir, "s.json")); j.Overall.Requests != 1000 {
 		t.Errorf("stdin gzip: %d requests, want 1000", j.Overall.Requests)
 	}
 	code, out, errOut = k6It(t, "ingest", "../../k6/testdata/results.csv", "--region-tag", "region", "--budget", "region=ap-tokyo errors > 50%")
@@ -199,7 +201,7 @@ func TestK6IngestMalformedAndStrict(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errOut, "--strict: "+in+":6:") {
 		t.Fatalf("strict: exit %d, stderr %s", code, errOut)
 	}
-	if j := readJSONReport(t, js); j.Overall.Requests == 0 {
+	if j := readJSONFile[*report.JSONReport](t, js); j.Overall.Requests == 0 {
 		t.Errorf("strict: the lines before the bad one were not kept")
 	}
 }
@@ -233,7 +235,7 @@ func TestK6Follow(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "k6 0:0") {
 		t.Fatalf("follow: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if j := readJSONReport(t, js); j.Overall.Requests != 3000 {
+	if j := readJSONFile[*report.JSONReport](t, js); j.Overall.Requests != 3000 {
 		t.Errorf("follow: %d requests, want 3000", j.Overall.Requests)
 	}
 

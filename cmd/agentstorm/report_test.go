@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,19 +20,6 @@ func reportIt(t *testing.T, args ...string) (int, string, string) {
 	env := &cliEnv{stdout: &out, stderr: &errOut}
 	code := runCLI(context.Background(), env, append([]string{"report"}, args...))
 	return code, out.String(), errOut.String()
-}
-
-func readJSONReport(t *testing.T, path string) *report.JSONReport {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var j report.JSONReport
-	if err := json.Unmarshal(data, &j); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return &j
 }
 
 func readJUnitFile(t *testing.T, path string) *report.JUnitSuites {
@@ -105,7 +91,7 @@ func TestCIBudgets(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("report: exit %d\n%s\n%s", code, out, errOut)
 	}
-	run, again := readJSONReport(t, p("pass.json")), readJSONReport(t, p("again.json"))
+	run, again := readJSONFile[*report.JSONReport](t, p("pass.json")), readJSONFile[*report.JSONReport](t, p("again.json"))
 	if run.Overall.Requests == 0 || again.Overall.Requests != run.Overall.Requests || again.Overall.Latency != run.Overall.Latency ||
 		again.Overall.CorrectedLatency == nil || *again.Overall.CorrectedLatency != *run.Overall.CorrectedLatency || len(again.Budgets) != 2 {
 		t.Errorf("re-rendered figures differ:\nrun   %+v\nagain %+v", run.Overall, again.Overall)
@@ -120,7 +106,7 @@ func TestCIBudgets(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("report of the merged log: exit %d\n%s", code, errOut)
 	}
-	merged := readJSONReport(t, p("merged.json"))
+	merged := readJSONFile[*report.JSONReport](t, p("merged.json"))
 	if merged.Overall.Requests != 2*run.Overall.Requests || merged.Overall.Latency.P99Ms != run.Overall.Latency.P99Ms ||
 		merged.Overall.Latency.Count != 2*run.Overall.Latency.Count {
 		t.Errorf("merged: %d requests p99 %v, want %d and %v", merged.Overall.Requests, merged.Overall.Latency.P99Ms,
