@@ -41,9 +41,7 @@ func printProfilesUsage(w io.Writer) {
 
 // runProfiles is `agentstorm profiles`.
 func runProfiles(_ context.Context, env *cliEnv, args []string) int {
-	fs := pflag.NewFlagSet("agentstorm profiles", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SetInterspersed(true)
+	fs := newCommandFlagSet("agentstorm profiles")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printProfilesUsage(env.stdout)
