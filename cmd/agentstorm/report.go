@@ -53,7 +53,8 @@ func printReportUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w)
 	printFlags(w, fs)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 99 a budget missed, 1 a log could not be read, 2 bad usage or budget.")
+	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 99 a budget missed, 1 a log could not be read or an output")
+	fmt.Fprintln(w, "not be written, 2 bad usage or budget.")
 }
 
 func reportUsageError(env *cliEnv, msg string) int {
@@ -185,9 +186,10 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 			return exitFailed
 		}
 	}
+	outErr := false
 	if err := writeOutputs(env.stdout, outs, s); err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
-		return exitFailed
+		outErr = true
 	}
 	for _, o := range outs {
 		if o.kind != "hlog" {
@@ -195,11 +197,12 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		if err := writeMergedLog(o.path, files, s.Meta); err != nil {
 			fmt.Fprintf(env.stderr, "agentstorm report: --out hlog=%s: %v\n", o.path, err)
-			return exitFailed
+			outErr = true
+			continue
 		}
 		fmt.Fprintf(env.stdout, "Wrote hlog: %s\n", o.path)
 	}
-	return budgetExit(env, "report", results, false)
+	return budgetExit(env, "report", results, outErr)
 }
 
 // readLogs reads the hlogs (path "-" is standard input) into one set.

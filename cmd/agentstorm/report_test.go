@@ -97,6 +97,21 @@ func TestCIBudgets(t *testing.T) {
 		t.Errorf("re-rendered figures differ:\nrun   %+v\nagain %+v", run.Overall, again.Overall)
 	}
 
+	// A missed budget wins over an output that cannot be written: exit 99
+	// (as run and k6 ingest), the miss named, the failed output too, and
+	// the outputs that can be written still are.
+	blocked := p("blocked.json")
+	if err := os.Mkdir(blocked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = reportIt(t, p("pass.hlog"), "-q", "--budget", "add_to_cart p99 < 1us", "--out", "json="+blocked, "--out", "hgrm="+p("miss.hgrm"))
+	if code != exitBudgetMet || !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us") || !strings.Contains(errOut, "--out json="+blocked) {
+		t.Errorf("report with a missed budget and a failed output: exit %d, want %d\n%s", code, exitBudgetMet, errOut)
+	}
+	if _, err := os.Stat(p("miss.hgrm")); err != nil {
+		t.Errorf("the output that could be written was not: %v", err)
+	}
+
 	// Merged with itself: exactly twice the counts, the same percentiles.
 	code, _, errOut = reportIt(t, "merge", p("pass.hlog"), p("pass.hlog"), "-q", "--out", "hlog="+p("merged.hlog"))
 	if code != exitOK {
