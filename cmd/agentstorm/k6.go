@@ -148,25 +148,9 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	// Ctrl-C stops reading and summarises; a second one exits at once.
 	readCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	interrupted := make(chan struct{})
-	ingestDone := make(chan struct{}) // closed when runK6 returns: the goroutine below ends with it
-	defer close(ingestDone)
-	go func() {
-		select {
-		case <-env.interrupts:
-		case <-readCtx.Done():
-			return
-		}
-		close(interrupted)
-		cancel()
-		fmt.Fprintln(env.stderr, "\nagentstorm k6: interrupted; summarising what was read (Ctrl-C again to exit at once)")
-		select {
-		case <-env.interrupts:
-			os.Exit(exitFailed)
-		case <-ctx.Done():
-		case <-ingestDone:
-		}
-	}()
+	interrupted, stopWatch := summariseOnInterrupt(ctx, readCtx, env, cancel,
+		"\nagentstorm k6: interrupted; summarising what was read (Ctrl-C again to exit at once)", nil)
+	defer stopWatch()
 	if file, ok := r.(*os.File); ok && f.follow {
 		r = k6.NewFollowReader(readCtx, file, f.idle, 100*time.Millisecond)
 	}

@@ -111,6 +111,37 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad profile, 99 budgets not met.")
 }
 
+// summariseOnInterrupt watches env's interrupts for a command that
+// summarises what it has when stopped (run, k6 ingest): the first
+// SIGINT/SIGTERM closes interrupted, calls cancel (which ends runCtx) and
+// prints first on stderr; a second one calls second, if not nil, and exits
+// the process at once. The watch ends when runCtx ends before an interrupt,
+// when ctx ends, or when stop is called (defer it).
+func summariseOnInterrupt(ctx, runCtx context.Context, env *cliEnv, cancel context.CancelFunc, first string, second func()) (interrupted <-chan struct{}, stop func()) {
+	intr := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-env.interrupts:
+		case <-runCtx.Done():
+			return
+		}
+		close(intr)
+		cancel()
+		fmt.Fprintln(env.stderr, first)
+		select {
+		case <-env.interrupts:
+			if second != nil {
+				second()
+			}
+			os.Exit(exitFailed)
+		case <-ctx.Done():
+		case <-done:
+		}
+	}()
+	return intr, func() { close(done) }
+}
+
 // cancelOnInterrupt returns a child of ctx that is cancelled by the first
 // SIGINT/SIGTERM on env's interrupts; the caller must call cancel, which
 // also ends the goroutine watching for the signal.

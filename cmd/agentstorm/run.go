@@ -210,31 +210,17 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	out.w = env.stdout
 	var sup *supervisor.Supervisor
 	var supMu sync.Mutex
-	interrupted := make(chan struct{})
-	runDone := make(chan struct{}) // closed when runRun returns: the goroutine below ends with it
-	defer close(runDone)
-	go func() {
-		select {
-		case <-env.interrupts:
-		case <-runCtx.Done():
-			return
-		}
-		close(interrupted)
-		cancel()
-		fmt.Fprintf(env.stderr, "\nagentstorm run: interrupted; stopping the agents and summarising what was recorded (Ctrl-C again to exit at once)\n")
-		select {
-		case <-env.interrupts:
+	interrupted, stopWatch := summariseOnInterrupt(ctx, runCtx, env, cancel,
+		"\nagentstorm run: interrupted; stopping the agents and summarising what was recorded (Ctrl-C again to exit at once)",
+		func() {
 			fmt.Fprintln(env.stderr, "agentstorm run: second interrupt; exiting now")
 			supMu.Lock()
 			if sup != nil {
 				_ = sup.Close()
 			}
 			supMu.Unlock()
-			os.Exit(exitFailed)
-		case <-ctx.Done():
-		case <-runDone:
-		}
-	}()
+		})
+	defer stopWatch()
 
 	var logFile *os.File
 	if bundled {
