@@ -25,7 +25,6 @@ type gameDay struct {
 	admin  *gameday.Admin
 	done   chan struct{}
 	cancel context.CancelFunc
-	p99    time.Duration
 }
 
 // gameDayFigures are the audit figures budgets may name.
@@ -52,7 +51,6 @@ func newGameDay(ctx context.Context, prof *profiles.Profile, sup *supervisor.Sup
 		col:  gameday.NewCollector(start, gameDayCartStep),
 		tl:   gameday.NewTimeline(start, regions),
 		done: make(chan struct{}),
-		p99:  100 * time.Millisecond,
 	}
 	g.ex = &gameday.Executor{Actions: prof.ChaosActions, Target: targetDesc, Start: start}
 	if sup != nil {
@@ -95,7 +93,7 @@ func (g *gameDay) start(ctx context.Context) {
 // finish waits for the schedule (its pending restores), lets the bundled
 // target's queues drain, audits the orders, and puts the game day into
 // sum: events, the "Game day" section, and the audit figures.
-func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWriter) *gameday.Result {
+func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWriter) {
 	g.cancel() // actions not yet due are dropped; owed restores still run
 	select {
 	case <-g.done:
@@ -105,7 +103,9 @@ func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWrit
 		// A queue paused by the schedule would never drain.
 		_ = g.admin.Do(ctx, "POST", "/admin/orders/resume", nil, nil)
 	}
-	res := gameday.Analyze(g.ex.Events(), g.tl, g.col, gameday.AnalyzeOptions{P99Limit: g.p99})
+	// The blast radius is judged on gameday's default limits (p99 100 ms,
+	// 1% errors).
+	res := gameday.Analyze(g.ex.Events(), g.tl, g.col, gameday.AnalyzeOptions{})
 	if g.admin != nil {
 		// The order audit relies on the bundled target's contract (GET
 		// /v1/orders/{id}: 404 means unknown); another system's 404 could
@@ -131,7 +131,6 @@ func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWrit
 	for k, v := range res.Figures() {
 		sum.Figures[k] = v
 	}
-	return res
 }
 
 // describeChaos is one line naming the schedule, for the banner.
