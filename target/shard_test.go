@@ -303,6 +303,20 @@ func TestIdempotentCheckout(t *testing.T) {
 		t.Fatal("a different key must make a different order")
 	}
 
+	// A key reused for another cart, or for the same cart with other shipping choices, is
+	// refused (422) rather than replaying the first order; the cart keeps its items.
+	cart3 := newCart(t, s)
+	expect(t, addItem(t, s, cart3, "sku-1", 1), 200, "add")
+	reused := checkout(t, s, cart3, "same-key")
+	expectError(t, reused, 422, "already used for order "+first.str("order_id"))
+	if g := call(t, s, "GET", "/v1/carts/"+cart3, ""); g.json["total_qty"] != 1.0 {
+		t.Fatalf("a refused checkout must leave the cart's items: %s", g.body)
+	}
+	otherSpeed := call(t, s, "POST", "/v1/carts/"+cart+"/checkout", `{"destination":"DE","carrier":"dhl","speed":"express"}`, "Idempotency-Key", "same-key")
+	expectError(t, otherSpeed, 422, "this request differs")
+	ok3 := checkout(t, s, cart3, "key-3")
+	expect(t, ok3, 202, "checkout with a new key")
+
 	// Concurrent checkouts with one key make one order.
 	cart2 := newCart(t, s)
 	expect(t, addItem(t, s, cart2, "sku-1", 1), 200, "add")
@@ -325,8 +339,8 @@ func TestIdempotentCheckout(t *testing.T) {
 			t.Fatalf("concurrent retries got different orders: %v", ids)
 		}
 	}
-	if got := s.store.accepted.Load(); got != 3 {
-		t.Fatalf("orders accepted: %d, want 3", got)
+	if got := s.store.accepted.Load(); got != 4 {
+		t.Fatalf("orders accepted: %d, want 4", got)
 	}
 }
 
