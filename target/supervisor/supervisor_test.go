@@ -413,13 +413,13 @@ func TestKillRestore(t *testing.T) {
 // with its own Idempotency-Key) against shard sh, kills the shard through
 // the admin API once minAccepted checkouts were answered 202, and returns
 // the keys answered 202 with their order ids, and every key sent.
-func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[string]string, []string) {
+func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[string]string, map[string]string) {
 	t.Helper()
 	const workers = 32
 	var (
 		mu       sync.Mutex
 		accepted = map[string]string{} // idempotency key -> order id answered 202
-		tried    []string              // every key sent, answered or not
+		tried    = map[string]string{} // every key sent, answered or not -> its cart id
 		nAcc     atomic.Int64
 		killed   atomic.Bool
 	)
@@ -436,7 +436,7 @@ func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[stri
 				}
 				key := fmt.Sprintf("burst-%d-%d", g, n)
 				mu.Lock()
-				tried = append(tried, key)
+				tried[key] = cart
 				mu.Unlock()
 				code, id, err := checkout(t, sh.URL, cart, key)
 				if err != nil {
@@ -467,15 +467,16 @@ func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[stri
 	return accepted, tried
 }
 
-// retryAll checks out every key again after a restore (on a cart id that
-// does not exist: a known key must not need its cart). An accepted key must
-// give its order id back; a key whose answer was lost gives its order if it
-// was stored, or 404 for the cart. It returns the distinct order ids.
-func retryAll(t *testing.T, sh ShardInfo, accepted map[string]string, tried []string) map[string]bool {
+// retryAll checks out every key again after a restore, on its own cart id
+// (the cart itself, kept in memory, is gone: a known key must not need it).
+// An accepted key must give its order id back; a key whose answer was lost
+// gives its order if it was stored, or 404 for the cart. It returns the
+// distinct order ids.
+func retryAll(t *testing.T, sh ShardInfo, accepted map[string]string, tried map[string]string) map[string]bool {
 	t.Helper()
 	orders := map[string]bool{}
-	for _, key := range tried {
-		code, id, err := checkout(t, sh.URL, fmt.Sprintf("c%d-999999999", sh.ID), key)
+	for key, cart := range tried {
+		code, id, err := checkout(t, sh.URL, cart, key)
 		if err != nil {
 			t.Fatalf("retry %s: %v", key, err)
 		}
