@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/agentstorm/agentstorm/target"
 )
 
 // DefaultRegions returns the regions served when Config.Regions is empty:
@@ -408,7 +410,6 @@ func (s *Supervisor) shardArgs(sh *shard) []string {
 		"--listen", sh.addr,
 		"--data-dir", sh.dataDir,
 		"--order-rate", strconv.FormatFloat(s.cfg.OrderRate, 'g', -1, 64),
-		"--control-token", s.controlToken,
 		"--extra-rtt", sh.extraRTT.String(),
 		"--max-conns", strconv.Itoa(s.cfg.MaxConnsPerShard),
 	}
@@ -419,6 +420,10 @@ func (s *Supervisor) shardArgs(sh *shard) []string {
 // itself.
 func (s *Supervisor) startShard(ctx context.Context, sh *shard) error {
 	cmd := s.cfg.ShardCommand(s.shardArgs(sh))
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, target.ControlTokenEnv+"="+s.controlToken)
 	setProcAttr(cmd)
 	r, w, err := os.Pipe()
 	if err != nil {

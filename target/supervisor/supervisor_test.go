@@ -257,6 +257,21 @@ func TestStartTopologyAuthState(t *testing.T) {
 		if err := syscall.Kill(sh.PID, 0); err != nil {
 			t.Fatalf("shard %d pid %d is not a running process: %v", i, sh.PID, err)
 		}
+		// The chaos token never shows on a command line (ps shows those to every user),
+		// yet reaches the shard: its /internal/chaos takes the token and refuses others.
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sh.PID))
+		if err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		if strings.Contains(string(cmdline), s.controlToken) || strings.Contains(string(cmdline), info.Token) {
+			t.Fatalf("shard %d: a token is on its command line: %q", i, cmdline)
+		}
+		if code, b, err := call(t, "GET", sh.URL+"/internal/chaos", s.controlToken, "", nil, nil); err != nil || code != 200 {
+			t.Fatalf("shard %d: /internal/chaos with the token: %d %v %s", i, code, err, b)
+		}
+		if code, _, _ := call(t, "GET", sh.URL+"/internal/chaos", "wrong", "", nil, nil); code != http.StatusUnauthorized {
+			t.Fatalf("shard %d: /internal/chaos with a wrong token: %d, want 401", i, code)
+		}
 	}
 
 	// Auth: every call, topology included, needs the token.
