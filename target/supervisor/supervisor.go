@@ -684,8 +684,14 @@ func (s *Supervisor) Restore(ctx context.Context, id int) error {
 		sh.op.Unlock()
 		return ErrClosed
 	}
-	state := sh.state
+	state, p := sh.state, sh.proc
 	s.mu.Unlock()
+	if state == StateUp && s.died(ctx, sh, p) {
+		// Killed from outside (kill -9 in a shell) a moment ago: the process is
+		// gone but its exit was not recorded yet. Restart it now rather than
+		// pushing chaos to a dead port (502) and leaving it down.
+		state = StateExited
+	}
 
 	var detail string
 	switch state {
@@ -720,24 +726,49 @@ func (s *Supervisor) Restore(ctx context.Context, id int) error {
 	return err
 }
 
+// died reports whether process p of sh, recorded as up, has in fact ended: its
+// /healthz does not answer 200 and the process exits within stopTimeout (a
+// process killed from outside takes a moment to exit and be reaped). A shard
+// that fails its health check yet keeps running is not dead.
+func (s *Supervisor) died(ctx context.Context, sh *shard, p *proc) bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+	}
+	if s.healthy(ctx, sh) == nil {
+		return false
+	}
+	return waitDone(p, stopTimeout) == nil
+}
+
+// healthy makes one GET /healthz of sh and returns nil on a 200.
+func (s *Supervisor) healthy(ctx context.Context, sh *shard) error {
+	url := "http://" + sh.addr + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained for reuse only
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
 // waitHealthy polls GET /healthz of sh until it answers 200.
 func (s *Supervisor) waitHealthy(ctx context.Context, sh *shard) error {
 	deadline := time.Now().Add(startTimeout)
-	url := "http://" + sh.addr + "/healthz"
 	var last error
 	for time.Now().Before(deadline) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return fmt.Errorf("health check: %w", err)
-		}
-		resp, err := s.client.Do(req)
+		err := s.healthy(ctx, sh)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained for reuse only
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+			return nil
 		}
 		last = err
 		if ctx.Err() != nil {

@@ -424,6 +424,28 @@ func TestKillRestore(t *testing.T) {
 	}
 }
 
+// TestRestoreRightAfterOutsideKill kills a shard from outside (kill -9, as a
+// person in a shell would) and restores it at once, before the supervisor has
+// seen the exit: the restore must restart it (not answer 502 and leave it
+// down), every time.
+func TestRestoreRightAfterOutsideKill(t *testing.T) {
+	s := startTest(t, Config{Shards: 1})
+	for i := 0; i < 8; i++ {
+		sh := s.Info().Shards[0]
+		if err := syscall.Kill(sh.PID, syscall.SIGKILL); err != nil {
+			t.Fatalf("try %d: kill -9 %d: %v", i, sh.PID, err)
+		}
+		var st ShardState
+		admin(t, s, "POST", "/admin/shards/0/restore", "", 200, &st)
+		if st.State != StateUp || st.PID == sh.PID || st.PID <= 0 {
+			t.Fatalf("try %d: after restore: %+v (killed pid %d)", i, st, sh.PID)
+		}
+		if code, b, err := call(t, "GET", sh.URL+"/healthz", "", "", nil, nil); err != nil || code != 200 {
+			t.Fatalf("try %d: restored shard: %d %v %s", i, code, err, b)
+		}
+	}
+}
+
 // burst runs 32 goroutines of open cart, add item, checkout (each order
 // with its own Idempotency-Key) against shard sh, kills the shard through
 // the admin API once minAccepted checkouts were answered 202, and returns
