@@ -89,9 +89,13 @@ type Config struct {
 	// AdminToken is the bearer token every admin call needs; empty means a
 	// random one (see Info).
 	AdminToken string
-	// DataDir holds one directory per shard (shard-0, shard-1, ...); empty
-	// means a new temporary directory, which is kept after Close.
+	// DataDir holds one directory per shard (shard-0, shard-1, ...); it is
+	// kept after Close. Empty means a new temporary directory, which Close
+	// removes unless KeepData is set or Keep was called (a day of CI runs
+	// must not fill the disk with order stores nobody asked for).
 	DataDir string
+	// KeepData keeps a temporary DataDir after Close.
+	KeepData bool
 	// OrderRate is the orders per second each shard's worker creates; 0
 	// leaves the shard's own default.
 	OrderRate float64
@@ -207,6 +211,7 @@ type Supervisor struct {
 	token        string
 	controlToken string
 	dataDir      string
+	tempData     bool // dataDir was made by Start, and is removed by Close unless kept
 	shards       []*shard
 	client       *http.Client
 
@@ -219,6 +224,7 @@ type Supervisor struct {
 	events  []Event
 	dropped int
 	closed  bool
+	keep    bool // keep a temporary dataDir after Close
 }
 
 // chaosState is the supervisor's whole chaos configuration.
@@ -287,6 +293,7 @@ func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
 			return nil, fmt.Errorf("create the data directory: %w", err)
 		}
 		tempDir = s.dataDir
+		s.tempData = true
 	} else if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
 		s.adminLn.Close()
 		return nil, fmt.Errorf("create the data directory %s: %w", s.dataDir, err)
@@ -886,8 +893,31 @@ func (s *Supervisor) Close() error {
 	if err := s.stopAll(); err != nil {
 		errs = append(errs, err)
 	}
-	s.record("close", nil, "every shard stopped; data kept in "+s.dataDir, errors.Join(errs...))
+	detail := "every shard stopped; data kept in " + s.dataDir
+	if !s.DataKept() {
+		detail = "every shard stopped; temporary data removed from " + s.dataDir
+		if err := os.RemoveAll(s.dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove the temporary data directory: %w", err))
+		}
+	}
+	s.record("close", nil, detail, errors.Join(errs...))
 	return errors.Join(errs...)
+}
+
+// Keep asks Close to keep a temporary data directory, as when an audit
+// names orders in it that someone should look at.
+func (s *Supervisor) Keep() {
+	s.mu.Lock()
+	s.keep = true
+	s.mu.Unlock()
+}
+
+// DataKept reports whether the data directory stays after Close: it was
+// given in Config.DataDir, or Config.KeepData or Keep asked for it.
+func (s *Supervisor) DataKept() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.tempData || s.cfg.KeepData || s.keep
 }
 
 // stopAll stops every running shard process, side by side.

@@ -424,6 +424,53 @@ func TestKillRestore(t *testing.T) {
 	}
 }
 
+// TestTemporaryDataRemoved: a data directory the supervisor made is removed
+// by Close unless KeepData or Keep asked for it; one that was given is kept.
+func TestTemporaryDataRemoved(t *testing.T) {
+	start := func(cfg Config) *Supervisor {
+		cfg.Shards, cfg.Listen, cfg.ShardCommand = 1, "127.0.0.1:0", testShardCommand
+		cfg.Log = &logWriter{t: t, done: true}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		s, err := Start(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		return s
+	}
+	exists := func(dir string) bool {
+		_, err := os.Stat(dir)
+		return err == nil
+	}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		keep bool // call Keep before Close
+		want bool // the directory stays
+	}{
+		{"temporary", Config{}, false, false},
+		{"KeepData", Config{KeepData: true}, false, true},
+		{"Keep", Config{}, true, true},
+		{"given", Config{DataDir: t.TempDir()}, false, true},
+	} {
+		s := start(c.cfg)
+		dir := s.DataDir()
+		if c.keep {
+			s.Keep()
+		}
+		if got := s.DataKept(); got != c.want {
+			t.Errorf("%s: DataKept %v, want %v", c.name, got, c.want)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("%s: Close: %v", c.name, err)
+		}
+		if got := exists(dir); got != c.want {
+			t.Errorf("%s: %s exists after Close: %v, want %v", c.name, dir, got, c.want)
+		}
+		os.RemoveAll(dir) //nolint:errcheck // cleanup of the kept ones
+	}
+}
+
 // TestRestoreRightAfterOutsideKill kills a shard from outside (kill -9, as a
 // person in a shell would) and restores it at once, before the supervisor has
 // seen the exit: the restore must restart it (not answer 502 and leave it
