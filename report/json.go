@@ -47,8 +47,9 @@ type JSONCompliance struct {
 	LimitMs float64 `json:"limit_ms"`
 	Share   float64 `json:"share"`
 	Answers int64   `json:"answers"`
-	// Figure says which latency: "from_intended_start" (open model),
-	// "corrected" (closed model with correction) or "raw".
+	// Figure says which latency was judged: "from_intended_start" (open
+	// model), "corrected" (closed model with correction) or "raw" (closed
+	// model without correction, or with a correction kinder than raw).
 	Figure string `json:"figure"`
 	// WorstStep is the write step (or any step when none writes) with the
 	// lowest share; WorstStepShare its share.
@@ -172,7 +173,7 @@ func (s *Summary) JSON() *JSONReport {
 	switch {
 	case s.Model == ModelOpen:
 		j.Compliance.Figure = "from_intended_start"
-	case s.Overall.Corrected != nil:
+	case s.Overall.Corrected != nil && s.Overall.Raw.Compliance() >= s.Overall.Corrected.Compliance():
 		j.Compliance.Figure = "corrected"
 	}
 	if w, _ := s.WorstWriteStep(); w != nil {
