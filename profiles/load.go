@@ -135,18 +135,12 @@ func (l *loader) errAt(n *yaml.Node, off int, hint, format string, args ...any) 
 	l.errs = append(l.errs, e)
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 // parse parses the source into a YAML document and substitutes its
 // variables; nil when it cannot be parsed or is empty (errors reported).
 func (l *loader) parse(display bool) *yaml.Node {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(l.src), &doc); err != nil {
-		e := LoadError{File: l.file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Hint: "check indentation and quoting near this line"}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-		}
-		l.errs = append(l.errs, e)
+		l.errs = append(l.errs, syntaxError(l.file, []byte(l.src), err))
 		return nil
 	}
 	if len(doc.Content) == 0 {
