@@ -322,15 +322,16 @@ func (l *loader) parseVarRef(n *yaml.Node, off int, token string) (varRef, bool)
 			return r, false
 		}
 	}
-	if !envName(r.name) {
+	if !IsVarName(r.name) {
 		l.varErr(n, off, token, "cannot read "+token+": "+strconv.Quote(r.name)+" is not a variable name", hint)
 		return r, false
 	}
 	return r, true
 }
 
-// envName reports whether s is an environment variable name.
-func envName(s string) bool {
+// IsVarName reports whether s can be the NAME of ${NAME}: letters, digits
+// and _, not starting with a digit (an environment variable's name).
+func IsVarName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -396,9 +397,13 @@ func (l *loader) offsetOf(line, col int) int {
 }
 
 // varAt returns the variable whose value holds byte off of scalar n's
-// value ("" when the byte was written in the file).
-func (l *loader) varAt(n *yaml.Node, off int) string {
-	for _, sp := range l.spans[n] {
+// value ("" when the byte was written in the file): a {{ there is text,
+// not a template.
+func (l *loader) varAt(n *yaml.Node, off int) string { return varAt(l.spans[n], off) }
+
+// varAt returns the variable of spans whose value holds byte off, or "".
+func varAt(spans []varSpan, off int) string {
+	for _, sp := range spans {
 		if off >= sp.start && off < sp.end {
 			return sp.name
 		}
