@@ -177,13 +177,14 @@ flows:
         expect: {body: "${secret:K}"}
       - name: *tok
         path: /b
-budgets: ["p99(a) < ${secret:K}"]
+budgets: ["p99(a) < ${secret:K}", *tok]
 `
 	les := loadVarsErrs(t, src, map[string]string{"K": "topsecret"})
-	for _, marker := range []string{"${secret:K}\n", `${secret:K}", X-Ok`, `${secret:K}"}` + "\n        expect", `${secret:K}"}` + "\n      -", `${secret:K}"]`} {
+	for _, marker := range []string{"${secret:K}\n", `${secret:K}", X-Ok`, `${secret:K}"}` + "\n        expect", `${secret:K}"}` + "\n      -", `${secret:K}", *tok]`} {
 		wantErr(t, les, at(t, "t.yaml", src, marker, 1), "a secret (${secret:K}) cannot be used here", "only in a step's path, its header values")
 	}
 	wantErr(t, les, at(t, "t.yaml", src, "*tok", 1), "this alias (*tok) brings a secret")
+	wantErr(t, les, at(t, "t.yaml", src, "*tok", 2), "this alias (*tok) brings a secret")
 	if strings.Contains(les.Error(), "topsecret") {
 		t.Errorf("errors show the secret:\n%v", les)
 	}
@@ -295,4 +296,14 @@ func TestResolvedRedactsSecrets(t *testing.T) {
 	if _, err := Resolved("t.yaml", []byte(varsSrc), nil); err == nil || !strings.Contains(err.Error(), "SHOP_URL is not set") {
 		t.Errorf("Resolved with nothing set: %v", err)
 	}
+}
+
+// TestSecretThroughMergeKey: a step merging (<<) another step's headers
+// keeps the secret on the wire.
+func TestSecretThroughMergeKey(t *testing.T) {
+	src := stepsProfile(`      - &base {name: a, path: /a, headers: {Authorization: "Bearer ${secret:K}"}}
+      - {<<: *base, name: b}
+`)
+	p := loadVars(t, src, map[string]string{"K": "k3y"})
+	wantIn(t, "step b's request", request(t, p, 1), "GET /a HTTP/1.1\r\n", "Authorization: Bearer k3y\r\n")
 }
