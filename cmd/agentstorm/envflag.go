@@ -22,7 +22,7 @@ type envVars struct {
 
 // addEnvFlag declares --env/-e into fs.
 func addEnvFlag(fs *pflag.FlagSet, e *envVars) {
-	fs.VarP(e, "env", "e", "NAME=VALUE: the value of ${NAME} in the profile (repeatable; wins over the process environment, whose variables the profile also reads; values given here show in the process list, so pass secrets in the environment)")
+	fs.VarP(e, "env", "e", "the value of ${NAME} or ${secret:NAME} in the profile (repeatable; wins over the process environment, which the profile also reads; values given here show in the process list: pass secrets in the environment)")
 }
 
 // Set records one NAME=VALUE. A bad argument is not refused here: pflag
