@@ -217,10 +217,10 @@ func TestSecretsRedactedInErrors(t *testing.T) {
 func TestProfileRedact(t *testing.T) {
 	src := stepsProfile(`      - name: a
         path: /a
-        headers: {A: "${secret:A}", B: "${secret:B}", C: "${secret:EMPTY}"}
+        headers: {A: "${secret:A}", B: "${secret:B}", C: "${secret:EMPTY}", D: "${secret:UNSET:-fallback}"}
 `)
 	p := loadVars(t, src, map[string]string{"A": "abc", "B": "xabcx", "EMPTY": ""})
-	if got := p.Redact("1 abc 2 xabcx 3"); got != "1 *** 2 *** 3" {
+	if got := p.Redact("1 abc 2 xabcx 3 fallback"); got != "1 *** 2 *** 3 ***" {
 		t.Errorf("Redact = %q", got)
 	}
 }
