@@ -33,6 +33,8 @@ type htmlData struct {
 	Verdict     string
 	VerdictOK   bool
 	Aborted     string
+	Status      string
+	Reason      string
 	Budgets     []BudgetResult
 	Sections    []Section
 	Assets      htmlAssets
@@ -120,6 +122,9 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	if s.Aborted != nil {
 		d.Aborted = s.Aborted.String()
 	}
+	if st := s.Status(); st != StatusOK {
+		d.Status, d.Reason = st, s.StatusReason()
+	}
 	if len(s.Series) == 0 {
 		d.Notes = append(d.Notes, "No per-second series was recorded, so the over-time charts are left out.")
 	}
@@ -194,6 +199,7 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 <body>
 <h1>{{.Title}}</h1>
 <div class="sub">generated {{.Generated}}</div>
+{{if .Status}}<p class="verdict bad" id="status">✘ Run {{.Status}}: {{.Reason}}</p>{{end}}
 <p class="headline">{{.Headline}}</p>
 <div class="sub">{{.Figure}}</div>
 {{if .Worst}}<p>{{.Worst}}</p>{{end}}

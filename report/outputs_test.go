@@ -360,11 +360,12 @@ func TestWriteHTMLClosedModelAndNoSeries(t *testing.T) {
 		rec.Record(i, 0, 0, time.Duration(1+i%40)*ms, OK, 20*ms)
 	}
 	s := rec.Summary(time.Second)
+	s.Interrupted = "interrupted by SIGINT after 1s"
 	path := writeHTMLFile(t, s)
 	dom, log := renderHTML(t, "file://"+path+"#figure=raw")
 	// No series: the distribution and the spectrum only, and a note.
 	checkRendered(t, dom, log, 2)
-	for _, want := range []string{"No per-second series was recorded", "Response-time distribution: all (raw, whole run)", `<option value="1">corrected</option>`} {
+	for _, want := range []string{"✘ Run interrupted: interrupted by SIGINT after 1s", "No per-second series was recorded", "Response-time distribution: all (raw, whole run)", `<option value="1">corrected</option>`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("rendered page lacks %q", want)
 		}
