@@ -339,6 +339,23 @@ func TestWriteHTMLRendersInChromium(t *testing.T) {
 	if !strings.Contains(dom, "Latency over time: checkout") || !strings.Contains(dom, "Response-time distribution: checkout") {
 		t.Errorf("the link's step is not shown")
 	}
+	// Zooming one over-time chart zooms them all (as a drag does).
+	zoomed := filepath.Join(filepath.Dir(path), "zoomed.html")
+	script := `<script>(function(){var c=window.agentstormCharts.charts;
+Promise.resolve().then(function(){c[0].u.setScale("x",{min:2,max:3});}).then(function(){}).then(function(){
+document.documentElement.setAttribute("data-zoom",c.map(function(x){
+return x.def.id+"="+x.u.scales.x.min+"-"+x.u.scales.x.max;}).join(" "));});})();</script></body>`
+	if err := os.WriteFile(zoomed, []byte(strings.Replace(html, "</body>", script, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, log = renderHTML(t, "file://"+zoomed)
+	checkRendered(t, dom, log, 6)
+	for _, want := range []string{"latency=2-3", "p99-steps=2-3", "throughput=2-3", "agents=2-3"} {
+		if !strings.Contains(dom, want) {
+			i := strings.Index(dom, "data-zoom")
+			t.Errorf("zoom is not shared: want %s in %q", want, dom[max(i, 0):min(max(i, 0)+200, len(dom))])
+		}
+	}
 	// What a person sees: the budget line (red) and the p99 line (orange)
 	// are drawn, at 1,400 px.
 	img := screenshot(t, url, "report")

@@ -128,13 +128,20 @@
     } } };
   }
 
+  // logFilter labels 1, 2 and 5 of each decade on a log axis (only the
+  // powers of ten when it spans more than three decades); the other
+  // splits stay as grid lines.
+  function logFilter(u, splits) {
+    var lo = splits[0], hi = splits[splits.length - 1], marks = Math.log10(hi / lo) > 3.2 ? [1] : [1, 2, 5];
+    return splits.map(function (v) {
+      var m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+      return marks.some(function (k) { return Math.abs(m - k) < 1e-6; }) ? v : null;
+    });
+  }
   function latAxis(log) {
     return { values: function (u, v) { return v.map(fmtTick); }, size: 64, scale: "y",
       grid: { stroke: log ? "rgba(0,0,0,0.06)" : "rgba(0,0,0,0.09)", width: 1 },
-      filter: log ? function (u, splits) {
-        // On a log axis label 1, 2 and 5 of each decade (the rest stay as grid lines).
-        return splits.map(function (v) { var m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)); return [1, 2, 5].some(function (k) { return Math.abs(m - k) < 1e-6; }) ? v : null; });
-      } : undefined };
+      filter: log ? logFilter : undefined };
   }
   var timeAxis = { incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200],
     values: function (u, v) { return v.map(fmtT); }, label: "time since start (m:ss)", labelSize: 20, labelFont: "12px system-ui, sans-serif" };
@@ -218,7 +225,7 @@
         { label: "share of requests", fill: "rgba(31,119,180,0.55)", stroke: BLUE, width: 1, paths: bars, points: { show: false },
           value: function (u, v) { return v == null ? "–" : fmtNum(v, 2) + " %"; } }],
       axes: [{ values: function (u, v) { return v.map(fmtTick); }, label: "latency (log scale)", labelSize: 20, labelFont: "12px system-ui, sans-serif",
-        filter: latAxis(true).filter },
+        filter: logFilter },
         { values: function (u, v) { return v.map(function (x) { return fmtNum(x, 1) + " %"; }); }, size: 60 }],
       cursor: { drag: { x: true, y: false } }, legend: { live: true },
       plugins: [budgetPlugin("x")]
@@ -296,6 +303,9 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(function () { charts.forEach(function (c) { c.u.setSize({ width: width(), height: c.u.height }); }); }, 100);
   });
+
+  // For a look from the console (and the report test): the charts and the view.
+  window.agentstormCharts = { charts: charts, state: state };
 
   // data-charts-rendered counts the charts whose canvas has a size and
   // something drawn on it (the report test reads it in headless Chromium).
