@@ -60,6 +60,7 @@ type runFlags struct {
 	segment     string
 	startAt     string
 	metricsAddr string
+	push        pushFlags
 	env         envVars
 }
 
@@ -85,6 +86,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")
 	fs.StringVar(&f.startAt, "start-at", "", "wait until this time (RFC 3339, e.g. 2026-11-26T18:00:00Z) and start the stages from it, so segments on several hosts start together")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as classic and native histograms) at http://ADDR/metrics, e.g. :9464")
+	addPushFlags(fs, &f.push)
 	return fs
 }
 
@@ -343,18 +345,29 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		onIv(iv, st)
 	}
-	if f.metricsAddr != "" {
+	if f.metricsAddr != "" || f.push.target() != "" {
 		var labels map[string]string
 		if !seg.Whole() {
 			labels = map[string]string{"segment": seg.String()}
 		}
 		m := metrics.New(rec.Steps(), rec.Regions(), labels)
-		addr, _, err := m.Serve(runCtx, f.metricsAddr)
+		if f.metricsAddr != "" {
+			addr, _, err := m.Serve(runCtx, f.metricsAddr)
+			if err != nil {
+				fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
+				return exitUsage
+			}
+			notes = append(notes, "Prometheus metrics at http://"+addr+"/metrics")
+		}
+		stopPush, note, err := startRemoteWrite(m, &f.push, env.stderr)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
+			fmt.Fprintf(env.stderr, "agentstorm run: --remote-write: %v\n", err)
 			return exitUsage
 		}
-		notes = append(notes, "Prometheus metrics at http://"+addr+"/metrics")
+		if stopPush != nil {
+			defer stopPush()
+			notes = append(notes, note)
+		}
 		withMetrics := cfg.OnInterval
 		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
 			m.Observe(iv, metrics.Snapshot{Active: st.Active, Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors})
