@@ -25,7 +25,11 @@
 // Alongside: agentstorm_requests_total{step,region,outcome},
 // agentstorm_errors_total{step,region}, agentstorm_dropped_sessions_total,
 // agentstorm_agents_active, agentstorm_connections_open,
-// agentstorm_dials_total and agentstorm_dial_errors_total.
+// agentstorm_dials_total, agentstorm_dial_errors_total, and for a game day
+// agentstorm_chaos_action_time_seconds (see ChaosAction).
+//
+// deploy/k8s/grafana-dashboard.json is a dashboard of these metrics for a
+// live storm; its queries are tested against what this package exports.
 //
 // Metrics are fed from the recorder's interval histograms (once a second),
 // not per answer, so the recording path of the agents stays as it is: no
@@ -38,6 +42,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +88,8 @@ type Metrics struct {
 	errs     []prometheus.Counter
 	dropped  []prometheus.Counter
 
+	chaos *prometheus.GaugeVec
+
 	active, connected  prometheus.Gauge
 	dials, dialErrors  prometheus.Counter
 	lastDials, lastErr int64
@@ -115,6 +123,10 @@ func New(steps, regions []string, constLabels map[string]string) *Metrics {
 	m := &Metrics{
 		reg:     reg,
 		regions: len(regions),
+		chaos: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "agentstorm_chaos_action_time_seconds", ConstLabels: cl,
+			Help: "When each chaos action of a game day ran (Unix time), one series per action: Grafana annotations with the value as their time.",
+		}, []string{"action", "name", "region", "at", "outcome"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "agentstorm_agents_active", Help: "Agents running (closed model) or in a session (open model).", ConstLabels: cl}),
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -124,7 +136,7 @@ func New(steps, regions []string, constLabels map[string]string) *Metrics {
 		dialErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "agentstorm_dial_errors_total", Help: "Connection attempts that failed.", ConstLabels: cl}),
 	}
-	reg.MustRegister(lat, req, errs, drop, m.active, m.connected, m.dials, m.dialErrors)
+	reg.MustRegister(lat, req, errs, drop, m.chaos, m.active, m.connected, m.dials, m.dialErrors)
 	for _, s := range steps {
 		for _, r := range regions {
 			m.latency = append(m.latency, lat.WithLabelValues(s, r))
@@ -197,6 +209,25 @@ func (m *Metrics) Observe(iv *report.Interval, st Snapshot) {
 		m.dialErrors.Add(float64(d))
 		m.lastErr = st.DialErrors
 	}
+}
+
+// ChaosAction records a game day's chaos action (or its automatic undo)
+// that ran at wall time when, at since the storm's start: action is its
+// kind (kill_shard, ...), name its description ("kill_shard shard 1"),
+// regions those it hit (none: all), failed whether it failed. Each action
+// is its own series (labelled with at, in whole seconds), its value the
+// Unix time it ran, so a dashboard marks every one on the time axis. It
+// is safe to call from any goroutine.
+func (m *Metrics) ChaosAction(when time.Time, at time.Duration, action, name string, regions []string, failed bool) {
+	region, outcome := strings.Join(regions, ","), "ok"
+	if region == "" {
+		region = "all"
+	}
+	if failed {
+		outcome = "failed"
+	}
+	sec := strconv.FormatFloat(at.Seconds(), 'f', 0, 64) + "s"
+	m.chaos.WithLabelValues(action, name, region, sec, outcome).Set(float64(when.UnixMilli()) / 1e3)
 }
 
 // Handler returns the HTTP handler serving the metrics (text and protobuf

@@ -345,12 +345,13 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		onIv(iv, st)
 	}
+	var m *metrics.Metrics // nil when no metrics are exported
 	if f.metricsAddr != "" || f.push.target() != "" {
 		var labels map[string]string
 		if !seg.Whole() {
 			labels = map[string]string{"segment": seg.String()}
 		}
-		m := metrics.New(rec.Steps(), rec.Regions(), labels)
+		m = metrics.New(rec.Steps(), rec.Regions(), labels)
 		if f.metricsAddr != "" {
 			addr, _, err := m.Serve(runCtx, f.metricsAddr)
 			if err != nil {
@@ -387,6 +388,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			return exitFailed
 		}
 		notes = append(notes, "game day: "+describeChaos(prof.ChaosActions))
+		gd.exportChaos(m)
 		cfg.OnAnswer = gd.onAnswer
 		withGameDay := cfg.OnInterval
 		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {

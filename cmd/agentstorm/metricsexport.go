@@ -9,8 +9,12 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/metrics"
 )
+
+// This file wires run to the metrics package's push path and game-day
+// annotations.
 
 // remoteWriteEnv holds the remote-write URL when --remote-write is not
 // given: a URL with a password is better kept out of the process list.
@@ -56,4 +60,19 @@ func startRemoteWrite(m *metrics.Metrics, p *pushFlags, stderr io.Writer) (stop 
 		}
 	}
 	return stop, fmt.Sprintf("metrics pushed by remote write every %s", p.every), nil
+}
+
+// exportChaos adds every chaos action of the game day to m (when not nil),
+// for a dashboard's annotations.
+func (g *gameDay) exportChaos(m *metrics.Metrics) {
+	if m == nil {
+		return
+	}
+	print := g.ex.OnEvent
+	g.ex.OnEvent = func(e gameday.Event) {
+		m.ChaosAction(e.Time, e.At, e.Action, e.Name, e.Regions, e.Error != "")
+		if print != nil {
+			print(e)
+		}
+	}
 }
