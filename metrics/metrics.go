@@ -69,11 +69,11 @@ type Snapshot struct {
 // counts what report.CountAtOrBelow(h, report.ComplianceLimit) counts (HDR
 // equivalence: values up to 100.031 ms are within 100 ms), and the same
 // holds at every other bound. The bounds are 10 ms apart from 10 ms to
-// 100 ms and 25–50 ms apart up to 200 ms, so a p99 near the limit is
+// 100 ms and 25–50 ms apart up to 300 ms, so a p99 near the limit is
 // read to within a few milliseconds; they reach the recorder's 60 s.
 var Buckets = []float64{
 	0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1,
-	0.125, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60,
+	0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60,
 }
 
 // Metrics holds a storm process's Prometheus metrics. Observe is meant to
