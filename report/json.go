@@ -18,6 +18,8 @@ const JSONSchemaVersion = 1
 type JSONReport struct {
 	SchemaVersion    int                `json:"schema_version"`
 	Tool             string             `json:"tool"`
+	Status           string             `json:"status"`
+	StatusReason     string             `json:"status_reason,omitempty"`
 	Model            string             `json:"model"`
 	Start            time.Time          `json:"start"`
 	ElapsedSeconds   float64            `json:"elapsed_seconds"`
@@ -169,13 +171,8 @@ func (s *Summary) JSON() *JSONReport {
 		Budgets: []JSONBudget{}, BudgetsMet: BudgetsMet(s.Budgets), Series: []JSONPoint{},
 	}
 	o := s.Overall.Judged()
-	j.Compliance = JSONCompliance{LimitMs: durMs(ComplianceLimit), Share: o.Compliance(), Answers: o.Count, Figure: "raw"}
-	switch {
-	case s.Model == ModelOpen:
-		j.Compliance.Figure = "from_intended_start"
-	case s.Overall.Corrected != nil && s.Overall.Raw.Compliance() >= s.Overall.Corrected.Compliance():
-		j.Compliance.Figure = "corrected"
-	}
+	j.Compliance = JSONCompliance{LimitMs: durMs(ComplianceLimit), Share: o.Compliance(), Answers: o.Count, Figure: s.judgedFigure()}
+	j.Status, j.StatusReason = s.Status(), s.StatusReason()
 	if w, _ := s.WorstWriteStep(); w != nil {
 		j.Compliance.WorstStep, j.Compliance.WorstStepShare = w.Name, w.Judged().Compliance()
 	}

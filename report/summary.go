@@ -164,6 +164,10 @@ type Summary struct {
 	Budgets []BudgetResult
 	// Aborted is the live budget failure that stopped the run, if any.
 	Aborted *LiveFailure
+	// Interrupted says why the run was cut short from outside ("interrupted
+	// by SIGINT after 12s"), "" when it was not; Failed why the run failed
+	// ("no request was answered"), "" when it did not. See Status.
+	Interrupted, Failed string
 	// Events are marks on the timeline (game-day chaos actions); nil when none.
 	Events []TimelineEvent
 	// Sections are extra titled parts of the report (the game-day audit).

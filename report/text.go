@@ -108,6 +108,12 @@ func WriteText(w io.Writer, s *Summary) error {
 	// Headline.
 	fmt.Fprintf(bw, "agentstorm summary: %s model, %s elapsed, %s requests (%s req/s)\n",
 		s.Model, FormatDuration(s.Elapsed), FormatCount(s.Overall.Count), formatRate(s.Overall.RPS))
+	switch s.Status() {
+	case StatusFailed:
+		fmt.Fprintf(bw, "RUN FAILED: %s. Do not judge the target by the figures below.\n", s.StatusReason())
+	case StatusInterrupted:
+		fmt.Fprintf(bw, "RUN INTERRUPTED: %s. The figures below cover only what was recorded until then.\n", s.StatusReason())
+	}
 	o := &s.Overall
 	if o.Raw.Count == 0 {
 		fmt.Fprintf(bw, "Sub-100 ms compliance: no answers recorded\n")
