@@ -113,21 +113,68 @@ func TestWriteJUnit(t *testing.T) {
 
 func TestWriteHgrm(t *testing.T) {
 	s := fullSummary(t)
-	out := written(t, WriteHgrm, s)
-	if strings.Count(out, "#[Mean") != 3 || !strings.Contains(out, "# agentstorm: step=checkout, from intended start latency") {
-		t.Fatalf("hgrm sections:\n%s", out)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.hgrm")
+	if err := WriteFileAtomic(path, func(w io.Writer) error { return WriteHgrm(w, s) }); err != nil {
+		t.Fatal(err)
 	}
-	// The checkout section ends at its max with every answer counted.
-	sec := out[strings.Index(out, "step=checkout"):]
+	paths, err := WriteHgrmSteps(path, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "run.add_to_cart.hgrm"), filepath.Join(dir, "run.checkout.hgrm")}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Fatalf("step files %v, want %v", paths, want)
+	}
+	// Each file holds one distribution (one table, one footer) that ends at
+	// its max with every answer counted; no temporary file is left behind.
 	re := regexp.MustCompile(`(?m)^\s+([0-9.]+)\s+1\.000000\s+(\d+)\s+inf$`)
-	m := re.FindStringSubmatch(sec)
-	if m == nil {
-		t.Fatalf("no 1.000000 row in checkout section:\n%s", sec)
+	for i, c := range []struct {
+		path, step string
+		st         *Stats
+	}{{path, "all", &s.Overall}, {want[0], "add_to_cart", &s.PerStep[0]}, {want[1], "checkout", &s.PerStep[1]}} {
+		b, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(b)
+		if strings.Count(out, "#[Mean") != 1 || strings.Count(out, "Value") != 1 ||
+			!strings.HasPrefix(out, "# agentstorm: step="+c.step+", from intended start latency") {
+			t.Fatalf("%s is not one distribution of %s:\n%s", c.path, c.step, out)
+		}
+		m := re.FindAllStringSubmatch(out, -1)
+		if len(m) != 1 {
+			t.Fatalf("%s: %d rows at 1.000000, want 1:\n%s", c.path, len(m), out)
+		}
+		v, _ := strconv.ParseFloat(m[0][1], 64)
+		n, _ := strconv.ParseInt(m[0][2], 10, 64)
+		if want := durMs(c.st.Raw.Max); v != want || n != c.st.Raw.Count {
+			t.Errorf("file %d (%s): last row %v ms × %d, want max %v ms × %d", i, c.step, v, n, want, c.st.Raw.Count)
+		}
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	n, _ := strconv.ParseInt(m[2], 10, 64)
-	if want := durMs(s.PerStep[1].Raw.Max); v != want || n != s.PerStep[1].Raw.Count {
-		t.Errorf("checkout last row %v ms × %d, want max %v ms × %d", v, n, want, s.PerStep[1].Raw.Count)
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+		t.Errorf("%d files in the directory, want the 3 distributions", len(ents))
+	}
+}
+
+func TestHgrmStepPath(t *testing.T) {
+	for _, c := range []struct{ path, step, want string }{
+		{"out/run.hgrm", "add_to_cart", "out/run.add_to_cart.hgrm"},
+		{"latency", "checkout", "latency.checkout.hgrm"},
+		{"run.hgrm", "GET /cart/{id}", "run.GET__cart__id_.hgrm"},
+		{"run.hgrm", "../x", "run.___x.hgrm"},
+	} {
+		if got := HgrmStepPath(c.path, c.step); got != c.want {
+			t.Errorf("HgrmStepPath(%q, %q) = %q, want %q", c.path, c.step, got, c.want)
+		}
+	}
+	// Names that map to one file get the step's index, so none is overwritten.
+	s := fullSummary(t)
+	s.PerStep[0].Name, s.PerStep[1].Name = "a b", "a/b"
+	path := filepath.Join(t.TempDir(), "r.hgrm")
+	paths, err := WriteHgrmSteps(path, s)
+	if err != nil || len(paths) != 2 || paths[0] == paths[1] || !strings.HasSuffix(paths[1], "r.a_b.1.hgrm") {
+		t.Errorf("colliding step names: %v, %v", paths, err)
 	}
 }
 

@@ -91,6 +91,11 @@ func TestCIBudgets(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("report: exit %d\n%s\n%s", code, out, errOut)
 	}
+	for _, f := range []string{"again.hgrm", "again.add_to_cart.hgrm"} { // one distribution per file
+		if !strings.Contains(out, "Wrote hgrm: "+p(f)) {
+			t.Errorf("report did not write %s:\n%s", f, out)
+		}
+	}
 	run, again := readJSONFile[*report.JSONReport](t, p("pass.json")), readJSONFile[*report.JSONReport](t, p("again.json"))
 	if run.Overall.Requests == 0 || again.Overall.Requests != run.Overall.Requests || again.Overall.Latency != run.Overall.Latency ||
 		again.Overall.CorrectedLatency == nil || *again.Overall.CorrectedLatency != *run.Overall.CorrectedLatency || len(again.Budgets) != 2 {
