@@ -380,13 +380,8 @@ func TestWriteHTMLRendersInChromium(t *testing.T) {
 			t.Errorf("rendered page lacks %q", want)
 		}
 	}
-	// Another view, chosen by the link: one step, linear scale.
-	dom, log = renderHTML(t, url+"#step=checkout&log=0")
-	checkRendered(t, dom, log, 6)
-	if !strings.Contains(dom, "Latency over time: checkout") || !strings.Contains(dom, "Response-time distribution: checkout") {
-		t.Errorf("the link's step is not shown")
-	}
-	// Zooming one over-time chart zooms them all (as a drag does).
+	// Another view, chosen by the link (one step, linear scale), where
+	// zooming one over-time chart zooms them all (as a drag does).
 	zoomed := filepath.Join(filepath.Dir(path), "zoomed.html")
 	script := `<script>(function(){var c=window.agentstormCharts.charts;
 Promise.resolve().then(function(){c[0].u.setScale("x",{min:2,max:3});}).then(function(){}).then(function(){
@@ -395,8 +390,11 @@ return x.def.id+"="+x.u.scales.x.min+"-"+x.u.scales.x.max;}).join(" "));});})();
 	if err := os.WriteFile(zoomed, []byte(strings.Replace(html, "</body>", script, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom, log = renderHTML(t, "file://"+zoomed)
+	dom, log = renderHTML(t, "file://"+zoomed+"#step=checkout&log=0")
 	checkRendered(t, dom, log, 6)
+	if !strings.Contains(dom, "Latency over time: checkout") || !strings.Contains(dom, "Response-time distribution: checkout") {
+		t.Errorf("the link's step is not shown")
+	}
 	for _, want := range []string{"latency=2-3", "p99-steps=2-3", "throughput=2-3", "agents=2-3"} {
 		if !strings.Contains(dom, want) {
 			i := strings.Index(dom, "data-zoom")
@@ -419,17 +417,20 @@ return x.def.id+"="+x.u.scales.x.min+"-"+x.u.scales.x.max;}).join(" "));});})();
 
 func TestWriteHTMLClosedModelAndNoSeries(t *testing.T) {
 	start := time.UnixMilli(1_700_000_000_000)
-	rec := NewRecorder(Options{Steps: []string{"browse"}, Model: ModelClosed, Start: start})
+	rec := NewRecorder(Options{Steps: []string{"browse", "poll"}, Model: ModelClosed, Start: start})
 	for i := 0; i < 300; i++ {
 		rec.Record(i, 0, 0, time.Duration(1+i%40)*ms, OK, 20*ms)
+		rec.Record(i, 1, 0, time.Duration(1+i%3)*ms, OK, 0) // no corrected figure
 	}
 	s := rec.Summary(time.Second)
 	s.Interrupted = "interrupted by SIGINT after 1s"
 	path := writeHTMLFile(t, s)
-	dom, log := renderHTML(t, "file://"+path+"#figure=raw")
-	// No series: the distribution and the spectrum only, and a note.
+	// A step without a corrected figure, viewed corrected: empty charts,
+	// no error. No series: the distribution and the spectrum only, and a note.
+	dom, log := renderHTML(t, "file://"+path+"#step=poll&figure=corrected")
 	checkRendered(t, dom, log, 2)
-	for _, want := range []string{"✘ Run interrupted: interrupted by SIGINT after 1s", "No per-second series was recorded", "Response-time distribution: all (raw, whole run)", `<option value="1">corrected</option>`} {
+	for _, want := range []string{"✘ Run interrupted: interrupted by SIGINT after 1s", "No per-second series was recorded",
+		"Response-time distribution: poll (corrected, whole run)", `<option value="1">corrected</option>`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("rendered page lacks %q", want)
 		}
