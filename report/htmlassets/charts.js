@@ -48,6 +48,14 @@
   function positive(a) { return a.map(function (v) { return v != null && v > 0 ? v : null; }); }
   function width() { return Math.max(320, root.clientWidth); }
 
+  // snapLog rounds v down to one digit (4.3 → 4, 0.26 → 0.2): a log axis
+  // puts its grid lines at the minimum and steps of its decade from there,
+  // so a round minimum gives round lines (and 1, 2, 5 to label).
+  function snapLog(v) {
+    var p = Math.pow(10, Math.floor(Math.log10(v)));
+    return Math.floor(v / p + 1e-9) * p;
+  }
+
   // latRange fits a latency scale to the data, and stretches it to the
   // budget only when that costs little room: otherwise the budget is
   // labelled off the chart's edge instead of squashing the data.
@@ -59,7 +67,7 @@
         lo = Math.max(lo, 0.001);
         if (b > hi && b <= hi * 3) hi = b;
         if (b < lo && b >= lo / 3) lo = b;
-        return [lo / 1.25, hi * 1.25];
+        return [snapLog(lo / 1.25), hi * 1.25];
       }
       if (b > hi && b <= hi * 1.5) hi = b;
       return [0, hi * 1.08];
@@ -219,7 +227,7 @@
       title: "Response-time distribution: " + st.name + " (" + D.figures[state.fig] + ", whole run)",
       width: width(), height: 280, padding: [TOP, RIGHT, 0, 0],
       scales: { x: { time: false, distr: 3, log: 10, range: function (u, a, b) {
-        var r = latRange(true)(u, n ? lo[0] : a, n ? hi[n - 1] : b); return [Math.max(r[0], n ? lo[0] / 1.5 : r[0]), r[1]];
+        var r = latRange(true)(u, n ? lo[0] : a, n ? hi[n - 1] : b); return [Math.max(r[0], n ? snapLog(lo[0] / 1.5) : r[0]), r[1]];
       } }, y: { range: function (u, a, b) { return [0, Math.max(b, 1) * 1.1]; } } },
       series: [{ label: "latency", value: function (u, v, si, i) { return i == null || i >= n ? "–" : fmtMs(lo[i]) + " – " + fmtMs(hi[i]); } },
         { label: "share of requests", fill: "rgba(31,119,180,0.55)", stroke: BLUE, width: 1, paths: bars, points: { show: false },
