@@ -170,6 +170,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>
+{{.Assets.UplotCSS}}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:2rem auto;max-width:1500px;padding:0 1.5rem;color:#222}
 h1{font-size:1.4rem;margin-bottom:.2rem}
 h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
@@ -190,10 +191,8 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 .controls select,.controls button{font:inherit;padding:.15rem .4rem}
 .hint{color:#666;font-size:.85rem}
 .events{font-size:.85rem;color:#444;columns:2;margin:.2rem 0 1rem}
-.u-title{font-size:15px;font-weight:600;text-align:left;padding-left:72px}
-.u-legend{font-size:12.5px;text-align:left;padding-left:64px}
-.u-legend .u-marker{width:.8em;height:.8em}
-{{.Assets.UplotCSS}}
+.u-title{font-size:16px;font-weight:600}
+.u-legend{font-size:12.5px}
 </style>
 </head>
 <body>
