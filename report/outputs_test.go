@@ -436,3 +436,23 @@ func TestWriteHTMLClosedModelAndNoSeries(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteHTMLEmptyRun(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: []string{"browse", "buy"}, Model: ModelOpen, Start: start})
+	c := NewSeriesCollector(start)
+	for sec := 1; sec <= 2; sec++ {
+		iv := rec.Rotate(start.Add(time.Duration(sec) * time.Second))
+		c.Add(iv)
+		rec.Release(iv)
+	}
+	s := rec.Summary(2 * time.Second)
+	s.Series = c.Points()
+	s.Failed = "no request was answered"
+	dom, log := renderHTML(t, "file://"+writeHTMLFile(t, s))
+	// Every chart is drawn (axes, no data) without a script error.
+	checkRendered(t, dom, log, 5)
+	if !strings.Contains(dom, "✘ Run failed: no request was answered") {
+		t.Errorf("the failed run is not said")
+	}
+}
