@@ -219,7 +219,7 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 <label>latency figure <select id="ctl-figure"></select></label>
 <label><input type="checkbox" id="ctl-log"> log latency scale</label>
 <button type="button" id="ctl-reset">reset zoom</button>
-<span class="hint">drag across a chart to zoom on time · double-click to zoom out · values at the cursor are in each legend</span>
+<span class="hint">drag across a chart to zoom on time · double-click to zoom out · each legend gives the values at the cursor (away from the chart: the last second in view)</span>
 </div>
 {{if .Events}}<ol class="events" id="events">{{range .Events}}<li{{if .Error}} class="bad"{{end}}>{{printf "%.1f" .At.Seconds}} s: {{.Name}}{{if .Error}} (failed: {{.Error}}){{end}}</li>{{end}}</ol>
 {{end}}<div id="charts"><noscript><p class="bad">The charts need JavaScript (embedded in this file; nothing is fetched).</p></noscript></div>

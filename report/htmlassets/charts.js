@@ -169,8 +169,15 @@
       cursor: { sync: { key: "time", setSeries: false }, drag: { x: true, y: false } },
       legend: { live: true },
       plugins: [eventsPlugin()].concat(plugins || []),
-      hooks: { setScale: [syncZoom] }
+      hooks: { setScale: [syncZoom], ready: [showLast], setCursor: [showLast] }
     };
+  }
+
+  // showLast fills a time chart's legend with the last second in view
+  // while the cursor is away, so the legend is never a row of dashes.
+  function showLast(u) {
+    if (u.cursor.idx != null || !D.t.length) return;
+    u.setLegend({ idx: u.valToIdx(u.scales.x.max == null ? D.t[D.t.length - 1] : u.scales.x.max) }, false);
   }
 
   var defs = [];
