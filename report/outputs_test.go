@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -246,26 +249,39 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// RenderHTML opens path in headless Chromium and returns the DOM after
-// scripts ran and the browser's log (stderr).
-func renderHTML(t *testing.T, path string) (dom, log string) {
+// chromiumArgs are the flags of every headless Chromium run of the tests.
+func chromiumArgs(t *testing.T) []string {
+	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--hide-scrollbars", "--window-size=1400,3200", "--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0"}
+}
+
+// runChromium runs headless Chromium with args after the common flags and
+// returns its stdout and its log (stderr).
+func runChromium(t *testing.T, args ...string) (out, log string) {
 	t.Helper()
 	bin := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+path)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd := exec.CommandContext(ctx, bin, append(chromiumArgs(t), args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, errb.String())
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
-	return out.String(), errb.String()
+	return stdout.String(), stderr.String()
 }
 
-// CheckRendered fails unless Chromium ran the report's script, found want
-// rendered charts, and logged no console error.
+// renderHTML opens url (file://PATH[#VIEW]) in headless Chromium and
+// returns the DOM after scripts ran and the browser's log (stderr).
+func renderHTML(t *testing.T, url string) (dom, log string) {
+	t.Helper()
+	return runChromium(t, "--dump-dom", url)
+}
+
+// checkRendered fails unless Chromium ran the report's script, found want
+// charts with a size and ink on their canvas, and logged no console
+// message (an error, or a stray log).
 func checkRendered(t *testing.T, dom, log string, want int) {
 	t.Helper()
 	if !strings.Contains(dom, `data-charts-rendered="`+strconv.Itoa(want)+`"`) {
@@ -279,30 +295,126 @@ func checkRendered(t *testing.T, dom, log string, want int) {
 	}
 }
 
-func TestWriteHTMLRendersInChromium(t *testing.T) {
-	s := fullSummary(t)
+// screenshot renders url in headless Chromium 1,400 px wide and returns
+// the image; with AGENTSTORM_SCREENSHOT_DIR set it keeps it there as NAME.png
+// for a person to look at.
+func screenshot(t *testing.T, url, name string) image.Image {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name+".png")
+	if dir := os.Getenv("AGENTSTORM_SCREENSHOT_DIR"); dir != "" {
+		path = filepath.Join(dir, name+".png")
+	}
+	_, log := runChromium(t, "--screenshot="+path, url)
+	checkRendered(t, `data-charts-rendered="0"`, log, 0) // the console only
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", path, err)
+	}
+	return img
+}
+
+// countColor returns how many pixels of img are within 24 of c in every
+// channel.
+func countColor(img image.Image, c color.RGBA) int {
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			near := func(v uint32, w uint8) bool { d := int(v>>8) - int(w); return d > -24 && d < 24 }
+			if near(r, c.R) && near(g, c.G) && near(bl, c.B) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func writeHTMLFile(t *testing.T, s *Summary) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "report.html")
 	if err := WriteFileAtomic(path, func(w io.Writer) error { return WriteHTML(w, s) }); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+func TestWriteHTMLRendersInChromium(t *testing.T) {
+	s := fullSummary(t)
+	s.Events = []TimelineEvent{{At: 1500 * time.Millisecond, Name: "kill_shard shard 1"}, {At: 3 * time.Second, Name: "restore_shard shard 1", Error: "refused"}}
+	path := writeHTMLFile(t, s)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	html := string(data)
-	for _, want := range []string{"<svg", "Latency by percentile", "99.9%", "Latency over time", "Throughput and errors", "Active agents",
-		"checkout p99 &lt; 100ms", "MISSED", "1 of 3 budgets missed", "ap-tokyo", "add_to_cart @ us-east"} {
+	for _, want := range []string{`<script type="application/json" id="chart-data">`, "uPlot", "checkout p99 &lt; 100ms", "MISSED",
+		"1 of 3 budgets missed", "ap-tokyo", "add_to_cart @ us-east", "1.5 s: kill_shard shard 1", "(failed: refused)"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("html lacks %q", want)
 		}
 	}
-	if strings.Contains(html, "http://") || strings.Contains(html, "https://") {
-		for _, m := range regexp.MustCompile(`https?://[^"' )<]+`).FindAllString(html, -1) {
-			if !strings.HasPrefix(m, "http://www.w3.org/") {
-				t.Errorf("html refers to %s: it must open offline", m)
-			}
+	for _, m := range regexp.MustCompile(`https?://[^"' )<]+`).FindAllString(html, -1) {
+		// uPlot's banner comment names its home; nothing else may refer out.
+		if !strings.HasPrefix(m, "http://www.w3.org/") && m != "https://github.com/leeoniya/uPlot" {
+			t.Errorf("html refers to %s: it must open offline", m)
 		}
 	}
-	dom, log := renderHTML(t, path)
-	checkRendered(t, dom, log, 4)
+	if len(data) > 400<<10 {
+		t.Errorf("report of a 4-second run is %d bytes: too big to attach to a CI run", len(data))
+	}
+	url := "file://" + path
+	dom, log := renderHTML(t, url)
+	// Six charts: latency over time, p99 by step, throughput, agents,
+	// distribution, spectrum.
+	checkRendered(t, dom, log, 6)
+	for _, want := range []string{"Latency over time: all (from intended start, per second)", "p99 by step over time",
+		"Requests and errors per second: all", "Active agents", "Response-time distribution: all", "Latency by percentile",
+		">p99<", ">KO/s (errors)<", ">share of requests<", ">checkout<"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	// Another view, chosen by the link: one step, linear scale.
+	dom, log = renderHTML(t, url+"#step=checkout&log=0")
+	checkRendered(t, dom, log, 6)
+	if !strings.Contains(dom, "Latency over time: checkout") || !strings.Contains(dom, "Response-time distribution: checkout") {
+		t.Errorf("the link's step is not shown")
+	}
+	// What a person sees: the budget line (red) and the p99 line (orange)
+	// are drawn, at 1,400 px.
+	img := screenshot(t, url, "report")
+	if w := img.Bounds().Dx(); w != 1400 {
+		t.Errorf("screenshot is %d px wide, want 1400", w)
+	}
+	if n := countColor(img, color.RGBA{R: 0xd6, G: 0x27, B: 0x28}); n < 500 {
+		t.Errorf("screenshot has %d pixels of the budget line's red: the charts did not draw", n)
+	}
+	if n := countColor(img, color.RGBA{R: 0xff, G: 0x7f, B: 0x0e}); n < 300 {
+		t.Errorf("screenshot has %d pixels of the p99 line's orange: the charts did not draw", n)
+	}
+}
+
+func TestWriteHTMLClosedModelAndNoSeries(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: []string{"browse"}, Model: ModelClosed, Start: start})
+	for i := 0; i < 300; i++ {
+		rec.Record(i, 0, 0, time.Duration(1+i%40)*ms, OK, 20*ms)
+	}
+	s := rec.Summary(time.Second)
+	s.Interrupted = "interrupted by SIGINT after 1s"
+	path := writeHTMLFile(t, s)
+	dom, log := renderHTML(t, "file://"+path+"#figure=raw")
+	// No series: the distribution and the spectrum only, and a note.
+	checkRendered(t, dom, log, 2)
+	for _, want := range []string{"✘ Run interrupted: interrupted by SIGINT after 1s", "No per-second series was recorded", "Response-time distribution: all (raw, whole run)", `<option value="1">corrected</option>`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
 }
