@@ -184,13 +184,21 @@
   if (D.t.length > 0) {
     defs.push({ id: "latency", time: true, make: function () {
       var st = D.steps[state.step], L = st.lat[state.fig], log = state.log, f = log ? positive : function (a) { return a; };
-      var fig = D.figures[state.fig];
-      return [timeOpts("Latency over time: " + st.name + " (" + fig + ", per second)", 340, [
+      var fig = D.figures[state.fig], series = [
         line("p50", BLUE, fmtMs), line("p90", "#9467bd", fmtMs), line("p99", "#ff7f0e", fmtMs),
         line("max", GRAY, fmtMs, { width: 1, dash: [3, 3] })
-      ], { distr: log ? 3 : 1, log: 10, range: latRange(log) }, [latAxis(log)], [budgetPlugin("y")], [
+      ], data = [D.t, f(L[0]), f(L[1]), f(L[2]), f(L[3])];
+      if (D.figures.length > 1) {
+        // The other figure's p99 beside the bands: the gap is what the
+        // correction for coordinated omission adds.
+        var other = 1 - state.fig;
+        series.push(line(D.figures[other] + " p99", "#8c564b", fmtMs, { width: 1.2, dash: [6, 3] }));
+        data.push(f(st.lat[other][2]));
+      }
+      return [timeOpts("Latency over time: " + st.name + " (" + fig + ", per second)", 340, series,
+        { distr: log ? 3 : 1, log: 10, range: latRange(log) }, [latAxis(log)], [budgetPlugin("y")], [
         { series: [2, 1], fill: "rgba(31,119,180,0.16)" }, { series: [3, 2], fill: "rgba(255,127,14,0.14)" }
-      ]), [D.t, f(L[0]), f(L[1]), f(L[2]), f(L[3])]];
+      ]), data];
     } });
     if (D.steps.length > 2) {
       defs.push({ id: "p99-steps", time: true, make: function () {
