@@ -59,7 +59,6 @@ type agent struct {
 	queued    bool // in the loop's ready list
 	needThink bool
 	hidx      int32 // index in the loop's timer heap, -1 when no timer is armed
-	when      int64 // the timer's instant on the loop's clock
 
 	// The event-loop connection: its socket (-1: none), the socket's tag
 	// (see loop.event) and the call's buffers and answer framing.

@@ -21,11 +21,11 @@ type loop struct {
 	tm    timerHeap
 	ready []*agent // agents to advance in this round (no I/O or timer to wait for)
 
-	mu      sync.Mutex
-	mail    []command
-	spare   []command // the mailbox's other buffer, swapped in each round
-	quit    bool
-	wakeups int // eventfd signals sent (tests)
+	mu     sync.Mutex
+	mail   []command
+	spare  []command // the mailbox's other buffer, swapped in each round
+	quit   bool
+	rounds int // wake-ups of the loop so far (tests: it must not spin)
 
 	conns    []*agent // by file descriptor: the agent whose socket it is
 	seq      uint32   // tag of the next socket (tells a reused descriptor's events apart)
@@ -81,9 +81,6 @@ func (l *loop) post(cmd command) {
 	l.mu.Lock()
 	l.mail = append(l.mail, cmd)
 	first := len(l.mail) == 1
-	if first {
-		l.wakeups++
-	}
 	l.mu.Unlock()
 	if first {
 		l.p.wake()
@@ -110,10 +107,11 @@ func (l *loop) run(done *sync.WaitGroup) {
 		timeout := time.Duration(-1)
 		if len(l.ready) > 0 {
 			timeout = 0
-		} else if a := l.tm.next(); a != nil {
-			timeout = max(time.Duration(a.when-l.clock(time.Now())), 0)
+		} else if when, a := l.tm.next(); a != nil {
+			timeout = max(time.Duration(when-l.clock(time.Now())), 0)
 		}
 		l.p.wait(timeout, l.event)
+		l.rounds++
 		l.now = time.Now()
 		if l.drainMail() {
 			return
@@ -166,8 +164,8 @@ func (l *loop) drainMail() bool {
 func (l *loop) fireTimers() {
 	now := l.clock(l.now)
 	for {
-		a := l.tm.next()
-		if a == nil || a.when > now {
+		when, a := l.tm.next()
+		if a == nil || when > now {
 			return
 		}
 		l.tm.disarm(a)
