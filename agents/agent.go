@@ -339,7 +339,7 @@ func (a *agent) onTimer(now time.Time) {
 			a.startAttempt(now)
 		}
 	case phConnect, phDial:
-		a.stopDial()
+		a.closeConn() // the socket of a connect in flight, or the place in the queue
 		a.dialFailed(now, fmt.Errorf("dial %s: %w", a.ep.addr, os.ErrDeadlineExceeded))
 	case phCall:
 		a.callFailed(now, fmt.Errorf("read answer: %w", os.ErrDeadlineExceeded), true)
@@ -551,9 +551,9 @@ func (a *agent) leave() {
 
 // closeConn closes the agent's connection (linger 0: no TIME_WAIT).
 func (a *agent) closeConn() {
+	wasConnected := a.fd >= 0 && !a.connecting
+	a.stopDial()
 	if a.fd >= 0 {
-		wasConnected := !a.connecting
-		a.stopDial()
 		a.l.conns[a.fd] = nil
 		sysClose(a.fd)
 		a.fd = -1

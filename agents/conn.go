@@ -69,7 +69,7 @@ func (a *agent) stopDial() {
 
 // nextDial starts the connects that were waiting for a slot.
 func (l *loop) nextDial() {
-	for l.dialing < l.dialMax && len(l.dialWait) > 0 {
+	for l.dialing < l.dialMax && len(l.dialWait) > 0 && !l.s.aborting.Load() {
 		a := l.dialWait[0]
 		l.dialWait[0] = nil
 		l.dialWait = l.dialWait[1:]
@@ -94,13 +94,13 @@ func (a *agent) onEvent(now time.Time, ev uint32) {
 		if err == nil && ev&evOut == 0 {
 			return
 		}
-		a.stopDial()
 		a.l.tm.disarm(a)
 		if err != nil {
 			a.closeConn()
 			a.dialFailed(now, fmt.Errorf("dial %s: %w", a.ep.addr, err))
 			return
 		}
+		a.stopDial()
 		a.connOpened()
 		a.backoff, a.nextDial = 0, time.Time{}
 		if a.s.aborting.Load() {

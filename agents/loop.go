@@ -192,17 +192,18 @@ func (l *loop) runReady() {
 // abort cuts every call in flight on this loop: its socket is closed and
 // nothing is recorded; the agent leaves.
 func (l *loop) abort() {
+	queued := l.dialWait
+	l.dialWait = nil
+	for _, a := range queued {
+		if a != nil && a.dialQueued && a.inCall() {
+			a.leave()
+		}
+	}
 	for _, a := range l.conns {
 		if a != nil && a.inCall() {
 			a.leave()
 		}
 	}
-	for _, a := range l.dialWait {
-		if a.inCall() {
-			a.leave()
-		}
-	}
-	l.dialWait = l.dialWait[:0]
 }
 
 // track registers fd as a's socket.

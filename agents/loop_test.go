@@ -3,14 +3,17 @@ package agents
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
 
 	"github.com/agentstorm/agentstorm/report"
 )
@@ -154,4 +157,52 @@ func TestLoopDoesNotSpin(t *testing.T) {
 		t.Fatalf("%d requests, %d loop rounds: the loop spins on short timers", sum.Overall.Count, n)
 	}
 	t.Logf("%d requests in %d loop rounds", sum.Overall.Count, n)
+}
+
+// fullBacklogListener listens with a backlog of 0 and never accepts: once
+// its accept queue holds its one connection, further connects get no
+// answer to their SYN and time out.
+func fullBacklogListener(t *testing.T) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+}
+
+// TestConnectTimeout: connects that never complete time out as timeouts,
+// their sockets are closed (never taken for a connection), and the
+// connection count never goes below zero.
+func TestConnectTimeout(t *testing.T) {
+	base := fullBacklogListener(t)
+	prof := load(t, errorProfile)
+	sw, rec := newSwarm(t, prof, Config{BaseURL: base, DialTimeout: 150 * time.Millisecond})
+	var minConns atomic.Int64
+	sw.cfg.Interval = 50 * time.Millisecond
+	sw.cfg.OnInterval = func(_ *report.Interval, st Stats) {
+		minConns.Store(min(minConns.Load(), st.Connected))
+	}
+	if err := sw.Run(context.Background()); err != nil && !errors.Is(err, ErrUnreachable) {
+		t.Fatal(err)
+	}
+	all := rec.Summary(sw.Elapsed()).Overall
+	st := sw.Stats()
+	if all.Counts[report.Timeout] == 0 || all.Counts[report.OK] != 0 {
+		t.Fatalf("outcomes %v, want timeouts (of the connects) and no OK", all.Counts)
+	}
+	if st.DialErrors == 0 || st.Connected != 0 || minConns.Load() < 0 {
+		t.Fatalf("%d failed dials, %d connected at the end, lowest %d", st.DialErrors, st.Connected, minConns.Load())
+	}
 }
