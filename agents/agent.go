@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,14 +66,7 @@ type agent struct {
 	dialQueued bool // waiting in loop.dialWait
 	uses       int  // answers read on the connection
 	cb         *callBuf
-	fr         framing
-
-	// The goroutine transport's connection (https), used by one call's
-	// goroutine at a time; mu guards gconn against Swarm.abort.
-	mu    sync.Mutex
-	gconn net.Conn
-	tc    trackedConn
-	gres  goCall
+	g          *goConn // the goroutine transport's connection (https; set at creation, nil for the poller)
 
 	ewma     time.Duration // moving average of the service time
 	backoff  time.Duration
@@ -117,6 +108,9 @@ func newAgent(s *Swarm, id int) *agent {
 	a.c.AgentID = gid
 	a.c.Rand = a.rng
 	a.c.Vars = s.prof.NewVars()
+	if a.goTransport() {
+		a.g = &goConn{}
+	}
 	return a
 }
 
@@ -471,7 +465,7 @@ func (a *agent) releaseBuf() {
 // connected reports whether the agent has an open connection.
 func (a *agent) connected() bool {
 	if a.goTransport() {
-		return a.gconn != nil
+		return a.g.c != nil
 	}
 	return a.fd >= 0 && !a.connecting
 }
@@ -561,11 +555,14 @@ func (a *agent) closeConn() {
 			a.s.connected.Add(-1)
 		}
 	}
-	a.mu.Lock()
-	c := a.gconn
-	a.gconn = nil
-	a.tc.reset(nil)
-	a.mu.Unlock()
+	if a.g == nil {
+		return
+	}
+	a.g.mu.Lock()
+	c := a.g.c
+	a.g.c = nil
+	a.g.tc.reset(nil)
+	a.g.mu.Unlock()
 	if c != nil {
 		c.Close()
 		a.s.connected.Add(-1)

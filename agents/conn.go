@@ -144,7 +144,7 @@ func (a *agent) dropIfClosed() {
 func (a *agent) send(now time.Time) {
 	a.phase = phCall
 	a.l.tm.arm(a, a.l.clock(a.deadline))
-	a.fr.reset(a.step.Method == "HEAD")
+	a.cb.fr.reset(a.step.Method == "HEAD")
 	a.cb.sent = 0
 	a.cb.r = a.cb.r[:0]
 	a.flush(now)
@@ -183,7 +183,7 @@ func (a *agent) readAnswer(now time.Time) {
 		switch {
 		case n > 0:
 			cb.r = cb.r[:len(cb.r)+n]
-			end, ferr := a.fr.complete(cb.r, false)
+			end, ferr := cb.fr.complete(cb.r, false)
 			if ferr != nil {
 				a.callFailed(now, fmt.Errorf("read answer: %w", ferr), true)
 				return
@@ -194,7 +194,7 @@ func (a *agent) readAnswer(now time.Time) {
 			}
 		case n == 0 && err == nil: // the server closed the connection
 			if len(cb.r) > 0 {
-				if end, ferr := a.fr.complete(cb.r, true); ferr == nil && end > 0 {
+				if end, ferr := cb.fr.complete(cb.r, true); ferr == nil && end > 0 {
 					a.parseAnswer(now, cb.r[:end])
 					return
 				}
@@ -216,10 +216,11 @@ func (a *agent) readAnswer(now time.Time) {
 func (a *agent) parseAnswer(now time.Time, msg []byte) {
 	l := a.l
 	a.l.tm.disarm(a)
-	closing := a.fr.closing || a.fr.kind == bodyToClose
+	fr := &a.cb.fr
+	closing := fr.closing || fr.kind == bodyToClose
 	l.rd.Reset(msg)
 	l.br.Reset(&l.rd)
-	l.resp.SkipBody = a.fr.noBody
+	l.resp.SkipBody = fr.noBody
 	err := l.resp.ReadLimitBody(l.br, maxBodySize)
 	if err != nil {
 		l.resp.Reset()

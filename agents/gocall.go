@@ -2,6 +2,8 @@ package agents
 
 import (
 	"context"
+	"net"
+	"sync"
 	"time"
 )
 
@@ -12,6 +14,16 @@ import (
 // which checks, captures and records it as for a call on the poller. The
 // agent's state (variables, random source, timers) stays the loop's: the
 // request is rendered before the goroutine starts.
+
+// goConn is an agent's goroutine-transport connection: used by one call's
+// goroutine at a time, by the loop between calls; mu guards c against
+// Swarm.abort.
+type goConn struct {
+	mu   sync.Mutex
+	c    net.Conn
+	tc   trackedConn
+	call goCall
+}
 
 // goCall is one call run on a goroutine, and its result.
 type goCall struct {
@@ -27,7 +39,7 @@ type goCall struct {
 // connect) on a goroutine.
 func (a *agent) startGoCall(connectOnly bool) {
 	s := a.s
-	r := &a.gres
+	r := &a.g.call
 	*r = goCall{deadline: a.deadline, timeout: a.info.timeout}
 	if connectOnly {
 		r.deadline = time.Now().Add(s.cfg.DialTimeout)
@@ -44,7 +56,8 @@ func (a *agent) startGoCall(connectOnly bool) {
 func (a *agent) runGoCall(r *goCall) {
 	defer a.l.post(command{kind: cmdCallDone, a: a, res: r})
 	s := a.s
-	if a.gconn == nil {
+	g := a.g
+	if g.c == nil {
 		if r.err = a.goDial(r); r.err != nil {
 			return
 		}
@@ -53,7 +66,7 @@ func (a *agent) runGoCall(r *goCall) {
 		return
 	}
 	slack := r.timeout / 16
-	readAny, err := exchange(&a.tc, r.cb, r.cb.w, r.deadline, slack)
+	readAny, err := exchange(&g.tc, r.cb, r.cb.w, r.deadline, slack)
 	if err != nil && a.uses > 0 && !readAny && classify(err) == classReset && !s.aborting.Load() && time.Now().Before(r.deadline) {
 		// The server closed the kept-alive connection while the agent was
 		// thinking: that is not the target failing. Redial once and resend.
@@ -61,7 +74,7 @@ func (a *agent) runGoCall(r *goCall) {
 		if r.err = a.goDial(r); r.err != nil {
 			return
 		}
-		_, err = exchange(&a.tc, r.cb, r.cb.w, r.deadline, slack)
+		_, err = exchange(&g.tc, r.cb, r.cb.w, r.deadline, slack)
 	}
 	if err != nil {
 		a.closeConn()
@@ -88,15 +101,16 @@ func (a *agent) goDial(r *goCall) error {
 		r.dialErr = err
 		return err
 	}
-	a.mu.Lock()
+	g := a.g
+	g.mu.Lock()
 	if s.aborting.Load() {
-		a.mu.Unlock()
+		g.mu.Unlock()
 		c.Close()
 		return errAborted
 	}
-	a.gconn = c
-	a.tc.reset(c)
-	a.mu.Unlock()
+	g.c = c
+	g.tc.reset(c)
+	g.mu.Unlock()
 	r.dialed = true
 	a.connOpened()
 	return nil
@@ -105,7 +119,7 @@ func (a *agent) goDial(r *goCall) error {
 // callDone takes a goroutine call's result on the loop.
 func (a *agent) callDone(now time.Time, r *goCall) {
 	s := a.s
-	cb := r.cb // a.gres is reused by the agent's next call, which may start below
+	cb := r.cb // r is reused by the agent's next call, which may start below
 	if cb != nil {
 		defer s.pool.put(cb)
 	}

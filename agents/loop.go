@@ -244,4 +244,5 @@ type callBuf struct {
 	w    []byte
 	sent int
 	r    []byte
+	fr   framing
 }

@@ -531,14 +531,14 @@ func (s *Swarm) abort() {
 	all := s.all
 	s.mu.Unlock()
 	for _, a := range all {
-		if a == nil {
+		if a == nil || a.g == nil {
 			continue
 		}
-		a.mu.Lock()
-		if a.gconn != nil {
-			_ = a.gconn.SetDeadline(past)
+		a.g.mu.Lock()
+		if a.g.c != nil {
+			_ = a.g.c.SetDeadline(past)
 		}
-		a.mu.Unlock()
+		a.g.mu.Unlock()
 	}
 }
 
