@@ -152,7 +152,7 @@ func (a *agent) start(now time.Time) {
 		return
 	}
 	a.phase = phConnect
-	a.dial(now, now.Add(a.s.cfg.DialTimeout))
+	a.dial(now, time.Time{})
 }
 
 // work starts an open-model session intended to start at intended.

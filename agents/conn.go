@@ -13,9 +13,12 @@ import (
 // arrives until its framing says it is whole, all driven by the loop's
 // poller events and the agent's one timer.
 
-// dial starts connecting the agent (phase phConnect or phDial), to be done
-// by deadline, or the dial timeout if sooner. At most loop.dialMax connects
-// are in flight per loop; the others wait their turn.
+// dial starts connecting the agent (phase phConnect or phDial). At most
+// loop.dialMax connects are in flight per loop; the others wait their turn.
+// A call's connect (phDial) must be done by the call's deadline, or the dial
+// timeout if sooner, its wait for a turn included; the closed model's first
+// connect (phConnect) gets the dial timeout from when its turn comes, so a
+// storm's agents are not failed for the queue the storm itself makes.
 func (a *agent) dial(now, deadline time.Time) {
 	s := a.s
 	if a.goTransport() {
@@ -27,10 +30,12 @@ func (a *agent) dial(now, deadline time.Time) {
 		a.dialFailed(now, fmt.Errorf("dial %s: %w", a.ep.addr, &net.DNSError{Err: "no address found", Name: a.ep.addr, IsNotFound: true}))
 		return
 	}
-	if limit := now.Add(s.cfg.DialTimeout); limit.Before(deadline) {
-		deadline = limit
+	if a.phase == phDial {
+		if limit := now.Add(s.cfg.DialTimeout); limit.Before(deadline) {
+			deadline = limit
+		}
+		a.l.tm.arm(a, a.l.clock(deadline))
 	}
-	a.l.tm.arm(a, a.l.clock(deadline))
 	if a.l.dialing >= a.l.dialMax {
 		a.dialQueued = true
 		a.l.dialWait = append(a.l.dialWait, a)
@@ -53,6 +58,9 @@ func (a *agent) connectNow(now time.Time) {
 	a.fd, a.connecting = fd, true
 	l.dialing++
 	l.track(fd, a)
+	if a.phase == phConnect {
+		l.tm.arm(a, l.clock(now.Add(l.s.cfg.DialTimeout)))
+	}
 }
 
 // stopDial gives up the agent's connect slot or its place in the queue.
