@@ -19,11 +19,12 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(validSrc))
 	f.Add([]byte("a: &x [*x, *x]\nflows: *x\n"))
 	f.Add([]byte("workload: {model: open, stages: [{to: 5, over: 1s}, {hold: 2s}]}\nflows: [{name: a, steps: [{name: b, path: '/{{int 1 2}}', body: [1, {a: '{{seq}}'}]}]}]\n"))
+	f.Add([]byte("target: ${URL:-http://h}\nworkload: {model: closed, stages: \"0->${N} in 1s\"}\nflows: [{name: a, steps: [{name: b, path: \"/${V}/$${x}\", headers: {A: \"${secret:S}\"}, body: |\n  ${V} ${secret:S} ${Z:-}\n}]}]\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if len(src) > 1<<16 {
 			return
 		}
-		p, err := Load("fuzz.yaml", src, "/nonexistent-agentstorm-fuzz")
+		p, err := LoadWith("fuzz.yaml", src, "/nonexistent-agentstorm-fuzz", env(map[string]string{"N": "3", "V": "{{seq}} a\r\nb", "S": "s\"e{c", "Z": ""}))
 		if err != nil {
 			if _, ok := err.(LoadErrors); !ok {
 				t.Fatalf("error of type %T: %v", err, err)
@@ -80,7 +81,7 @@ func FuzzCompileTemplate(f *testing.F) {
 	pop := &Population{regions: defaultRegions, customers: 10, customerCol: -1, addresses: 10, zones: defaultZones, zoneCol: -1, skus: 10}
 	f.Fuzz(func(t *testing.T, s string, mode uint8) {
 		esc := escMode(mode % 5)
-		tm, errs := compileTemplate(s, esc, templateEnv{})
+		tm, errs := compileTemplate(s, esc, templateEnv{}, nil)
 		for _, e := range errs {
 			if e.off < 0 || e.off > len(s) {
 				t.Fatalf("error offset %d outside %q", e.off, s)

@@ -178,7 +178,7 @@ func TestK8sStormJob(t *testing.T) {
 				hlogs = append(hlogs, strings.Replace(o.path, results+"/", "/results/", 1))
 			}
 		}
-		prof, err := loadRunProfile(f.profile)
+		prof, err := loadRunProfile(f.profile, f.env.lookup)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -300,6 +300,10 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return exitFailed
 	}
+	if err := in.Refusal(); err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm k6: not judged: %v\n", err)
+		return exitFailed
+	}
 	return budgetExit(env, "k6", results, outErr)
 }
 

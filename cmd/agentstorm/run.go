@@ -60,12 +60,14 @@ type runFlags struct {
 	segment     string
 	startAt     string
 	metricsAddr string
+	env         envVars
 }
 
 // newRunFlagSet declares every flag of `agentstorm run` into f.
 func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs := newCommandFlagSet("agentstorm run")
 	fs.StringVar(&f.profile, "profile", profiles.DefaultBuiltin, "built-in profile NAME (see 'agentstorm profiles list') or profile FILE (.yaml)")
+	addEnvFlag(fs, &f.env)
 	fs.StringVar(&f.target, "target", "", `base URL every request goes to (http://HOST:PORT, https://...), or "bundled" to start the reference checkout (default: the profile's target)`)
 	fs.IntVar(&f.agents, "agents", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model)")
 	fs.DurationVar(&f.duration, "duration", 0, "run length: the stages become a ramp (--ramp) and a hold for the rest")
@@ -124,7 +126,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if err != nil {
 		return runUsageError(env, err.Error())
 	}
-	prof, err := loadRunProfile(f.profile)
+	prof, err := loadRunProfile(f.profile, f.env.lookup)
 	if err != nil {
 		var les profiles.LoadErrors
 		if errors.As(err, &les) {
@@ -400,7 +402,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		lastPrint = time.Now()
 		res, cerr := runCoordinator(runCtx, coordConfig{
 			Command: func(i int) *exec.Cmd {
-				return exec.Command(exe, workerArgs(&f, fs, agents.Segment{Index: i, Count: nWorkers}, start, cfg.BaseURL, cfg.RegionURLs)...)
+				return f.env.passTo(exec.Command(exe, workerArgs(&f, fs, agents.Segment{Index: i, Count: nWorkers}, start, cfg.BaseURL, cfg.RegionURLs)...))
 			},
 			Workers: nWorkers, Start: start, Planned: prof.Workload.Duration(),
 			Steps: rec.Steps(), Regions: rec.Regions(), Dir: dir, FailOnLoss: f.failOnLoss,
@@ -520,6 +522,8 @@ func runMeta(prof *profiles.Profile, f *runFlags, bundled bool) map[string]strin
 // validate returns a message naming the first bad flag value, or "".
 func (f *runFlags) validate(fs *pflag.FlagSet) string {
 	switch {
+	case f.env.check() != "":
+		return f.env.check()
 	case f.agents < 0:
 		return fmt.Sprintf("--agents %d: want a number of agents above 0", f.agents)
 	case fs.Changed("agents") && f.agents == 0:
@@ -557,8 +561,8 @@ func (f *runFlags) validate(fs *pflag.FlagSet) string {
 }
 
 // loadRunProfile loads a built-in by name, or a file when name looks like a
-// path or exists.
-func loadRunProfile(name string) (*profiles.Profile, error) {
+// path or exists, its ${NAME}s from lookup.
+func loadRunProfile(name string, lookup profiles.Lookup) (*profiles.Profile, error) {
 	isFile := strings.ContainsAny(name, `/\`) || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 	if !isFile {
 		if fi, err := os.Stat(name); err == nil && !fi.IsDir() {
@@ -566,7 +570,7 @@ func loadRunProfile(name string) (*profiles.Profile, error) {
 		}
 	}
 	if isFile {
-		p, err := profiles.LoadFile(name)
+		p, err := profiles.LoadFileWith(name, lookup)
 		if err != nil {
 			return nil, err
 		}

@@ -315,7 +315,7 @@ func runWorker(ctx context.Context, env *cliEnv, args []string) int {
 	if err != nil {
 		return usage(err.Error())
 	}
-	prof, err := loadRunProfile(f.profile)
+	prof, err := loadRunProfile(f.profile, f.env.lookup)
 	if err != nil {
 		return usage(fmt.Sprintf("profile %s: %v", f.profile, err))
 	}
