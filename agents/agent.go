@@ -63,6 +63,7 @@ type agent struct {
 	fd         int
 	seq        uint32
 	connecting bool // a connect is in flight on fd
+	slot       bool // holds one of the loop's connect slots (see dial)
 	dialQueued bool // waiting in loop.dialWait
 	uses       int  // answers read on the connection
 	cb         *callBuf

@@ -14,7 +14,12 @@ import (
 // poller events and the agent's one timer.
 
 // dial starts connecting the agent (phase phConnect or phDial). At most
-// loop.dialMax connects are in flight per loop; the others wait their turn.
+// loop.dialMax new connections are in flight per loop, from the connect to
+// their first answer; the others wait their turn. Holding the slot until
+// the answer, not just the connect, bounds what a storm leaves in the
+// target's accept queue: a connect completes before the server accepts, so
+// counting connects alone lets a slow-accepting target's queue overflow
+// (its SYNs dropped, each connect then a second or more late).
 // A call's connect (phDial) must be done by the call's deadline, or the dial
 // timeout if sooner, its wait for a turn included; the closed model's first
 // connect (phConnect) gets the dial timeout from when its turn comes, so a
@@ -55,7 +60,7 @@ func (a *agent) connectNow(now time.Time) {
 		a.dialFailed(now, err)
 		return
 	}
-	a.fd, a.connecting = fd, true
+	a.fd, a.connecting, a.slot = fd, true, true
 	l.dialing++
 	l.track(fd, a)
 	if a.phase == phConnect {
@@ -65,11 +70,10 @@ func (a *agent) connectNow(now time.Time) {
 
 // stopDial gives up the agent's connect slot or its place in the queue.
 func (a *agent) stopDial() {
-	if a.dialQueued {
-		a.dialQueued = false // loop.nextDial skips it
-	}
-	if a.connecting {
-		a.connecting = false
+	a.dialQueued = false // loop.nextDial skips it
+	a.connecting = false
+	if a.slot {
+		a.slot = false
 		a.l.dialing--
 		a.l.nextDial()
 	}
@@ -108,7 +112,7 @@ func (a *agent) onEvent(now time.Time, ev uint32) {
 			a.dialFailed(now, fmt.Errorf("dial %s: %w", a.ep.addr, err))
 			return
 		}
-		a.stopDial()
+		a.connecting = false // the slot is kept until the first answer
 		a.connOpened()
 		a.backoff, a.nextDial = 0, time.Time{}
 		if a.s.aborting.Load() {
@@ -224,6 +228,7 @@ func (a *agent) readAnswer(now time.Time) {
 func (a *agent) parseAnswer(now time.Time, msg []byte) {
 	l := a.l
 	a.l.tm.disarm(a)
+	a.stopDial() // a new connection's first answer frees its connect slot
 	fr := &a.cb.fr
 	closing := fr.closing || fr.kind == bodyToClose
 	l.rd.Reset(msg)
