@@ -41,7 +41,7 @@ sample() {
   while kill -0 "$pid" 2> /dev/null; do
     gen[$pid]=$(cpu_ticks "$pid")
     for p in $(pgrep -P "$pid"); do
-      args=$(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null || true)
+      args=$( (tr '\0' ' ' < "/proc/$p/cmdline") 2> /dev/null || true)
       case $args in
         *" worker "*) gen[$p]=$(cpu_ticks "$p") ;;
         *" target-shard "*) tgt[$p]=$(cpu_ticks "$p") ;;
