@@ -1,11 +1,10 @@
 package agents
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
-	"net"
-	"sync"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +21,28 @@ const (
 
 var errAborted = errors.New("call cut at the end of the run")
 
+// phase is what an agent waits for.
+type phase uint8
+
+const (
+	phOff     phase = iota // not running: not started, idle between open-model sessions, or left
+	phNext                 // closed model: queued to start its next session
+	phConnect              // closed model: its first connect, before its first session; timer: dial timeout
+	phThink                // timer: the think time before the next execution
+	phRedial               // timer: the redial backoff before an attempt
+	phBackoff              // timer: the retry backoff before the next attempt
+	phDial                 // a connect in flight, or waiting for a connect slot; timer: its deadline
+	phCall                 // the request is being written or the answer read; timer: the deadline
+	phGoCall               // a goroutine runs the call (goroutine transport: TLS)
+)
+
 // agent is one simulated shopper: its identity, variables, random source
-// and its own keep-alive connection. Through a pause it holds no buffers.
+// and its own keep-alive connection, run as a state machine by its event
+// loop (every field but the flags below is the loop's alone). Through a
+// pause it holds no buffers: an idle agent is its socket and this struct.
 type agent struct {
 	s      *Swarm
+	l      *loop
 	id     int // local number in this process (index of Swarm.all)
 	gid    int // storm-wide id (Segment.GlobalID(id)): seeds, customer, endpoint, source address
 	region int
@@ -34,26 +51,50 @@ type agent struct {
 	rng    *rand.Rand
 	c      profiles.Context
 
-	mu   sync.Mutex // guards conn against abort()
-	conn net.Conn
-	tc   trackedConn
-	uses int // answers read on conn
-
-	ewma      time.Duration // moving average of the service time
-	backoff   time.Duration
-	nextDial  time.Time
-	timer     *time.Timer // think and backoff pauses; wake fires it early
-	cb        *callBufs   // call buffers, held only between back-to-back calls
+	phase     phase
+	alive     bool // started and not left
+	inSession bool // open model: counted in Swarm.active
+	queued    bool // in the loop's ready list
 	needThink bool
+	hidx      int32 // index in the loop's timer heap, -1 when no timer is armed
 
-	stopping atomic.Bool    // closed model: stop after the current request (see wake)
-	work     chan time.Time // open model: intended start of the next session; closed when the run ends
-	idle     chan<- *agent  // open model: where the agent waits for work
+	// The event-loop connection: its socket (-1: none), the socket's tag
+	// (see loop.event) and the call's buffers and answer framing.
+	fd         int
+	seq        uint32
+	connecting bool // a connect is in flight on fd
+	slot       bool // holds one of the loop's connect slots (see dial)
+	dialQueued bool // waiting in loop.dialWait
+	uses       int  // answers read on the connection
+	cb         *callBuf
+	g          *goConn // the goroutine transport's connection (https; set at creation, nil for the poller)
+
+	ewma     time.Duration // moving average of the service time
+	backoff  time.Duration
+	nextDial time.Time
+
+	// Where the agent is in its session: the flow, the step (index si),
+	// its repeat count n and iteration it, its permutation perm of perms,
+	// and the attempt of the current execution.
+	flow        *profiles.Flow
+	si          int
+	step        *profiles.Step
+	info        stepInfo
+	n, it       int
+	perms, perm int
+	attempt     int
+	resent      bool      // the attempt was resent on a fresh connection (see callFailed)
+	intended    time.Time // open model: the session's intended start, until its first request
+	sent, from  time.Time // the attempt's send instant, and the instant its latency runs from
+	deadline    time.Time
+
+	stopping atomic.Bool   // closed model: stop after the current request (see wake)
+	idle     chan<- *agent // open model: where the agent waits for work
 }
 
 func newAgent(s *Swarm, id int) *agent {
 	gid := s.cfg.Segment.GlobalID(id)
-	a := &agent{s: s, id: id, gid: gid}
+	a := &agent{s: s, id: id, gid: gid, fd: -1, hidx: -1}
 	a.pcg.Seed(s.cfg.Seed, uint64(gid))
 	a.rng = rand.New(&a.pcg)
 	pop := s.prof.Population
@@ -68,183 +109,319 @@ func newAgent(s *Swarm, id int) *agent {
 	a.c.AgentID = gid
 	a.c.Rand = a.rng
 	a.c.Vars = s.prof.NewVars()
-	a.timer = time.NewTimer(time.Hour)
-	a.timer.Stop()
+	if a.goTransport() {
+		a.g = &goConn{}
+	}
 	return a
 }
 
-// wake cuts the agent's pause short, if it is in one, after its stopping
-// flag or the swarm's halting flag was set: sleep waits on the timer alone
-// (a one-channel receive, cheaper than a select with the stop channels on
-// every think time), so a stop fires the timer. Safe from any goroutine.
-func (a *agent) wake() { a.timer.Reset(0) }
+// wake asks the agent's loop to cut its pause short, if it is in one,
+// after its stopping flag or the swarm's halting flag was set. Safe from
+// any goroutine.
+func (a *agent) wake() { a.l.post(command{kind: cmdWake, a: a}) }
 
 // halted reports whether the run has ended or this agent was asked to stop.
-// (Atomic flags: cheaper than a select on every request; wake cuts a pause
-// short once either is set.)
 func (a *agent) halted() bool {
 	return a.s.halting.Load() || a.stopping.Load()
 }
 
-// runClosed is the closed model's loop: sessions back to back, think time
-// between requests, until stop or the end of the run.
-func (a *agent) runClosed(wg *sync.WaitGroup) {
-	defer func() {
-		a.releaseBufs()
-		a.closeConn()
-		a.s.agents.Add(-1)
-		a.s.mu.Lock()
-		a.s.free = append(a.s.free, a.id)
-		a.s.mu.Unlock()
-		wg.Done()
-	}()
-	// Connect at once, so a ramp shows connected agents; a failure is
-	// retried (and recorded) by the first request.
-	if a.conn == nil {
-		_ = a.dial(time.Now().Add(a.s.cfg.DialTimeout))
+// goTransport reports whether the agent's calls run on goroutines (https,
+// or no poller on this system) rather than on its loop's poller.
+func (a *agent) goTransport() bool { return a.ep.tls != nil || !hasPoller }
+
+// pause waits until at in phase ph (think, redial or retry backoff),
+// unless the agent is already stopped: then its session ends at once.
+// Nothing is held through a pause.
+func (a *agent) pause(now time.Time, ph phase, at time.Time) {
+	a.releaseBuf()
+	if a.halted() {
+		a.endSession(now)
+		return
 	}
+	a.phase = ph
+	a.l.tm.arm(a, a.l.clock(at))
+}
+
+// start begins a closed-model agent: it connects at once, so a ramp shows
+// connected agents (a failure is retried, and recorded, by its first
+// request), then runs sessions back to back until stopped.
+func (a *agent) start(now time.Time) {
+	a.alive = true
 	a.needThink = false
-	for !a.halted() {
-		a.session(time.Time{})
+	if a.connected() {
+		a.beginSession(now, time.Time{})
+		return
 	}
+	a.phase = phConnect
+	a.dial(now, time.Time{})
 }
 
-// runOpen is the open model's loop: wait for a session, run it, go back to
-// the idle queue.
-func (a *agent) runOpen(wg *sync.WaitGroup) {
-	defer func() {
-		a.releaseBufs()
-		a.closeConn()
-		a.s.agents.Add(-1)
-		wg.Done()
-	}()
-	for at := range a.work { // Run closes work when the run ends
-		a.s.active.Add(1)
-		a.needThink = false
-		a.session(at)
-		a.s.active.Add(-1)
-		a.releaseBufs()
-		if a.halted() {
-			return
-		}
-		a.idle <- a // never blocks: the queue holds every agent
+// work starts an open-model session intended to start at intended.
+func (a *agent) work(now, intended time.Time) {
+	if !a.alive {
+		a.alive = true
 	}
+	a.inSession = true
+	a.s.active.Add(1)
+	a.needThink = false
+	a.beginSession(now, intended)
 }
 
-// session runs one flow. intended is the session's scheduled start (open
-// model; zero in the closed model): the first request's latency runs from it.
-func (a *agent) session(intended time.Time) {
+// beginSession starts a session: it picks a flow and enters its first
+// step. intended is the session's scheduled start (open model; zero in the
+// closed model): the first request's latency runs from it.
+func (a *agent) beginSession(now, intended time.Time) {
+	if !a.s.open && a.halted() {
+		a.leave()
+		return
+	}
 	s := a.s
-	flow := s.prof.PickFlow(a.rng)
+	a.flow = s.prof.PickFlow(a.rng)
 	a.c.Session++
 	a.c.Vars.Reset()
 	if pop := s.prof.Population; pop != nil && pop.Addresses() > 0 {
 		a.c.Address = pop.PickAddress(a.rng)
 	}
-	for _, step := range flow.Steps {
-		info := s.steps[step]
-		n := step.Repeat.Count(a.rng)
-		perms := max(step.Permutations, 1)
-		for it := 0; it < n; it++ {
-			for p := 0; p < perms; p++ {
-				// An earlier capture failed (its step timed out or answered
-				// an error): end the session rather than send a request
-				// with an empty value, such as /v1/carts//items.
-				if name := step.Unset(&a.c); name != "" {
-					s.countFailure(info.id, "skipped:"+name+" unset", 0)
-					return
-				}
-				if a.needThink {
-					if !a.sleep(s.think.Sample(a.rng)) {
-						return
-					}
-				}
-				a.needThink = true
-				if a.halted() {
-					return
-				}
-				a.c.Iteration, a.c.Perm = it, p
-				a.c.StartExecution()
-				a.execute(info, step, intended)
-				intended = time.Time{}
-			}
-		}
-	}
+	a.intended = intended
+	a.enterStep(0)
+	a.advance(now)
 }
 
-// sleep waits d unless the agent is stopped first; it reports whether the
-// agent should go on.
-func (a *agent) sleep(d time.Duration) bool {
-	if d <= 0 {
-		return !a.halted()
+// enterStep makes step i of the flow the current one.
+func (a *agent) enterStep(i int) {
+	a.si = i
+	if i >= len(a.flow.Steps) {
+		return
 	}
-	a.releaseBufs() // nothing is held through a pause
-	a.timer.Reset(d)
-	// A wake that came before this Reset was undone by it, but its flag
-	// was set before: look again.
+	a.step = a.flow.Steps[i]
+	a.info = a.s.steps[a.step]
+	a.n = a.step.Repeat.Count(a.rng)
+	a.perms = max(a.step.Permutations, 1)
+	a.it, a.perm = 0, 0
+}
+
+// advance goes on to the session's next execution (or its end): think
+// first if a request came before, then execute.
+func (a *agent) advance(now time.Time) {
+	for a.it >= a.n {
+		if a.si+1 >= len(a.flow.Steps) {
+			a.endSession(now)
+			return
+		}
+		a.enterStep(a.si + 1)
+	}
+	// An earlier capture failed (its step timed out or answered an
+	// error): end the session rather than send a request with an empty
+	// value, such as /v1/carts//items.
+	if name := a.step.Unset(&a.c); name != "" {
+		a.s.countFailure(a.info.id, "skipped:"+name+" unset", 0)
+		a.endSession(now)
+		return
+	}
+	if a.needThink {
+		if d := a.s.think.Sample(a.rng); d > 0 {
+			a.pause(now, phThink, now.Add(d))
+			return
+		}
+	}
+	a.execute(now)
+}
+
+// execute starts the current execution's first attempt.
+func (a *agent) execute(now time.Time) {
+	a.needThink = true
 	if a.halted() {
-		a.timer.Stop()
-		return false
+		a.endSession(now)
+		return
 	}
-	<-a.timer.C
-	return !a.halted()
+	a.c.Iteration, a.c.Perm = a.it, a.perm
+	a.c.StartExecution()
+	a.attempt = 0
+	a.startAttempt(now)
 }
 
-// execute runs one execution of a step: the first attempt and the retries
-// the step's policy allows, each recorded with its outcome.
-func (a *agent) execute(info stepInfo, step *profiles.Step, intended time.Time) {
+// executed moves past the execution just finished.
+func (a *agent) executed(now time.Time) {
+	a.perm++
+	if a.perm >= a.perms {
+		a.perm = 0
+		a.it++
+	}
+	a.advance(now)
+}
+
+// endSession ends the session: a closed-model agent starts its next one
+// in the loop's next round (so an agent whose sessions end without any
+// I/O cannot hold the loop), an open-model agent goes back to the idle
+// queue.
+func (a *agent) endSession(now time.Time) {
+	a.releaseBuf()
+	if a.s.open {
+		a.inSession = false
+		a.s.active.Add(-1)
+		if a.halted() {
+			a.leave()
+			return
+		}
+		a.phase = phOff
+		a.idle <- a // never blocks: the queue holds every agent
+		return
+	}
+	if a.halted() {
+		a.leave()
+		return
+	}
+	a.phase = phNext
+	if !a.queued {
+		a.queued = true
+		a.l.ready = append(a.l.ready, a)
+	}
+}
+
+// resume runs a queued agent (see loop.runReady).
+func (a *agent) resume(now time.Time) {
+	if a.phase == phNext {
+		a.beginSession(now, time.Time{})
+	}
+}
+
+// startAttempt starts an attempt of the current execution, after the
+// redial backoff if a connect failed before.
+func (a *agent) startAttempt(now time.Time) {
+	if !a.connected() && !a.nextDial.IsZero() && a.nextDial.After(now) {
+		a.pause(now, phRedial, a.nextDial)
+		return
+	}
+	a.sent = now
+	a.from = now
+	if a.attempt == 0 && !a.intended.IsZero() && a.intended.Before(now) {
+		a.from = a.intended
+	}
+	a.intended = time.Time{}
+	a.deadline = now.Add(a.info.timeout)
+	a.resent = false
+	if a.goTransport() {
+		a.startGoCall(false)
+		return
+	}
+	if a.cb == nil {
+		a.cb = a.l.getBuf()
+	}
+	a.cb.w = a.step.AppendRequest(a.cb.w[:0], a.ep.host, &a.c)
+	if a.fd < 0 {
+		a.phase = phDial
+		a.dial(now, a.deadline)
+		return
+	}
+	a.send(now)
+}
+
+// onTimer handles the agent's timer firing.
+func (a *agent) onTimer(now time.Time) {
+	switch a.phase {
+	case phThink, phRedial, phBackoff:
+		if a.halted() {
+			a.endSession(now)
+			return
+		}
+		switch a.phase {
+		case phThink:
+			a.execute(now)
+		case phRedial:
+			a.startAttempt(now)
+		default:
+			a.attempt++
+			a.startAttempt(now)
+		}
+	case phConnect, phDial:
+		a.closeConn() // the socket of a connect in flight, or the place in the queue
+		a.dialFailed(now, fmt.Errorf("dial %s: %w", a.ep.addr, os.ErrDeadlineExceeded))
+	case phCall:
+		a.callFailed(now, fmt.Errorf("read answer: %w", os.ErrDeadlineExceeded), true)
+	}
+}
+
+// onWake handles a wake (the agent's stop or the run's end): a pause is cut
+// short, an idle open-model agent leaves.
+func (a *agent) onWake(now time.Time) {
+	if !a.alive || !a.halted() {
+		return
+	}
+	switch a.phase {
+	case phThink, phRedial, phBackoff:
+		a.l.tm.disarm(a)
+		a.endSession(now)
+	case phOff:
+		a.leave()
+	}
+}
+
+// finish records an attempt's outcome (body is the answer's, nil without
+// one) and goes on: a retry when the step's policy says so, else the next
+// execution.
+func (a *agent) finish(now time.Time, class errClass, status int, body []byte) {
 	s := a.s
-	stepID, timeout := info.id, info.timeout
-	for attempt := 0; ; attempt++ {
-		if !a.waitRedial() {
-			return
-		}
-		sent := time.Now()
-		from := sent
-		if attempt == 0 && !intended.IsZero() && intended.Before(sent) {
-			from = intended
-		}
-		class, status := a.call(stepID, step, sent.Add(timeout), timeout)
-		if class == classAborted {
-			return
-		}
-		now := time.Now()
-		var expected time.Duration
-		if !s.open {
-			expected = s.thinkMean + a.ewma
-			if class.answered() { // timeouts and failures say nothing of the usual pace
-				svc := now.Sub(sent)
-				if a.ewma == 0 {
-					a.ewma = svc
-				} else {
-					a.ewma += (svc - a.ewma) / 8
-				}
-			}
-			if expected <= 0 {
-				expected = now.Sub(sent)
+	var expected time.Duration
+	if !s.open {
+		expected = s.thinkMean + a.ewma
+		if class.answered() { // timeouts and failures say nothing of the usual pace
+			svc := now.Sub(a.sent)
+			if a.ewma == 0 {
+				a.ewma = svc
+			} else {
+				a.ewma += (svc - a.ewma) / 8
 			}
 		}
-		outcome := class.outcome()
-		s.rec.Record(a.id, stepID, a.region, now.Sub(from), outcome, expected)
-		if s.cfg.OnAnswer != nil {
-			ans := Answer{Step: step, StepID: stepID, Region: a.region, BaseURL: a.ep.raw, Status: status, Outcome: outcome, Context: &a.c}
-			if class.answered() && a.cb != nil {
-				ans.Body = a.cb.resp.Body()
-			}
-			s.cfg.OnAnswer(ans)
-		}
-		if attempt >= step.Retry.Max {
-			return
-		}
-		retry := (step.Retry.On5xx && status >= 500) ||
-			(step.Retry.OnTimeout && (class == classTimeout || class == classRefused || class == classReset))
-		if !retry {
-			return
-		}
-		if !a.sleep(step.Retry.Backoff << attempt) {
-			return
+		if expected <= 0 {
+			expected = now.Sub(a.sent)
 		}
 	}
+	outcome := class.outcome()
+	step := a.step
+	s.rec.Record(a.id, a.info.id, a.region, now.Sub(a.from), outcome, expected)
+	if s.cfg.OnAnswer != nil {
+		ans := Answer{Step: step, StepID: a.info.id, Region: a.region, BaseURL: a.ep.raw, Status: status, Outcome: outcome, Context: &a.c}
+		if class.answered() {
+			ans.Body = body
+		}
+		s.cfg.OnAnswer(ans)
+	}
+	retry := a.attempt < step.Retry.Max &&
+		((step.Retry.On5xx && status >= 500) ||
+			(step.Retry.OnTimeout && (class == classTimeout || class == classRefused || class == classReset)))
+	if !retry {
+		a.executed(now)
+		return
+	}
+	if d := step.Retry.Backoff << a.attempt; d > 0 {
+		a.pause(now, phBackoff, now.Add(d))
+		return
+	}
+	if a.halted() {
+		a.endSession(now)
+		return
+	}
+	a.attempt++
+	a.startAttempt(now)
+}
+
+// answered checks an answer (expectations, captures) and records it.
+func (a *agent) answered(now time.Time, status int, body []byte, header func(string) []byte) {
+	a.uses++
+	class := classOK
+	if ok, failure := a.step.Check(status, body); !ok {
+		class = classExpectFailed
+		if failure == "status" {
+			class = classBadStatus
+		}
+		a.s.countFailure(a.info.id, failure, status)
+	} else if len(a.step.Captures) > 0 {
+		if err := a.step.Capture(body, header, &a.c); err != nil {
+			class = classExpectFailed
+			a.s.countFailure(a.info.id, "capture", status)
+		}
+	}
+	a.finish(now, class, status, body)
 }
 
 // classAborted marks a call cut by the end of the run: not recorded.
@@ -278,147 +455,115 @@ func (c errClass) outcome() report.Outcome {
 	return report.OtherError
 }
 
-// releaseBufs gives the agent's call buffers back to the pool.
-func (a *agent) releaseBufs() {
+// releaseBuf gives the call buffer back to the loop.
+func (a *agent) releaseBuf() {
 	if a.cb != nil {
-		a.s.pool.put(a.cb)
+		a.l.putBuf(a.cb)
 		a.cb = nil
 	}
 }
 
-// waitRedial waits out the redial backoff after a failed connect; it
-// reports whether the agent should go on.
-func (a *agent) waitRedial() bool {
-	if a.conn != nil || a.nextDial.IsZero() {
-		return true
+// connected reports whether the agent has an open connection.
+func (a *agent) connected() bool {
+	if a.goTransport() {
+		return a.g.c != nil
 	}
-	return a.sleep(time.Until(a.nextDial))
+	return a.fd >= 0 && !a.connecting
 }
 
-// call sends one request of step on the agent's connection (dialling if
-// needed) and reads the answer, checking expectations and applying captures.
-func (a *agent) call(stepID int, step *profiles.Step, deadline time.Time, timeout time.Duration) (errClass, int) {
-	s := a.s
-	if a.conn == nil {
-		if err := a.dial(deadline); err != nil {
-			if s.aborting.Load() {
-				return classAborted, 0
-			}
-			return classify(err), 0
-		}
-	}
-	// Buffers are borrowed for the call and kept only while the agent goes
-	// straight on to its next request (no think time); sleep gives them back.
-	cb := a.cb
-	if cb == nil {
-		cb = s.pool.get()
-		a.cb = cb
-	}
-	cb.w = step.AppendRequest(cb.w[:0], a.ep.host, &a.c)
-	slack := timeout / 16
-	readAny, err := exchange(&a.tc, cb, cb.w, deadline, slack)
-	if err != nil && a.uses > 0 && !readAny && classify(err) == classReset && !s.aborting.Load() && time.Now().Before(deadline) {
-		// The server closed the kept-alive connection while we were
-		// thinking: that is not the target failing. Redial once and resend.
-		a.closeConn()
-		if derr := a.dial(deadline); derr != nil {
-			return classify(derr), 0
-		}
-		_, err = exchange(&a.tc, cb, cb.w, deadline, slack)
-	}
-	if err != nil {
-		a.closeConn()
-		if s.aborting.Load() {
-			return classAborted, 0
-		}
-		return classify(err), 0
-	}
-	a.uses++
-	status := cb.resp.StatusCode()
-	body := cb.resp.Body()
-	class := classOK
-	if ok, failure := step.Check(status, body); !ok {
-		class = classExpectFailed
-		if failure == "status" {
-			class = classBadStatus
-		}
-		s.countFailure(stepID, failure, status)
-	} else if len(step.Captures) > 0 {
-		if err := step.Capture(body, cb.peek, &a.c); err != nil {
-			class = classExpectFailed
-			s.countFailure(stepID, "capture", status)
-		}
-	}
-	if cb.resp.ConnectionClose() {
-		a.closeConn()
-	}
-	return class, status
+// inCall reports whether the agent waits for a connect or an answer on its
+// loop's poller (what an abort cuts).
+func (a *agent) inCall() bool {
+	return a.alive && (a.phase == phConnect || a.phase == phDial || a.phase == phCall)
 }
 
-// dial opens the agent's connection. A failure sets the redial backoff.
-func (a *agent) dial(deadline time.Time) error {
+// setBackoff sets the redial backoff after a failed connect.
+func (a *agent) setBackoff(now time.Time) {
+	a.s.dialErrors.Add(1)
+	if a.backoff == 0 {
+		a.backoff = minBackoff
+	} else {
+		a.backoff = min(2*a.backoff, maxBackoff)
+	}
+	jitter := time.Duration(a.rng.Int64N(int64(a.backoff)/2 + 1))
+	a.nextDial = now.Add(a.backoff/2 + jitter)
+}
+
+// dialFailed handles a failed connect: the backoff is set, and the attempt
+// fails with err (the closed model's first connect goes on to the first
+// session, whose request retries it after the backoff).
+func (a *agent) dialFailed(now time.Time, err error) {
+	a.setBackoff(now)
+	if a.s.aborting.Load() {
+		a.leave()
+		return
+	}
+	if a.phase == phConnect {
+		a.l.tm.disarm(a)
+		a.beginSession(now, time.Time{})
+		return
+	}
+	a.releaseBuf()
+	a.finish(now, classify(err), 0, nil)
+}
+
+// connOpened counts a new connection.
+func (a *agent) connOpened() {
 	s := a.s
-	s.dials.Add(1)
-	// Dial on a short-lived goroutine: the connect path needs an 8 KiB
-	// stack, and the agent's own goroutine would keep that size for the
-	// whole run; the request path fits in 4 KiB.
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	select { // at most maxConcurrentDials at once (see Swarm.dialSem)
-	case s.dialSem <- struct{}{}:
-	case <-s.dialCtx.Done():
-		return errAborted
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() { <-s.dialSem }()
-		ctx, cancel := context.WithDeadline(s.dialCtx, deadline)
-		c, err := s.dialer.dial(ctx, a.ep, a.gid)
-		cancel()
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	c, err := r.c, r.err
-	if err != nil {
-		s.dialErrors.Add(1)
-		if a.backoff == 0 {
-			a.backoff = minBackoff
-		} else {
-			a.backoff = min(2*a.backoff, maxBackoff)
-		}
-		jitter := time.Duration(a.rng.Int64N(int64(a.backoff)/2 + 1))
-		a.nextDial = time.Now().Add(a.backoff/2 + jitter)
-		return err
-	}
-	a.mu.Lock()
-	if s.aborting.Load() {
-		a.mu.Unlock()
-		c.Close()
-		return errAborted
-	}
-	a.conn = c
-	a.tc.reset(c)
-	a.mu.Unlock()
 	a.uses = 0
-	a.backoff = 0
-	a.nextDial = time.Time{}
 	if s.connected.Add(1) == int64(s.maxAgents) {
 		s.fullAt.CompareAndSwap(0, int64(time.Since(s.start)))
 	}
 	s.rec.AddConnections(1)
 	s.everConnected.Store(true)
-	return nil
+}
+
+// leave ends the agent: its timer, connection and buffers go, and the
+// swarm counts it out.
+func (a *agent) leave() {
+	if !a.alive {
+		return
+	}
+	a.l.tm.disarm(a)
+	a.stopDial()
+	a.closeConn()
+	a.releaseBuf()
+	a.alive = false
+	a.phase = phOff
+	s := a.s
+	if a.inSession {
+		a.inSession = false
+		s.active.Add(-1)
+	}
+	s.agents.Add(-1)
+	if !s.open {
+		s.mu.Lock()
+		s.free = append(s.free, a.id)
+		s.mu.Unlock()
+	}
+	s.wg.Done()
 }
 
 // closeConn closes the agent's connection (linger 0: no TIME_WAIT).
 func (a *agent) closeConn() {
-	a.mu.Lock()
-	c := a.conn
-	a.conn = nil
-	a.tc.reset(nil)
-	a.mu.Unlock()
+	wasConnected := a.fd >= 0 && !a.connecting
+	a.stopDial()
+	if a.fd >= 0 {
+		a.l.conns[a.fd] = nil
+		sysClose(a.fd)
+		a.fd = -1
+		if wasConnected {
+			a.s.connected.Add(-1)
+		}
+	}
+	if a.g == nil {
+		return
+	}
+	a.g.mu.Lock()
+	c := a.g.c
+	a.g.c = nil
+	a.g.tc.reset(nil)
+	a.g.mu.Unlock()
 	if c != nil {
 		c.Close()
 		a.s.connected.Add(-1)

@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -76,25 +78,45 @@ func benchAgentCall(b *testing.B, src string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.dialCtx = context.Background()
-	a := newAgent(s, 1)
-	step := prof.Flows[0].Steps[0]
-	info := s.steps[step]
-	for i := 0; i < 100; i++ { // warm up: connection, pools, histograms
-		a.c.StartExecution()
-		a.execute(info, step, time.Time{})
+	// One agent on a real event loop, started, run for n answers, then
+	// stopped; every answer goes through the loop as in a storm.
+	s.start = time.Now()
+	var loops sync.WaitGroup
+	if err := s.startLoops(&loops); err != nil {
+		b.Fatal(err)
 	}
+	defer func() {
+		for _, l := range s.loops {
+			l.stop()
+		}
+		loops.Wait()
+	}()
+	a := s.agentFor(1)
+	var count, target atomic.Int64
+	done := make(chan struct{}, 1)
+	s.cfg.OnAnswer = func(Answer) {
+		if count.Add(1) == target.Load() {
+			a.stopping.Store(true)
+			done <- struct{}{}
+		}
+	}
+	runN := func(n int) {
+		count.Store(0)
+		target.Store(int64(n))
+		a.stopping.Store(false)
+		s.wg.Add(1)
+		a.l.post(command{kind: cmdStart, a: a})
+		<-done
+		s.wg.Wait()
+	}
+	runN(100) // warm up: connection, pools, histograms
 	if n := rec.Summary(time.Second).Overall.Count; n != 100 {
 		b.Fatalf("warm-up recorded %d requests", n)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		a.c.StartExecution()
-		a.execute(info, step, time.Time{})
-	}
+	runN(b.N)
 	b.StopTimer()
-	a.closeConn()
 	sum := rec.Summary(time.Second)
 	if sum.Overall.Errors != 0 {
 		b.Fatalf("errors: %v (failures %v)", sum.Overall.Counts, s.Failures())

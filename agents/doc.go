@@ -1,12 +1,20 @@
 // Package agents is the swarm: it runs a profile's agents against a target
 // over HTTP/1.1 and records every answer in a report.Recorder.
 //
-// Each agent is one goroutine with its own keep-alive connection, its own
-// variables and its own random source (seeded from the run's seed and the
-// agent's id, so a run is reproducible). Request and response buffers are
-// borrowed from pools for a call (kept across calls sent back to back) and
-// given back before the agent thinks, so an idle agent costs only its
-// goroutine, its socket and its small state.
+// Each agent is a small state machine with its own keep-alive connection,
+// its own variables and its own random source (seeded from the run's seed
+// and the agent's id, so a run is reproducible). Agents run on event loops
+// (DefaultLoops: one per two cores), each a goroutine over one epoll
+// instance: a request is written with a non-blocking write, the answer read
+// as it arrives until its framing (Content-Length, chunks, or the close)
+// says it is whole, then parsed with fasthttp; think times, backoffs and
+// deadlines of all the loop's agents sit in one timer heap, and the loop
+// sleeps until the next one (rounded up to the millisecond, so it never
+// spins). Buffers are lent by the loop for a call and given back when it
+// ends, so an idle agent costs only its socket and its small state. https
+// targets (and systems without epoll) use the goroutine transport: each call
+// runs on a short-lived goroutine with crypto/tls, and its result goes back
+// to the agent's loop.
 //
 // Two workload models are supported. In the closed model the number of
 // running agents follows the profile's stages and each agent loops: request,

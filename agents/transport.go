@@ -36,12 +36,13 @@ const (
 // endpoint is one resolved base URL: where to dial and what goes into the
 // Host header.
 type endpoint struct {
-	raw      string      // the URL as given
-	host     string      // Host header value: host[:port] as written in the URL
-	prefix   string      // the URL's path without a trailing slash: put before each request's path
-	addr     string      // what to dial: resolved ip:port, or name:port when resolution failed
-	tls      *tls.Config // nil for http
-	loopback bool        // the destination is a loopback address (source spreading applies)
+	raw      string       // the URL as given
+	host     string       // Host header value: host[:port] as written in the URL
+	prefix   string       // the URL's path without a trailing slash: put before each request's path
+	addr     string       // what to dial: resolved ip:port, or name:port when resolution failed
+	tcp      *net.TCPAddr // addr resolved; nil when resolution failed
+	tls      *tls.Config  // nil for http
+	loopback bool         // the destination is a loopback address (source spreading applies)
 }
 
 // parseEndpoint resolves a base URL ("http://host:port" or "https://...").
@@ -92,6 +93,8 @@ func parseEndpoint(raw string, insecure bool) (*endpoint, error) {
 	}
 	if ip != nil {
 		ep.addr = net.JoinHostPort(ip.String(), port)
+		p, _ := strconv.Atoi(port)
+		ep.tcp = &net.TCPAddr{IP: ip, Port: p}
 		ep.loopback = ip.IsLoopback() && ip.To4() != nil
 	}
 	return ep, nil
@@ -138,6 +141,15 @@ func (d *dialer) sourceFor(ep *endpoint, agentID int) *net.Dialer {
 	default:
 		return &d.plain
 	}
+}
+
+// sourceIP returns the address agent agentID dials ep from (nil: the
+// kernel picks), for the event loops' own connects.
+func (d *dialer) sourceIP(ep *endpoint, agentID int) net.IP {
+	if la, ok := d.sourceFor(ep, agentID).LocalAddr.(*net.TCPAddr); ok && la != nil {
+		return la.IP
+	}
+	return nil
 }
 
 // dial connects agent agentID to ep, doing the TLS handshake for https.

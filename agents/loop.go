@@ -1,0 +1,248 @@
+package agents
+
+import (
+	"bufio"
+	"bytes"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// loop is one event loop: a goroutine that runs its agents as state
+// machines over one epoll poller. It owns everything of its agents (their
+// sockets, variables, random sources and timers); other goroutines talk to
+// it only through its mailbox. A swarm runs one loop per core.
+type loop struct {
+	s     *Swarm
+	p     *poller
+	base  time.Time // the loop's clock: timers are nanoseconds since base
+	now   time.Time // when the current round of work started
+	tm    timerHeap
+	ready []*agent // agents to advance in this round (no I/O or timer to wait for)
+
+	mu     sync.Mutex
+	mail   []command
+	spare  []command // the mailbox's other buffer, swapped in each round
+	quit   bool
+	rounds int // wake-ups of the loop so far (tests: it must not spin)
+
+	conns    []*agent // by file descriptor: the agent whose socket it is
+	seq      uint32   // tag of the next socket (tells a reused descriptor's events apart)
+	dialing  int      // connects in flight on this loop
+	dialMax  int
+	dialWait []*agent // agents waiting for a connect slot, oldest first
+
+	// Buffers lent to one call at a time (see callBuf), and the parser's
+	// state: the loop runs one agent at a time, so one of each suffices.
+	free []*callBuf
+	br   *bufio.Reader
+	rd   bytes.Reader
+	resp fasthttp.Response
+	peek func(name string) []byte
+}
+
+// commands an event loop takes from other goroutines.
+type cmdKind uint8
+
+const (
+	cmdStart    cmdKind = iota // closed model: start the agent
+	cmdWork                    // open model: start a session intended at 'at'
+	cmdWake                    // the agent's stop flag or the run's halt was set: cut its pause
+	cmdCallDone                // a goroutine-transport call finished (see agent.callDone)
+	cmdAbort                   // the run's grace is over: cut every call in flight
+)
+
+type command struct {
+	kind cmdKind
+	a    *agent
+	at   time.Time
+	res  *goCall
+}
+
+// maxFreeCallBufs bounds the call buffers a loop keeps between calls: after
+// a burst (every agent in a call at once, as when a storm starts) the extra
+// ones go to the garbage collector.
+const maxFreeCallBufs = 256
+
+func newLoop(s *Swarm, dialMax int) (*loop, error) {
+	p, err := newPoller()
+	if err != nil {
+		return nil, err
+	}
+	l := &loop{s: s, p: p, base: s.start, dialMax: max(dialMax, 1)}
+	l.br = bufio.NewReaderSize(&l.rd, maxHeaderSize+4096)
+	l.peek = l.resp.Header.Peek
+	return l, nil
+}
+
+// post hands cmd to the loop, waking it if its mailbox was empty.
+func (l *loop) post(cmd command) {
+	l.mu.Lock()
+	l.mail = append(l.mail, cmd)
+	first := len(l.mail) == 1
+	l.mu.Unlock()
+	if first {
+		l.p.wake()
+	}
+}
+
+// stop ends the loop's run (after its agents have left).
+func (l *loop) stop() {
+	l.mu.Lock()
+	l.quit = true
+	l.mu.Unlock()
+	l.p.wake()
+}
+
+// clock returns t on the loop's clock.
+func (l *loop) clock(t time.Time) int64 { return int64(t.Sub(l.base)) }
+
+// run is the loop's goroutine: wait for socket events, due timers or mail;
+// handle them; repeat until stop.
+func (l *loop) run(done *sync.WaitGroup) {
+	defer done.Done()
+	defer l.p.close()
+	for {
+		timeout := time.Duration(-1)
+		if len(l.ready) > 0 {
+			timeout = 0
+		} else if when, a := l.tm.next(); a != nil {
+			timeout = max(time.Duration(when-l.clock(time.Now())), 0)
+		}
+		l.p.wait(timeout, l.event)
+		l.rounds++
+		l.now = time.Now()
+		if l.drainMail() {
+			return
+		}
+		l.fireTimers()
+		l.runReady()
+	}
+}
+
+// event handles one socket event.
+func (l *loop) event(fd int, seq uint32, ev uint32) {
+	if fd >= len(l.conns) {
+		return
+	}
+	a := l.conns[fd]
+	if a == nil || a.seq != seq {
+		return // the socket was closed (its descriptor maybe reused) earlier in this round
+	}
+	a.onEvent(time.Now(), ev)
+}
+
+// drainMail handles every command posted so far; it reports whether the
+// loop should end.
+func (l *loop) drainMail() bool {
+	l.mu.Lock()
+	mail, quit := l.mail, l.quit
+	l.mail = l.spare[:0]
+	l.mu.Unlock()
+	for i := range mail {
+		c := &mail[i]
+		switch c.kind {
+		case cmdStart:
+			c.a.start(l.now)
+		case cmdWork:
+			c.a.work(l.now, c.at)
+		case cmdWake:
+			c.a.onWake(l.now)
+		case cmdCallDone:
+			c.a.callDone(time.Now(), c.res)
+		case cmdAbort:
+			l.abort()
+		}
+		*c = command{}
+	}
+	l.spare = mail
+	return quit
+}
+
+// fireTimers runs every timer due by now.
+func (l *loop) fireTimers() {
+	now := l.clock(l.now)
+	for {
+		when, a := l.tm.next()
+		if a == nil || when > now {
+			return
+		}
+		l.tm.disarm(a)
+		a.onTimer(l.now)
+	}
+}
+
+// runReady advances the agents queued in this round. Agents queued while
+// it runs wait for the next round, so an agent that never waits for I/O or
+// a timer cannot keep the loop from its other agents.
+func (l *loop) runReady() {
+	n := len(l.ready)
+	for i := 0; i < n; i++ {
+		a := l.ready[i]
+		l.ready[i] = nil
+		a.queued = false
+		a.resume(l.now)
+	}
+	rest := copy(l.ready, l.ready[n:])
+	clear(l.ready[rest:])
+	l.ready = l.ready[:rest]
+}
+
+// abort cuts every call in flight on this loop: its socket is closed and
+// nothing is recorded; the agent leaves.
+func (l *loop) abort() {
+	queued := l.dialWait
+	l.dialWait = nil
+	for _, a := range queued {
+		if a != nil && a.dialQueued && a.inCall() {
+			a.leave()
+		}
+	}
+	for _, a := range l.conns {
+		if a != nil && a.inCall() {
+			a.leave()
+		}
+	}
+}
+
+// track registers fd as a's socket.
+func (l *loop) track(fd int, a *agent) {
+	for fd >= len(l.conns) {
+		l.conns = append(l.conns, nil)
+	}
+	l.conns[fd] = a
+}
+
+// getBuf lends a call buffer.
+func (l *loop) getBuf() *callBuf {
+	if n := len(l.free); n > 0 {
+		b := l.free[n-1]
+		l.free[n-1] = nil
+		l.free = l.free[:n-1]
+		return b
+	}
+	return &callBuf{w: make([]byte, 0, writeBufSize), r: make([]byte, 0, readBufSize)}
+}
+
+// putBuf takes a call buffer back.
+func (l *loop) putBuf(b *callBuf) {
+	if cap(b.w) > 64<<10 || cap(b.r) > 64<<10 { // don't keep a one-off huge request or answer alive
+		return
+	}
+	b.w, b.r, b.sent = b.w[:0], b.r[:0], 0
+	if len(l.free) < maxFreeCallBufs {
+		l.free = append(l.free, b)
+	}
+}
+
+// callBuf is what one call borrows from its loop: the request (kept until
+// the call ends, for a resend on a fresh connection), how much of it was
+// written, and the answer's bytes as they arrive. It goes back to the loop
+// when the call ends, so an agent holds none through its think time.
+type callBuf struct {
+	w    []byte
+	sent int
+	r    []byte
+	fr   framing
+}

@@ -1,0 +1,199 @@
+package agents
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// hasPoller reports whether plain-HTTP connections run on the event loops'
+// own epoll poller (Linux); elsewhere every call goes through the goroutine
+// transport.
+const hasPoller = true
+
+// poller is one event loop's epoll instance and the eventfd that wakes it.
+type poller struct {
+	epfd   int
+	evfd   int
+	events []unix.EpollEvent
+}
+
+// Events of a socket: edge-triggered, so an idle connection costs nothing
+// until its server writes or closes.
+const sockEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+
+func newPoller() (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: -1}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
+	}
+	return &poller{epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 512)}, nil
+}
+
+// close releases the poller's descriptors.
+func (p *poller) close() {
+	unix.Close(p.epfd)
+	unix.Close(p.evfd)
+}
+
+// wake makes a wait in progress (or the next one) return. Safe from any
+// goroutine.
+func (p *poller) wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(p.evfd, one[:])
+}
+
+// wait blocks up to timeout (negative: until an event) and calls fn for
+// every socket event; it reports whether the eventfd was signalled.
+func (p *poller) wait(timeout time.Duration, fn func(fd int, seq uint32, ev uint32)) (woken bool) {
+	ms := -1
+	if timeout >= 0 {
+		// Round up: a timer never fires early, and a timer less than a
+		// millisecond away does not make the loop spin.
+		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
+	}
+	n, err := unix.EpollWait(p.epfd, p.events, ms)
+	if err != nil { // EINTR
+		return false
+	}
+	for i := range n {
+		ev := &p.events[i]
+		if ev.Pad == -1 {
+			var buf [8]byte
+			_, _ = unix.Read(p.evfd, buf[:])
+			woken = true
+			continue
+		}
+		fn(int(ev.Fd), uint32(ev.Pad), ev.Events)
+	}
+	return woken
+}
+
+// connect starts a non-blocking connect from src (nil: the kernel picks) to
+// dst, with linger 0 and IP_BIND_ADDRESS_NO_PORT as the goroutine dialer
+// sets, and registers the socket with seq as its tag. It returns the socket.
+func (p *poller) connect(src net.IP, dst *net.TCPAddr, seq uint32) (int, error) {
+	family := unix.AF_INET
+	if dst.IP.To4() == nil {
+		family = unix.AF_INET6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	if err := p.prepare(fd, family, src, dst, seq); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func (p *poller) prepare(fd, family int, src net.IP, dst *net.TCPAddr, seq uint32) error {
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		return fmt.Errorf("set SO_LINGER: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return fmt.Errorf("set TCP_NODELAY: %w", err)
+	}
+	if src != nil {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
+			return fmt.Errorf("set IP_BIND_ADDRESS_NO_PORT: %w", err)
+		}
+		sa, err := sockaddr(family, src, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return fmt.Errorf("bind %s: %w", src, err)
+		}
+	}
+	ev := unix.EpollEvent{Events: sockEvents, Fd: int32(fd), Pad: int32(seq & 0x7fffffff)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	sa, err := sockaddr(family, dst.IP, dst.Port)
+	if err != nil {
+		return err
+	}
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+		return fmt.Errorf("dial %s: %w", dst, err)
+	}
+	return nil
+}
+
+// sockaddr converts ip:port to the socket address of family.
+func sockaddr(family int, ip net.IP, port int) (unix.Sockaddr, error) {
+	if family == unix.AF_INET {
+		ip4 := ip.To4()
+		if ip4 == nil {
+			return nil, fmt.Errorf("address %s is not IPv4 like the target", ip)
+		}
+		sa := &unix.SockaddrInet4{Port: port}
+		copy(sa.Addr[:], ip4)
+		return sa, nil
+	}
+	ip16 := ip.To16()
+	if ip16 == nil || ip.To4() != nil {
+		return nil, fmt.Errorf("address %s is not IPv6 like the target", ip)
+	}
+	sa := &unix.SockaddrInet6{Port: port}
+	copy(sa.Addr[:], ip16)
+	return sa, nil
+}
+
+// connectResult reads the outcome of a non-blocking connect once the socket
+// is writable (nil: connected).
+func connectResult(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return fmt.Errorf("getsockopt SO_ERROR: %w", err)
+	}
+	if v != 0 {
+		return unix.Errno(v)
+	}
+	return nil
+}
+
+// Event bits, for the loop.
+const (
+	evIn  = unix.EPOLLIN
+	evOut = unix.EPOLLOUT
+	evErr = unix.EPOLLERR | unix.EPOLLHUP | unix.EPOLLRDHUP
+)
+
+// sysRead and sysWrite are the non-blocking socket calls (EAGAIN: nothing now).
+func sysRead(fd int, p []byte) (int, error) {
+	return ignoringEINTR(func() (int, error) { return unix.Read(fd, p) })
+}
+func sysWrite(fd int, p []byte) (int, error) {
+	return ignoringEINTR(func() (int, error) { return unix.Write(fd, p) })
+}
+
+func ignoringEINTR(fn func() (int, error)) (int, error) {
+	for {
+		n, err := fn()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// isAgain reports whether err says a non-blocking call would block.
+func isAgain(err error) bool { return err == unix.EAGAIN }
+
+// sysClose closes a socket (linger 0: no TIME_WAIT); closing also removes
+// it from the epoll set.
+func sysClose(fd int) { _ = unix.Close(fd) }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# storm-fresh.sh: the default storm as a new user meets it (issue 13, bar 3).
+# Clones the repository (REPO, default this checkout; REV, default HEAD) into
+# a temporary directory, builds agentstorm there, then runs
+#
+#   agentstorm run                  (default profile agent-storm, unchanged:
+#                                    50,000 agents, exp(2s), 0 -> 50,000 in 6 s,
+#                                    hold 60 s, -> 0 in 5 s; bundled target)
+#
+# RUNS times in a row (default 3), the first right after the build, each in
+# a fresh working directory. Samples the CPU of every process of the run
+# once a second: the generator (the run process, which coordinates, and its
+# worker processes) and the target (the shard processes). Prints per run:
+# the ramp (time until all 50,000 were connected), failed dials, req/s held
+# (median second of the hold), corrected p99 per write step, budgets and
+# exit code, and generator and target CPU (cores) during the hold (from 10 s
+# to 60 s after the storm's start). Writes the table into bench/RESULTS.md
+# (section storm-fresh).
+#
+#   bash bench/storm-fresh.sh
+set -euo pipefail
+RUNS=${RUNS:-3}
+source "$(dirname "$0")/lib.sh"
+REPO=${REPO:-$BENCH_REPO}
+REV=${REV:-HEAD}
+bench_init
+if pgrep -f 'agentstorm (run|worker|target-shard)' > /dev/null; then
+  echo "warning: agentstorm processes are already running; the first run is not on a fresh machine" >&2
+fi
+git clone -q "$REPO" "$TMP/src"
+rev=$(cd "$TMP/src" && git checkout -q "$REV" && git rev-parse --short HEAD)
+(cd "$TMP/src" && go build -o "$TMP/agentstorm" ./cmd/agentstorm)
+echo "built agentstorm $rev from a clean clone of $REPO"
+
+# sample PID OUT: once a second, "epoch generator_ticks target_ticks" of PID's
+# process tree (worker and run processes count as generator, target-shard as
+# target; a process's last reading is kept after it exits) until PID exits.
+sample() {
+  local pid=$1 out=$2 p args
+  declare -A gen=() tgt=()
+  while kill -0 "$pid" 2> /dev/null; do
+    gen[$pid]=$(cpu_ticks "$pid")
+    for p in $(pgrep -P "$pid"); do
+      args=$( (tr '\0' ' ' < "/proc/$p/cmdline") 2> /dev/null || true)
+      case $args in
+        *" worker "*) gen[$p]=$(cpu_ticks "$p") ;;
+        *" target-shard "*) tgt[$p]=$(cpu_ticks "$p") ;;
+      esac
+    done
+    local g=0 t=0
+    for p in "${!gen[@]}"; do g=$((g + gen[$p])); done
+    for p in "${!tgt[@]}"; do t=$((t + tgt[$p])); done
+    echo "$(date +%s.%N) $g $t" >> "$out"
+    sleep 1
+  done
+}
+
+: > "$TMP/rows"
+for r in $(seq 1 "$RUNS"); do
+  dir=$TMP/run$r
+  mkdir -p "$dir"
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  (cd "$dir" && exec "$TMP/agentstorm" run --out "json=$dir/run.json") > "$dir/out.txt" 2>&1 &
+  pid=$!
+  sample "$pid" "$dir/cpu" &
+  spid=$!
+  code=0
+  wait "$pid" || code=$?
+  wait "$spid" || true
+  python3 - "$dir" "$r" "$code" "$CLK_TCK" "$load0" << 'PY' | tee -a "$TMP/rows"
+import datetime, json, re, statistics, sys
+d, run, code, hz, load0 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+out = open(d + "/out.txt").read()
+m = re.search(r"Ramp: (.*?)\.\n", out)
+ramp = m.group(1) if m else "?"
+m = re.search(r"all [\d,]+ agents of the peak connected ([\d.]+)s", out)
+ramp = m.group(1) + " s" if m else ramp
+m = re.search(r"Connections: ([\d,]+) dials, ([\d,]+) failed", out)
+failed = m.group(2) if m else "?"
+try:
+    j = json.load(open(d + "/run.json"))
+except Exception:
+    print("| %s | run failed, no JSON (exit %s) | | | | | | | |" % (run, code))
+    sys.exit()
+start = datetime.datetime.fromisoformat(j["start"].replace("Z", "+00:00")).timestamp()
+hold = [s["rps"] for s in j.get("series", []) if 8 <= s["at_seconds"] <= 64]
+rps = "%.0f" % statistics.median(hold) if hold else "?"
+p99 = ", ".join("%s %.0f ms" % (s["step"], s["corrected_latency"]["p99_ms"]) for s in j["steps"] if s.get("write"))
+met = sum(1 for b in j.get("budgets", []) if b["met"])
+budgets = "%d of %d met" % (met, len(j.get("budgets", [])))
+rows = [tuple(map(float, l.split())) for l in open(d + "/cpu") if l.strip()]
+def at(t):
+    return min(rows, key=lambda x: abs(x[0] - t))
+a, b = at(start + 10), at(start + 60)
+span = b[0] - a[0]
+if span > 30:
+    gen = "%.2f" % ((b[1] - a[1]) / hz / span)
+    tgt = "%.2f" % ((b[2] - a[2]) / hz / span)
+else:
+    gen = tgt = "?"
+print("| %s | %s | %s | %s | %s | %s, exit %s | %s | %s | %s |" % (run, ramp, failed, rps, p99, budgets, code, gen, tgt, load0))
+PY
+done
+{
+  echo "## The default storm from a clean clone (\`bench/storm-fresh.sh\`)"
+  echo
+  echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), $(go version | awk '{print $3}');"
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'); agentstorm $rev built from a clean clone, then \`agentstorm run\` (default profile) $RUNS times in a row."
+  echo "CPU in cores during the hold (10 s to 60 s after the storm's start): generator = the run process and its workers, target = the shard processes."
+  echo
+  echo "| run | ramp to 50,000 connected | failed dials | req/s held (median second) | corrected p99 per write step | budgets | generator CPU | target CPU | load avg before |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  cat "$TMP/rows"
+} > "$TMP/section.md"
+publish_section storm-fresh "$TMP/section.md"
