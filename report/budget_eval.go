@@ -260,14 +260,14 @@ func (b *Budget) Evaluate(s *Summary) BudgetResult {
 	return r
 }
 
-// EvaluateBudgets judges every budget on s's totals, stores the results in
-// s.Budgets (so every output shows them) and returns them.
+// EvaluateBudgets judges every budget on s's totals and returns the
+// results; s is not changed (the caller stores them in s.Budgets, after
+// MarkAborted, so every output shows them).
 func EvaluateBudgets(budgets []*Budget, s *Summary) []BudgetResult {
 	out := make([]BudgetResult, 0, len(budgets))
 	for _, b := range budgets {
 		out = append(out, b.Evaluate(s))
 	}
-	s.Budgets = out
 	return out
 }
 
@@ -289,19 +289,42 @@ func (f *LiveFailure) String() string {
 		f.Budget.Expr, formatClock(f.At), f.Budget.Metric.Name(), u.formatActual(f.Actual), f.Samples, f.Budget.Op, u.Format(f.Budget.Limit))
 }
 
-// MarkAborted records f in results: the budget that stopped the run is
-// missed whatever its figure on the totals.
-func MarkAborted(results []BudgetResult, f *LiveFailure) {
+// Abort is a live budget failure as the verdicts need it: the budget that
+// stopped a run, when, and its figure in that second. It comes from the
+// run's LiveFailure or from a logged run's end line (LogAbort).
+type Abort struct {
+	// Expr is the budget's expression; Source where it came from, "" when
+	// not known (a log records only the expression).
+	Expr, Source string
+	// At is when it failed, since the start; Actual the second's figure.
+	At     time.Duration
+	Actual float64
+}
+
+// Abort returns f as an Abort (nil f: nil).
+func (f *LiveFailure) Abort() *Abort {
 	if f == nil {
-		return
+		return nil
 	}
-	for i := range results {
-		if results[i].Expr == f.Budget.Expr && results[i].Source == f.Budget.Source {
-			results[i].Met = false
-			results[i].Aborted = true
-			results[i].AbortedAt = f.At
-			results[i].AbortActual = f.Actual
-			return
+	return &Abort{Expr: f.Budget.Expr, Source: f.Budget.Source, At: f.At, Actual: f.Actual}
+}
+
+// MarkAborted records the aborts in results: a budget that stopped the run
+// is missed whatever its figure on the totals. An abort marks the results
+// of its expression (and of its source, when it has one); nil aborts are
+// skipped.
+func MarkAborted(results []BudgetResult, aborts ...*Abort) {
+	for _, a := range aborts {
+		if a == nil {
+			continue
+		}
+		for i := range results {
+			if results[i].Expr == a.Expr && (a.Source == "" || results[i].Source == a.Source) {
+				results[i].Met = false
+				results[i].Aborted = true
+				results[i].AbortedAt = a.At
+				results[i].AbortActual = a.Actual
+			}
 		}
 	}
 }

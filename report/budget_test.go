@@ -179,7 +179,7 @@ func TestEvaluateBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := EvaluateBudgets(bs, s)
-	if BudgetsMet(res) || !res[0].Met || res[1].Met || len(s.Budgets) != 2 {
+	if BudgetsMet(res) || !res[0].Met || res[1].Met || s.Budgets != nil { // pure: the summary is left alone
 		t.Errorf("results %+v", res)
 	}
 	if got := res[1].Describe(); !strings.Contains(got, "checkout p99 < 10ms: actual 50ms, limit < 10ms: MISSED") {
@@ -234,7 +234,7 @@ func TestLiveChecker(t *testing.T) {
 	}
 	s := r.Summary(4 * time.Second)
 	res := EvaluateBudgets([]*Budget{b}, s)
-	MarkAborted(res, f)
+	MarkAborted(res, f.Abort())
 	if res[0].Met || !res[0].Aborted || !strings.Contains(res[0].Verdict(), "aborted") {
 		t.Errorf("after MarkAborted: %+v", res[0])
 	}

@@ -627,8 +627,8 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 			}
 			ls.figures = addFigures(ls.figures, e.Figures)
 			if e.Aborted != "" {
-				ls.aborted = append(ls.aborted, LogAbort{Text: e.Aborted, Expr: e.AbortedBudget,
-					At: time.Duration(e.AbortedAtMs) * time.Millisecond, Actual: e.AbortedActual})
+				ls.aborted = append(ls.aborted, LogAbort{Text: e.Aborted, Abort: Abort{Expr: e.AbortedBudget,
+					At: time.Duration(e.AbortedAtMs) * time.Millisecond, Actual: e.AbortedActual}})
 			}
 			for _, ei := range e.EI {
 				if meta == nil || len(regMap) == 0 {
@@ -944,27 +944,10 @@ func (ls *LogSet) Summary() (*Summary, error) {
 type LogAbort struct {
 	// Text is the failure as the run said it (LiveFailure.String).
 	Text string
-	// Expr is the budget's expression, At when it failed and Actual the
-	// figure of that second.
-	Expr   string
-	At     time.Duration
-	Actual float64
+	// Abort is the budget's expression, when it failed and the figure of
+	// that second (its Source is "": a log records only the expression).
+	Abort
 }
 
 // Aborted returns the live budget failures recorded in the logs' end lines.
 func (ls *LogSet) Aborted() []LogAbort { return ls.aborted }
-
-// MarkAbortedLog marks the results of budgets that stopped a logged run
-// (see MarkAborted).
-func MarkAbortedLog(results []BudgetResult, aborts []LogAbort) {
-	for _, a := range aborts {
-		for i := range results {
-			if results[i].Expr == a.Expr {
-				results[i].Met = false
-				results[i].Aborted = true
-				results[i].AbortedAt = a.At
-				results[i].AbortActual = a.Actual
-			}
-		}
-	}
-}

@@ -35,7 +35,7 @@ func fullSummary(t *testing.T) *Summary {
 	if err != nil {
 		t.Fatal(err)
 	}
-	EvaluateBudgets(bs, s)
+	s.Budgets = EvaluateBudgets(bs, s)
 	return s
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/k6"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/finish"
 )
 
 func k6Command() command {
@@ -114,7 +115,7 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	case strings.TrimSpace(f.stepTag) == "":
 		return k6UsageError(env, "--step-tag: want a tag name, such as name")
 	}
-	outs, err := parseOuts(f.outs, true)
+	outs, err := finish.ParseSpecs(f.outs, true)
 	if err != nil {
 		return k6UsageError(env, err.Error())
 	}
@@ -163,10 +164,8 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		meta["region_tag"] = f.regionTag
 	}
 	var hlog *k6Hlog
-	for _, o := range outs {
-		if o.kind == "hlog" {
-			hlog = &k6Hlog{path: o.path, budgets: logBudgets(bexprs, bsources)}
-		}
+	if o, ok := finish.Find(outs, "hlog"); ok {
+		hlog = &k6Hlog{path: o.Path, budgets: logBudgets(bexprs, bsources)}
 	}
 	defer hlog.cleanup()
 
@@ -257,50 +256,24 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	// budgets that do apply.
 	bopts := report.BudgetOptions{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units}
 	budgets, budgetErr := report.ParseBudgets(bexprs, bsources, bopts)
-	results := report.EvaluateBudgets(budgets, sum)
-	report.MarkAborted(results, liveFail)
-
-	if !f.quiet {
-		out.mu.Lock()
-		werr := report.WriteText(env.stdout, sum)
-		if werr == nil {
-			writeK6Notes(env.stdout, in, name)
-		}
-		out.mu.Unlock()
-		if werr != nil {
-			fmt.Fprintf(env.stderr, "agentstorm k6: write the summary: %v\n", werr)
-		}
-	}
-	outErr := false
+	fin := finish.Run{Command: "k6", Stdout: &out, Stderr: env.stderr, Summary: sum, Budgets: budgets,
+		Aborts: []*report.Abort{liveFail.Abort()}, Quiet: f.quiet,
+		AfterText: func(w io.Writer) { writeK6Notes(w, in, name) }, Outputs: finish.SummaryOutputs(outs)}
 	if hlog != nil {
-		if err := hlog.finish(in.Recorder(), meta, sum); err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm k6: --out hlog=%s: %v\n", hlog.path, err)
-			outErr = true
-		} else {
-			out.printf("Wrote hlog: %s\n", hlog.path)
-		}
-	}
-	out.mu.Lock()
-	werr := writeOutputs(env.stdout, outs, sum)
-	out.mu.Unlock()
-	if werr != nil {
-		fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", werr)
-		outErr = true
+		fin.Outputs = append([]finish.Output{{Kind: "hlog", Path: hlog.path, Name: "--out hlog=" + hlog.path,
+			Write: func(s *report.Summary) error { return hlog.finish(in.Recorder(), meta, s) }}}, fin.Outputs...)
 	}
 	if budgetErr != nil {
-		fmt.Fprintf(env.stderr, "agentstorm k6: bad budget for this run (the summary and outputs leave it out):\n%v\n", budgetErr)
-		return exitUsage
+		fin.Usage = fmt.Errorf("bad budget for this run (the summary and outputs leave it out):\n%w", budgetErr)
 	}
 	if readErr != nil {
 		var le *k6.LineError
 		if errors.As(readErr, &le) {
-			fmt.Fprintf(env.stderr, "agentstorm k6: --strict: %v (the summary covers the lines before it)\n", readErr)
-		} else {
-			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", readErr)
+			readErr = fmt.Errorf("--strict: %w (the summary covers the lines before it)", readErr)
 		}
-		return exitFailed
+		fin.Failed = readErr
 	}
-	return budgetExit(env, "k6", results, outErr)
+	return fin.Finish()
 }
 
 // waitForFile waits, with --follow, for k6 to create the file (started

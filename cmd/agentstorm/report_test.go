@@ -105,8 +105,8 @@ func TestCIBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errOut = reportIt(t, p("pass.hlog"), "-q", "--budget", "add_to_cart p99 < 1us", "--out", "json="+blocked, "--out", "hgrm="+p("miss.hgrm"))
-	if code != exitBudgetMet || !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us") || !strings.Contains(errOut, "--out json="+blocked) {
-		t.Errorf("report with a missed budget and a failed output: exit %d, want %d\n%s", code, exitBudgetMet, errOut)
+	if code != exitBudgetMissed || !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us") || !strings.Contains(errOut, "--out json="+blocked) {
+		t.Errorf("report with a missed budget and a failed output: exit %d, want %d\n%s", code, exitBudgetMissed, errOut)
 	}
 	if _, err := os.Stat(p("miss.hgrm")); err != nil {
 		t.Errorf("the output that could be written was not: %v", err)
@@ -148,7 +148,7 @@ func TestCIBudgets(t *testing.T) {
 	// The fail path: an impossible budget.
 	code, out, errOut = runIt(t, nil, "--profile", "smoke", "--duration", "2s",
 		"--budget", "add_to_cart p99 < 1us", "--out", "junit="+p("fail.xml"))
-	if code != exitBudgetMet {
+	if code != exitBudgetMissed {
 		t.Fatalf("fail path: exit %d, want 99\n%s\n%s", code, out, errOut)
 	}
 	if !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us: actual") || !strings.Contains(out, "MISSED") {
@@ -175,7 +175,7 @@ func TestRunLiveAbort(t *testing.T) {
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
 	code, out, errOut := runIt(t, nil, "--profile", "smoke", "--duration", "20s", "--ramp", "0s",
 		"--budget", "p99 < 1us abort after 1s min 1")
-	if code != exitBudgetMet {
+	if code != exitBudgetMissed {
 		t.Fatalf("exit %d, want 99\n%s\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, "Aborting: budget \"p99 < 1us abort after 1s min 1\" failed live at") ||

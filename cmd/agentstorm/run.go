@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/agentstorm/agentstorm/agents"
-	"github.com/agentstorm/agentstorm/metrics"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/target/supervisor"
@@ -114,389 +112,31 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if code, ok := parseFlags(env, fs, args, printRunUsage, runUsageError); !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
-		return runUsageError(env, fmt.Sprintf("unexpected argument %q: run takes only flags (did you mean --profile %s?)", fs.Arg(0), fs.Arg(0)))
+	s, code := newStorm(env, &f, fs) // flags, profile, plan, budgets, outputs
+	if s == nil {
+		return code
 	}
-	if msg := f.validate(fs); msg != "" {
-		return runUsageError(env, msg)
-	}
-	outs, err := parseOuts(f.outs, true)
-	if err != nil {
-		return runUsageError(env, err.Error())
-	}
-	prof, err := loadRunProfile(f.profile)
-	if err != nil {
-		var les profiles.LoadErrors
-		if errors.As(err, &les) {
-			fmt.Fprintf(env.stderr, "agentstorm run: profile %s is not valid:\n%v\n", f.profile, err)
-		} else {
-			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
-		}
-		return exitUsage
-	}
-	var notes []string
-	if err := applyRunOverrides(prof, &f, fs); err != nil {
-		return runUsageError(env, err.Error())
-	}
-	capacity, limit := agentCapacity()
-	var seg agents.Segment
-	if f.segment != "" {
-		seg, _ = agents.ParseSegment(f.segment) // validated
-	}
-	start, _ := parseStartAt(f.startAt) // validated
-	nWorkers := 1
-	chaos := len(prof.ChaosActions) > 0
-	if chaos && (f.workers > 1 || !seg.Whole()) {
-		return runUsageError(env, "profile "+prof.Name+" has a chaos: schedule (a game day): it runs in one process, so that every order id comes back to the audit; leave out --workers and --segment (at most "+commas(capacity)+" agents)")
-	}
-	if need, most := stormAgents(prof), machineAgents(capacity); seg.Whole() && !chaos && f.workers == 0 && need > most {
-		machines := (need + most - 1) / most
-		return runUsageError(env, fmt.Sprintf("the storm needs %s agents at once; one machine runs at most %s (%d worker processes of %s agents each): split it across %d or more machines with --segment 0/%d, 1/%d, ... and the same --start-at",
-			commas(need), commas(most), maxAutoWorkers, commas(max(capacity*4/5, 1)), machines, machines, machines))
-	}
-	if seg.Whole() && !chaos {
-		nWorkers = workersFor(prof, capacity, f.workers)
-	}
-	if nWorkers == 1 && seg.Whole() {
-		if n := scaleToCapacity(prof, capacity); n != "" {
-			notes = append(notes, fmt.Sprintf("%s: one process holds at most %s agents (open-file limit %d minus %d for the process itself); leave out --workers 1 to spread the storm over worker processes",
-				n, commas(capacity), limit, fdMargin))
-		}
-	}
-	if !seg.Whole() && seg.Share(stormAgents(prof)) > capacity {
-		notes = append(notes, fmt.Sprintf("segment %s has %s agents, more than this process holds (%s): capped; use more segments",
-			seg, commas(seg.Share(stormAgents(prof))), commas(capacity)))
-	}
-	if len(prof.Flows) == 0 {
-		fmt.Fprintf(env.stderr, "agentstorm run: profile %s has no flows\n", prof.Name)
-		return exitUsage
-	}
-
-	recOpts := agents.RecorderOptions(prof)
-	bexprs, bsources := profileBudgets(prof)
-	fe, fsrc := flagBudgets(f.budgets)
-	bexprs, bsources = append(bexprs, fe...), append(bsources, fsrc...)
-	bopts := report.BudgetOptions{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes}
-	if chaos {
-		bopts.Figures = gameDayFigures()
-	}
-	budgets, err := report.ParseBudgets(bexprs, bsources, bopts)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
-		return exitUsage
-	}
-
-	cfg := agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, MaxAgents: capacity, Segment: seg, Start: start}
-	if len(f.sourceAddrs) > 0 {
-		ips, err := agents.ParseSourceAddrs(f.sourceAddrs)
-		if err != nil {
-			return runUsageError(env, "--source-addr: "+err.Error())
-		}
-		cfg.SourceAddrs = ips
-	}
-	bundled := f.target == "bundled" || (f.target == "" && prof.Target.Bundled)
-	if bundled && !seg.Whole() {
-		return runUsageError(env, "--segment: profile "+prof.Name+" storms the bundled target; give --target URL (every segment must storm the same target)")
-	}
-	if f.target != "" && f.target != "bundled" {
-		cfg.BaseURL = f.target
-	}
-
 	// Ctrl-C: the first cancels the run (what was recorded is summarised),
 	// the second exits at once.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var out syncWriter
-	out.w = env.stdout
-	var sup *supervisor.Supervisor
-	var supMu sync.Mutex
 	interrupted, stopWatch := summariseOnInterrupt(ctx, runCtx, env, cancel,
 		"\nagentstorm run: interrupted; stopping the agents and summarising what was recorded (Ctrl-C again to exit at once)",
-		func() {
-			fmt.Fprintln(env.stderr, "agentstorm run: second interrupt; exiting now")
-			supMu.Lock()
-			if sup != nil {
-				_ = sup.Close()
-			}
-			supMu.Unlock()
-		})
+		s.killTarget)
 	defer stopWatch()
-
-	var logFile *os.File
-	if bundled {
-		regions := prof.Population.Regions()
-		shards := f.shards
-		if shards == 0 {
-			shards = bundledShards(prof)
-		}
-		logFile, err = os.CreateTemp("", "agentstorm-target-*.log")
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: bundled target: create its log file: %v\n", err)
-			return exitFailed
-		}
-		defer logFile.Close()
-		fmt.Fprintf(env.stdout, "Starting the bundled target: %d shard processes for regions %s...\n", shards, strings.Join(regions, ", "))
-		startCtx, startCancel := context.WithTimeout(runCtx, 30*time.Second)
-		s, err := supervisor.Start(startCtx, supervisor.Config{Shards: shards, Regions: regions, Listen: "127.0.0.1:0", Log: logFile})
-		startCancel()
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: start the bundled target: %v (its log: %s)\n", err, logFile.Name())
-			return exitFailed
-		}
-		supMu.Lock()
-		sup = s
-		supMu.Unlock()
-		defer func() {
-			supMu.Lock()
-			defer supMu.Unlock()
-			if err := sup.Close(); err != nil {
-				fmt.Fprintf(env.stderr, "agentstorm run: stop the bundled target: %v\n", err)
-			}
-		}()
-		cfg.RegionURLs = map[string][]string{}
-		for _, sh := range sup.Topology().Shards {
-			cfg.RegionURLs[sh.Region] = append(cfg.RegionURLs[sh.Region], sh.URL)
-		}
+	if code := s.startTarget(runCtx); code != exitOK {
+		return code
 	}
-
-	if nWorkers > 1 && start.IsZero() {
-		// Time for the workers to start and connect their first agents.
-		start = time.Now().Add(time.Second + time.Duration(nWorkers)*100*time.Millisecond)
+	defer s.stopTarget()
+	if code := s.prepare(runCtx, cancel); code != exitOK { // recorder, hlog, observers
+		return code
 	}
-	if chaos && start.IsZero() {
-		// One time zero for the recorder, the swarm and the schedule.
-		start = time.Now().Add(200 * time.Millisecond)
-		cfg.Start = start
+	defer s.abortHlog()
+	sum, st, runErr, code := s.run(runCtx)
+	if sum == nil {
+		return code
 	}
-	recOpts.Start = start
-	rec := report.NewRecorder(recOpts)
-	meta := runMeta(prof, &f, bundled)
-	if !seg.Whole() {
-		meta["segment"] = seg.String()
-	}
-	series := report.NewSeriesCollector(rec.Start())
-	var hlog *report.LogWriter
-	var hlogFile *report.AtomicFile
-	for _, o := range outs {
-		if o.kind != "hlog" {
-			continue
-		}
-		if hlogFile, err = report.CreateAtomic(o.path); err == nil {
-			hlog, err = report.NewLogWriter(hlogFile, report.MetaOf(rec, meta, logBudgets(bexprs, bsources)))
-		}
-		if err != nil {
-			if hlogFile != nil {
-				hlogFile.Abort()
-			}
-			fmt.Fprintf(env.stderr, "agentstorm run: --out hlog=%s: %v\n", o.path, err)
-			return exitFailed
-		}
-		defer hlogFile.Abort() // no-op after Commit
-	}
-	hlogFailed := false
-	live := report.NewLiveChecker(budgets)
-	var liveFail *report.LiveFailure
-	tty := isTerminal(env.stdout)
-	var lastPrint time.Time
-	cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
-		series.Add(iv)
-		if hlog != nil {
-			if err := hlog.WriteInterval(iv); err != nil {
-				out.printf("\nagentstorm run: --out hlog=%s: %v (the log is not kept)\n", hlogFile.Path(), err)
-				hlog, hlogFailed = nil, true
-			}
-		}
-		if liveFail == nil && iv.Duration() >= 500*time.Millisecond {
-			if lf := live.Check(iv, st.Elapsed); lf != nil {
-				liveFail = lf
-				out.printf("\nAborting: %s\n", lf)
-				cancel()
-			}
-		}
-		if iv.Duration() < 500*time.Millisecond {
-			return // the sliver between the last full second and the end
-		}
-		line := report.LiveLine(iv, st.Elapsed, st.Planned, int(st.Active)) + fmt.Sprintf("  conns %s", commas(int(st.Connected)))
-		if tty {
-			out.printf("\r%s\x1b[K", line)
-			return
-		}
-		if now := time.Now(); now.Sub(lastPrint) >= nonTTYEvery-100*time.Millisecond {
-			lastPrint = now
-			out.printf("%s\n", line)
-		}
-	}
-	// The ramp: when every agent of the peak was first connected.
-	peakAgents := stormAgents(prof)
-	if !seg.Whole() {
-		peakAgents = seg.Share(peakAgents)
-	}
-	var rampAt time.Duration
-	var maxConnected int64
-	onIv := cfg.OnInterval
-	cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
-		maxConnected = max(maxConnected, st.Connected)
-		if rampAt == 0 && st.Connected >= int64(peakAgents) {
-			rampAt = st.Elapsed
-		}
-		onIv(iv, st)
-	}
-	if f.metricsAddr != "" {
-		var labels map[string]string
-		if !seg.Whole() {
-			labels = map[string]string{"segment": seg.String()}
-		}
-		m := metrics.New(rec.Steps(), rec.Regions(), labels)
-		addr, _, err := m.Serve(runCtx, f.metricsAddr)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
-			return exitUsage
-		}
-		notes = append(notes, "Prometheus metrics at http://"+addr+"/metrics")
-		withMetrics := cfg.OnInterval
-		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
-			m.Observe(iv, metrics.Snapshot{Active: st.Active, Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors})
-			withMetrics(iv, st)
-		}
-	}
-
-	var gd *gameDay
-	if chaos {
-		desc := cfg.BaseURL
-		if desc == "" {
-			desc = describeTarget(prof.Target)
-		}
-		gd, err = newGameDay(runCtx, prof, sup, desc, start, rec.Regions(), &out, tty)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
-			return exitFailed
-		}
-		notes = append(notes, "game day: "+describeChaos(prof.ChaosActions))
-		cfg.OnAnswer = gd.onAnswer
-		withGameDay := cfg.OnInterval
-		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
-			gd.tl.Add(iv)
-			withGameDay(iv, st)
-		}
-		gd.start(runCtx)
-	}
-
-	var runErr error
-	var sum *report.Summary
-	var st agents.Stats
-	if nWorkers > 1 {
-		exe, err := os.Executable()
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: find this executable to start workers: %v\n", err)
-			return exitFailed
-		}
-		dir, err := os.MkdirTemp("", "agentstorm-workers-*")
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
-			return exitFailed
-		}
-		printRunBanner(env.stdout, prof, &f, fmt.Sprintf("%d worker processes of about %s agents each (segments 0/%d…%d/%d; their logs in %s)",
-			nWorkers, commas((stormAgents(prof)+nWorkers-1)/nWorkers), nWorkers, nWorkers-1, nWorkers, dir), bundled, sup, notes)
-		lastPrint = time.Now()
-		res, cerr := runCoordinator(runCtx, coordConfig{
-			Command: func(i int) *exec.Cmd {
-				return exec.Command(exe, workerArgs(&f, fs, agents.Segment{Index: i, Count: nWorkers}, start, cfg.BaseURL, cfg.RegionURLs)...)
-			},
-			Workers: nWorkers, Start: start, Planned: prof.Workload.Duration(),
-			Steps: rec.Steps(), Regions: rec.Regions(), Dir: dir, FailOnLoss: f.failOnLoss,
-			OnInterval: cfg.OnInterval,
-			OnLoss:     func(l workerLoss) { out.printf("\nWorker lost: %s\n", l) },
-		})
-		sum, st, runErr = coordinatedSummary(res, cerr, f.failOnLoss)
-		if sum == nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", runErr)
-			return exitFailed
-		}
-		for _, l := range res.Losses {
-			notes = append(notes, "lost "+l.String())
-		}
-		if len(res.Losses) == 0 {
-			_ = os.RemoveAll(dir)
-		}
-	} else {
-		sw, err := agents.New(cfg, prof, rec)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
-			return exitUsage
-		}
-		printRunBanner(env.stdout, prof, &f, fmt.Sprintf("at most %s agents in this process", commas(sw.MaxAgents())), bundled, sup, notes)
-		lastPrint = time.Now()
-		runErr = sw.Run(runCtx)
-		sum = rec.Summary(sw.Elapsed())
-		for _, fl := range sw.Failures() {
-			sum.Failures = append(sum.Failures, report.CheckFailure{Step: fl.Step, Kind: fl.Kind, Status: fl.Status, Count: fl.Count})
-		}
-		st = sw.Stats()
-	}
-	if tty {
-		out.printf("\n")
-	}
-	select {
-	case <-interrupted:
-		out.printf("Interrupted after %s: the summary covers what was recorded until then.\n", report.FormatDuration(sum.Elapsed.Round(time.Millisecond)))
-	default:
-	}
-	out.printf("\n")
-	sum.Meta = meta
-	sum.Series = series.Points()
-	sum.Aborted = liveFail
-	if gd != nil {
-		gd.finish(ctx, sum, &out)
-	}
-	results := report.EvaluateBudgets(budgets, sum)
-	report.MarkAborted(results, liveFail)
-	out.mu.Lock()
-	werr := report.WriteText(env.stdout, sum)
-	out.mu.Unlock()
-	if werr != nil {
-		fmt.Fprintf(env.stderr, "agentstorm run: write the summary: %v\n", werr)
-	}
-	ramp := ""
-	if st.FullAt > 0 {
-		rampAt = st.FullAt // measured at the connect, not once a second
-	}
-	if prof.Workload.Model != profiles.Open && peakAgents > 0 {
-		if rampAt > 0 {
-			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start", commas(peakAgents), report.FormatDuration(rampAt.Round(10*time.Millisecond)))
-		} else {
-			ramp = fmt.Sprintf("at most %s of the peak's %s agents were connected at once", commas(int(maxConnected)), commas(peakAgents))
-		}
-	}
-	printRunFootnotes(&out, st, sum.Failures, ramp, notes)
-	if sup != nil {
-		out.printf("Bundled target: stopping %d shards; their order stores stay in %s (shard logs: %s)\n",
-			len(sup.Topology().Shards), sup.DataDir(), logFile.Name())
-	}
-	outErr := hlogFailed
-	if hlog != nil {
-		err := hlog.Close(sum)
-		if err == nil {
-			err = hlogFile.Commit()
-		}
-		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: --out hlog=%s: %v\n", hlogFile.Path(), err)
-			outErr = true
-		} else {
-			out.printf("Wrote hlog: %s\n", hlogFile.Path())
-		}
-	}
-	out.mu.Lock()
-	werr = writeOutputs(env.stdout, outs, sum)
-	out.mu.Unlock()
-	if werr != nil {
-		fmt.Fprintf(env.stderr, "agentstorm run: %v\n", werr)
-		outErr = true
-	}
-	if runErr != nil {
-		fmt.Fprintf(env.stderr, "agentstorm run: the run failed: %v\n", runErr)
-		return exitFailed
-	}
-	return budgetExit(env, "run", results, outErr)
+	return s.finish(ctx, sum, st, runErr, interrupted)
 }
 
 // runMeta is the run's metadata for the outputs.
@@ -788,6 +428,13 @@ func isTerminal(w io.Writer) bool {
 type syncWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+}
+
+// Write writes p whole, between the lines of others.
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 func (s *syncWriter) printf(format string, args ...any) {
