@@ -94,17 +94,11 @@ func (l *loader) errAt(n *yaml.Node, off int, hint, format string, args ...any) 
 	l.errs = append(l.errs, e)
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 func (l *loader) load(src []byte) *Profile {
 	l.p = &Profile{File: l.file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		e := LoadError{File: l.file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Hint: "check indentation and quoting near this line"}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-		}
-		l.errs = append(l.errs, e)
+		l.errs = append(l.errs, syntaxError(l.file, src, err))
 		return nil
 	}
 	if len(doc.Content) == 0 {

@@ -35,7 +35,8 @@
 //	       header Idempotency-Key (required, 1..128 bytes)
 //	       202 {"order_id": "o<shard>-<n>", "status": "processing", "preorder",
 //	            "shipping_cents"} once durable; a retried key answers 202 with the same
-//	            order id, its current status and "replayed": true; an empty cart gets 409
+//	            order id, its current status and "replayed": true; a key reused for
+//	            another cart or other shipping choices gets 422; an empty cart gets 409
 //	GET    /v1/orders/{order_id}             200 {"order_id", "status": "processing"|
 //	                                          "created"|"rejected", "items", ...}
 //	GET    /healthz                          200 {"status": "ok", "shard", "region"}

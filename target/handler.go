@@ -503,7 +503,7 @@ func (s *Shard) checkout(ctx *fasthttp.RequestCtx, id []byte) {
 			s.writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
 			return
 		} else if found {
-			s.replayCheckout(ctx, n)
+			s.replayCheckout(ctx, n, id, choice)
 			return
 		}
 		wait := s.claimKey(keyStr)
@@ -551,7 +551,7 @@ func (s *Shard) checkout(ctx *fasthttp.RequestCtx, id []byte) {
 		return
 	}
 	if !fresh {
-		s.replayCheckout(ctx, n)
+		s.replayCheckout(ctx, n, id, choice)
 		return
 	}
 	buf := s.getBuf()
@@ -605,11 +605,19 @@ func putBack(c *cart, taken []cartItem) {
 }
 
 // replayCheckout answers a checkout retried with a known Idempotency-Key: 202 with the
-// original order id and its current status.
-func (s *Shard) replayCheckout(ctx *fasthttp.RequestCtx, n uint64) {
+// original order id and its current status. A key reused for another cart or other shipping
+// choices is refused with 422, as Stripe-style APIs do: replaying the first order would
+// silently leave the second cart unordered.
+func (s *Shard) replayCheckout(ctx *fasthttp.RequestCtx, n uint64, cartID []byte, choice shipChoice) {
 	rec, found, err := s.store.get(n)
 	if err != nil || !found {
 		s.writeError(ctx, fasthttp.StatusServiceUnavailable, fmt.Sprintf("order %s of this Idempotency-Key cannot be read: %v", s.store.orderID(n), err))
+		return
+	}
+	if rec.CartID != string(cartID) || rec.Destination != choice.destination || rec.Carrier != choice.carrier || rec.Speed != choice.speed {
+		s.writeError(ctx, fasthttp.StatusUnprocessableEntity, fmt.Sprintf(
+			"Idempotency-Key %q was already used for order %s (cart %s, %s %s to %s); this request differs (cart %s, %s %s to %s): send a new key for a new checkout",
+			rec.IdempotencyKey, rec.ID, rec.CartID, rec.Carrier, rec.Speed, rec.Destination, cartID, choice.carrier, choice.speed, choice.destination))
 		return
 	}
 	buf := s.getBuf()

@@ -14,6 +14,12 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// ControlTokenEnv names the environment variable that gives a shard its bearer token for
+// /internal/chaos. The token travels in the environment, not on the command line: a
+// process's arguments are readable by every user of the machine (ps), its environment only
+// by its owner.
+const ControlTokenEnv = "AGENTSTORM_SHARD_CONTROL_TOKEN"
+
 // UnsafeAckEnv, set to "1", turns on --unsafe-ack-before-write in shards (for the test that
 // breaks durability on purpose through a supervisor).
 const UnsafeAckEnv = "AGENTSTORM_UNSAFE_ACK_BEFORE_WRITE"
@@ -24,12 +30,14 @@ const shardGCPercent = 200
 // RunShardMain is the body of the hidden `agentstorm target-shard` subcommand and of test
 // binaries that re-exec themselves as a shard. It parses flags (pflag):
 //
-//	--id N --region R --listen HOST:PORT --data-dir DIR --order-rate F --control-token T
+//	--id N --region R --listen HOST:PORT --data-dir DIR --order-rate F
 //	--extra-rtt D --max-conns N --stock N
 //
-// starts the shard, prints exactly one line "LISTENING host:port\n" to stdout once serving,
-// then serves until ctx is done or SIGTERM/SIGINT arrives, closes gracefully and returns an
-// exit code: 0 after a clean stop, 1 if the shard failed, 2 for bad flags.
+// takes the chaos control token from the environment (ControlTokenEnv; unset disables
+// /internal/chaos), starts the shard, prints exactly one line "LISTENING host:port\n" to
+// stdout once serving, then serves until ctx is done or SIGTERM/SIGINT arrives, closes
+// gracefully and returns an exit code: 0 after a clean stop, 1 if the shard failed, 2 for
+// bad flags.
 func RunShardMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		// A shard's garbage is per request (decoded bodies, answers) and its
@@ -44,7 +52,6 @@ func RunShardMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:0", "host:port to serve on (port 0 picks a free port)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "this shard's data directory (required; created if missing)")
 	fs.Float64Var(&cfg.OrderRate, "order-rate", DefaultOrderRate, "orders created from the queue per second")
-	fs.StringVar(&cfg.ControlToken, "control-token", "", "bearer token for /internal/chaos (empty disables it)")
 	fs.DurationVar(&cfg.ExtraRTT, "extra-rtt", 0, "delay added to every answer (topology central)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", DefaultMaxConns, "cap on open client connections")
 	fs.Int64Var(&cfg.StockPerSKU, "stock", DefaultStockPerSKU, "initial stock of every SKU")
@@ -66,6 +73,7 @@ func RunShardMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "target-shard: --data-dir is required")
 		return 2
 	}
+	cfg.ControlToken = os.Getenv(ControlTokenEnv)
 	logger := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "%s shard %d: %s\n", time.Now().UTC().Format(time.RFC3339), cfg.ID, fmt.Sprintf(format, a...))
 	}

@@ -303,6 +303,20 @@ func TestIdempotentCheckout(t *testing.T) {
 		t.Fatal("a different key must make a different order")
 	}
 
+	// A key reused for another cart, or for the same cart with other shipping choices, is
+	// refused (422) rather than replaying the first order; the cart keeps its items.
+	cart3 := newCart(t, s)
+	expect(t, addItem(t, s, cart3, "sku-1", 1), 200, "add")
+	reused := checkout(t, s, cart3, "same-key")
+	expectError(t, reused, 422, "already used for order "+first.str("order_id"))
+	if g := call(t, s, "GET", "/v1/carts/"+cart3, ""); g.json["total_qty"] != 1.0 {
+		t.Fatalf("a refused checkout must leave the cart's items: %s", g.body)
+	}
+	otherSpeed := call(t, s, "POST", "/v1/carts/"+cart+"/checkout", `{"destination":"DE","carrier":"dhl","speed":"express"}`, "Idempotency-Key", "same-key")
+	expectError(t, otherSpeed, 422, "this request differs")
+	ok3 := checkout(t, s, cart3, "key-3")
+	expect(t, ok3, 202, "checkout with a new key")
+
 	// Concurrent checkouts with one key make one order.
 	cart2 := newCart(t, s)
 	expect(t, addItem(t, s, cart2, "sku-1", 1), 200, "add")
@@ -325,8 +339,8 @@ func TestIdempotentCheckout(t *testing.T) {
 			t.Fatalf("concurrent retries got different orders: %v", ids)
 		}
 	}
-	if got := s.store.accepted.Load(); got != 3 {
-		t.Fatalf("orders accepted: %d, want 3", got)
+	if got := s.store.accepted.Load(); got != 4 {
+		t.Fatalf("orders accepted: %d, want 4", got)
 	}
 }
 
@@ -466,12 +480,14 @@ func TestDurableAcrossRestart(t *testing.T) {
 	s1.SetChaos(ChaosState{OrdersPaused: true})
 	const n = 50
 	ids := make([]string, n)
+	carts := make([]string, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			cart := newCart(t, s1)
+			carts[i] = cart
 			addItem(t, s1, cart, "sku", 1)
 			a := checkout(t, s1, cart, fmt.Sprintf("key-%d", i))
 			if a.status == 202 {
@@ -512,10 +528,9 @@ func TestDurableAcrossRestart(t *testing.T) {
 			t.Fatalf("order %s: %s", id, o.body)
 		}
 	}
-	// A retry of an old checkout after the restart is still recognised.
-	cart := newCart(t, s2)
-	expect(t, addItem(t, s2, cart, "sku", 1), 200, "add")
-	if a := checkout(t, s2, cart, "key-7"); a.str("order_id") != ids[7] {
+	// A retry of an old checkout after the restart is still recognised, though its cart
+	// (kept in memory) is gone.
+	if a := checkout(t, s2, carts[7], "key-7"); a.str("order_id") != ids[7] {
 		t.Fatalf("retry after restart: %s, want %s", a.body, ids[7])
 	}
 	if err := s2.Close(); err != nil {
@@ -532,7 +547,7 @@ func TestDurableAcrossRestart(t *testing.T) {
 		t.Fatalf("third start: queued %d, created %d; want 0, 0", q, c)
 	}
 	// New orders continue the numbering.
-	cart = newCart(t, s3)
+	cart := newCart(t, s3)
 	addItem(t, s3, cart, "sku", 1)
 	if id := checkout(t, s3, cart, "new").str("order_id"); seen[id] {
 		t.Fatalf("new order reused id %s", id)

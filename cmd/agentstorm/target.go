@@ -31,6 +31,7 @@ type targetFlags struct {
 	admin     string
 	token     string
 	dataDir   string
+	keepData  bool
 	orderRate float64
 	topology  string
 	infoFile  string
@@ -44,7 +45,8 @@ func newTargetFlagSet(f *targetFlags) *pflag.FlagSet {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8081", "HOST:PORT of shard 0; shard i listens on PORT+i (port 0: every shard picks a free port)")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:8080", "HOST:PORT of the chaos admin API (port 0 picks a free port)")
 	fs.StringVar(&f.token, "admin-token", "", "bearer token every admin call needs (default: a random token, printed at start)")
-	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the shards' order stores (default: a new temporary directory, printed at start)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the shards' order stores, kept at stop (default: a new temporary directory, removed at stop)")
+	fs.BoolVar(&f.keepData, "keep-data", false, "keep the temporary data directory at stop (a --data-dir is always kept)")
 	fs.Float64Var(&f.orderRate, "order-rate", 500, "orders per second each shard's worker turns from queued into created")
 	fs.StringVar(&f.topology, "topology", supervisor.TopologyEdge, `"edge" (every region served near its customers) or "central" (adds each region's published round trip to a us-east origin)`)
 	fs.StringVar(&f.infoFile, "info-file", "", `write {"admin","token","data_dir","shards"} as JSON to this file once serving, removed at stop (for scripts)`)
@@ -58,7 +60,8 @@ func printTargetUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "Runs the bundled reference checkout: one process per shard on its own loopback port, each")
 	fmt.Fprintln(w, "with in-memory carts and a durable order queue, plus a chaos admin API (kill, restore,")
 	fmt.Fprintln(w, "freeze a shard; fail inventory; add latency; pause orders) that needs the printed token.")
-	fmt.Fprintln(w, "Runs until Ctrl-C (SIGINT) or SIGTERM, then stops every shard and keeps the data.")
+	fmt.Fprintln(w, "Runs until Ctrl-C (SIGINT) or SIGTERM, then stops every shard; the data stays only in a")
+	fmt.Fprintln(w, "--data-dir or with --keep-data.")
 	fmt.Fprintln(w)
 	printFlags(w, fs)
 	fmt.Fprintln(w)
@@ -94,6 +97,7 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) int {
 		Admin:            f.admin,
 		AdminToken:       f.token,
 		DataDir:          f.dataDir,
+		KeepData:         f.keepData,
 		OrderRate:        f.orderRate,
 		Topology:         f.topology,
 		MaxConnsPerShard: f.maxConns,
@@ -127,7 +131,11 @@ func runTarget(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "agentstorm target: remove the info file: %v\n", err)
 		}
 	}
-	fmt.Fprintf(env.stdout, "agentstorm target: stopped; the order stores stay in %s\n", info.DataDir)
+	if sup.DataKept() {
+		fmt.Fprintf(env.stdout, "agentstorm target: stopped; the order stores stay in %s\n", info.DataDir)
+	} else {
+		fmt.Fprintf(env.stdout, "agentstorm target: stopped; removed the temporary order stores in %s (--keep-data keeps them)\n", info.DataDir)
+	}
 	return code
 }
 

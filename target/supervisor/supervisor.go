@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/agentstorm/agentstorm/target"
 )
 
 // DefaultRegions returns the regions served when Config.Regions is empty:
@@ -87,9 +89,13 @@ type Config struct {
 	// AdminToken is the bearer token every admin call needs; empty means a
 	// random one (see Info).
 	AdminToken string
-	// DataDir holds one directory per shard (shard-0, shard-1, ...); empty
-	// means a new temporary directory, which is kept after Close.
+	// DataDir holds one directory per shard (shard-0, shard-1, ...); it is
+	// kept after Close. Empty means a new temporary directory, which Close
+	// removes unless KeepData is set or Keep was called (a day of CI runs
+	// must not fill the disk with order stores nobody asked for).
 	DataDir string
+	// KeepData keeps a temporary DataDir after Close.
+	KeepData bool
 	// OrderRate is the orders per second each shard's worker creates; 0
 	// leaves the shard's own default.
 	OrderRate float64
@@ -205,6 +211,7 @@ type Supervisor struct {
 	token        string
 	controlToken string
 	dataDir      string
+	tempData     bool // dataDir was made by Start, and is removed by Close unless kept
 	shards       []*shard
 	client       *http.Client
 
@@ -217,6 +224,7 @@ type Supervisor struct {
 	events  []Event
 	dropped int
 	closed  bool
+	keep    bool // keep a temporary dataDir after Close
 }
 
 // chaosState is the supervisor's whole chaos configuration.
@@ -285,6 +293,7 @@ func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
 			return nil, fmt.Errorf("create the data directory: %w", err)
 		}
 		tempDir = s.dataDir
+		s.tempData = true
 	} else if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
 		s.adminLn.Close()
 		return nil, fmt.Errorf("create the data directory %s: %w", s.dataDir, err)
@@ -408,7 +417,6 @@ func (s *Supervisor) shardArgs(sh *shard) []string {
 		"--listen", sh.addr,
 		"--data-dir", sh.dataDir,
 		"--order-rate", strconv.FormatFloat(s.cfg.OrderRate, 'g', -1, 64),
-		"--control-token", s.controlToken,
 		"--extra-rtt", sh.extraRTT.String(),
 		"--max-conns", strconv.Itoa(s.cfg.MaxConnsPerShard),
 	}
@@ -419,6 +427,10 @@ func (s *Supervisor) shardArgs(sh *shard) []string {
 // itself.
 func (s *Supervisor) startShard(ctx context.Context, sh *shard) error {
 	cmd := s.cfg.ShardCommand(s.shardArgs(sh))
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, target.ControlTokenEnv+"="+s.controlToken)
 	setProcAttr(cmd)
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -679,8 +691,14 @@ func (s *Supervisor) Restore(ctx context.Context, id int) error {
 		sh.op.Unlock()
 		return ErrClosed
 	}
-	state := sh.state
+	state, p := sh.state, sh.proc
 	s.mu.Unlock()
+	if state == StateUp && s.died(ctx, sh, p) {
+		// Killed from outside (kill -9 in a shell) a moment ago: the process is
+		// gone but its exit was not recorded yet. Restart it now rather than
+		// pushing chaos to a dead port (502) and leaving it down.
+		state = StateExited
+	}
 
 	var detail string
 	switch state {
@@ -715,24 +733,49 @@ func (s *Supervisor) Restore(ctx context.Context, id int) error {
 	return err
 }
 
+// died reports whether process p of sh, recorded as up, has in fact ended: its
+// /healthz does not answer 200 and the process exits within stopTimeout (a
+// process killed from outside takes a moment to exit and be reaped). A shard
+// that fails its health check yet keeps running is not dead.
+func (s *Supervisor) died(ctx context.Context, sh *shard, p *proc) bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+	}
+	if s.healthy(ctx, sh) == nil {
+		return false
+	}
+	return waitDone(p, stopTimeout) == nil
+}
+
+// healthy makes one GET /healthz of sh and returns nil on a 200.
+func (s *Supervisor) healthy(ctx context.Context, sh *shard) error {
+	url := "http://" + sh.addr + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained for reuse only
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
 // waitHealthy polls GET /healthz of sh until it answers 200.
 func (s *Supervisor) waitHealthy(ctx context.Context, sh *shard) error {
 	deadline := time.Now().Add(startTimeout)
-	url := "http://" + sh.addr + "/healthz"
 	var last error
 	for time.Now().Before(deadline) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return fmt.Errorf("health check: %w", err)
-		}
-		resp, err := s.client.Do(req)
+		err := s.healthy(ctx, sh)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained for reuse only
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+			return nil
 		}
 		last = err
 		if ctx.Err() != nil {
@@ -850,8 +893,31 @@ func (s *Supervisor) Close() error {
 	if err := s.stopAll(); err != nil {
 		errs = append(errs, err)
 	}
-	s.record("close", nil, "every shard stopped; data kept in "+s.dataDir, errors.Join(errs...))
+	detail := "every shard stopped; data kept in " + s.dataDir
+	if !s.DataKept() {
+		detail = "every shard stopped; temporary data removed from " + s.dataDir
+		if err := os.RemoveAll(s.dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove the temporary data directory: %w", err))
+		}
+	}
+	s.record("close", nil, detail, errors.Join(errs...))
 	return errors.Join(errs...)
+}
+
+// Keep asks Close to keep a temporary data directory, as when an audit
+// names orders in it that someone should look at.
+func (s *Supervisor) Keep() {
+	s.mu.Lock()
+	s.keep = true
+	s.mu.Unlock()
+}
+
+// DataKept reports whether the data directory stays after Close: it was
+// given in Config.DataDir, or Config.KeepData or Keep asked for it.
+func (s *Supervisor) DataKept() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.tempData || s.cfg.KeepData || s.keep
 }
 
 // stopAll stops every running shard process, side by side.

@@ -257,6 +257,21 @@ func TestStartTopologyAuthState(t *testing.T) {
 		if err := syscall.Kill(sh.PID, 0); err != nil {
 			t.Fatalf("shard %d pid %d is not a running process: %v", i, sh.PID, err)
 		}
+		// The chaos token never shows on a command line (ps shows those to every user),
+		// yet reaches the shard: its /internal/chaos takes the token and refuses others.
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sh.PID))
+		if err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		if strings.Contains(string(cmdline), s.controlToken) || strings.Contains(string(cmdline), info.Token) {
+			t.Fatalf("shard %d: a token is on its command line: %q", i, cmdline)
+		}
+		if code, b, err := call(t, "GET", sh.URL+"/internal/chaos", s.controlToken, "", nil, nil); err != nil || code != 200 {
+			t.Fatalf("shard %d: /internal/chaos with the token: %d %v %s", i, code, err, b)
+		}
+		if code, _, _ := call(t, "GET", sh.URL+"/internal/chaos", "wrong", "", nil, nil); code != http.StatusUnauthorized {
+			t.Fatalf("shard %d: /internal/chaos with a wrong token: %d, want 401", i, code)
+		}
 	}
 
 	// Auth: every call, topology included, needs the token.
@@ -409,17 +424,86 @@ func TestKillRestore(t *testing.T) {
 	}
 }
 
+// TestTemporaryDataRemoved: a data directory the supervisor made is removed
+// by Close unless KeepData or Keep asked for it; one that was given is kept.
+func TestTemporaryDataRemoved(t *testing.T) {
+	start := func(cfg Config) *Supervisor {
+		cfg.Shards, cfg.Listen, cfg.ShardCommand = 1, "127.0.0.1:0", testShardCommand
+		cfg.Log = &logWriter{t: t, done: true}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		s, err := Start(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		return s
+	}
+	exists := func(dir string) bool {
+		_, err := os.Stat(dir)
+		return err == nil
+	}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		keep bool // call Keep before Close
+		want bool // the directory stays
+	}{
+		{"temporary", Config{}, false, false},
+		{"KeepData", Config{KeepData: true}, false, true},
+		{"Keep", Config{}, true, true},
+		{"given", Config{DataDir: t.TempDir()}, false, true},
+	} {
+		s := start(c.cfg)
+		dir := s.DataDir()
+		if c.keep {
+			s.Keep()
+		}
+		if got := s.DataKept(); got != c.want {
+			t.Errorf("%s: DataKept %v, want %v", c.name, got, c.want)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("%s: Close: %v", c.name, err)
+		}
+		if got := exists(dir); got != c.want {
+			t.Errorf("%s: %s exists after Close: %v, want %v", c.name, dir, got, c.want)
+		}
+		os.RemoveAll(dir) //nolint:errcheck // cleanup of the kept ones
+	}
+}
+
+// TestRestoreRightAfterOutsideKill kills a shard from outside (kill -9, as a
+// person in a shell would) and restores it at once, before the supervisor has
+// seen the exit: the restore must restart it (not answer 502 and leave it
+// down), every time.
+func TestRestoreRightAfterOutsideKill(t *testing.T) {
+	s := startTest(t, Config{Shards: 1})
+	for i := 0; i < 8; i++ {
+		sh := s.Info().Shards[0]
+		if err := syscall.Kill(sh.PID, syscall.SIGKILL); err != nil {
+			t.Fatalf("try %d: kill -9 %d: %v", i, sh.PID, err)
+		}
+		var st ShardState
+		admin(t, s, "POST", "/admin/shards/0/restore", "", 200, &st)
+		if st.State != StateUp || st.PID == sh.PID || st.PID <= 0 {
+			t.Fatalf("try %d: after restore: %+v (killed pid %d)", i, st, sh.PID)
+		}
+		if code, b, err := call(t, "GET", sh.URL+"/healthz", "", "", nil, nil); err != nil || code != 200 {
+			t.Fatalf("try %d: restored shard: %d %v %s", i, code, err, b)
+		}
+	}
+}
+
 // burst runs 32 goroutines of open cart, add item, checkout (each order
 // with its own Idempotency-Key) against shard sh, kills the shard through
 // the admin API once minAccepted checkouts were answered 202, and returns
 // the keys answered 202 with their order ids, and every key sent.
-func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[string]string, []string) {
+func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[string]string, map[string]string) {
 	t.Helper()
 	const workers = 32
 	var (
 		mu       sync.Mutex
 		accepted = map[string]string{} // idempotency key -> order id answered 202
-		tried    []string              // every key sent, answered or not
+		tried    = map[string]string{} // every key sent, answered or not -> its cart id
 		nAcc     atomic.Int64
 		killed   atomic.Bool
 	)
@@ -436,7 +520,7 @@ func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[stri
 				}
 				key := fmt.Sprintf("burst-%d-%d", g, n)
 				mu.Lock()
-				tried = append(tried, key)
+				tried[key] = cart
 				mu.Unlock()
 				code, id, err := checkout(t, sh.URL, cart, key)
 				if err != nil {
@@ -467,15 +551,16 @@ func burst(t *testing.T, s *Supervisor, sh ShardInfo, minAccepted int) (map[stri
 	return accepted, tried
 }
 
-// retryAll checks out every key again after a restore (on a cart id that
-// does not exist: a known key must not need its cart). An accepted key must
-// give its order id back; a key whose answer was lost gives its order if it
-// was stored, or 404 for the cart. It returns the distinct order ids.
-func retryAll(t *testing.T, sh ShardInfo, accepted map[string]string, tried []string) map[string]bool {
+// retryAll checks out every key again after a restore, on its own cart id
+// (the cart itself, kept in memory, is gone: a known key must not need it).
+// An accepted key must give its order id back; a key whose answer was lost
+// gives its order if it was stored, or 404 for the cart. It returns the
+// distinct order ids.
+func retryAll(t *testing.T, sh ShardInfo, accepted map[string]string, tried map[string]string) map[string]bool {
 	t.Helper()
 	orders := map[string]bool{}
-	for _, key := range tried {
-		code, id, err := checkout(t, sh.URL, fmt.Sprintf("c%d-999999999", sh.ID), key)
+	for key, cart := range tried {
+		code, id, err := checkout(t, sh.URL, cart, key)
 		if err != nil {
 			t.Fatalf("retry %s: %v", key, err)
 		}
