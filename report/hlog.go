@@ -504,7 +504,7 @@ func (l *hlogLines) next() (line string, whole bool, err error) {
 
 // errf returns an error naming the log and the line last read.
 func (l *hlogLines) errf(format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s", l.name, l.n, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s:%d: "+format, append([]any{l.name, l.n}, args...)...)
 }
 
 // Read reads one hlog into the set. name is used in error messages.

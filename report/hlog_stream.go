@@ -17,10 +17,54 @@ import (
 // Recorder with MergeInterval in fixed memory. Next returns an interval as
 // soon as its last histogram line has arrived.
 type LogDecoder struct {
-	lines  *hlogLines
-	meta   *LogMeta
-	baseMs int64
-	end    *LogEnd
+	lines     *hlogLines
+	meta      *LogMeta
+	baseMs    int64
+	end       *LogEnd
+	copyTo    io.Writer
+	pending   []byte // the lines of the interval being read, for copyTo
+	onComment func(line string) error
+}
+
+// ErrTruncated is wrapped by the error Next returns when the log ends
+// inside an interval: a writer killed mid-write, or a stream cut. What was
+// read before it is whole.
+var ErrTruncated = errors.New("the log ends inside an interval")
+
+// CopyTo makes the decoder copy every line it reads to w, each interval's
+// lines only once the interval is whole, so w never holds half of one.
+// Call it before the first Next.
+func (d *LogDecoder) CopyTo(w io.Writer) { d.copyTo = w }
+
+// OnComment has the decoder call f with every comment line that is not
+// agentstorm's own (such as a worker's stats lines), as it is read; an
+// error from f stops Next.
+func (d *LogDecoder) OnComment(f func(line string) error) { d.onComment = f }
+
+// keep copies a line to copyTo: at once, or with the interval being read
+// when inInterval.
+func (d *LogDecoder) keep(line string, inInterval bool) error {
+	if d.copyTo == nil {
+		return nil
+	}
+	d.pending = append(append(d.pending, line...), '\n')
+	if inInterval {
+		return nil
+	}
+	return d.flushCopy()
+}
+
+// flushCopy writes the lines kept to copyTo.
+func (d *LogDecoder) flushCopy() error {
+	if d.copyTo == nil || len(d.pending) == 0 {
+		return nil
+	}
+	_, err := d.copyTo.Write(d.pending)
+	d.pending = d.pending[:0]
+	if err != nil {
+		return fmt.Errorf("%s: copy: %w", d.lines.name, err)
+	}
+	return nil
 }
 
 // NewLogDecoder returns a decoder of r; name is used in errors.
@@ -54,6 +98,9 @@ func (d *LogDecoder) Next() (*Interval, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := d.keep(line, strings.HasPrefix(line, hlogIntervalPrefix)); err != nil {
+			return nil, err
+		}
 		switch {
 		case strings.HasPrefix(line, hlogMetaPrefix):
 			m, err := parseLogMeta(line[len(hlogMetaPrefix):])
@@ -84,6 +131,10 @@ func (d *LogDecoder) Next() (*Interval, error) {
 				return nil, d.lines.errf("bad end record: %v", err)
 			}
 			d.end = &e
+		case strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "#[") && d.onComment != nil:
+			if err := d.onComment(line); err != nil {
+				return nil, d.lines.errf("%v", err)
+			}
 		case line == "" || line[0] == '#' || line[0] == '"':
 		default:
 			return nil, d.lines.errf("histogram line outside an interval")
@@ -123,13 +174,19 @@ func (d *LogDecoder) interval(js string) (*Interval, error) {
 		line, err := d.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil, d.lines.errf("the log ends inside an interval (%d of %d histograms)", i, rec.Hists)
+				return nil, d.lines.errf("%w (%d of %d histograms)", ErrTruncated, i, rec.Hists)
 			}
+			return nil, err
+		}
+		if err := d.keep(line, true); err != nil {
 			return nil, err
 		}
 		if err := d.histogram(iv, line); err != nil {
 			return nil, err
 		}
+	}
+	if err := d.flushCopy(); err != nil { // the interval is whole
+		return nil, err
 	}
 	return iv, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/metrics"
+	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report/finish"
 )
 
@@ -179,11 +180,11 @@ func TestK8sStormJob(t *testing.T) {
 				hlogs = append(hlogs, strings.Replace(o.Path, results+"/", "/results/", 1))
 			}
 		}
-		prof, err := loadRunProfile(f.profile)
+		prof, err := profiles.Named(f.profile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := applyRunOverrides(prof, &f, fs); err != nil {
+		if err := f.overrides(fs).Apply(prof); err != nil {
 			t.Fatal(err)
 		}
 		peaks += seg.Share(prof.Workload.Peak())

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
 	"strings"
@@ -20,11 +18,6 @@ import (
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/target/supervisor"
 )
-
-// fdMargin is the open files a run keeps for itself (listeners, pipes to the
-// bundled shards, log files, the runtime's poller) when it sizes the swarm
-// to the per-process open-file limit.
-const fdMargin = 512
 
 // nonTTYEvery is how often the live line is printed when stdout is not a
 // terminal (CI logs).
@@ -196,87 +189,16 @@ func (f *runFlags) validate(fs *pflag.FlagSet) string {
 	return ""
 }
 
-// loadRunProfile loads a built-in by name, or a file when name looks like a
-// path or exists.
-func loadRunProfile(name string) (*profiles.Profile, error) {
-	isFile := strings.ContainsAny(name, `/\`) || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
-	if !isFile {
-		if fi, err := os.Stat(name); err == nil && !fi.IsDir() {
-			isFile = true
-		}
+// overrides are the flags that change the profile's workload.
+func (f *runFlags) overrides(fs *pflag.FlagSet) profiles.Overrides {
+	o := profiles.Overrides{Agents: f.agents, Duration: f.duration}
+	if fs.Changed("ramp") {
+		o.Ramp = &f.ramp
 	}
-	if isFile {
-		p, err := profiles.LoadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	}
-	return profiles.Builtin(name)
-}
-
-// applyRunOverrides rewrites prof's workload from the flags: --agents scales
-// the stages to a new peak (closed) or sets the session cap (open);
-// --duration/--ramp make the stages a ramp and a hold; --think replaces the
-// think time.
-func applyRunOverrides(prof *profiles.Profile, f *runFlags, fs *pflag.FlagSet) error {
-	w := &prof.Workload
-	open := w.Model == profiles.Open
 	if fs.Changed("think") {
-		if f.think == 0 {
-			w.Think = profiles.Think{Kind: profiles.ThinkNone}
-		} else {
-			w.Think = profiles.Think{Kind: profiles.ThinkConstant, Min: f.think, Max: f.think, Mean: f.think}
-		}
+		o.Think = &f.think
 	}
-	peak := w.Peak()
-	if fs.Changed("agents") {
-		if open {
-			w.MaxAgents = f.agents
-		} else {
-			scaleStages(w, f.agents, peak)
-			peak = f.agents
-		}
-	}
-	if fs.Changed("duration") || fs.Changed("ramp") {
-		d := f.duration
-		if !fs.Changed("duration") {
-			d = w.Duration()
-		}
-		ramp := f.ramp
-		if !fs.Changed("ramp") {
-			ramp = 0
-			if len(w.Stages) > 0 {
-				ramp = w.Stages[0].Duration
-			}
-		}
-		ramp = min(ramp, d)
-		if peak < 1 {
-			peak = 1
-		}
-		w.Stages = []profiles.Stage{{Duration: ramp, Target: peak}}
-		if d > ramp {
-			w.Stages = append(w.Stages, profiles.Stage{Duration: d - ramp, Target: peak})
-		}
-	}
-	if w.Duration() <= 0 {
-		return errors.New("the workload lasts 0 s: give --duration")
-	}
-	return nil
-}
-
-// scaleStages multiplies every stage target so the peak becomes to.
-func scaleStages(w *profiles.Workload, to, peak int) {
-	if peak <= 0 {
-		for i := range w.Stages {
-			w.Stages[i].Target = to
-		}
-		return
-	}
-	k := float64(to) / float64(peak)
-	for i := range w.Stages {
-		w.Stages[i].Target = int(math.Round(float64(w.Stages[i].Target) * k))
-	}
+	return o
 }
 
 // scaleToCapacity caps the agents at what one process can hold and returns
@@ -297,25 +219,8 @@ func scaleToCapacity(prof *profiles.Profile, capacity int) string {
 	if peak <= capacity {
 		return ""
 	}
-	scaleStages(w, capacity, peak)
+	w.ScaleStages(capacity)
 	return fmt.Sprintf("the profile asks for %s agents; scaled to %s (every stage by the same factor)", commas(peak), commas(w.Peak()))
-}
-
-// agentCapacity returns how many agents (one socket each) this process can
-// hold: the open-file limit minus fdMargin, and the limit itself.
-func agentCapacity() (int, int) {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return 1000, 1000 + fdMargin
-	}
-	if rl.Cur < rl.Max { // Go raises it at start already; be sure
-		rl.Cur = rl.Max
-		if unix.Setrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
-			_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
-		}
-	}
-	lim := int(min(rl.Cur, 1<<30))
-	return max(lim-fdMargin, 1), lim
 }
 
 // printRunBanner says what is about to run; procs says which processes

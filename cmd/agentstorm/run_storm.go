@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/agents/fleet"
 	"github.com/agentstorm/agentstorm/metrics"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
@@ -74,7 +75,7 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	if err != nil {
 		return nil, runUsageError(env, err.Error())
 	}
-	prof, err := loadRunProfile(f.profile)
+	prof, err := profiles.Named(f.profile)
 	if err != nil {
 		var les profiles.LoadErrors
 		if errors.As(err, &les) {
@@ -84,7 +85,7 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 		}
 		return nil, exitUsage
 	}
-	if err := applyRunOverrides(prof, f, fs); err != nil {
+	if err := f.overrides(fs).Apply(prof); err != nil {
 		return nil, runUsageError(env, err.Error())
 	}
 	s := &storm{env: env, f: f, fs: fs, prof: prof, outs: outs, workers: 1, chaos: len(prof.ChaosActions) > 0}
@@ -130,7 +131,7 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 // what it capped; it returns a usage message when the storm cannot run so.
 func (s *storm) plan() string {
 	f, prof := s.f, s.prof
-	capacity, limit := agentCapacity()
+	capacity, limit := fleet.Capacity()
 	s.capacity = capacity
 	if f.segment != "" {
 		s.seg, _ = agents.ParseSegment(f.segment) // validated
@@ -140,23 +141,23 @@ func (s *storm) plan() string {
 	if s.chaos && (f.workers > 1 || !seg.Whole()) {
 		return "profile " + prof.Name + " has a chaos: schedule (a game day): it runs in one process, so that every order id comes back to the audit; leave out --workers and --segment (at most " + commas(capacity) + " agents)"
 	}
-	if need, most := stormAgents(prof), machineAgents(capacity); seg.Whole() && !s.chaos && f.workers == 0 && need > most {
+	if need, most := fleet.StormAgents(prof), fleet.MachineAgents(capacity); seg.Whole() && !s.chaos && f.workers == 0 && need > most {
 		machines := (need + most - 1) / most
 		return fmt.Sprintf("the storm needs %s agents at once; one machine runs at most %s (%d worker processes of %s agents each): split it across %d or more machines with --segment 0/%d, 1/%d, ... and the same --start-at",
-			commas(need), commas(most), maxAutoWorkers, commas(max(capacity*4/5, 1)), machines, machines, machines)
+			commas(need), commas(most), fleet.MaxAutoWorkers, commas(fleet.PerWorker(capacity)), machines, machines, machines)
 	}
 	if seg.Whole() && !s.chaos {
-		s.workers = workersFor(prof, capacity, f.workers)
+		s.workers = fleet.WorkersFor(prof, capacity, f.workers)
 	}
 	if s.workers == 1 && seg.Whole() {
 		if n := scaleToCapacity(prof, capacity); n != "" {
 			s.notes = append(s.notes, fmt.Sprintf("%s: one process holds at most %s agents (open-file limit %d minus %d for the process itself); leave out --workers 1 to spread the storm over worker processes",
-				n, commas(capacity), limit, fdMargin))
+				n, commas(capacity), limit, fleet.FDMargin))
 		}
 	}
-	if !seg.Whole() && seg.Share(stormAgents(prof)) > capacity {
+	if !seg.Whole() && seg.Share(fleet.StormAgents(prof)) > capacity {
 		s.notes = append(s.notes, fmt.Sprintf("segment %s has %s agents, more than this process holds (%s): capped; use more segments",
-			seg, commas(seg.Share(stormAgents(prof))), commas(capacity)))
+			seg, commas(seg.Share(fleet.StormAgents(prof))), commas(capacity)))
 	}
 	return ""
 }
@@ -255,7 +256,7 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 		}
 	}
 	s.tty = isTerminal(env.stdout)
-	s.peakAgents = stormAgents(prof)
+	s.peakAgents = fleet.StormAgents(prof)
 	if !seg.Whole() {
 		s.peakAgents = seg.Share(s.peakAgents)
 	}
@@ -379,26 +380,30 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 	}
 	n := s.workers
 	printRunBanner(env.stdout, prof, f, fmt.Sprintf("%d worker processes of about %s agents each (segments 0/%d…%d/%d; their logs in %s)",
-		n, commas((stormAgents(prof)+n-1)/n), n, n-1, n, dir), s.bundled, s.sup, s.notes)
+		n, commas((fleet.StormAgents(prof)+n-1)/n), n, n-1, n, dir), s.bundled, s.sup, s.notes)
 	s.lastPrint = time.Now()
-	res, cerr := runCoordinator(ctx, coordConfig{
+	w := fleet.Worker{Start: s.start, Profile: f.profile, Seed: f.seed, Overrides: f.overrides(s.fs), Timeout: f.timeout,
+		Insecure: f.insecure, SourceAddrs: f.sourceAddrs, Target: s.cfg.BaseURL, RegionURLs: s.cfg.RegionURLs}
+	c := fleet.New(fleet.Config{
 		Command: func(i int) *exec.Cmd {
-			return exec.Command(exe, workerArgs(f, s.fs, agents.Segment{Index: i, Count: n}, s.start, s.cfg.BaseURL, s.cfg.RegionURLs)...)
+			w := w
+			w.Segment = agents.Segment{Index: i, Count: n}
+			return exec.Command(exe, append([]string{"worker"}, w.Args()...)...)
 		},
 		Workers: n, Start: s.start, Planned: prof.Workload.Duration(),
 		Steps: s.rec.Steps(), Regions: s.rec.Regions(), Dir: dir, FailOnLoss: f.failOnLoss,
 		OnInterval: s.cfg.OnInterval,
-		OnLoss:     func(l workerLoss) { s.out.printf("\nWorker lost: %s\n", l) },
+		OnLoss:     func(l fleet.Loss) { s.out.printf("\nWorker lost: %s\n", l) },
 	})
-	sum, st, runErr := coordinatedSummary(res, cerr, f.failOnLoss)
+	sum, st, runErr := c.Run(ctx)
 	if sum == nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: %v\n", runErr)
 		return nil, st, runErr, exitFailed
 	}
-	for _, l := range res.Losses {
+	for _, l := range c.Losses() {
 		s.notes = append(s.notes, "lost "+l.String())
 	}
-	if len(res.Losses) == 0 {
+	if len(c.Losses()) == 0 {
 		_ = os.RemoveAll(dir)
 	}
 	return sum, st, runErr, exitOK
