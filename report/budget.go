@@ -393,6 +393,58 @@ func ParseBudgets(exprs, sources []string, o BudgetOptions) ([]*Budget, error) {
 
 var filterKeys = map[string]bool{"region": true, "step": true, "name": true, "shard": true}
 
+// metricWords are the built-in metrics' words (besides percentiles, "p"
+// and a number, and the function form under(DURATION)).
+var metricWords = map[string]func() Metric{
+	"median": func() Metric { return latencyMetric{name: "p50", q: 50} },
+	"max":    func() Metric { return latencyMetric{name: "max"} },
+	"min":    func() Metric { return latencyMetric{name: "min"} },
+	"mean":   func() Metric { return latencyMetric{name: "mean"} },
+	"avg":    func() Metric { return latencyMetric{name: "mean"} },
+	// errors is a share or a count: parse decides by the limit's unit.
+	"errors":     func() Metric { return errorsMetric{} },
+	"error_rate": func() Metric { return errorsMetric{} },
+	"failures":   func() Metric { return errorsMetric{} },
+	"rps":        func() Metric { return rpsMetric{} },
+	"throughput": func() Metric { return rpsMetric{} },
+	"requests":   func() Metric { return requestsMetric{} },
+	"count":      func() Metric { return requestsMetric{} },
+	"dropped":    func() Metric { return droppedMetric{} },
+}
+
+// clauseWords are the words of the function-form metric and the abort clause.
+var clauseWords = map[string]bool{"under": true, "within": true, "abort": true, "after": true, "min": true, "samples": true}
+
+// isPercentile reports whether a lower-case word looks like a percentile
+// metric (p and a digit).
+func isPercentile(w string) bool { return len(w) > 1 && w[0] == 'p' && w[1] >= '0' && w[1] <= '9' }
+
+// builtinMetric returns the built-in metric a lower-case word names (a
+// valid percentile, or one of metricWords).
+func builtinMetric(w string) (Metric, bool) {
+	if isPercentile(w) {
+		q, err := strconv.ParseFloat(w[1:], 64)
+		if err != nil || q <= 0 || q > 100 {
+			return nil, false
+		}
+		return latencyMetric{name: "p" + w[1:], q: q}, true
+	}
+	if f, ok := metricWords[w]; ok {
+		return f(), true
+	}
+	return nil, false
+}
+
+// IsBudgetKeyword reports whether w (in any case) is a word of the budget
+// language itself: a built-in metric, a percentile, a filter key, or a
+// word of the under(...) and abort clauses. Such a word cannot name a run
+// figure.
+func IsBudgetKeyword(w string) bool {
+	w = strings.ToLower(w)
+	_, metric := metricWords[w]
+	return metric || isPercentile(w) || filterKeys[w] || clauseWords[w]
+}
+
 func (p *parser) parse() (*Budget, *BudgetError) {
 	b := &Budget{Expr: p.expr}
 	var stepTok token
@@ -577,28 +629,11 @@ func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *Bud
 		}
 		return underMetric{limit: d}, nil
 	}
-	var m Metric
+	m, isBuiltin := builtinMetric(name)
 	switch {
-	case len(name) > 1 && name[0] == 'p' && (name[1] >= '0' && name[1] <= '9'):
-		q, err := strconv.ParseFloat(name[1:], 64)
-		if err != nil || q <= 0 || q > 100 {
-			return nil, p.errAt(t, "bad percentile %q: expected p followed by a number above 0 and at most 100 (p50, p99, p99.9)", t.text)
-		}
-		m = latencyMetric{name: "p" + name[1:], q: q}
-	case name == "median":
-		m = latencyMetric{name: "p50", q: 50}
-	case name == "max" || name == "min":
-		m = latencyMetric{name: name}
-	case name == "mean" || name == "avg":
-		m = latencyMetric{name: "mean"}
-	case name == "errors" || name == "error_rate" || name == "failures":
-		m = errorsMetric{}
-	case name == "rps" || name == "throughput":
-		m = rpsMetric{}
-	case name == "requests" || name == "count":
-		m = requestsMetric{}
-	case name == "dropped":
-		m = droppedMetric{}
+	case isBuiltin:
+	case isPercentile(name):
+		return nil, p.errAt(t, "bad percentile %q: expected p followed by a number above 0 and at most 100 (p50, p99, p99.9)", t.text)
 	default:
 		if m, ok := p.o.Metrics[t.text]; ok {
 			return m, nil

@@ -239,3 +239,25 @@ func TestLiveChecker(t *testing.T) {
 		t.Errorf("after MarkAborted: %+v", res[0])
 	}
 }
+
+// TestIsBudgetKeyword: the language's own words, from the parser's tables,
+// and nothing else.
+func TestIsBudgetKeyword(t *testing.T) {
+	for _, w := range []string{"p99", "P99.9", "max", "min", "mean", "avg", "median", "errors", "error_rate", "failures",
+		"rps", "throughput", "requests", "count", "dropped", "under", "within", "abort", "after", "samples",
+		"region", "step", "name", "shard"} {
+		if !IsBudgetKeyword(w) {
+			t.Errorf("%q is not a keyword", w)
+		}
+		if strings.ToLower(w) != "min" && strings.ToLower(w) != "samples" && !strings.HasPrefix(strings.ToLower(w), "p") && !filterKeys[w] && !clauseWords[w] {
+			if _, err := ParseBudget(w+" < 1", testBudgetOpts); err != nil && strings.Contains(err.Error(), "unknown metric") {
+				t.Errorf("%q is a keyword the parser does not know as a metric: %v", w, err)
+			}
+		}
+	}
+	for _, w := range []string{"checks", "lost_orders", "p", "pp99", "vus", "dropped_iterations"} {
+		if IsBudgetKeyword(w) {
+			t.Errorf("%q is taken for a keyword", w)
+		}
+	}
+}

@@ -325,22 +325,11 @@ func checkK6Budgets(exprs, sources []string) error {
 func figureUnitsOrNumber(words []string) map[string]report.Unit {
 	u := k6.FigureUnits()
 	for _, w := range words {
-		if _, ok := u[w]; !ok && !isBudgetKeyword(w) {
+		if _, ok := u[w]; !ok && !report.IsBudgetKeyword(w) {
 			u[w] = report.UnitNumber
 		}
 	}
 	return u
-}
-
-// isBudgetKeyword reports the budget language's own words, which must not
-// be taken for figures.
-func isBudgetKeyword(w string) bool {
-	switch strings.ToLower(w) {
-	case "max", "min", "mean", "avg", "median", "errors", "error_rate", "failures", "rps", "throughput",
-		"requests", "count", "dropped", "under", "within", "abort", "after", "samples", "region", "step", "name", "shard":
-		return true
-	}
-	return len(w) > 1 && w[0] == 'p' && w[1] >= '0' && w[1] <= '9'
 }
 
 // k6Live keeps the live checker current as steps and regions appear: the

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 )
@@ -12,7 +13,7 @@ func budgetOptions(s *report.Summary) report.BudgetOptions {
 	o := report.BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes}
 	if len(s.Figures) > 0 {
 		o.Figures = map[string]report.Unit{}
-		gd := gameDayFigures() // game-day audit figures keep their units
+		gd := gameday.FigureUnits() // game-day audit figures keep their units
 		for k := range s.Figures {
 			o.Figures[k] = report.UnitNumber
 			if u, ok := gd[k]; ok {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 )
@@ -246,7 +247,7 @@ func TestBuiltinBudgetsParse(t *testing.T) {
 		exprs, sources := profileBudgets(p)
 		bo := report.BudgetOptions{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes}
 		if len(p.ChaosActions) > 0 { // as run: a game day's budgets may name its audit figures
-			bo.Figures = gameDayFigures()
+			bo.Figures = gameday.FigureUnits()
 		}
 		bs, err := report.ParseBudgets(exprs, sources, bo)
 		if err != nil || len(bs) != len(p.Budgets) {

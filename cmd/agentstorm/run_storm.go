@@ -16,6 +16,7 @@ import (
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/agents/fleet"
 	"github.com/agentstorm/agentstorm/metrics"
+	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/finish"
@@ -103,7 +104,7 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	s.bexprs, s.bsources = append(s.bexprs, fe...), append(s.bsources, fsrc...)
 	bopts := report.BudgetOptions{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes}
 	if s.chaos {
-		bopts.Figures = gameDayFigures()
+		bopts.Figures = gameday.FigureUnits()
 	}
 	if s.budgets, err = report.ParseBudgets(s.bexprs, s.bsources, bopts); err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
