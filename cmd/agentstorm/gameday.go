@@ -27,7 +27,6 @@ type gameDay struct {
 	cancel context.CancelFunc
 }
 
-
 // newGameDay prepares the game day of prof: sup is the bundled target (nil
 // for a user's own system, where only exec actions run), targetDesc what
 // exec commands get as AGENTSTORM_TARGET, start the storm's time zero.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/agents/fleet"
-	"github.com/agentstorm/agentstorm/metrics"
 	"github.com/agentstorm/agentstorm/gameday"
+	"github.com/agentstorm/agentstorm/metrics"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/finish"
