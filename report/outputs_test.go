@@ -22,7 +22,7 @@ func fullSummary(t *testing.T) *Summary {
 	start := time.UnixMilli(1_700_000_000_000)
 	rec := NewRecorder(Options{Steps: []string{"add_to_cart", "checkout"}, Regions: []string{"us-east", "ap-tokyo"},
 		Writes: []bool{true, true}, Model: ModelOpen, Start: start})
-	_, s := stormLog(t, rec, start, 4, func(sec int) {
+	s := recordStorm(rec, start, 4, func(sec int) {
 		for i := 0; i < 400; i++ {
 			rec.Record(i, 0, i%2, time.Duration(5+i%50)*ms, OK, 0)
 			rec.Record(i, 1, i%2, time.Duration(40+sec*20+i%90)*ms, OK, 0)
@@ -258,4 +258,22 @@ func TestWriteHTMLRendersInChromium(t *testing.T) {
 	}
 	dom, log := renderHTML(t, path)
 	checkRendered(t, dom, log, 4)
+}
+
+// recordStorm records a small storm into rec (seconds intervals, starting
+// at start) and returns its summary with the series and a failed check
+// class.
+func recordStorm(rec *Recorder, start time.Time, seconds int, record func(sec int)) *Summary {
+	series := NewSeriesCollector(start)
+	for sec := 0; sec < seconds; sec++ {
+		rec.SetActiveAgents(10 * (sec + 1))
+		record(sec)
+		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
+		series.Add(iv)
+		rec.Release(iv)
+	}
+	s := rec.Summary(time.Duration(seconds) * time.Second)
+	s.Series = series.Points()
+	s.Failures = []CheckFailure{{Step: "checkout", Kind: "status", Status: 400, Count: 3}}
+	return s
 }

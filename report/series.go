@@ -46,11 +46,12 @@ func PointOf(iv *Interval, start time.Time) SeriesPoint {
 		Under:        iv.Under,
 		ActiveAgents: iv.ActiveAgents,
 	}
-	setLatency(&p, iv.All)
+	p.SetLatency(iv.All)
 	return p
 }
 
-func setLatency(p *SeriesPoint, h *hdr.Histogram) {
+// SetLatency sets the point's latency figures (count, p50, p99, max) from h.
+func (p *SeriesPoint) SetLatency(h *hdr.Histogram) {
 	if h == nil || h.TotalCount() == 0 {
 		return
 	}
@@ -80,14 +81,14 @@ func NewSeriesCollector(start time.Time) *SeriesCollector {
 func (c *SeriesCollector) Add(iv *Interval) {
 	p := PointOf(iv, c.start)
 	c.mu.Lock()
-	c.points = appendPoint(c.points, p)
+	c.points = AppendPoint(c.points, p)
 	c.mu.Unlock()
 }
 
-// appendPoint appends p, or folds it into the last point when p covers
-// under half a second: counts add up, the max is the larger, the
-// percentiles stay those of the full second.
-func appendPoint(points []SeriesPoint, p SeriesPoint) []SeriesPoint {
+// AppendPoint appends p, or folds it into the last point when p covers
+// under half a second (the end of a run): counts add up, the max is the
+// larger, the percentiles stay those of the full second.
+func AppendPoint(points []SeriesPoint, p SeriesPoint) []SeriesPoint {
 	n := len(points)
 	if p.Seconds >= 0.5 || n == 0 {
 		return append(points, p)

@@ -327,6 +327,34 @@ func (r *Recorder) Summary(elapsed time.Duration) *Summary {
 	return s
 }
 
+// CellTotals are the totals of one step × region cell: what Fill makes a
+// summary from when it was not recorded here (logs read back).
+type CellTotals struct {
+	// Raw and Corrected are the latency histograms (µs); nil when empty.
+	Raw, Corrected *hdr.Histogram
+	// Counts are the answers by outcome.
+	Counts [NumOutcomes]int64
+	// Under counts the raw latencies within ComplianceLimit; Clamped the
+	// latencies clamped to the range; Dropped the open model's dropped
+	// sessions.
+	Under, Clamped, Dropped int64
+	// EISum and EIN are the sum (µs) and count of the closed model's
+	// expected intervals.
+	EISum, EIN int64
+}
+
+// Fill computes the per-cell, per-step, per-region and overall stats from
+// cells, indexed step*len(Regions)+region, as Recorder.Summary does. Model,
+// Elapsed, Steps and Regions must be set.
+func (s *Summary) Fill(cells []CellTotals) {
+	accs := make([]acc, len(cells))
+	for i, c := range cells {
+		accs[i] = acc{raw: c.Raw, corr: c.Corrected, counts: c.Counts, under: c.Under, clamped: c.Clamped,
+			eiSum: c.EISum, eiN: c.EIN, dropped: c.Dropped}
+	}
+	s.fill(accs)
+}
+
 // fill computes the per-cell, per-step, per-region and overall stats from
 // the cells' accumulated data (index step*len(Regions)+region). Model,
 // Elapsed, Steps and Regions must be set.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/hlog"
 )
 
 // Config configures a Coordinator.
@@ -138,7 +139,7 @@ func (c *Coordinator) Run(ctx context.Context) (*report.Summary, agents.Stats, e
 
 // readLogs merges the hlog files into one summary.
 func readLogs(paths []string) (*report.Summary, error) {
-	ls := report.NewLogSet()
+	ls := hlog.NewSet()
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -340,14 +341,14 @@ func (c *Coordinator) startWorker(i int, st *workerState, hlogPath string, event
 	return nil
 }
 
-// readStream reads a worker's stream to its end with report.LogDecoder:
+// readStream reads a worker's stream to its end with hlog.Decoder:
 // every whole interval is copied to log and handed to onInterval with the
 // worker's stats line before it; an interval cut short by the end of the
 // stream is dropped. It returns the last stats line read (the final one
 // after the last interval, when the worker finished) and whether the
 // stream had its end line.
 func (c *Coordinator) readStream(r io.Reader, log io.Writer, onInterval func(*report.Interval, Stats)) (last Stats, ended bool, err error) {
-	d := report.NewLogDecoder(r, "worker stream")
+	d := hlog.NewStrictDecoder(r, "worker stream")
 	d.CopyTo(log)
 	d.OnComment(func(line string) error {
 		if !strings.HasPrefix(line, statsPrefix) {
@@ -360,7 +361,7 @@ func (c *Coordinator) readStream(r io.Reader, log io.Writer, onInterval func(*re
 	checked := false
 	for {
 		iv, err := d.Next()
-		if errors.Is(err, io.EOF) || errors.Is(err, report.ErrTruncated) {
+		if errors.Is(err, io.EOF) || errors.Is(err, hlog.ErrTruncated) {
 			return last, d.End() != nil, nil
 		}
 		if err != nil {
@@ -374,6 +375,6 @@ func (c *Coordinator) readStream(r io.Reader, log io.Writer, onInterval func(*re
 		}
 		iv.All = nil // the merger sums the second's own
 		iv.ActiveAgents = int(last.Active)
-		onInterval(iv, last)
+		onInterval(iv.Interval, last)
 	}
 }

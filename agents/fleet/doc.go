@@ -3,7 +3,7 @@
 // workers of the same executable, each running a disjoint segment of the
 // agents (agents.Segment), and merges what they stream into one storm.
 //
-// The stream. A worker writes to its stdout an hlog (report.LogWriter:
+// The stream. A worker writes to its stdout an hlog (hlog.Writer:
 // HdrHistogram V2 interval log with agentstorm's comment lines), so the
 // stream is also a file `agentstorm report merge` reads: the header with
 // #agentstorm-meta, then every second an #agentstorm-interval comment with
@@ -11,7 +11,7 @@
 // #agentstorm-end. Before each interval the worker writes one line
 // "#agentstorm-worker {JSON Stats}" with its counters (active agents,
 // connections open, dials, failed dials, dropped sessions), and once more
-// after the last. The coordinator reads it with report.LogDecoder, which
+// after the last. The coordinator reads it with hlog.Decoder, which
 // hands over an interval only once its last histogram line has arrived and
 // copies only whole intervals to the worker's log file, so a worker killed
 // in the middle of a write leaves no half interval behind.

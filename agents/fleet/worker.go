@@ -20,6 +20,7 @@ import (
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/hlog"
 )
 
 // Exit codes of a worker.
@@ -231,7 +232,7 @@ func runSegment(ctx context.Context, prof *profiles.Profile, cfg agents.Config, 
 	opts.Stripes = 1
 	rec := report.NewRecorder(opts)
 	bw := bufio.NewWriterSize(out, 4<<10)
-	lw, err := report.NewLogWriter(bw, report.MetaOf(rec, meta, nil))
+	lw, err := hlog.NewWriter(bw, hlog.MetaOf(rec, meta, nil))
 	if err != nil {
 		return exitFailed, err
 	}

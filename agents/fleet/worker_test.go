@@ -14,6 +14,7 @@ import (
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/hlog"
 )
 
 // streamed is one interval of a worker's stream, as the coordinator reads it.
@@ -104,7 +105,7 @@ func TestWorkerStreamsIntervals(t *testing.T) {
 		t.Errorf("final stats line: %+v; want final, 2 dials, 0 failed, full within the first second", s.last)
 	}
 	// The kept log is an hlog the report merger reads to the same totals.
-	ls := report.NewLogSet()
+	ls := hlog.NewSet()
 	if err := ls.Read("worker.hlog", bytes.NewReader(s.log)); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestStreamCutMidIntervalKeepsWholeIntervals(t *testing.T) {
 	if len(got.ivs) != 1 || got.ivs[0].Iv.Count() != ivs[0].Iv.Count() {
 		t.Fatalf("cut stream: %d intervals kept, want the first one", len(got.ivs))
 	}
-	ls := report.NewLogSet()
+	ls := hlog.NewSet()
 	if err := ls.Read("cut.hlog", bytes.NewReader(got.log)); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/agentstorm/agentstorm/k6"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/finish"
+	"github.com/agentstorm/agentstorm/report/hlog"
 )
 
 func k6Command() command {
@@ -163,11 +163,11 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	if f.regionTag != "" {
 		meta["region_tag"] = f.regionTag
 	}
-	var hlog *k6Hlog
+	var spool *hlog.Spool
 	if o, ok := finish.Find(outs, "hlog"); ok {
-		hlog = &k6Hlog{path: o.Path, budgets: logBudgets(bexprs, bsources)}
+		spool = hlog.NewSpool(o.Path, hlog.Budgets(bexprs, bsources))
 	}
-	defer hlog.cleanup()
+	defer spool.Cleanup()
 
 	var in *k6.Ingester
 	var series *report.SeriesCollector
@@ -182,9 +182,9 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 			series = report.NewSeriesCollector(rec.Start())
 		}
 		series.Add(iv)
-		if hlog != nil {
-			if err := hlog.write(rec, meta, iv); err != nil {
-				out.printf("\nagentstorm k6: --out hlog=%s: %v (the log is not kept)\n", hlog.path, err)
+		if spool != nil {
+			if err := spool.WriteInterval(rec, meta, iv); err != nil {
+				out.printf("\nagentstorm k6: --out hlog=%s: %v (the log is not kept)\n", spool.Path(), err)
 			}
 		}
 		elapsed := iv.End.Sub(rec.Start())
@@ -259,9 +259,9 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	fin := finish.Run{Command: "k6", Stdout: &out, Stderr: env.stderr, Summary: sum, Budgets: budgets,
 		Aborts: []*report.Abort{liveFail.Abort()}, Quiet: f.quiet,
 		AfterText: func(w io.Writer) { writeK6Notes(w, in, name) }, Outputs: finish.SummaryOutputs(outs)}
-	if hlog != nil {
-		fin.Outputs = append([]finish.Output{{Kind: "hlog", Path: hlog.path, Name: "--out hlog=" + hlog.path,
-			Write: func(s *report.Summary) error { return hlog.finish(in.Recorder(), meta, s) }}}, fin.Outputs...)
+	if spool != nil {
+		fin.Outputs = append([]finish.Output{{Kind: "hlog", Path: spool.Path(), Name: "--out hlog=" + spool.Path(),
+			Write: func(s *report.Summary) error { return spool.Finish(in.Recorder(), meta, s) }}}, fin.Outputs...)
 	}
 	if budgetErr != nil {
 		fin.Usage = fmt.Errorf("bad budget for this run (the summary and outputs leave it out):\n%w", budgetErr)
@@ -358,82 +358,6 @@ func (l *k6Live) checker(rec *report.Recorder) *report.LiveChecker {
 	}
 	l.lc = report.NewLiveChecker(list)
 	return l.lc
-}
-
-// k6Hlog writes the interval log of an ingest. Steps and regions appear
-// while the input is read, and an hlog's header lists them, so the
-// intervals go to a spool file beside the output first; at the end the
-// header is written with every name and the intervals are copied after it.
-// Ids are stable (names are only added), so the spooled intervals match
-// the final header.
-type k6Hlog struct {
-	path     string
-	budgets  []report.LogBudget
-	spool    *os.File
-	lw       *report.LogWriter
-	bodyFrom int64
-	err      error
-}
-
-func (h *k6Hlog) write(rec *report.Recorder, meta map[string]string, iv *report.Interval) error {
-	if h.err != nil {
-		return nil // reported once
-	}
-	if h.lw == nil {
-		f, err := os.CreateTemp(filepath.Dir(h.path), ".agentstorm-k6-hlog-*")
-		if err != nil {
-			h.err = fmt.Errorf("spool: %w", err)
-			return h.err
-		}
-		h.spool = f
-		if h.lw, err = report.NewLogWriter(f, report.MetaOf(rec, meta, h.budgets)); err != nil {
-			h.err = err
-			return err
-		}
-		if h.bodyFrom, err = f.Seek(0, io.SeekCurrent); err != nil {
-			h.err = fmt.Errorf("spool: %w", err)
-			return h.err
-		}
-	}
-	if err := h.lw.WriteInterval(iv); err != nil {
-		h.err = err
-		return err
-	}
-	return nil
-}
-
-// finish writes the final hlog: header with every step and region, the
-// spooled intervals, the end line.
-func (h *k6Hlog) finish(rec *report.Recorder, meta map[string]string, s *report.Summary) error {
-	if h.err != nil {
-		return h.err
-	}
-	a, err := report.CreateAtomic(h.path)
-	if err != nil {
-		return err
-	}
-	lw, err := report.NewLogWriter(a, report.MetaOf(rec, meta, h.budgets))
-	if err == nil && h.spool != nil {
-		if _, err = h.spool.Seek(h.bodyFrom, io.SeekStart); err == nil {
-			_, err = io.Copy(a, h.spool)
-		}
-	}
-	if err == nil {
-		err = lw.Close(s)
-	}
-	if err != nil {
-		a.Abort()
-		return err
-	}
-	return a.Commit()
-}
-
-func (h *k6Hlog) cleanup() {
-	if h == nil || h.spool == nil {
-		return
-	}
-	_ = h.spool.Close()
-	_ = os.Remove(h.spool.Name())
 }
 
 // writeK6Notes adds what the summary does not say about a k6 run: the

@@ -46,13 +46,3 @@ func flagBudgets(list []string) (exprs, sources []string) {
 	}
 	return exprs, sources
 }
-
-// logBudgets pairs budget expressions with their sources for an hlog's
-// header, where `agentstorm report` finds them again.
-func logBudgets(exprs, sources []string) []report.LogBudget {
-	lb := make([]report.LogBudget, len(exprs))
-	for i := range exprs {
-		lb[i] = report.LogBudget{Expr: exprs[i], Source: sources[i]}
-	}
-	return lb
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/finish"
+	"github.com/agentstorm/agentstorm/report/hlog"
 )
 
 func reportCommand() command {
@@ -185,8 +186,8 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 // readLogs reads the hlogs (path "-" is standard input) into one set.
-func readLogs(files []string) (*report.LogSet, error) {
-	ls := report.NewLogSet()
+func readLogs(files []string) (*hlog.Set, error) {
+	ls := hlog.NewSet()
 	for _, p := range files {
 		if p == "-" {
 			if err := ls.Read("standard input", os.Stdin); err != nil {
@@ -211,20 +212,20 @@ func readLogs(files []string) (*report.LogSet, error) {
 // second), reading each log again, interval by interval (so none is "-":
 // runReport refuses that).
 func writeMergedLog(path string, files []string, meta map[string]string) error {
-	var decs []*report.LogDecoder
+	var decs []*hlog.Decoder
 	for _, p := range files {
 		f, err := os.Open(p)
 		if err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
 		defer f.Close()
-		decs = append(decs, report.NewLogDecoder(f, p))
+		decs = append(decs, hlog.NewStrictDecoder(f, p))
 	}
 	a, err := report.CreateAtomic(path)
 	if err != nil {
 		return err
 	}
-	if err := report.MergeLogs(a, decs, meta); err != nil {
+	if err := hlog.Merge(a, decs, meta); err != nil {
 		a.Abort()
 		return err
 	}

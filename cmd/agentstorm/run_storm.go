@@ -20,6 +20,7 @@ import (
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/finish"
+	"github.com/agentstorm/agentstorm/report/hlog"
 	"github.com/agentstorm/agentstorm/target/supervisor"
 )
 
@@ -53,7 +54,7 @@ type storm struct {
 	rec        *report.Recorder
 	meta       map[string]string
 	series     *report.SeriesCollector
-	hlog       *report.LogWriter
+	logw       *hlog.Writer
 	hlogFile   *report.AtomicFile
 	hlogFailed bool
 	liveFail   *report.LiveFailure
@@ -248,7 +249,7 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 	if o, ok := finish.Find(s.outs, "hlog"); ok {
 		var err error
 		if s.hlogFile, err = report.CreateAtomic(o.Path); err == nil {
-			s.hlog, err = report.NewLogWriter(s.hlogFile, report.MetaOf(s.rec, s.meta, logBudgets(s.bexprs, s.bsources)))
+			s.logw, err = hlog.NewWriter(s.hlogFile, hlog.MetaOf(s.rec, s.meta, hlog.Budgets(s.bexprs, s.bsources)))
 		}
 		if err != nil {
 			s.abortHlog()
@@ -316,12 +317,12 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 // writeInterval appends an interval to the hlog; a log that cannot be
 // written is said once and not kept.
 func (s *storm) writeInterval(iv *report.Interval, _ agents.Stats) {
-	if s.hlog == nil {
+	if s.logw == nil {
 		return
 	}
-	if err := s.hlog.WriteInterval(iv); err != nil {
+	if err := s.logw.WriteInterval(iv); err != nil {
 		s.out.printf("\nagentstorm run: --out hlog=%s: %v (the log is not kept)\n", s.hlogFile.Path(), err)
-		s.hlog, s.hlogFailed = nil, true
+		s.logw, s.hlogFailed = nil, true
 	}
 }
 
@@ -432,10 +433,10 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 	fin := finish.Run{Command: "run", Stdout: &s.out, Stderr: s.env.stderr, Summary: sum, Budgets: s.budgets,
 		Aborts: []*report.Abort{s.liveFail.Abort()}, AfterText: func(io.Writer) { s.footnotes(st, sum) },
 		OutputFailed: s.hlogFailed, Outputs: finish.SummaryOutputs(s.outs)}
-	if s.hlog != nil {
+	if s.logw != nil {
 		fin.Outputs = append([]finish.Output{{Kind: "hlog", Path: s.hlogFile.Path(), Name: "--out hlog=" + s.hlogFile.Path(),
 			Write: func(sum *report.Summary) error {
-				if err := s.hlog.Close(sum); err != nil {
+				if err := s.logw.Close(sum); err != nil {
 					return err
 				}
 				return s.hlogFile.Commit()
