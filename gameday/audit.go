@@ -360,7 +360,7 @@ func phase(tl *Timeline, region, from, to int) Phase {
 		p.ErrorPct = 100 * float64(e) / float64(c)
 	}
 	if lat != nil {
-		p.P99 = time.Duration(lat.ValueAtPercentile(99)) * time.Microsecond
+		p.P99 = time.Duration(report.ValueAtPercentile(lat, 99)) * time.Microsecond
 	}
 	return p
 }

@@ -55,9 +55,14 @@ const (
 	OtherStep = "other"
 	// maxLine is the longest line read; longer ones are malformed.
 	maxLine = 1 << 20
-	// maxGap is the largest forward jump of k6 time accepted; a point
-	// further ahead has a bad timestamp.
+	// maxGap is the largest distance in k6 time from the open second
+	// accepted, forward or back; a point further away has a bad timestamp.
 	maxGap = 24 * 3600
+	// maxBadTimeShare is the largest share of duration points with a bad
+	// timestamp an ingest may skip and still be judged: past it the time
+	// line is broken (a stale first point, concatenated runs) and what was
+	// recorded is a sliver of the run (see Ingester.Refusal).
+	maxBadTimeShare = 0.01
 	// maxMetrics and maxChecks cap the distinct metric and check names.
 	maxMetrics = 1000
 	maxChecks  = 200
@@ -101,7 +106,8 @@ type Stats struct {
 	// Lines is the lines read; Points the data points among them.
 	Lines, Points int64
 	// Requests is the http_req_duration points recorded; TrendPoints the
-	// points of Options.Trends.
+	// points of Options.Trends. Points skipped for a bad timestamp are in
+	// neither.
 	Requests, TrendPoints int64
 	// Malformed is the lines skipped as malformed (the truncated last
 	// line included).
@@ -110,7 +116,8 @@ type Stats struct {
 	Truncated bool
 	// Late is the points that arrived more than the window out of order.
 	Late int64
-	// BadTime is the points skipped for a missing or bad timestamp.
+	// BadTime is the points skipped for a missing or bad timestamp
+	// (unreadable, or more than 24 h from the time line of the first).
 	BadTime int64
 	// Folded is the points recorded under "other" because the step or
 	// region cap was reached.
@@ -560,7 +567,6 @@ func (in *Ingester) request(m *metricAcc, r *record, nanos int64) {
 	var step, region int
 	out := report.OK
 	if m.role == roleTrend {
-		in.stats.TrendPoints++
 		if in.rec == nil {
 			in.start(nanos, m.name, "default")
 		}
@@ -570,7 +576,6 @@ func (in *Ingester) request(m *metricAcc, r *record, nanos int64) {
 		step = m.step
 		region = in.regionID(nil)
 	} else {
-		in.stats.Requests++
 		name := r.tags[tagStep]
 		if name == nil {
 			name = r.tags[tagURL]
@@ -593,7 +598,14 @@ func (in *Ingester) request(m *metricAcc, r *record, nanos int64) {
 	// undefined. The recorder clamps anything over its 60 s to 60 s and
 	// counts it (Summary.Clamped).
 	lat := time.Duration(min(r.value, maxLatencyMs) * float64(time.Millisecond))
-	in.bucket(nanos, pending{lat: lat, step: int32(step), region: int32(region), out: out})
+	if !in.bucket(nanos, pending{lat: lat, step: int32(step), region: int32(region), out: out}) {
+		return
+	}
+	if m.role == roleTrend {
+		in.stats.TrendPoints++
+	} else {
+		in.stats.Requests++
+	}
 }
 
 // maxLatencyMs bounds a k6 duration before it becomes a time.Duration: far
@@ -652,6 +664,10 @@ func atoi(b []byte) (int, bool) {
 // start creates the recorder at the second of the first point.
 func (in *Ingester) start(nanos int64, step, region string) {
 	first := nanos
+	if in.haveEarly && abs64(floorSec(in.earlyNanos)-floorSec(nanos)) > maxGap {
+		in.haveEarly = false // a gauge with a stale clock must not start the run years off
+		in.stats.BadTime++
+	}
 	if in.haveEarly {
 		first = min(first, in.earlyNanos)
 	}
@@ -667,6 +683,13 @@ func (in *Ingester) start(nanos int64, step, region string) {
 		in.haveEarly = false
 		in.bucket(in.earlyNanos, in.early)
 	}
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 func floorSec(nanos int64) int64 {
@@ -733,18 +756,20 @@ func (in *Ingester) regionID(name []byte) int {
 }
 
 // bucket files a point under its second: recorded now when its second is
-// open (or already closed: a late point), held when it is ahead.
-func (in *Ingester) bucket(nanos int64, p pending) {
+// open (or already closed: a late point), held when it is ahead. A point
+// more than maxGap away from the open second, ahead or behind, is not on
+// the run's time line: it is counted as a bad timestamp and false returned.
+func (in *Ingester) bucket(nanos int64, p pending) bool {
 	if in.rec == nil {
 		// A gauge before any request: kept until the first request
 		// starts the clock (and names the first step).
 		in.early, in.earlyNanos, in.haveEarly = p, nanos, true
-		return
+		return true
 	}
 	sec := floorSec(nanos)
-	if sec-in.cur > maxGap {
+	if sec-in.cur > maxGap || in.cur-sec > maxGap {
 		in.stats.BadTime++
-		return
+		return false
 	}
 	in.maxNanos = max(in.maxNanos, nanos)
 	in.minNanos = min(in.minNanos, nanos)
@@ -753,7 +778,7 @@ func (in *Ingester) bucket(nanos int64, p pending) {
 			in.stats.Late++
 		}
 		in.apply(p)
-		return
+		return true
 	}
 	for sec > in.cur+in.win {
 		if in.pendingN == 0 && sec-in.win > in.cur+1 {
@@ -769,6 +794,31 @@ func (in *Ingester) bucket(nanos int64, p pending) {
 	slot := &in.ring[in.slot(sec)]
 	*slot = append(*slot, p)
 	in.pendingN++
+	return true
+}
+
+// Refusal returns why the ingest must not be judged, or nil: no request
+// was recorded (an empty file is one thing, but so is a file whose every
+// point has an unreadable time), or more than 1% of the duration points
+// were skipped for a bad timestamp, so that the time line is broken and
+// what was recorded is a sliver of the run. A pipeline must never go green
+// on either.
+func (in *Ingester) Refusal() error {
+	st := in.stats
+	if st.Requests+st.TrendPoints == 0 {
+		msg := fmt.Sprintf("no request was recorded from %s points", strconv.FormatInt(st.Points, 10))
+		if st.BadTime > 0 {
+			msg += fmt.Sprintf(" (%d skipped for a missing or unreadable timestamp)", st.BadTime)
+		}
+		return errors.New(msg + ": nothing to judge")
+	}
+	if float64(st.BadTime) > maxBadTimeShare*float64(st.Requests+st.TrendPoints+st.BadTime) {
+		first, _ := in.Span()
+		return fmt.Errorf("the k6 time line is broken: %d of %d duration points were skipped for a missing timestamp or one more than 24 h away from the run's clock, which started at %s with the first point; "+
+			"a stale clock or concatenated runs? Judging the %d points left would judge a sliver of the run: fix or split the input",
+			st.BadTime, st.Requests+st.TrendPoints+st.BadTime, first.UTC().Format(time.RFC3339), st.Requests+st.TrendPoints)
+	}
+	return nil
 }
 
 func (in *Ingester) slot(sec int64) int {

@@ -80,7 +80,7 @@ func FuzzCompileTemplate(f *testing.F) {
 	pop := &Population{regions: defaultRegions, customers: 10, customerCol: -1, addresses: 10, zones: defaultZones, zoneCol: -1, skus: 10}
 	f.Fuzz(func(t *testing.T, s string, mode uint8) {
 		esc := escMode(mode % 5)
-		tm, errs := compileTemplate(s, esc, templateEnv{})
+		tm, errs := compileTemplate(s, esc, templateEnv{}, nil)
 		for _, e := range errs {
 			if e.off < 0 || e.off > len(s) {
 				t.Fatalf("error offset %d outside %q", e.off, s)

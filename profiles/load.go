@@ -16,13 +16,19 @@ import (
 )
 
 // LoadFile loads and validates the profile at path; data files are read
-// relative to its directory. An invalid profile gives LoadErrors.
-func LoadFile(path string) (*Profile, error) {
+// relative to its directory. An invalid profile gives LoadErrors. No
+// variable is set: ${NAME} needs a default (see LoadFileWith).
+func LoadFile(path string) (*Profile, error) { return LoadFileWith(path, nil) }
+
+// LoadFileWith is LoadFile with the variables of lookup: every ${NAME},
+// ${NAME:-default} and ${secret:NAME} in the profile's values takes its
+// value from lookup (nil: none is set), once, at load time.
+func LoadFileWith(path string, lookup Lookup) (*Profile, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, LoadErrors{{File: path, Msg: fmt.Sprintf("cannot read profile: %v", err), Hint: "check the path"}}
 	}
-	p, err := Load(path, src, filepath.Dir(path))
+	p, err := LoadWith(path, src, filepath.Dir(path), lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -34,9 +40,17 @@ func LoadFile(path string) (*Profile, error) {
 
 // Load loads and validates a profile from src; name is the file name used
 // in error positions and dir is the base directory for data files. Every
-// problem is reported at once, as LoadErrors.
-func Load(name string, src []byte, dir string) (p *Profile, err error) {
-	l := &loader{file: name, dir: dir, vars: map[string]int{}}
+// problem is reported at once, as LoadErrors. No variable is set (see
+// LoadWith).
+func Load(name string, src []byte, dir string) (*Profile, error) {
+	return LoadWith(name, src, dir, nil)
+}
+
+// LoadWith is Load with the variables of lookup (nil: none is set). A
+// secret's value never appears in the errors: see Profile.Redact.
+func LoadWith(name string, src []byte, dir string, lookup Lookup) (p *Profile, err error) {
+	l := newLoader(name, src, lookup)
+	l.dir = dir
 	defer func() {
 		// The YAML library has panicked on hostile input before; a profile
 		// must never crash the tool.
@@ -45,17 +59,32 @@ func Load(name string, src []byte, dir string) (p *Profile, err error) {
 			err = append(l.errs, LoadError{File: name, Msg: fmt.Sprintf("cannot parse profile: %v", r), Hint: "this is a bug in agentstorm; please report it with the file"}).sorted()
 		}
 	}()
-	p = l.load(src)
+	p = l.load()
 	if len(l.errs) > 0 {
-		return nil, l.errs.sorted()
+		return nil, l.redactedErrs()
 	}
 	return p, nil
+}
+
+func newLoader(name string, src []byte, lookup Lookup) *loader {
+	return &loader{file: name, src: string(src), lookup: lookup, vars: map[string]int{}, secretVals: map[string]bool{}, p: &Profile{File: name}}
+}
+
+// redactedErrs returns the errors, sorted, with every secret redacted.
+func (l *loader) redactedErrs() LoadErrors {
+	for i := range l.errs {
+		e := &l.errs[i]
+		e.Msg, e.Hint = l.p.Redact(e.Msg), l.p.Redact(e.Hint)
+	}
+	return l.errs.sorted()
 }
 
 // loader walks a profile's YAML nodes, collecting every error.
 type loader struct {
 	file    string
+	src     string
 	dir     string
+	lookup  Lookup // ${NAME} values; nil: none is set
 	errs    LoadErrors
 	p       *Profile
 	vars    map[string]int  // variable name -> slot
@@ -65,6 +94,12 @@ type loader struct {
 	curPerm *permSpec       // permute: of the step being compiled
 
 	customersBroken bool // population.customers has an error already reported
+
+	display     bool                     // secrets become Redacted (profiles show)
+	spans       map[*yaml.Node][]varSpan // where variables landed in each value
+	secretNodes map[*yaml.Node]bool      // values that hold a secret
+	secretVals  map[string]bool          // every secret's value
+	badVars     map[*yaml.Node]bool      // values with a bad ${...}: reported once
 }
 
 type permSpec struct {
@@ -74,6 +109,9 @@ type permSpec struct {
 }
 
 func (l *loader) errf(n *yaml.Node, hint, format string, args ...any) {
+	if l.badVars[n] {
+		return // its variable's error says it all
+	}
 	e := LoadError{File: l.file, Msg: fmt.Sprintf(format, args...), Hint: hint}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
@@ -84,9 +122,12 @@ func (l *loader) errf(n *yaml.Node, hint, format string, args ...any) {
 // errAt reports an error at byte offset off of scalar n's value, when the
 // value is on one line; otherwise at the scalar.
 func (l *loader) errAt(n *yaml.Node, off int, hint, format string, args ...any) {
+	if l.badVars[n] {
+		return
+	}
 	e := LoadError{File: l.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...), Hint: hint}
 	if !strings.Contains(n.Value, "\n") && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
-		e.Column += off
+		e.Column += l.origOffset(n, off)
 		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
 			e.Column++
 		}
@@ -94,15 +135,25 @@ func (l *loader) errAt(n *yaml.Node, off int, hint, format string, args ...any) 
 	l.errs = append(l.errs, e)
 }
 
-func (l *loader) load(src []byte) *Profile {
-	l.p = &Profile{File: l.file}
+// parse parses the source into a YAML document and substitutes its
+// variables; nil when it cannot be parsed or is empty (errors reported).
+func (l *loader) parse(display bool) *yaml.Node {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		l.errs = append(l.errs, syntaxError(l.file, src, err))
+	if err := yaml.Unmarshal([]byte(l.src), &doc); err != nil {
+		l.errs = append(l.errs, syntaxError(l.file, []byte(l.src), err))
 		return nil
 	}
 	if len(doc.Content) == 0 {
 		l.errs = append(l.errs, LoadError{File: l.file, Line: 1, Column: 1, Msg: "empty profile; expected a mapping with workload: and flows:", Hint: "start from `agentstorm profiles show smoke`"})
+		return nil
+	}
+	l.expandVars(&doc, display)
+	return &doc
+}
+
+func (l *loader) load() *Profile {
+	doc := l.parse(false)
+	if doc == nil {
 		return nil
 	}
 	root := deref(doc.Content[0])
@@ -385,6 +436,11 @@ func (l *loader) baseURL(n *yaml.Node, what string) bool {
 		return false
 	}
 	u, err := url.Parse(n.Value)
+	if err == nil && u.User != nil {
+		// Not echoed: the URL holds a password.
+		l.errf(n, `send it in a header instead: headers: {Authorization: "Basic ${secret:SHOP_BASIC_AUTH}"}`, "%s: a base URL with user:password@ is not supported; the URL is written to every report", what)
+		return false
+	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		hint := "write scheme and host, e.g. http://127.0.0.1:8080"
 		if n.Value != "bundled" && editDistance(n.Value, "bundled") <= 2 {

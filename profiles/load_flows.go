@@ -301,7 +301,7 @@ func (l *loader) step(n *yaml.Node) *Step {
 		switch {
 		case ik.Kind == yaml.ScalarNode && ik.Tag == "!!bool":
 			if ik.Value == "true" || ik.Value == "True" || ik.Value == "TRUE" {
-				t, _ := compileTemplate("{{uuid}}", escHeader, l)
+				t, _ := compileTemplate("{{uuid}}", escHeader, l, nil)
 				s.tmpl.idem = &t
 			}
 		case strings.ContainsAny(ik.Value, "\r\n"):
@@ -382,7 +382,7 @@ func (l *loader) scalarTemplate(n *yaml.Node, esc escMode, what string) template
 		l.errf(n, "", "%s: expected a string (a template); got %s", what, kindName(n))
 		return template{}
 	}
-	t, errs := compileTemplate(n.Value, esc, l)
+	t, errs := compileTemplate(n.Value, esc, l, l.spans[n])
 	for _, e := range errs {
 		l.errAt(n, e.off, e.hint, "%s: %s", what, e.msg)
 	}
@@ -395,24 +395,33 @@ func (l *loader) path(p *yaml.Node, s *Step, what string) {
 		return
 	}
 	v := p.Value
-	if !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "{{") {
+	action := func(i int) bool { // a template action starts at i
+		return strings.HasPrefix(v[i:], "{{") && l.varAt(p, i) == "" && l.varAt(p, i+1) == ""
+	}
+	if !strings.HasPrefix(v, "/") && !action(0) {
 		l.errAt(p, 0, "the base URL comes from target:; the path starts at /", "%s: path %q must start with /", what, v)
 		return
 	}
 	for i := 0; i < len(v); i++ {
 		// Template actions ({{int 1 9}}) may hold spaces; their output is
 		// escaped for the path when rendered, so only the literal parts are checked.
-		if strings.HasPrefix(v[i:], "{{") {
+		if action(i) {
 			if end := strings.Index(v[i:], "}}"); end >= 0 {
 				i += end + 1
 				continue
 			}
 		}
-		if b := v[i]; b <= 0x20 || b >= 0x7f || b == '#' {
-			l.errAt(p, i, "percent-encode it, e.g. %20 for a space", "%s: path has %q at offset %d; expected no spaces, controls, # or non-ASCII bytes", what, string(b), i)
+		bad, badPct := v[i] <= 0x20 || v[i] >= 0x7f || v[i] == '#', v[i] == '%' && (i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2]))
+		if name := l.varAt(p, i); name != "" && (bad || badPct) {
+			// Say which variable, not which byte: it may be a secret.
+			l.errAt(p, i, "percent-encode the value as it goes on the wire, e.g. %20 for a space and %25 for %", "%s: path: the value of ${%s} has a space, control, #, non-ASCII byte or bad percent-escape", what, name)
 			return
 		}
-		if v[i] == '%' && (i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2])) {
+		if bad {
+			l.errAt(p, i, "percent-encode it, e.g. %20 for a space", "%s: path has %q at offset %d; expected no spaces, controls, # or non-ASCII bytes", what, string(v[i]), i)
+			return
+		}
+		if badPct {
 			l.errAt(p, i, "write %25 for a literal %", "%s: path has a bad percent-escape at offset %d; expected %% and two hex digits", what, i)
 			return
 		}
@@ -619,7 +628,7 @@ func (l *loader) jsonScalar(n *yaml.Node, b *jsonBuilder, what string) {
 		b.lit = strconv.AppendFloat(b.lit, f, 'g', -1, 64)
 		return
 	}
-	if expr, ok := singleExpr(n.Value); ok {
+	if expr, ok := singleExpr(n.Value); ok && l.varAt(n, 0) == "" {
 		if rest, ok := strings.CutPrefix(expr, "perm."); ok && !strings.ContainsAny(rest, " \t") {
 			if vals, _, single, found, _ := l.perm(rest); found && single {
 				// One request carrying the whole list: a JSON array.

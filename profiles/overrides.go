@@ -10,8 +10,8 @@ import (
 
 // Named loads a built-in profile by name, or a profile file when name looks
 // like a path (a "/" or "\", a .yaml or .yml suffix) or names a file that
-// exists.
-func Named(name string) (*Profile, error) {
+// exists, its ${NAME}s from lookup.
+func Named(name string, lookup Lookup) (*Profile, error) {
 	isFile := strings.ContainsAny(name, `/\`) || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 	if !isFile {
 		if fi, err := os.Stat(name); err == nil && !fi.IsDir() {
@@ -19,7 +19,7 @@ func Named(name string) (*Profile, error) {
 		}
 	}
 	if isFile {
-		return LoadFile(name)
+		return LoadFileWith(name, lookup)
 	}
 	return Builtin(name)
 }

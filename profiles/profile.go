@@ -59,10 +59,20 @@
 // The exported surface the swarm (package agents) uses:
 //
 //	LoadFile(path) / Load(name, src, dir) / Builtin(name) -> *Profile (errors are LoadErrors)
+//	LoadFileWith(path, lookup) / LoadWith(name, src, dir, lookup): with ${NAME} variables
 //	(*Profile).PickFlow(r) *Flow, (*Profile).NewVars() *Vars
 //	(*Population).PickRegion(r), Customer(agentID), PickAddress(r), PickSKU(r)
 //	(*Step).AppendRequest(dst, host, c), (*Step).Capture(body, header, c), (*Step).Check(status, body)
 //	Workload.Duration(), Workload.LevelAt(t), Think.Sample(r)
+//
+// Variables: ${NAME} and ${NAME:-default} (the default when NAME is unset
+// or empty) in any value (not in keys) take their values from LoadWith's
+// Lookup once, at load time, as text: a {{ in a value is not a template,
+// and an unquoted value that is a decimal number or true/false is typed so.
+// $${ is a literal ${. ${secret:NAME} is a secret: allowed only in a step's
+// path, header values (not Idempotency-Key) and body, and never shown
+// (Profile.Redact, Resolved). An unset variable without a default is an
+// error at its file:line:col.
 //
 // Random numbers come from math/rand/v2; every draw uses the *rand.Rand the
 // caller passes (one per agent), so a run is reproducible from its seed.
@@ -108,6 +118,7 @@ type Profile struct {
 	VarNames []string
 
 	flowCum []float64 // cumulative flow weights, normalised to 1
+	secrets []string  // the values of the ${secret:NAME}s used, longest first (see Redact)
 }
 
 // Target says where the requests go. Exactly one of Bundled, BaseURL and

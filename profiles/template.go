@@ -91,8 +91,9 @@ var builtinVars = []string{"agent.id", "agent.region", "customer.id", "session",
 const maxTemplateLen = 1 << 16
 
 // compileTemplate compiles s. Literals are escaped for JSON when esc is
-// escJSON (the caller adds the quotes). Errors carry byte offsets into s.
-func compileTemplate(s string, esc escMode, env tmplEnv) (template, []tmplError) {
+// escJSON (the caller adds the quotes). A {{ whose braces came from a
+// profile variable (spans) is text. Errors carry byte offsets into s.
+func compileTemplate(s string, esc escMode, env tmplEnv, spans []varSpan) (template, []tmplError) {
 	var t template
 	var errs []tmplError
 	if len(s) > maxTemplateLen {
@@ -111,6 +112,11 @@ func compileTemplate(s string, esc escMode, env tmplEnv) (template, []tmplError)
 		if j < 0 {
 			lit = appendLit(lit, s[i:], esc)
 			break
+		}
+		if fromVar(spans, i+j) || fromVar(spans, i+j+1) {
+			lit = appendLit(lit, s[i:i+j+1], esc)
+			i += j + 1
+			continue
 		}
 		lit = appendLit(lit, s[i:i+j], esc)
 		open := i + j
@@ -141,6 +147,16 @@ func compileTemplate(s string, esc escMode, env tmplEnv) (template, []tmplError)
 	}
 	flush()
 	return t, errs
+}
+
+// fromVar reports whether byte off came from a profile variable.
+func fromVar(spans []varSpan, off int) bool {
+	for _, sp := range spans {
+		if sp.name != "" && off >= sp.start && off < sp.end {
+			return true
+		}
+	}
+	return false
 }
 
 // appendLit appends literal text, escaped for JSON strings when needed.

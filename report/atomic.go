@@ -10,7 +10,10 @@ import (
 
 // AtomicFile is an output file written under a temporary name in the same
 // directory and renamed to its path by Commit, so a crash or an error never
-// leaves half a report under the real name.
+// leaves half a report under the real name. The temporary name is visible
+// and readable, PATH.partial-NNNN: an interval log streamed through it is
+// there to read while the run goes, and after a crash (kill -9) it is what
+// is left of the run.
 type AtomicFile struct {
 	f    *os.File
 	path string
@@ -23,11 +26,37 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, base+".partial-*")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	if err := f.Chmod(0o644); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
 	return &AtomicFile{f: f, path: path}, nil
+}
+
+// CheckOutputPath reports, before a run starts, whether an output can be
+// written to path at its end: not a directory, not a device, pipe or other
+// special file (outputs are renamed into place), and a temporary file can
+// be made beside it. A storm must not run for an hour to fail on a typo.
+func CheckOutputPath(path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		switch {
+		case fi.IsDir():
+			return fmt.Errorf("%s is a directory: give a file name", path)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s is not a regular file (%s): outputs are written beside their path and renamed into place; give a file path", path, fi.Mode().Type())
+		}
+	}
+	a, err := CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	a.Abort()
+	return nil
 }
 
 // Write writes to the temporary file.
@@ -43,11 +72,6 @@ func (a *AtomicFile) Commit() error {
 	}
 	a.done = true
 	tmp := a.f.Name()
-	if err := a.f.Chmod(0o644); err != nil {
-		_ = a.f.Close()
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", a.path, err)
-	}
 	if err := a.f.Close(); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", a.path, err)

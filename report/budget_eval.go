@@ -15,6 +15,9 @@ type View struct {
 	// Latency holds the judged latencies in µs (the coordinated-omission
 	// corrected figure when there is one); nil or empty when none.
 	Latency *hdr.Histogram
+	// Raw holds the raw latencies when Latency holds corrected ones, else
+	// nil: a budget is judged on the less flattering of the two.
+	Raw *hdr.Histogram
 	// Requests, Errors and Dropped are counts of the selection.
 	Requests, Errors, Dropped int64
 	// Seconds is the span the counts cover (for rates).
@@ -53,7 +56,7 @@ func (m latencyMetric) Value(v *View) (float64, int64, bool) {
 	case "mean":
 		us = h.Mean()
 	default:
-		us = float64(h.ValueAtQuantile(m.q))
+		us = float64(ValueAtPercentile(h, m.q))
 	}
 	return us / 1000, h.TotalCount(), true
 }
@@ -210,7 +213,8 @@ func (b *Budget) selects(step, region int) bool {
 		(b.regions == nil || slices.Contains(b.regions, region))
 }
 
-// judgedHistogram returns the histogram to judge st by.
+// judgedHistogram returns the histogram to judge st by (budgets also judge
+// the raw one, see Budget.value).
 func judgedHistogram(st *Stats) *hdr.Histogram {
 	if st.CorrectedHistogram != nil {
 		return st.CorrectedHistogram
@@ -223,6 +227,9 @@ func (b *Budget) View(s *Summary) *View {
 	v := &View{Seconds: s.Elapsed.Seconds(), Figures: s.Figures}
 	fill := func(st *Stats) {
 		v.Latency = judgedHistogram(st)
+		if st.CorrectedHistogram != nil {
+			v.Raw = st.Histogram
+		}
 		v.Requests, v.Errors, v.Dropped = st.Count, st.Errors, st.Dropped
 	}
 	switch {
@@ -233,7 +240,8 @@ func (b *Budget) View(s *Summary) *View {
 	case b.steps == nil && len(b.regions) == 1 && b.regions[0] < len(s.PerRegion):
 		fill(&s.PerRegion[b.regions[0]])
 	default:
-		h := NewHistogram()
+		h, raw := NewHistogram(), NewHistogram()
+		corrected := false
 		for i := range s.Cells {
 			c := &s.Cells[i]
 			if !b.selects(c.Step, c.Region) {
@@ -242,19 +250,57 @@ func (b *Budget) View(s *Summary) *View {
 			if jh := judgedHistogram(c); jh != nil {
 				h.Merge(jh)
 			}
+			if c.Histogram != nil {
+				raw.Merge(c.Histogram)
+			}
+			corrected = corrected || c.CorrectedHistogram != nil
 			v.Requests += c.Count
 			v.Errors += c.Errors
 			v.Dropped += c.Dropped
 		}
 		v.Latency = h
+		if corrected {
+			v.Raw = raw
+		}
 	}
 	return v
+}
+
+// value returns the budget's metric on v. When v has both corrected and
+// raw latencies it is the less flattering of the two: the one that misses
+// the budget if only one does, else the one further on the wrong side
+// (the larger for < and <=, the smaller for > and >=).
+func (b *Budget) value(v *View) (float64, int64, bool) {
+	val, n, ok := b.Metric.Value(v)
+	if v.Raw == nil || !ok {
+		return val, n, ok
+	}
+	rv := *v
+	rv.Latency, rv.Raw = v.Raw, nil
+	rval, rn, rok := b.Metric.Value(&rv)
+	if !rok {
+		return val, n, ok
+	}
+	holds, rholds := b.Op.Holds(val, b.Limit), b.Op.Holds(rval, b.Limit)
+	worse := false
+	switch {
+	case holds != rholds:
+		worse = !rholds
+	case b.Op == OpLT || b.Op == OpLE:
+		worse = rval > val
+	case b.Op == OpGT || b.Op == OpGE:
+		worse = rval < val
+	}
+	if worse {
+		return rval, rn, rok
+	}
+	return val, n, ok
 }
 
 // Evaluate judges the budget on s's totals.
 func (b *Budget) Evaluate(s *Summary) BudgetResult {
 	r := BudgetResult{Expr: b.Expr, Source: b.Source, Metric: b.Metric.Name(), Unit: b.Metric.Unit(), Op: b.Op, Limit: b.Limit}
-	val, n, ok := b.Metric.Value(b.View(s))
+	val, n, ok := b.value(b.View(s))
 	r.Actual, r.Samples, r.NoData = val, n, !ok
 	r.Met = ok && b.Op.Holds(val, b.Limit)
 	return r
@@ -333,8 +379,8 @@ func MarkAborted(results []BudgetResult, aborts ...*Abort) {
 // storm. It is not safe for concurrent use (call it from the goroutine
 // that rotates the recorder).
 type LiveChecker struct {
-	budgets []*Budget
-	scratch *hdr.Histogram
+	budgets             []*Budget
+	scratch, rawScratch *hdr.Histogram
 }
 
 // NewLiveChecker returns a checker of the budgets that have Abort set, or
@@ -349,7 +395,7 @@ func NewLiveChecker(budgets []*Budget) *LiveChecker {
 	if len(abort) == 0 {
 		return nil
 	}
-	return &LiveChecker{budgets: abort, scratch: NewHistogram()}
+	return &LiveChecker{budgets: abort, scratch: NewHistogram(), rawScratch: NewHistogram()}
 }
 
 // Check judges the interval iv, which ended elapsed after the start of the
@@ -364,7 +410,7 @@ func (c *LiveChecker) Check(iv *Interval, elapsed time.Duration) *LiveFailure {
 			continue
 		}
 		v := c.intervalView(b, iv)
-		val, n, ok := b.Metric.Value(v)
+		val, n, ok := b.value(v)
 		if !ok || n < b.MinSamples {
 			continue
 		}
@@ -377,6 +423,7 @@ func (c *LiveChecker) Check(iv *Interval, elapsed time.Duration) *LiveFailure {
 
 func (c *LiveChecker) intervalView(b *Budget, iv *Interval) *View {
 	c.scratch.Reset()
+	c.rawScratch.Reset()
 	v := &View{Latency: c.scratch, Seconds: iv.Duration().Seconds()}
 	for i := range iv.Cells {
 		ci := &iv.Cells[i]
@@ -386,9 +433,14 @@ func (c *LiveChecker) intervalView(b *Budget, iv *Interval) *View {
 		h := ci.Corrected
 		if h == nil {
 			h = ci.Latency
+		} else {
+			v.Raw = c.rawScratch // judge the raw figure too (see Budget.value)
 		}
 		if h != nil {
 			h.MergeInto(c.scratch)
+		}
+		if ci.Latency != nil {
+			ci.Latency.MergeInto(c.rawScratch)
 		}
 		n := sumCounts(&ci.Counts)
 		v.Requests += n

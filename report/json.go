@@ -18,6 +18,8 @@ const JSONSchemaVersion = 1
 type JSONReport struct {
 	SchemaVersion    int                `json:"schema_version"`
 	Tool             string             `json:"tool"`
+	Status           string             `json:"status"`
+	StatusReason     string             `json:"status_reason,omitempty"`
 	Model            string             `json:"model"`
 	Start            time.Time          `json:"start"`
 	ElapsedSeconds   float64            `json:"elapsed_seconds"`
@@ -47,8 +49,9 @@ type JSONCompliance struct {
 	LimitMs float64 `json:"limit_ms"`
 	Share   float64 `json:"share"`
 	Answers int64   `json:"answers"`
-	// Figure says which latency: "from_intended_start" (open model),
-	// "corrected" (closed model with correction) or "raw".
+	// Figure says which latency was judged: "from_intended_start" (open
+	// model), "corrected" (closed model with correction) or "raw" (closed
+	// model without correction, or with a correction kinder than raw).
 	Figure string `json:"figure"`
 	// WorstStep is the write step (or any step when none writes) with the
 	// lowest share; WorstStepShare its share.
@@ -168,13 +171,8 @@ func (s *Summary) JSON() *JSONReport {
 		Budgets: []JSONBudget{}, BudgetsMet: BudgetsMet(s.Budgets), Series: []JSONPoint{},
 	}
 	o := s.Overall.Judged()
-	j.Compliance = JSONCompliance{LimitMs: durMs(ComplianceLimit), Share: o.Compliance(), Answers: o.Count, Figure: "raw"}
-	switch {
-	case s.Model == ModelOpen:
-		j.Compliance.Figure = "from_intended_start"
-	case s.Overall.Corrected != nil:
-		j.Compliance.Figure = "corrected"
-	}
+	j.Compliance = JSONCompliance{LimitMs: durMs(ComplianceLimit), Share: o.Compliance(), Answers: o.Count, Figure: s.judgedFigure()}
+	j.Status, j.StatusReason = s.Status(), s.StatusReason()
 	if w, _ := s.WorstWriteStep(); w != nil {
 		j.Compliance.WorstStep, j.Compliance.WorstStepShare = w.Name, w.Judged().Compliance()
 	}

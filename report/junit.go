@@ -125,6 +125,13 @@ func (s *Summary) JUnit() *JUnitSuites {
 	checks.Tests = len(checks.Cases)
 
 	out := &JUnitSuites{Name: "agentstorm", Time: secs, Suites: []JUnitSuite{budgets, checks}}
+	if st := s.Status(); st != StatusOK {
+		// A run that failed or was cut short is a failed test, whatever
+		// its budgets say: a CI must not go green on it.
+		out.Suites = append(out.Suites, JUnitSuite{Name: "agentstorm run", Tests: 1, Failures: 1, Time: secs, Timestamp: ts,
+			Cases: []JUnitCase{{Name: "run completed", ClassName: "agentstorm.run", Time: secs,
+				Failure: &JUnitFailure{Message: "run " + st + ": " + s.StatusReason(), Type: st, Text: "status: " + st + "\nreason: " + s.StatusReason() + "\n"}}}})
+	}
 	for _, su := range out.Suites {
 		out.Tests += su.Tests
 		out.Failures += su.Failures

@@ -24,6 +24,8 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		title += ": " + p
 	}
 	switch {
+	case s.Status() != StatusOK:
+		fmt.Fprintf(bw, "### ❌ %s: run %s\n\n**Run %s:** %s\n\n", mdCell(title), s.Status(), s.Status(), mdCell(s.StatusReason()))
 	case len(s.Budgets) == 0:
 		fmt.Fprintf(bw, "### %s\n\n", mdCell(title))
 	case missed == 0:
@@ -32,12 +34,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		fmt.Fprintf(bw, "### ❌ %s: %d of %d budgets missed\n\n", mdCell(title), missed, len(s.Budgets))
 	}
 	o := s.Overall.Judged()
-	fig := "raw"
-	if s.Model == ModelOpen {
-		fig = "from intended start"
-	} else if s.Overall.Corrected != nil {
-		fig = "corrected for coordinated omission"
-	}
+	fig := map[string]string{"from_intended_start": "from intended start", "corrected": "corrected for coordinated omission", "raw": "raw"}[s.judgedFigure()]
 	fmt.Fprintf(bw, "**Sub-100 ms compliance: %s** of %s answers (%s) · %s req/s · errors %s · %s, %s model\n\n",
 		formatPct(o.Compliance()), FormatCount(o.Count), fig, formatRate(s.Overall.RPS),
 		formatErrPct(s.Overall.Errors, s.Overall.Count), FormatDuration(s.Elapsed), s.Model)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -184,7 +185,7 @@ func TestCorrectedMatchesExactFillIn(t *testing.T) {
 		p   float64
 		got time.Duration
 	}{{50, c.P50}, {90, c.P90}, {99, c.P99}, {99.9, c.P999}} {
-		rank := int(q.p/100*float64(len(exact)) + 0.5)
+		rank := max(1, int(math.Ceil(q.p/100*float64(len(exact))-1e-9))) // nearest rank, ceiling (HdrHistogram's reference rule)
 		checkLat(t, "corrected percentile", q.got, time.Duration(exact[rank-1])*time.Microsecond)
 	}
 	var under int64

@@ -57,8 +57,8 @@ func (p *SeriesPoint) SetLatency(h *hdr.Histogram) {
 	}
 	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
 	p.Latencies = h.TotalCount()
-	p.P50 = us(h.ValueAtQuantile(50))
-	p.P99 = us(h.ValueAtQuantile(99))
+	p.P50 = us(ValueAtPercentile(h, 50))
+	p.P99 = us(ValueAtPercentile(h, 99))
 	p.Max = us(h.Max())
 }
 

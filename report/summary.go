@@ -46,10 +46,10 @@ func latencyOf(h *hdr.Histogram, under int64) Latency {
 	}
 	return Latency{
 		Count: h.TotalCount(),
-		P50:   us(h.ValueAtQuantile(50)),
-		P90:   us(h.ValueAtQuantile(90)),
-		P99:   us(h.ValueAtQuantile(99)),
-		P999:  us(h.ValueAtQuantile(99.9)),
+		P50:   us(ValueAtPercentile(h, 50)),
+		P90:   us(ValueAtPercentile(h, 90)),
+		P99:   us(ValueAtPercentile(h, 99)),
+		P999:  us(ValueAtPercentile(h, 99.9)),
 		Max:   us(h.Max()),
 		Mean:  time.Duration(h.Mean() * float64(time.Microsecond)),
 		Under: under,
@@ -164,6 +164,10 @@ type Summary struct {
 	Budgets []BudgetResult
 	// Aborted is the live budget failure that stopped the run, if any.
 	Aborted *LiveFailure
+	// Interrupted says why the run was cut short from outside ("interrupted
+	// by SIGINT after 12s"), "" when it was not; Failed why the run failed
+	// ("no request was answered"), "" when it did not. See Status.
+	Interrupted, Failed string
 	// Events are marks on the timeline (game-day chaos actions); nil when none.
 	Events []TimelineEvent
 	// Sections are extra titled parts of the report (the game-day audit).
@@ -212,14 +216,25 @@ func (s *Summary) WorstWriteStep() (*Stats, bool) {
 	return worst, anyWrite
 }
 
-// Judged returns the latency figure to judge the target by: Corrected when
-// there is one (the closed model's raw figure hides stalls), else Raw (in the
-// open model Raw runs from the intended start, so it is the corrected figure).
+// Judged returns the latency figure to judge the target by. In the open
+// model Raw runs from the intended start, so it is the corrected figure. In
+// the closed model the raw figure hides stalls, but HdrHistogram's
+// correction adds values below the measured ones, so for a uniformly slow
+// target the corrected figure is the kinder one: each percentile, the max
+// and the mean are the larger of Raw and Corrected, and Count and Under
+// (the compliance) come from whichever complies less. No figure is kinder
+// than either measurement.
 func (st *Stats) Judged() *Latency {
-	if st.Corrected != nil {
-		return st.Corrected
+	if st.Corrected == nil {
+		return &st.Raw
 	}
-	return &st.Raw
+	j, r := *st.Corrected, &st.Raw
+	j.P50, j.P90, j.P99, j.P999 = max(j.P50, r.P50), max(j.P90, r.P90), max(j.P99, r.P99), max(j.P999, r.P999)
+	j.Max, j.Mean = max(j.Max, r.Max), max(j.Mean, r.Mean)
+	if r.Count > 0 && r.Compliance() < j.Compliance() {
+		j.Count, j.Under = r.Count, r.Under
+	}
+	return &j
 }
 
 func (st *Stats) headlineCompliance() float64 { return st.Judged().Compliance() }

@@ -67,8 +67,16 @@ func closedSummary(t *testing.T) *Summary {
 
 func TestWriteTextClosed(t *testing.T) {
 	s := closedSummary(t)
-	if s.Overall.Judged() != s.Overall.Corrected || s.Overall.Corrected == nil {
-		t.Error("closed model with correction: Judged is not the corrected figure")
+	// Judged: the less flattering of raw and corrected, figure by figure.
+	// Here the correction's fill-ins of checkout's 150 ms answers (100 ms,
+	// 50 ms) raise the share within 100 ms, so raw's share is judged.
+	o := &s.Overall
+	if o.Corrected == nil {
+		t.Fatal("closed model: no corrected figure")
+	}
+	if j := o.Judged(); j.Compliance() != min(o.Raw.Compliance(), o.Corrected.Compliance()) || j.P99 != max(o.Raw.P99, o.Corrected.P99) ||
+		j.Compliance() != o.Raw.Compliance() {
+		t.Errorf("judged compliance %v p99 %v; raw %v %v, corrected %v %v", j.Compliance(), j.P99, o.Raw.Compliance(), o.Raw.P99, o.Corrected.Compliance(), o.Corrected.P99)
 	}
 	var buf bytes.Buffer
 	if err := WriteText(&buf, s); err != nil {
@@ -76,7 +84,7 @@ func TestWriteTextClosed(t *testing.T) {
 	}
 	out := buf.String()
 	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[1], "Sub-100 ms compliance:") || !strings.Contains(lines[1], "corrected") {
+	if !strings.HasPrefix(lines[1], "Sub-100 ms compliance: 63.33% of 3,000 answers within 100 ms, raw (the correction for coordinated omission gives 65.62%, kinder") {
 		t.Errorf("headline is not first:\n%s", out)
 	}
 	// The worst write step is checkout (90% raw), not browse (0%, not a write).

@@ -192,7 +192,8 @@ func RunWorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return usage(err.Error())
 	}
-	prof, err := profiles.Named(w.Profile)
+	// The run passes its --env values in the environment, not the command line.
+	prof, err := profiles.Named(w.Profile, os.LookupEnv)
 	if err != nil {
 		return usage(fmt.Sprintf("profile %s: %v", w.Profile, err))
 	}

@@ -180,7 +180,7 @@ func TestK8sStormJob(t *testing.T) {
 				hlogs = append(hlogs, strings.Replace(o.Path, results+"/", "/results/", 1))
 			}
 		}
-		prof, err := profiles.Named(f.profile)
+		prof, err := profiles.Named(f.profile, f.env.lookup)
 		if err != nil {
 			t.Fatal(err)
 		}

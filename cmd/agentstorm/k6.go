@@ -272,6 +272,8 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 			readErr = fmt.Errorf("--strict: %w (the summary covers the lines before it)", readErr)
 		}
 		fin.Failed = readErr
+	} else if err := in.Refusal(); err != nil {
+		fin.Failed = fmt.Errorf("not judged: %w", err)
 	}
 	return fin.Finish()
 }

@@ -297,3 +297,28 @@ func TestK6IngestNoPoints(t *testing.T) {
 		t.Errorf("directory: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// TestK6IngestBrokenTimeLineExits1: input whose time line is broken (a first
+// point dated years off) or whose every point has an unreadable time is not
+// judged: exit 1 with a message, never 0 on a sliver.
+func TestK6IngestBrokenTimeLineExits1(t *testing.T) {
+	dir := t.TempDir()
+	good := k6Lines(3000, 100, []string{"add_to_cart"}, func(int) float64 { return 5 })
+	stale := `{"metric":"http_req_duration","type":"Point","data":{"time":"2019-01-01T00:00:00Z","value":5,"tags":{"name":"add_to_cart","status":"200"}}}` + "\n"
+	unreadable := strings.Repeat(`{"metric":"http_req_duration","type":"Point","data":{"time":"soon","value":5,"tags":{"name":"add_to_cart","status":"200"}}}`+"\n", 20)
+	for _, c := range []struct{ name, data, want string }{
+		{"stale.json", stale + string(good), "time line is broken"},
+		{"unreadable.json", unreadable, "no request was recorded"},
+	} {
+		in := filepath.Join(dir, c.name)
+		if err := os.WriteFile(in, []byte(c.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, extra := range [][]string{nil, {"--strict"}, {"--budget", "p99 < 1s"}} {
+			code, _, errOut := k6It(t, append([]string{"ingest", "-q", in}, extra...)...)
+			if code != exitFailed || !strings.Contains(errOut, c.want) {
+				t.Errorf("%s %v: exit %d, stderr %q; want exit %d and %q", c.name, extra, code, errOut, exitFailed, c.want)
+			}
+		}
+	}
+}

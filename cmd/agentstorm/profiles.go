@@ -30,10 +30,13 @@ func printProfilesUsage(w io.Writer) {
 	fmt.Fprintln(w, "  list             the built-in profiles with their one-line descriptions")
 	fmt.Fprintln(w, "  show NAME        print a built-in profile's YAML (documented in its comments), to copy and edit:")
 	fmt.Fprintln(w, "                     agentstorm profiles show smoke > my-storm.yaml")
+	fmt.Fprintln(w, "  show FILE        print a profile file with its ${NAME} variables filled in (secrets as ***)")
 	fmt.Fprintln(w, "  validate FILE... load and check profile files (or built-in names); every error is printed")
 	fmt.Fprintln(w, "                   as file:line:column with what was expected and a hint")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Flags:")
+	fmt.Fprintln(w, "  -e, --env NAME=VALUE  the value of ${NAME} in the profile (repeatable; wins over the")
+	fmt.Fprintln(w, "                   process environment, which the profile also reads)")
 	fmt.Fprintln(w, "  -h, --help       show this help")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit codes: 0 ok, 2 bad usage or an invalid profile.")
@@ -42,6 +45,8 @@ func printProfilesUsage(w io.Writer) {
 // runProfiles is `agentstorm profiles`.
 func runProfiles(_ context.Context, env *cliEnv, args []string) int {
 	fs := newCommandFlagSet("agentstorm profiles")
+	var vars envVars
+	addEnvFlag(fs, &vars)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printProfilesUsage(env.stdout)
@@ -52,6 +57,9 @@ func runProfiles(_ context.Context, env *cliEnv, args []string) int {
 		return exitUsage
 	}
 	rest := fs.Args()
+	if msg := vars.check(); msg != "" {
+		return profilesUsageError(env, msg)
+	}
 	if len(rest) == 0 {
 		printProfilesUsage(env.stderr)
 		return exitUsage
@@ -64,9 +72,12 @@ func runProfiles(_ context.Context, env *cliEnv, args []string) int {
 		return profilesList(env)
 	case "show":
 		if len(rest) != 2 {
-			return profilesUsageError(env, "show takes one built-in profile NAME (see 'agentstorm profiles list')")
+			return profilesUsageError(env, "show takes one built-in profile NAME (see 'agentstorm profiles list') or profile FILE")
 		}
 		src, err := profiles.BuiltinSource(rest[1])
+		if isProfileFile(rest[1]) {
+			src, err = resolvedProfile(rest[1], vars.lookup)
+		}
 		if err != nil {
 			fmt.Fprintf(env.stderr, "agentstorm profiles show: %v\n", err)
 			return exitUsage
@@ -80,7 +91,7 @@ func runProfiles(_ context.Context, env *cliEnv, args []string) int {
 		if len(rest) < 2 {
 			return profilesUsageError(env, "validate takes one or more profile FILEs")
 		}
-		return profilesValidate(env, rest[1:])
+		return profilesValidate(env, rest[1:], vars.lookup)
 	case "help":
 		printProfilesUsage(env.stdout)
 		return exitOK
@@ -111,15 +122,15 @@ func profilesList(env *cliEnv) int {
 
 // profilesValidate loads every file; a name that is not a file but is a
 // built-in validates the built-in.
-func profilesValidate(env *cliEnv, files []string) int {
+func profilesValidate(env *cliEnv, files []string, lookup profiles.Lookup) int {
 	code := exitOK
 	for _, f := range files {
 		var p *profiles.Profile
 		var err error
-		if fi, statErr := os.Stat(f); (statErr != nil || fi.IsDir()) && !strings.ContainsAny(f, `/\.`) {
-			p, err = profiles.Builtin(f)
+		if isProfileFile(f) {
+			p, err = profiles.LoadFileWith(f, lookup)
 		} else {
-			p, err = profiles.LoadFile(f)
+			p, err = profiles.Builtin(f)
 		}
 		if err != nil {
 			var les profiles.LoadErrors
@@ -139,4 +150,21 @@ func profilesValidate(env *cliEnv, files []string) int {
 			f, p.Workload.Model, p.Workload.Peak(), p.Workload.Duration(), len(p.Flows), steps, len(p.Budgets))
 	}
 	return code
+}
+
+// isProfileFile reports whether name is a profile file rather than the
+// name of a built-in: it exists, or looks like a path.
+func isProfileFile(name string) bool {
+	fi, err := os.Stat(name)
+	return (err == nil && !fi.IsDir()) || strings.ContainsAny(name, `/\.`)
+}
+
+// resolvedProfile reads the profile file name and returns it with its
+// variables filled in from lookup, secrets redacted.
+func resolvedProfile(name string, lookup profiles.Lookup) ([]byte, error) {
+	src, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read profile: %w", err)
+	}
+	return profiles.Resolved(name, src, lookup)
 }

@@ -51,12 +51,14 @@ type runFlags struct {
 	segment     string
 	startAt     string
 	metricsAddr string
+	env         envVars
 }
 
 // newRunFlagSet declares every flag of `agentstorm run` into f.
 func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs := newCommandFlagSet("agentstorm run")
 	fs.StringVar(&f.profile, "profile", profiles.DefaultBuiltin, "built-in profile NAME (see 'agentstorm profiles list') or profile FILE (.yaml)")
+	addEnvFlag(fs, &f.env)
 	fs.StringVar(&f.target, "target", "", `base URL every request goes to (http://HOST:PORT, https://...), or "bundled" to start the reference checkout (default: the profile's target)`)
 	fs.IntVar(&f.agents, "agents", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model)")
 	fs.DurationVar(&f.duration, "duration", 0, "run length: the stages become a ramp (--ramp) and a hold for the rest")
@@ -153,6 +155,8 @@ func runMeta(prof *profiles.Profile, f *runFlags, bundled bool) map[string]strin
 // validate returns a message naming the first bad flag value, or "".
 func (f *runFlags) validate(fs *pflag.FlagSet) string {
 	switch {
+	case f.env.check() != "":
+		return f.env.check()
 	case f.agents < 0:
 		return fmt.Sprintf("--agents %d: want a number of agents above 0", f.agents)
 	case fs.Changed("agents") && f.agents == 0:

@@ -77,7 +77,7 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	if err != nil {
 		return nil, runUsageError(env, err.Error())
 	}
-	prof, err := profiles.Named(f.profile)
+	prof, err := profiles.Named(f.profile, f.env.lookup)
 	if err != nil {
 		var les profiles.LoadErrors
 		if errors.As(err, &les) {
@@ -390,7 +390,7 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 		Command: func(i int) *exec.Cmd {
 			w := w
 			w.Segment = agents.Segment{Index: i, Count: n}
-			return exec.Command(exe, append([]string{"worker"}, w.Args()...)...)
+			return f.env.passTo(exec.Command(exe, append([]string{"worker"}, w.Args()...)...))
 		},
 		Workers: n, Start: s.start, Planned: prof.Workload.Duration(),
 		Steps: s.rec.Steps(), Regions: s.rec.Regions(), Dir: dir, FailOnLoss: f.failOnLoss,

@@ -1,0 +1,82 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// uniformlySlow records what a closed-model storm of a target that answers
+// every request in 1 s records (agents pacing at 50 ms): HdrHistogram's
+// correction fills in 950 ms, 900 ms, … 50 ms for each, values below any
+// measured one. Raw: 0% within 100 ms, p50 1 s; corrected: ~10% within
+// 100 ms and a p50 near 500 ms. Nothing stalled; the target is slow.
+func uniformlySlow(t *testing.T) *Summary {
+	t.Helper()
+	r := NewRecorder(Options{Model: ModelClosed, Steps: []string{"checkout"}, Regions: []string{"eu"}, Stripes: 1})
+	for i := 0; i < 200; i++ {
+		r.Record(i, 0, 0, time.Second, OK, 50*time.Millisecond)
+	}
+	s := r.Summary(10 * time.Second)
+	if s.Overall.Corrected == nil || s.Overall.Corrected.Compliance() == 0 || s.Overall.Corrected.P50 >= time.Second {
+		t.Fatalf("the correction did not fill in lower values: %+v", s.Overall.Corrected)
+	}
+	return s
+}
+
+// TestCorrectedNeverKinderThanRaw: a corrected figure is judged as the
+// larger of raw and corrected (percentiles) and the smaller (compliance),
+// in the judged figures, the headline, the JSON and every budget, at the
+// end and live.
+func TestCorrectedNeverKinderThanRaw(t *testing.T) {
+	s := uniformlySlow(t)
+	j := s.Overall.Judged()
+	if j.Compliance() != 0 || j.P50 < time.Second || j.P99 < time.Second {
+		t.Errorf("judged: compliance %v, p50 %v, p99 %v; want 0, >= 1s, >= 1s", j.Compliance(), j.P50, j.P99)
+	}
+
+	budgets, err := ParseBudgets([]string{"p50 < 800ms", "under(100ms) > 5%", "p99 < 2s"}, nil, BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := EvaluateBudgets(budgets, s)
+	if res[0].Met || res[0].Actual < 1000 {
+		t.Errorf("p50 < 800ms: %s (raw p50 is 1 s)", res[0].Describe())
+	}
+	if res[1].Met || res[1].Actual != 0 {
+		t.Errorf("under(100ms) > 5%%: %s (raw has none within 100 ms)", res[1].Describe())
+	}
+	if !res[2].Met {
+		t.Errorf("p99 < 2s: %s (both figures meet it)", res[2].Describe())
+	}
+
+	var text bytes.Buffer
+	if err := WriteText(&text, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "Sub-100 ms compliance: 0.00% of 200 answers within 100 ms, raw") {
+		t.Errorf("headline does not judge the raw figure:\n%s", text.String())
+	}
+	var js bytes.Buffer
+	if err := WriteJSON(&js, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"share": 0,`) || !strings.Contains(js.String(), `"figure": "raw"`) {
+		t.Errorf("JSON compliance is not the raw 0%%:\n%.600s", js.String())
+	}
+
+	// Live: the interval's figure is judged the same way.
+	abort, err := ParseBudgets([]string{"p50 < 800ms abort after 0s min 1"}, nil, BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRecorder(Options{Model: ModelClosed, Steps: []string{"checkout"}, Regions: []string{"eu"}, Stripes: 1})
+	for i := 0; i < 200; i++ {
+		r.Record(i, 0, 0, time.Second, OK, 50*time.Millisecond)
+	}
+	iv := r.Rotate(time.Now())
+	if f := NewLiveChecker(abort).Check(iv, 5*time.Second); f == nil || f.Actual < 1000 {
+		t.Errorf("live p50 < 800ms: %v, want a failure at the raw 1 s", f)
+	}
+}
