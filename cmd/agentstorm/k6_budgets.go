@@ -1,0 +1,73 @@
+package main
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/agentstorm/agentstorm/k6"
+	"github.com/agentstorm/agentstorm/report"
+)
+
+// checkK6Budgets checks the budgets' syntax before the input is read,
+// when the step and region names are not known yet: every word of the
+// expressions is allowed as a name, so only the grammar, metrics, units
+// and k6 figures are checked here. The names are checked after the read.
+func checkK6Budgets(exprs, sources []string) error {
+	if len(exprs) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var words []string
+	for _, e := range exprs {
+		for _, w := range strings.FieldsFunc(e, func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_-.:/?&%~", r))
+		}) {
+			if !seen[w] {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+	}
+	_, err := report.ParseBudgets(exprs, sources, report.BudgetOptions{Steps: words, Regions: words, Figures: figureUnitsOrNumber(words)})
+	return err
+}
+
+// figureUnitsOrNumber is k6's figure units, plus every other word as a
+// plain-number figure (a custom metric's name), for checkK6Budgets.
+func figureUnitsOrNumber(words []string) map[string]report.Unit {
+	u := k6.FigureUnits()
+	for _, w := range words {
+		if _, ok := u[w]; !ok && !report.IsBudgetKeyword(w) {
+			u[w] = report.UnitNumber
+		}
+	}
+	return u
+}
+
+// k6Live keeps the live checker current as steps and regions appear: the
+// abort budgets are parsed again whenever the recorder has grown, and
+// those that name a step not seen yet wait until it appears.
+type k6Live struct {
+	exprs, sources []string
+	steps, regions int
+	lc             *report.LiveChecker
+}
+
+func (l *k6Live) checker(rec *report.Recorder) *report.LiveChecker {
+	if len(l.exprs) == 0 {
+		return nil
+	}
+	if len(rec.Steps()) == l.steps && len(rec.Regions()) == l.regions {
+		return l.lc
+	}
+	l.steps, l.regions = len(rec.Steps()), len(rec.Regions())
+	o := report.BudgetOptions{Steps: rec.Steps(), Regions: rec.Regions(), Figures: k6.FigureUnits()}
+	var list []*report.Budget
+	for _, e := range l.exprs {
+		if b, err := report.ParseBudget(e, o); err == nil {
+			list = append(list, b)
+		}
+	}
+	l.lc = report.NewLiveChecker(list)
+	return l.lc
+}
