@@ -159,7 +159,7 @@ type Summary struct {
 	// Figures are extra run-wide figures budgets may judge (audit or
 	// ingest figures such as "lost_orders"); nil when none.
 	Figures map[string]float64
-	// Budgets are the budget verdicts (EvaluateBudgets); nil when the run
+	// Budgets are the budget verdicts (budget.Evaluate); nil when the run
 	// had no budgets.
 	Budgets []BudgetResult
 	// Aborted is the live budget failure that stopped the run, if any.
@@ -398,4 +398,17 @@ func (s *Summary) fill(cells []acc) {
 	s.Overall = all.stats("all", -1, -1, elapsed)
 	s.Dropped = s.Overall.Dropped
 	s.Clamped = s.Overall.Clamped
+}
+
+// JudgedHistogram returns the histogram st is judged by: the corrected
+// one when there is one, else the raw one (a budget also judges the raw
+// one and keeps the less flattering figure).
+func (st *Stats) JudgedHistogram() *hdr.Histogram { return judgedHistogram(st) }
+
+// judgedHistogram is Stats.JudgedHistogram.
+func judgedHistogram(st *Stats) *hdr.Histogram {
+	if st.CorrectedHistogram != nil {
+		return st.CorrectedHistogram
+	}
+	return st.Histogram
 }

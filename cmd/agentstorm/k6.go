@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/k6"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -252,8 +253,8 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	// does not have is a usage error, but the summary and outputs are
 	// still written (the ingest may have been a long --follow) with the
 	// budgets that do apply.
-	bopts := report.BudgetOptions{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units}
-	budgets, budgetErr := report.ParseBudgets(bexprs, bsources, bopts)
+	bopts := budget.Options{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units}
+	budgets, budgetErr := budget.ParseAll(bexprs, bsources, bopts)
 	fin := finish.Run{Command: "k6", Stdout: &out, Stderr: env.stderr, Summary: sum, Budgets: budgets,
 		Aborts: []*report.Abort{liveFail.Abort()}, Quiet: f.quiet,
 		AfterText: func(w io.Writer) { writeK6Notes(w, in, name) }, Outputs: finish.SummaryOutputs(outs)}

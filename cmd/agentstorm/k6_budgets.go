@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/k6"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // checkK6Budgets checks the budgets' syntax before the input is read,
@@ -28,7 +29,7 @@ func checkK6Budgets(exprs, sources []string) error {
 			}
 		}
 	}
-	_, err := report.ParseBudgets(exprs, sources, report.BudgetOptions{Steps: words, Regions: words, Figures: figureUnitsOrNumber(words)})
+	_, err := budget.ParseAll(exprs, sources, budget.Options{Steps: words, Regions: words, Figures: figureUnitsOrNumber(words)})
 	return err
 }
 
@@ -37,7 +38,7 @@ func checkK6Budgets(exprs, sources []string) error {
 func figureUnitsOrNumber(words []string) map[string]report.Unit {
 	u := k6.FigureUnits()
 	for _, w := range words {
-		if _, ok := u[w]; !ok && !report.IsBudgetKeyword(w) {
+		if _, ok := u[w]; !ok && !budget.IsKeyword(w) {
 			u[w] = report.UnitNumber
 		}
 	}
@@ -50,10 +51,10 @@ func figureUnitsOrNumber(words []string) map[string]report.Unit {
 type k6Live struct {
 	exprs, sources []string
 	steps, regions int
-	lc             *report.LiveChecker
+	lc             *budget.LiveChecker
 }
 
-func (l *k6Live) checker(rec *report.Recorder) *report.LiveChecker {
+func (l *k6Live) checker(rec *report.Recorder) *budget.LiveChecker {
 	if len(l.exprs) == 0 {
 		return nil
 	}
@@ -61,13 +62,13 @@ func (l *k6Live) checker(rec *report.Recorder) *report.LiveChecker {
 		return l.lc
 	}
 	l.steps, l.regions = len(rec.Steps()), len(rec.Regions())
-	o := report.BudgetOptions{Steps: rec.Steps(), Regions: rec.Regions(), Figures: k6.FigureUnits()}
-	var list []*report.Budget
+	o := budget.Options{Steps: rec.Steps(), Regions: rec.Regions(), Figures: k6.FigureUnits()}
+	var list []*budget.Budget
 	for _, e := range l.exprs {
-		if b, err := report.ParseBudget(e, o); err == nil {
+		if b, err := budget.Parse(e, o); err == nil {
 			list = append(list, b)
 		}
 	}
-	l.lc = report.NewLiveChecker(list)
+	l.lc = budget.NewLiveChecker(list)
 	return l.lc
 }

@@ -6,11 +6,12 @@ import (
 	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // budgetOptions returns the parser's view of a summary's run.
-func budgetOptions(s *report.Summary) report.BudgetOptions {
-	o := report.BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes}
+func budgetOptions(s *report.Summary) budget.Options {
+	o := budget.Options{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes}
 	if len(s.Figures) > 0 {
 		o.Figures = map[string]report.Unit{}
 		gd := gameday.FigureUnits() // game-day audit figures keep their units

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -161,7 +162,7 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	fe, fsrc := flagBudgets(f.budgets)
 	exprs, sources = append(exprs, fe...), append(sources, fsrc...)
-	budgets, err := report.ParseBudgets(exprs, sources, budgetOptions(s))
+	budgets, err := budget.ParseAll(exprs, sources, budgetOptions(s))
 	if err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm report: bad budget:\n%v\n", err)
 		return exitUsage

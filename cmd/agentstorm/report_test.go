@@ -12,6 +12,7 @@ import (
 	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // reportIt runs `agentstorm report args...` in-process.
@@ -245,11 +246,11 @@ func TestBuiltinBudgetsParse(t *testing.T) {
 		}
 		o := agents.RecorderOptions(p)
 		exprs, sources := profileBudgets(p)
-		bo := report.BudgetOptions{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes}
+		bo := budget.Options{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes}
 		if len(p.ChaosActions) > 0 { // as run: a game day's budgets may name its audit figures
 			bo.Figures = gameday.FigureUnits()
 		}
-		bs, err := report.ParseBudgets(exprs, sources, bo)
+		bs, err := budget.ParseAll(exprs, sources, bo)
 		if err != nil || len(bs) != len(p.Budgets) {
 			t.Errorf("%s: %v", b.Name, err)
 		}

@@ -117,10 +117,10 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		return code
 	}
 	defer s.stopTarget()
+	defer s.abortHlog()                                    // a log not committed is removed
 	if code := s.prepare(runCtx, cancel); code != exitOK { // recorder, hlog, observers
 		return code
 	}
-	defer s.abortHlog()
 	sum, st, runErr, code := s.run(runCtx)
 	if sum == nil {
 		return code

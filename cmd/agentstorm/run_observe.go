@@ -9,6 +9,7 @@ import (
 	"github.com/agentstorm/agentstorm/agents/fleet"
 	"github.com/agentstorm/agentstorm/metrics"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -55,7 +56,7 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 	var obs agents.Observers
 	obs.Add(func(iv *report.Interval, _ agents.Stats) { s.series.Add(iv) })
 	obs.Add(s.writeInterval)
-	live := report.NewLiveChecker(s.budgets)
+	live := budget.NewLiveChecker(s.budgets)
 	obs.Add(func(iv *report.Interval, st agents.Stats) {
 		if s.liveFail == nil && iv.Duration() >= 500*time.Millisecond {
 			if lf := live.Check(iv, st.Elapsed); lf != nil {

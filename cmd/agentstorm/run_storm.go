@@ -15,6 +15,7 @@ import (
 	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 	"github.com/agentstorm/agentstorm/target/supervisor"
@@ -37,7 +38,7 @@ type storm struct {
 	capacity int  // agents this process holds
 
 	bexprs, bsources []string
-	budgets          []*report.Budget
+	budgets          []*budget.Budget
 	cfg              agents.Config
 	bundled          bool
 
@@ -99,11 +100,11 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	s.bexprs, s.bsources = profileBudgets(prof)
 	fe, fsrc := flagBudgets(f.budgets)
 	s.bexprs, s.bsources = append(s.bexprs, fe...), append(s.bsources, fsrc...)
-	bopts := report.BudgetOptions{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes}
+	bopts := budget.Options{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes}
 	if s.chaos {
 		bopts.Figures = gameday.FigureUnits()
 	}
-	if s.budgets, err = report.ParseBudgets(s.bexprs, s.bsources, bopts); err != nil {
+	if s.budgets, err = budget.ParseAll(s.bexprs, s.bsources, bopts); err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
 		return nil, exitUsage
 	}

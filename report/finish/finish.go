@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // Exit codes of every command that finishes a run.
@@ -42,7 +43,7 @@ type Run struct {
 	// Summary is the run's; Finish stores the budget verdicts in it.
 	Summary *report.Summary
 	// Budgets are judged on the summary's totals.
-	Budgets []*report.Budget
+	Budgets []*budget.Budget
 	// Aborts are the live budget failures that stopped the run: their
 	// budgets are missed whatever the totals say. The first whose budget
 	// is among Budgets becomes Summary.Aborted when that is not set.
@@ -93,7 +94,7 @@ func SummaryOutputs(specs []Spec) []Output {
 // on Stderr, and returns the exit code.
 func (r *Run) Finish() int {
 	s := r.Summary
-	results := report.EvaluateBudgets(r.Budgets, s)
+	results := budget.Evaluate(r.Budgets, s)
 	report.MarkAborted(results, r.Aborts...)
 	s.Budgets = results
 	if s.Aborted == nil {
@@ -152,7 +153,7 @@ func (r *Run) liveFailure() *report.LiveFailure {
 	for _, a := range r.Aborts {
 		for _, b := range r.Budgets {
 			if a != nil && b.Expr == a.Expr {
-				return &report.LiveFailure{Budget: b, Actual: a.Actual, At: a.At}
+				return b.Failure(a.Actual, a.At)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // summary returns a summary of a short run on one step: 100 answers of
@@ -26,9 +27,9 @@ func summary(t *testing.T) *report.Summary {
 	return rec.Summary(2 * time.Second)
 }
 
-func budgets(t *testing.T, s *report.Summary, exprs ...string) []*report.Budget {
+func budgets(t *testing.T, s *report.Summary, exprs ...string) []*budget.Budget {
 	t.Helper()
-	bs, err := report.ParseBudgets(exprs, nil, report.BudgetOptions{Steps: s.Steps, Regions: s.Regions})
+	bs, err := budget.ParseAll(exprs, nil, budget.Options{Steps: s.Steps, Regions: s.Regions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestFinishMarksAborts(t *testing.T) {
 	if !s.Budgets[1].Met {
 		t.Errorf("the other budget is marked too: %+v", s.Budgets[1])
 	}
-	if s.Aborted == nil || s.Aborted.Budget != bs[0] || s.Aborted.At != 3*time.Second {
+	if s.Aborted == nil || s.Aborted.Expr != bs[0].Expr || s.Aborted.Source != bs[0].Source || s.Aborted.Actual != 1500 || s.Aborted.At != 3*time.Second {
 		t.Errorf("summary's abort %+v", s.Aborted)
 	}
 	if out.Len() != 0 {

@@ -158,7 +158,7 @@ func endOf(s *report.Summary) End {
 	}
 	if a := s.Aborted; a != nil {
 		e.Aborted = a.String()
-		e.AbortedBudget, e.AbortedAtMs, e.AbortedActual = a.Budget.Expr, a.At.Milliseconds(), a.Actual
+		e.AbortedBudget, e.AbortedAtMs, e.AbortedActual = a.Expr, a.At.Milliseconds(), a.Actual
 	}
 	for i := range s.Cells {
 		c := &s.Cells[i]
