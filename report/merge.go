@@ -102,3 +102,16 @@ func (r *Recorder) MergeExpectedIntervals(steps, regions []string, ei [][3]int64
 		t.eiN += e[2]
 	}
 }
+
+// MergePacked merges src into dst, either of which may be nil, and returns
+// the result (src itself when dst is nil).
+func MergePacked(dst, src *hdr.PackedHistogram) *hdr.PackedHistogram {
+	if src == nil {
+		return dst
+	}
+	if dst == nil {
+		return src
+	}
+	dst.Merge(src)
+	return dst
+}

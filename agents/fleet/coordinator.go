@@ -140,16 +140,8 @@ func (c *Coordinator) Run(ctx context.Context) (*report.Summary, agents.Stats, e
 // readLogs merges the hlog files into one summary.
 func readLogs(paths []string) (*report.Summary, error) {
 	ls := hlog.NewSet()
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("read log: %w", err)
-		}
-		err = ls.Read(p, f)
-		_ = f.Close()
-		if err != nil {
-			return nil, err
-		}
+	if err := ls.ReadFiles(paths...); err != nil {
+		return nil, err
 	}
 	return ls.Summary()
 }

@@ -67,20 +67,9 @@ func (m *merger) add(k int, iv *report.Interval) {
 		dst.Under += src.Under
 		dst.Clamped += src.Clamped
 		dst.Dropped += src.Dropped
-		dst.Latency = mergePacked(dst.Latency, src.Latency)
-		dst.Corrected = mergePacked(dst.Corrected, src.Corrected)
+		dst.Latency = report.MergePacked(dst.Latency, src.Latency)
+		dst.Corrected = report.MergePacked(dst.Corrected, src.Corrected)
 	}
-}
-
-func mergePacked(dst, src *hdr.PackedHistogram) *hdr.PackedHistogram {
-	if src == nil {
-		return dst
-	}
-	if dst == nil {
-		return src
-	}
-	dst.Merge(src)
-	return dst
 }
 
 // flush emits the seconds that are complete (all, when final).

@@ -196,13 +196,7 @@ func readLogs(files []string) (*hlog.Set, error) {
 			}
 			continue
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("read log: %w", err)
-		}
-		err = ls.Read(p, f)
-		_ = f.Close()
-		if err != nil {
+		if err := ls.ReadFiles(p); err != nil {
 			return nil, err
 		}
 	}

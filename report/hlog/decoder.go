@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/agentstorm/agentstorm/report"
 )
 
@@ -341,9 +339,9 @@ func (d *Decoder) histogram(iv *report.Interval, line string) error {
 	hl.h.SetStartTimeMs(iv.Start.UnixMilli())
 	hl.h.SetEndTimeMs(iv.End.UnixMilli())
 	if corrected {
-		ci.Corrected = mergePacked(ci.Corrected, hl.h)
+		ci.Corrected = report.MergePacked(ci.Corrected, hl.h)
 	} else {
-		ci.Latency = mergePacked(ci.Latency, hl.h)
+		ci.Latency = report.MergePacked(ci.Latency, hl.h)
 		hl.h.MergeInto(iv.All)
 	}
 	return nil
@@ -401,16 +399,4 @@ func (d *Decoder) lineRecord(hl histLine, step, region string, corrected bool, k
 		iv.Under = c.Under
 	}
 	return r
-}
-
-// mergePacked merges src into dst (either may be nil) and returns it.
-func mergePacked(dst, src *hdr.PackedHistogram) *hdr.PackedHistogram {
-	if src == nil {
-		return dst
-	}
-	if dst == nil {
-		return src
-	}
-	dst.Merge(src)
-	return dst
 }

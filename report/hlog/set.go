@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sort"
 	"time"
 
@@ -117,6 +118,22 @@ func (ls *Set) Budgets() []Budget { return ls.budgets }
 
 // Aborted returns the live budget failures recorded in the logs' end lines.
 func (ls *Set) Aborted() []Abort { return ls.aborted }
+
+// ReadFiles reads the hlog files at paths into the set, in order.
+func (ls *Set) ReadFiles(paths ...string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		err = ls.Read(p, f)
+		_ = f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Read reads one hlog into the set. name is used in error messages.
 func (ls *Set) Read(name string, r io.Reader) error {
