@@ -63,15 +63,15 @@ type Decoder struct {
 	end      *End
 	// cur is the last interval record read; counted is set once there
 	// was one.
-	cur        *Record
-	counted    bool
-	sawHist    bool
-	queue      []*Record
-	copyTo     io.Writer
-	pending    []byte // the lines of the interval being read, for copyTo
-	onComment  func(line string) error
-	onMeta     func(m *Meta) error
-	everything bool // io.EOF was returned
+	cur       *Record
+	counted   bool
+	sawHist   bool
+	queue     []*Record
+	copyTo    io.Writer
+	pending   []byte // the lines of the interval being read, for copyTo
+	onComment func(line string) error
+	onMeta    func(m *Meta) error
+	eof       bool // io.EOF was returned
 }
 
 // NewDecoder returns a tolerant decoder of r; name is used in errors.
@@ -219,7 +219,7 @@ func (d *Decoder) Next() (*Record, error) {
 
 // atEOF is what Next returns at the end of the input.
 func (d *Decoder) atEOF() error {
-	if !d.strict && !d.everything {
+	if !d.strict && !d.eof {
 		if d.lines.n == 0 {
 			return fmt.Errorf("%s: empty file: not an hlog (no histogram lines)", d.lines.name)
 		}
@@ -227,7 +227,7 @@ func (d *Decoder) atEOF() error {
 			return fmt.Errorf("%s: not an hlog (no histogram lines)", d.lines.name)
 		}
 	}
-	d.everything = true
+	d.eof = true
 	return io.EOF
 }
 
