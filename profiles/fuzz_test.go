@@ -19,11 +19,12 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(validSrc))
 	f.Add([]byte("a: &x [*x, *x]\nflows: *x\n"))
 	f.Add([]byte("workload: {model: open, stages: [{to: 5, over: 1s}, {hold: 2s}]}\nflows: [{name: a, steps: [{name: b, path: '/{{int 1 2}}', body: [1, {a: '{{seq}}'}]}]}]\n"))
+	f.Add([]byte("target: ${URL:-http://h}\nworkload: {model: closed, stages: \"0->${N} in 1s\"}\nflows: [{name: a, steps: [{name: b, path: \"/${V}/$${x}\", headers: {A: \"${secret:S}\"}, body: |\n  ${V} ${secret:S} ${Z:-}\n}]}]\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if len(src) > 1<<16 {
 			return
 		}
-		p, err := Load("fuzz.yaml", src, "/nonexistent-agentstorm-fuzz")
+		p, err := LoadWith("fuzz.yaml", src, "/nonexistent-agentstorm-fuzz", env(map[string]string{"N": "3", "V": "{{seq}} a\r\nb", "S": "s\"e{c", "Z": ""}))
 		if err != nil {
 			if _, ok := err.(LoadErrors); !ok {
 				t.Fatalf("error of type %T: %v", err, err)

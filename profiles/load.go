@@ -56,7 +56,8 @@ func LoadWith(name string, src []byte, dir string, lookup Lookup) (p *Profile, e
 		// must never crash the tool.
 		if r := recover(); r != nil {
 			p = nil
-			err = append(l.errs, LoadError{File: name, Msg: fmt.Sprintf("cannot parse profile: %v", r), Hint: "this is a bug in agentstorm; please report it with the file"}).sorted()
+			l.errs = append(l.errs, LoadError{File: name, Msg: fmt.Sprintf("cannot parse profile: %v", r), Hint: "this is a bug in agentstorm; please report it with the file"})
+			err = l.redactedErrs()
 		}
 	}()
 	p = l.load()

@@ -16,7 +16,8 @@ func Resolved(name string, src []byte, lookup Lookup) (out []byte, err error) {
 	l := newLoader(name, src, lookup)
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, LoadErrors{{File: name, Msg: fmt.Sprintf("cannot parse profile: %v", r), Hint: "this is a bug in agentstorm; please report it with the file"}}
+			l.errs = append(l.errs, LoadError{File: name, Msg: fmt.Sprintf("cannot parse profile: %v", r), Hint: "this is a bug in agentstorm; please report it with the file"})
+			out, err = nil, l.redactedErrs()
 		}
 	}()
 	doc := l.parse(true)

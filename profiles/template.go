@@ -113,7 +113,7 @@ func compileTemplate(s string, esc escMode, env tmplEnv, spans []varSpan) (templ
 			lit = appendLit(lit, s[i:], esc)
 			break
 		}
-		if fromVar(spans, i+j) || fromVar(spans, i+j+1) {
+		if varAt(spans, i+j) != "" || varAt(spans, i+j+1) != "" {
 			lit = appendLit(lit, s[i:i+j+1], esc)
 			i += j + 1
 			continue
@@ -147,16 +147,6 @@ func compileTemplate(s string, esc escMode, env tmplEnv, spans []varSpan) (templ
 	}
 	flush()
 	return t, errs
-}
-
-// fromVar reports whether byte off came from a profile variable.
-func fromVar(spans []varSpan, off int) bool {
-	for _, sp := range spans {
-		if sp.name != "" && off >= sp.start && off < sp.end {
-			return true
-		}
-	}
-	return false
 }
 
 // appendLit appends literal text, escaped for JSON strings when needed.

@@ -122,35 +122,32 @@ func (l *loader) expandNode(n *yaml.Node, sc scope, seen map[*yaml.Node]bool) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			vs := sc.field(k.Value)
-			if k.Value == "<<" && k.Tag == "!!merge" {
-				// Merged keys land in this mapping.
-				vs = sc
-				if v.Kind == yaml.SequenceNode {
-					for _, m := range v.Content {
-						l.expandMerged(m, sc, seen)
-					}
-					continue
-				}
+			if !isMerge(k) {
+				l.expandNode(v, sc.field(k.Value), seen)
+				continue
 			}
-			l.expandMerged(v, vs, seen)
+			// Merged keys (<<: *a or <<: [*a, *b]) land in this mapping.
+			if v.Kind == yaml.SequenceNode {
+				for _, m := range v.Content {
+					l.expandNode(m, sc, seen)
+				}
+				continue
+			}
+			l.expandNode(v, sc, seen)
 		}
 	case yaml.ScalarNode:
 		l.expandScalar(n, sc)
+	case yaml.AliasNode:
+		// What it refers to was expanded at its anchor, earlier in the
+		// file, maybe where a secret may be; here it may not.
+		if l.holdsSecret(n.Alias, sc, map[*yaml.Node]bool{}) {
+			l.errf(n, secretsHint, "this alias (*%s) brings a secret (${secret:...}) to a place that cannot hold one", n.Value)
+		}
 	}
 }
 
-// expandMerged expands n, or checks what an alias refers to (expanded
-// where its anchor is, earlier in the file) for secrets out of place.
-func (l *loader) expandMerged(n *yaml.Node, sc scope, seen map[*yaml.Node]bool) {
-	if n.Kind != yaml.AliasNode {
-		l.expandNode(n, sc, seen)
-		return
-	}
-	if sc != scopeWire && l.holdsSecret(n.Alias, sc, map[*yaml.Node]bool{}) {
-		l.errf(n, secretsHint, "this alias (*%s) brings a secret (${secret:...}) to a place that cannot hold one", n.Value)
-	}
-}
+// isMerge reports whether a mapping key is YAML's merge key (<<).
+func isMerge(k *yaml.Node) bool { return k.Value == "<<" && k.Tag == "!!merge" }
 
 // holdsSecret reports whether n, placed in scope sc, puts a secret where
 // none may be.
@@ -173,7 +170,7 @@ func (l *loader) holdsSecret(n *yaml.Node, sc scope, seen map[*yaml.Node]bool) b
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			vs := sc.field(n.Content[i].Value)
-			if n.Content[i].Value == "<<" {
+			if isMerge(n.Content[i]) {
 				vs = sc
 			}
 			if l.holdsSecret(n.Content[i+1], vs, seen) {
@@ -322,15 +319,16 @@ func (l *loader) parseVarRef(n *yaml.Node, off int, token string) (varRef, bool)
 			return r, false
 		}
 	}
-	if !envName(r.name) {
+	if !IsVarName(r.name) {
 		l.varErr(n, off, token, "cannot read "+token+": "+strconv.Quote(r.name)+" is not a variable name", hint)
 		return r, false
 	}
 	return r, true
 }
 
-// envName reports whether s is an environment variable name.
-func envName(s string) bool {
+// IsVarName reports whether s can be the NAME of ${NAME}: letters, digits
+// and _, not starting with a digit (an environment variable's name).
+func IsVarName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -396,9 +394,13 @@ func (l *loader) offsetOf(line, col int) int {
 }
 
 // varAt returns the variable whose value holds byte off of scalar n's
-// value ("" when the byte was written in the file).
-func (l *loader) varAt(n *yaml.Node, off int) string {
-	for _, sp := range l.spans[n] {
+// value ("" when the byte was written in the file): a {{ there is text,
+// not a template.
+func (l *loader) varAt(n *yaml.Node, off int) string { return varAt(l.spans[n], off) }
+
+// varAt returns the variable of spans whose value holds byte off, or "".
+func varAt(spans []varSpan, off int) string {
+	for _, sp := range spans {
 		if off >= sp.start && off < sp.end {
 			return sp.name
 		}

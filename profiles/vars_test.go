@@ -38,6 +38,22 @@ func loadVarsErrs(t *testing.T, src string, vars map[string]string) LoadErrors {
 	return les
 }
 
+// stepsProfile is a profile with one flow whose steps are the YAML list
+// items given (indented by 6).
+func stepsProfile(steps string) string {
+	return "target: http://127.0.0.1:9\nworkload: {model: closed, stages: \"0->1 in 1s\"}\nflows:\n  - name: f\n    steps:\n" + steps
+}
+
+// wantIn checks that got holds every want.
+func wantIn(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, got)
+		}
+	}
+}
+
 // request renders step i of the first flow.
 func request(t *testing.T, p *Profile, i int) string {
 	t.Helper()
@@ -93,39 +109,23 @@ func TestVariablesSubstituteAtLoad(t *testing.T) {
 	if p.Budgets[0].Expr != "p99(login) < 250ms" {
 		t.Errorf("budget %q", p.Budgets[0].Expr)
 	}
-	req := request(t, p, 0)
-	for _, want := range []string{
+	wantIn(t, "the request", request(t, p, 0),
 		"POST /api/login HTTP/1.1\r\n",
 		"Authorization: Bearer s3cr3t-key\r\n",
 		"X-Note: ${NOT_A_VAR} costs $5\r\n",
-		`{"user":"a\"b","qty":4,"code":"4","pin":"0042"}`,
-	} {
-		if !strings.Contains(req, want) {
-			t.Errorf("request lacks %q:\n%s", want, req)
-		}
-	}
+		`{"user":"a\"b","qty":4,"code":"4","pin":"0042"}`)
 }
 
 // TestVariableValueIsText: a value holding {{ is sent as written, not read
 // as a template.
 func TestVariableValueIsText(t *testing.T) {
-	src := `target: http://127.0.0.1:9
-workload: {model: closed, stages: "0->1 in 1s"}
-flows:
-  - name: f
-    steps:
-      - name: a
+	src := stepsProfile(`      - name: a
         path: /x/${P}/{{agent.id}}
         headers: {X-Raw: "${RAW}-{{agent.id}}", X-Secret: "${secret:S}"}
         body: {v: "${RAW}"}
-`
+`)
 	p := loadVars(t, src, map[string]string{"P": "{{seq}}", "RAW": "{{uuid}}", "S": "x{{perm.a}}"})
-	req := request(t, p, 0)
-	for _, want := range []string{"GET /x/{{seq}}/7 HTTP", "X-Raw: {{uuid}}-7\r\n", "X-Secret: x{{perm.a}}\r\n", `{"v":"{{uuid}}"}`} {
-		if !strings.Contains(req, want) {
-			t.Errorf("request lacks %q:\n%s", want, req)
-		}
-	}
+	wantIn(t, "the request", request(t, p, 0), "GET /x/{{seq}}/7 HTTP", "X-Raw: {{uuid}}-7\r\n", "X-Secret: x{{perm.a}}\r\n", `{"v":"{{uuid}}"}`)
 }
 
 func TestVariableErrorsArePlaced(t *testing.T) {
@@ -177,13 +177,14 @@ flows:
         expect: {body: "${secret:K}"}
       - name: *tok
         path: /b
-budgets: ["p99(a) < ${secret:K}"]
+budgets: ["p99(a) < ${secret:K}", *tok]
 `
 	les := loadVarsErrs(t, src, map[string]string{"K": "topsecret"})
-	for _, marker := range []string{"${secret:K}\n", `${secret:K}", X-Ok`, `${secret:K}"}` + "\n        expect", `${secret:K}"}` + "\n      -", `${secret:K}"]`} {
+	for _, marker := range []string{"${secret:K}\n", `${secret:K}", X-Ok`, `${secret:K}"}` + "\n        expect", `${secret:K}"}` + "\n      -", `${secret:K}", *tok]`} {
 		wantErr(t, les, at(t, "t.yaml", src, marker, 1), "a secret (${secret:K}) cannot be used here", "only in a step's path, its header values")
 	}
 	wantErr(t, les, at(t, "t.yaml", src, "*tok", 1), "this alias (*tok) brings a secret")
+	wantErr(t, les, at(t, "t.yaml", src, "*tok", 2), "this alias (*tok) brings a secret")
 	if strings.Contains(les.Error(), "topsecret") {
 		t.Errorf("errors show the secret:\n%v", les)
 	}
@@ -192,12 +193,7 @@ budgets: ["p99(a) < ${secret:K}"]
 // TestSecretsRedactedInErrors: a bad value holding a secret is reported
 // without it.
 func TestSecretsRedactedInErrors(t *testing.T) {
-	src := `target: http://127.0.0.1:9
-workload: {model: closed, stages: "0->1 in 1s"}
-flows:
-  - name: f
-    steps:
-      - name: a
+	src := stepsProfile(`      - name: a
         path: ${secret:TOKEN}/x
       - name: b
         path: /t/${secret:TOKEN2}/x
@@ -205,7 +201,7 @@ flows:
         path: /c
         body:
           n: ${secret:NUM}
-`
+`)
 	vars := map[string]string{"TOKEN": "tok-ABC123", "TOKEN2": "has space", "NUM": "1e999"}
 	les := loadVarsErrs(t, src, vars)
 	wantErr(t, les, at(t, "t.yaml", src, "${secret:TOKEN}", 1), "path \"***/x\" must start with /")
@@ -219,17 +215,12 @@ flows:
 }
 
 func TestProfileRedact(t *testing.T) {
-	src := `target: http://127.0.0.1:9
-workload: {model: closed, stages: "0->1 in 1s"}
-flows:
-  - name: f
-    steps:
-      - name: a
+	src := stepsProfile(`      - name: a
         path: /a
-        headers: {A: "${secret:A}", B: "${secret:B}", C: "${secret:EMPTY}"}
-`
+        headers: {A: "${secret:A}", B: "${secret:B}", C: "${secret:EMPTY}", D: "${secret:UNSET:-fallback}"}
+`)
 	p := loadVars(t, src, map[string]string{"A": "abc", "B": "xabcx", "EMPTY": ""})
-	if got := p.Redact("1 abc 2 xabcx 3"); got != "1 *** 2 *** 3" {
+	if got := p.Redact("1 abc 2 xabcx 3 fallback"); got != "1 *** 2 *** 3 ***" {
 		t.Errorf("Redact = %q", got)
 	}
 }
@@ -301,13 +292,18 @@ func TestResolvedRedactsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the resolved profile does not load: %v\n%s", err, s)
 	}
-	req := request(t, p, 0)
-	for _, want := range []string{"Authorization: Bearer ***\r\n", `"user":"u: x"`, "X-Note: ${NOT_A_VAR} costs $5"} {
-		if !strings.Contains(req, want) {
-			t.Errorf("resolved profile's request lacks %q:\n%s\n%s", want, req, s)
-		}
-	}
+	wantIn(t, "the resolved profile's request", request(t, p, 0), "Authorization: Bearer ***\r\n", `"user":"u: x"`, "X-Note: ${NOT_A_VAR} costs $5")
 	if _, err := Resolved("t.yaml", []byte(varsSrc), nil); err == nil || !strings.Contains(err.Error(), "SHOP_URL is not set") {
 		t.Errorf("Resolved with nothing set: %v", err)
 	}
+}
+
+// TestSecretThroughMergeKey: a step merging (<<) another step's headers
+// keeps the secret on the wire.
+func TestSecretThroughMergeKey(t *testing.T) {
+	src := stepsProfile(`      - &base {name: a, path: /a, headers: {Authorization: "Bearer ${secret:K}"}}
+      - {<<: *base, name: b}
+`)
+	p := loadVars(t, src, map[string]string{"K": "k3y"})
+	wantIn(t, "step b's request", request(t, p, 1), "GET /a HTTP/1.1\r\n", "Authorization: Bearer k3y\r\n")
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/agentstorm/agentstorm/profiles"
 )
 
 // envVars is --env/-e NAME=VALUE (repeatable, as k6 has it): values of a
@@ -20,14 +22,14 @@ type envVars struct {
 
 // addEnvFlag declares --env/-e into fs.
 func addEnvFlag(fs *pflag.FlagSet, e *envVars) {
-	fs.VarP(e, "env", "e", "NAME=VALUE: the value of ${NAME} in the profile (repeatable; wins over the process environment, whose variables the profile also reads; values given here show in the process list, so pass secrets in the environment)")
+	fs.VarP(e, "env", "e", "the value of ${NAME} or ${secret:NAME} in the profile (repeatable; wins over the process environment, which the profile also reads; values given here show in the process list: pass secrets in the environment)")
 }
 
 // Set records one NAME=VALUE. A bad argument is not refused here: pflag
 // would print it, and it may hold a secret; see check.
 func (e *envVars) Set(s string) error {
 	name, val, ok := strings.Cut(s, "=")
-	if !ok || !isEnvName(name) {
+	if !ok || !profiles.IsVarName(name) {
 		if e.bad == "" {
 			e.bad = fmt.Sprintf("--env: argument %d is not NAME=VALUE (NAME: letters, digits and _, not starting with a digit); it is not shown, as it may hold a secret", len(e.names)+1)
 		}
@@ -73,15 +75,4 @@ func (e *envVars) passTo(cmd *exec.Cmd) *exec.Cmd {
 	}
 	cmd.Env = env
 	return cmd
-}
-
-// isEnvName reports whether s can be a variable name.
-func isEnvName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '_' && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
 }

@@ -45,6 +45,7 @@ type runFlags struct {
 	segment     string
 	startAt     string
 	metricsAddr string
+	push        pushFlags
 	env         envVars
 }
 
@@ -69,7 +70,8 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm (exit 1) when a worker process dies, instead of going on with the rest")
 	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")
 	fs.StringVar(&f.startAt, "start-at", "", "wait until this time (RFC 3339, e.g. 2026-11-26T18:00:00Z) and start the stages from it, so segments on several hosts start together")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as native histograms) at http://ADDR/metrics, e.g. :9464")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as classic and native histograms) at http://ADDR/metrics, e.g. :9464")
+	addPushFlags(fs, &f.push)
 	return fs
 }
 

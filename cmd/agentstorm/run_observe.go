@@ -66,18 +66,30 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 			}
 		}
 	})
-	if s.f.metricsAddr != "" {
+	var m *metrics.Metrics // nil when no metrics are exported
+	if s.f.metricsAddr != "" || s.f.push.target() != "" {
 		var labels map[string]string
 		if !seg.Whole() {
 			labels = map[string]string{"segment": seg.String()}
 		}
-		m := metrics.New(s.rec.Steps(), s.rec.Regions(), labels)
-		addr, _, err := m.Serve(ctx, s.f.metricsAddr)
+		m = metrics.New(s.rec.Steps(), s.rec.Regions(), labels)
+		if s.f.metricsAddr != "" {
+			addr, _, err := m.Serve(ctx, s.f.metricsAddr)
+			if err != nil {
+				fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
+				return exitUsage
+			}
+			s.notes = append(s.notes, "Prometheus metrics at http://"+addr+"/metrics")
+		}
+		stopPush, note, err := startRemoteWrite(m, &s.f.push, env.stderr)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
+			fmt.Fprintf(env.stderr, "agentstorm run: --remote-write: %v\n", err)
 			return exitUsage
 		}
-		s.notes = append(s.notes, "Prometheus metrics at http://"+addr+"/metrics")
+		if stopPush != nil {
+			s.stopPush = stopPush
+			s.notes = append(s.notes, note)
+		}
 		obs.Add(func(iv *report.Interval, st agents.Stats) {
 			m.Observe(iv, metrics.Snapshot{Active: st.Active, Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors})
 		})
@@ -93,6 +105,7 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 			return exitFailed
 		}
 		s.notes = append(s.notes, "game day: "+describeChaos(prof.ChaosActions))
+		s.gd.exportChaos(m)
 		s.cfg.OnAnswer = s.gd.onAnswer
 		obs.Add(func(iv *report.Interval, _ agents.Stats) { s.gd.tl.Add(iv) })
 	}

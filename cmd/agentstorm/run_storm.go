@@ -59,6 +59,7 @@ type storm struct {
 	peakAgents int
 	ramp       rampWatch
 	gd         *gameDay
+	stopPush   func() // the metrics' remote write, when pushed
 }
 
 // newStorm checks the flags, loads the profile, plans the processes and
@@ -124,6 +125,13 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 		s.cfg.BaseURL = f.target
 	}
 	return s, exitOK
+}
+
+// stopMetrics stops pushing the metrics (a last push first), if pushed.
+func (s *storm) stopMetrics() {
+	if s.stopPush != nil {
+		s.stopPush()
+	}
 }
 
 // killTarget stops the bundled target at once (a second Ctrl-C).

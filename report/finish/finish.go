@@ -30,6 +30,9 @@ type Output struct {
 	Name string
 	// Write writes it.
 	Write func(*report.Summary) error
+	// More, when not nil, writes what goes beside it once it is written
+	// (each step's .hgrm) and returns the paths written.
+	More func(*report.Summary) ([]string, error)
 }
 
 // Run is a run to finish: what was measured, what it is judged against
@@ -81,6 +84,9 @@ func SummaryOutputs(specs []Spec) []Output {
 			Write: func(s *report.Summary) error {
 				return report.WriteFileAtomic(o.Path, func(w io.Writer) error { return write(w, s) })
 			}})
+		if o.Kind == "hgrm" { // one distribution per file: the steps' beside the run's
+			out[len(out)-1].More = func(s *report.Summary) ([]string, error) { return report.WriteHgrmSteps(o.Path, s) }
+		}
 	}
 	if p := os.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
 		out = append(out, Output{Kind: "markdown", Path: "$GITHUB_STEP_SUMMARY",
@@ -119,6 +125,17 @@ func (r *Run) Finish() int {
 			continue
 		}
 		fmt.Fprintf(r.Stdout, "Wrote %s: %s\n", o.Kind, o.Path)
+		if o.More == nil {
+			continue
+		}
+		paths, err := o.More(s)
+		for _, p := range paths {
+			fmt.Fprintf(r.Stdout, "Wrote %s: %s\n", o.Kind, p)
+		}
+		if err != nil {
+			r.errorf("%s: %v", o.Name, err)
+			outFailed = true
+		}
 	}
 	return r.exit(results, outFailed)
 }

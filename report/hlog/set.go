@@ -9,8 +9,6 @@ import (
 	"sort"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/agentstorm/agentstorm/report"
 )
 
@@ -44,14 +42,9 @@ type Set struct {
 
 // secAcc is one wall-clock second of the series.
 type secAcc struct {
-	h       *hdr.PackedHistogram
-	counts  int64
-	errors  int64
-	dropped int64
-	under   int64
-	seconds float64
-	endMs   int64       // latest interval end in the second, Unix ms
-	active  map[int]int // per log: last gauge in the second
+	b      report.PointBuilder
+	endMs  int64       // latest interval end in the second, Unix ms
+	active map[int]int // per log: last gauge in the second
 }
 
 // NewSet returns an empty set.
@@ -170,25 +163,18 @@ func (ls *Set) Read(name string, r io.Reader) error {
 			return err
 		}
 		endMs := rec.End.UnixMilli()
+		sa := ls.sec(endMs)
 		switch {
 		case rec.Kind == IntervalRecord:
 			lastEndMs = max(lastEndMs, endMs)
-			sa := ls.sec(endMs)
-			sa.seconds = max(sa.seconds, rec.Seconds)
+			sa.b.Seconds = max(sa.b.Seconds, rec.Seconds)
 			sa.active[logID] = rec.ActiveAgents
 			ls.conns += rec.Connections
-			ls.add(rec, sa, true)
 		case rec.Kind == ForeignLine && rec.Cells[0].Latency != nil:
 			lastEndMs = max(lastEndMs, endMs)
-			sa := ls.sec(endMs)
-			sa.seconds = max(sa.seconds, rec.Seconds)
-			sa.counts += rec.Count()
-			ls.add(rec, sa, false)
-		case rec.Cells[0].Latency != nil: // an extra line: its record's second
-			ls.add(rec, ls.sec(endMs), false)
-		default: // a corrected histogram alone: the totals only
-			ls.add(rec, nil, false)
+			sa.b.Seconds = max(sa.b.Seconds, rec.Seconds)
 		}
+		ls.add(rec, sa)
 	}
 	if e := d.End(); e != nil {
 		ls.end(d.Meta(), e, stepMap, regMap)
@@ -209,16 +195,18 @@ func (ls *Set) Read(name string, r io.Reader) error {
 	return nil
 }
 
-// add adds a record's cells to the totals and its raw histograms to the
-// second sa (nil: none); with counts, its counts to the second too.
-func (ls *Set) add(rec *Record, sa *secAcc, counts bool) {
+// add adds a record's cells to the totals and to its second: counts and
+// latencies (a foreign line's values as OK answers, with no compliance
+// count in the series, as other tools' logs have none).
+func (ls *Set) add(rec *Record, sa *secAcc) {
 	for i := range rec.Cells {
 		c := &rec.Cells[i]
 		n := c.Count()
 		if n == 0 && c.Dropped == 0 && c.Clamped == 0 && c.Latency == nil && c.Corrected == nil {
 			continue
 		}
-		a := ls.cell(ls.step(rec.Steps[c.Step], false), ls.region(rec.Regions[c.Region]))
+		step := ls.step(rec.Steps[c.Step], false)
+		a := ls.cell(step, ls.region(rec.Regions[c.Region]))
 		for k, v := range c.Counts {
 			a.Counts[k] += v
 		}
@@ -230,12 +218,6 @@ func (ls *Set) add(rec *Record, sa *secAcc, counts bool) {
 				a.Raw = report.NewHistogram()
 			}
 			c.Latency.MergeInto(a.Raw)
-			if sa != nil {
-				if sa.h == nil {
-					sa.h = hdr.NewPacked(report.LowestValue, report.HighestValue, report.SignificantDigits)
-				}
-				sa.h.Merge(c.Latency)
-			}
 		}
 		if c.Corrected != nil {
 			if a.Corrected == nil {
@@ -243,12 +225,14 @@ func (ls *Set) add(rec *Record, sa *secAcc, counts bool) {
 			}
 			c.Corrected.MergeInto(a.Corrected)
 		}
-		if counts {
-			sa.counts += n
-			sa.errors += n - c.Counts[report.OK]
-			sa.under += c.Under
-			sa.dropped += c.Dropped
+		switch rec.Kind {
+		case IntervalRecord:
+			sa.b.AddCounts(step, &c.Counts, c.Under, c.Dropped)
+		case ForeignLine:
+			sa.b.AddCounts(step, &c.Counts, 0, 0)
 		}
+		sa.b.AddLatency(step, false, c.Latency)
+		sa.b.AddLatency(step, true, c.Corrected)
 	}
 }
 
@@ -334,28 +318,14 @@ func (ls *Set) Summary() (*report.Summary, error) {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	dense := report.NewHistogram()
 	peak := 0
 	for _, k := range keys {
 		sa := ls.secs[k]
-		p := report.SeriesPoint{
-			At:      time.Duration(sa.endMs-ls.startMs) * time.Millisecond,
-			Seconds: sa.seconds,
-			Count:   sa.counts,
-			Errors:  sa.errors,
-			Dropped: sa.dropped,
-			Under:   sa.under,
-		}
 		for _, v := range sa.active {
-			p.ActiveAgents += v
+			sa.b.ActiveAgents += v
 		}
-		peak = max(peak, p.ActiveAgents)
-		if sa.h != nil {
-			dense.Reset()
-			sa.h.MergeInto(dense)
-			p.SetLatency(dense)
-		}
-		s.Series = report.AppendPoint(s.Series, p)
+		peak = max(peak, sa.b.ActiveAgents)
+		s.Series = report.AppendPoint(s.Series, sa.b.Point(time.Duration(sa.endMs-ls.startMs)*time.Millisecond, len(ls.steps)))
 	}
 	s.PeakActiveAgents = max(s.PeakActiveAgents, peak)
 	s.Failures = append([]report.CheckFailure(nil), ls.failures...)
