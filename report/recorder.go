@@ -331,7 +331,8 @@ type Interval struct {
 	// Cells holds one entry per step × region, at index
 	// step*len(Regions)+region (see Cell).
 	Cells []CellInterval
-	// All is the raw latency histogram of every cell merged (µs); never nil.
+	// All is the raw latency histogram of every cell merged (µs); never
+	// nil from Rotate, nil in intervals read back from a log (hlog.Record).
 	All *hdr.Histogram
 	// Counts are the outcomes of the interval by class, all cells.
 	Counts [NumOutcomes]int64

@@ -115,7 +115,7 @@ type Stats struct {
 }
 
 // Summary is the end-of-run (or so-far) report of a Recorder, or of hlogs
-// read back (LogSet.Summary).
+// read back (hlog.Set.Summary).
 type Summary struct {
 	// Model is ModelOpen or ModelClosed.
 	Model string

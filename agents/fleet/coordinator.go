@@ -365,7 +365,6 @@ func (c *Coordinator) readStream(r io.Reader, log io.Writer, onInterval func(*re
 			}
 			checked = true
 		}
-		iv.All = nil // the merger sums the second's own
 		iv.ActiveAgents = int(last.Active)
 		onInterval(iv.Interval, last)
 	}

@@ -28,9 +28,9 @@ func benchInterval() (*report.Recorder, *report.Interval) {
 	return r, r.Rotate(r.Start().Add(time.Second))
 }
 
-// BenchmarkLogWriterInterval is the cost of streaming one second of a
+// BenchmarkWriterInterval is the cost of streaming one second of a
 // 7 × 4 storm (~25,000 answers) to an hlog.
-func BenchmarkLogWriterInterval(b *testing.B) {
+func BenchmarkWriterInterval(b *testing.B) {
 	r, iv := benchInterval()
 	var buf bytes.Buffer
 	lw, err := NewWriter(&buf, MetaOf(r, nil, nil))
@@ -53,9 +53,9 @@ func BenchmarkLogWriterInterval(b *testing.B) {
 	b.ReportMetric(float64(size), "bytes/interval")
 }
 
-// BenchmarkLogDecoderMerge is Merge' cost per second of a log: decode
+// BenchmarkDecoderMerge is Merge's cost per second of a log: decode
 // one interval of a 7 × 4 storm and merge it into a recorder.
-func BenchmarkLogDecoderMerge(b *testing.B) {
+func BenchmarkDecoderMerge(b *testing.B) {
 	r, iv := benchInterval()
 	var one bytes.Buffer
 	lw, _ := NewWriter(&one, MetaOf(r, nil, nil))

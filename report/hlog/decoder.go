@@ -36,7 +36,7 @@ const (
 type Record struct {
 	// Interval has the counts and the packed histograms of each cell, with
 	// the log's step and region names (one cell named by the tag for a
-	// line). Its histograms belong to the caller.
+	// line); its All is nil. Its histograms belong to the caller.
 	*report.Interval
 	// Seconds is the interval's length as the log gives it (the record's
 	// or the line's, not rounded to milliseconds as Start and End are).
@@ -276,7 +276,7 @@ func (d *Decoder) interval(js string) (*Record, error) {
 	m := d.meta
 	nr := len(m.Regions)
 	iv := &report.Interval{Start: timeOf(d.baseMs, rec.Start), End: timeOf(d.baseMs, rec.End), Steps: m.Steps, Regions: m.Regions,
-		Cells: make([]report.CellInterval, len(m.Steps)*nr), All: report.NewHistogram(),
+		Cells: make([]report.CellInterval, len(m.Steps)*nr),
 		ActiveAgents: rec.Active, Connections: rec.Connections}
 	for c := range iv.Cells {
 		iv.Cells[c].Step, iv.Cells[c].Region = c/nr, c%nr
@@ -342,7 +342,6 @@ func (d *Decoder) histogram(iv *report.Interval, line string) error {
 		ci.Corrected = report.MergePacked(ci.Corrected, hl.h)
 	} else {
 		ci.Latency = report.MergePacked(ci.Latency, hl.h)
-		hl.h.MergeInto(iv.All)
 	}
 	return nil
 }
