@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentstorm/agentstorm/k6"
-	"github.com/agentstorm/agentstorm/report"
-	"github.com/agentstorm/agentstorm/report/budget"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -168,56 +166,18 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	defer spool.Cleanup()
 
-	var in *k6.Ingester
-	var series *report.SeriesCollector
-	live := &k6Live{exprs: bexprs, sources: bsources}
-	var liveFail *report.LiveFailure
-	showLive := f.follow || input == "-"
-	tty := isTerminal(env.stdout)
-	var lastPrint time.Time
-	onInterval := func(iv *report.Interval) {
-		rec := in.Recorder()
-		if series == nil {
-			series = report.NewSeriesCollector(rec.Start())
-		}
-		series.Add(iv)
-		if spool != nil {
-			if err := spool.WriteInterval(rec, meta, iv); err != nil {
-				out.printf("\nagentstorm k6: --out hlog=%s: %v (the log is not kept)\n", spool.Path(), err)
-			}
-		}
-		elapsed := iv.End.Sub(rec.Start())
-		if liveFail == nil && iv.Duration() >= 500*time.Millisecond {
-			if lf := live.checker(rec).Check(iv, elapsed); lf != nil {
-				liveFail = lf
-				out.printf("\nAborting: %s\n", lf)
-				in.Stop()
-				cancel()
-			}
-		}
-		if !showLive || iv.Duration() < 500*time.Millisecond {
-			return
-		}
-		line := "k6 " + report.LiveLine(iv, elapsed, 0, iv.ActiveAgents)
-		if tty {
-			out.printf("\r%s\x1b[K", line)
-			return
-		}
-		if now := time.Now(); now.Sub(lastPrint) >= nonTTYEvery-100*time.Millisecond {
-			lastPrint = now
-			out.printf("%s\n", line)
-		}
-	}
-	in = k6.New(k6.Options{
+	k := &k6Ingest{out: &out, meta: meta, spool: spool, live: k6Live{exprs: bexprs, sources: bsources},
+		showLive: f.follow || input == "-", tty: isTerminal(env.stdout), cancel: cancel}
+	k.in = k6.New(k6.Options{
 		StepTag: f.stepTag, RegionTag: f.regionTag, Trends: f.trends, MaxSteps: f.maxSteps,
-		Window: f.window, Strict: f.strict, OnInterval: onInterval,
+		Window: f.window, Strict: f.strict, OnInterval: k.onInterval,
 		Warn: func(msg string) { out.printf("agentstorm k6: %s\n", msg) },
 	})
-	if showLive {
+	if k.showLive {
 		out.printf("Reading %s (k6 results; live line per second of k6 time)...\n", name)
 	}
-	readErr := in.Read(readCtx, r, name)
-	if showLive && tty {
+	readErr := k.in.Read(readCtx, r, name)
+	if k.showLive && k.tty {
 		out.printf("\n")
 	}
 	select {
@@ -225,54 +185,5 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		out.printf("Interrupted: the summary covers what was read until then.\n")
 	default:
 	}
-	sum := in.Finish()
-	st := in.Stats()
-	if st.Points == 0 {
-		// Nothing to summarise: an empty file, only malformed lines, or
-		// not k6 output at all. Say so instead of an empty summary.
-		if readErr != nil {
-			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", readErr)
-		}
-		fmt.Fprintf(env.stderr, "agentstorm k6: no k6 points in %s (is it the output of `k6 run --out json=FILE` or `--out csv=FILE`?)\n", name)
-		return exitFailed
-	}
-	if series != nil {
-		sum.Series = series.Points()
-	}
-	meta["format"] = st.Format
-	sum.Meta = meta
-	sum.Aborted = liveFail
-
-	_, units := in.Figures()
-	for k, u := range k6.FigureUnits() {
-		if _, ok := units[k]; !ok {
-			units[k] = u
-		}
-	}
-	// Names are known only now. A budget naming a step or region the run
-	// does not have is a usage error, but the summary and outputs are
-	// still written (the ingest may have been a long --follow) with the
-	// budgets that do apply.
-	bopts := budget.Options{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units}
-	budgets, budgetErr := budget.ParseAll(bexprs, bsources, bopts)
-	fin := finish.Run{Command: "k6", Stdout: &out, Stderr: env.stderr, Summary: sum, Budgets: budgets,
-		Aborts: []*report.Abort{liveFail.Abort()}, Quiet: f.quiet,
-		AfterText: func(w io.Writer) { writeK6Notes(w, in, name) }, Outputs: finish.SummaryOutputs(outs)}
-	if spool != nil {
-		fin.Outputs = append([]finish.Output{{Kind: "hlog", Path: spool.Path(), Name: "--out hlog=" + spool.Path(),
-			Write: func(s *report.Summary) error { return spool.Finish(in.Recorder(), meta, s) }}}, fin.Outputs...)
-	}
-	if budgetErr != nil {
-		fin.Usage = fmt.Errorf("bad budget for this run (the summary and outputs leave it out):\n%w", budgetErr)
-	}
-	if readErr != nil {
-		var le *k6.LineError
-		if errors.As(readErr, &le) {
-			readErr = fmt.Errorf("--strict: %w (the summary covers the lines before it)", readErr)
-		}
-		fin.Failed = readErr
-	} else if err := in.Refusal(); err != nil {
-		fin.Failed = fmt.Errorf("not judged: %w", err)
-	}
-	return fin.Finish()
+	return k.finish(env, &f, outs, name, readErr)
 }
