@@ -196,6 +196,10 @@ func TestClassicBucketsAsPrometheusReadsThem(t *testing.T) {
 		t.Fatalf("checkout@us-east: %d of %d within 100 ms: the edge values did not land", c.Under, c.Count)
 	}
 
+	if c := fams["agentstorm_request_duration_corrected_seconds"]; c != nil && len(c.GetMetric()) > 0 {
+		t.Errorf("an open-model storm exports %d corrected series", len(c.GetMetric()))
+	}
+
 	if promtool, err := exec.LookPath("promtool"); err == nil {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(text)
@@ -204,5 +208,53 @@ func TestClassicBucketsAsPrometheusReadsThem(t *testing.T) {
 		}
 	} else {
 		t.Log("promtool not installed (Debian package prometheus): lint skipped")
+	}
+}
+
+// TestCorrectedFigure: in the closed model the corrected latency is
+// exported beside the raw one, its le="0.1" bucket and count are the run's
+// corrected figure, and the less flattering of the two shares is the
+// run's judged compliance.
+func TestCorrectedFigure(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart"}, Regions: []string{"eu"}, Start: start, Model: report.ModelClosed})
+	m := New(rec.Steps(), rec.Regions(), nil)
+	for i := 0; i < 1000; i++ {
+		d := time.Duration(5+i%60) * time.Millisecond
+		if i%100 == 0 {
+			d = 450 * time.Millisecond // a stall: the correction fills in 400, 350, … 50 ms
+		}
+		rec.Record(i, 0, 0, d, report.OK, 50*time.Millisecond)
+	}
+	iv := rec.Rotate(start.Add(time.Second))
+	m.Observe(iv, Snapshot{})
+	rec.Release(iv)
+	st := &rec.Summary(time.Second).PerStep[0]
+	if st.Corrected == nil || st.Corrected.Count <= st.Raw.Count {
+		t.Fatalf("no correction recorded: %+v", st.Corrected)
+	}
+
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(scrapeText(t, srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := func(name string, want report.Latency) float64 {
+		t.Helper()
+		bs := classicBuckets(fams[name], nil)
+		if len(bs) != len(Buckets)+1 {
+			t.Fatalf("%s: %d buckets", name, len(bs))
+		}
+		if under, n := bs[bucketIndex(0.1)].n, bs[len(bs)-1].n; under != float64(want.Under) || n != float64(want.Count) {
+			t.Errorf("%s: %v of %v within 100 ms, the run's figure %d of %d", name, under, n, want.Under, want.Count)
+		}
+		return bs[bucketIndex(0.1)].n / bs[len(bs)-1].n
+	}
+	raw := share("agentstorm_request_duration_seconds", st.Raw)
+	corr := share("agentstorm_request_duration_corrected_seconds", *st.Corrected)
+	if got, want := min(raw, corr), st.Judged().Compliance(); got != want {
+		t.Errorf("less flattering share %.6f, the run's judged compliance %.6f", got, want)
 	}
 }

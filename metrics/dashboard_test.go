@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,11 +34,11 @@ type exported map[string]map[string]map[string]bool
 func exportedSeries(t *testing.T) exported {
 	t.Helper()
 	start := time.Unix(1_700_000_000, 0)
-	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart", "checkout"}, Regions: []string{"us-east", "ap-tokyo"}, Start: start, Model: report.ModelOpen})
+	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart", "checkout"}, Regions: []string{"us-east", "ap-tokyo"}, Start: start, Model: report.ModelClosed})
 	m := New(rec.Steps(), rec.Regions(), map[string]string{"segment": "0/2"})
 	for sec := 1; sec <= 3; sec++ {
-		for i := 0; i < 50; i++ {
-			rec.Record(i, i%2, (i/2)%2, time.Duration(20+i)*time.Millisecond, report.OK, 0)
+		for i := 0; i < 50; i++ { // with an expected interval: a corrected figure too
+			rec.Record(i, i%2, (i/2)%2, time.Duration(20+i)*time.Millisecond, report.OK, 10*time.Millisecond)
 		}
 		rec.Record(0, 1, 1, 0, report.ConnRefused, 0)
 		rec.Record(0, 1, 1, 10*time.Second, report.Timeout, 0)
@@ -230,11 +232,26 @@ func parsePromQL(t *testing.T, expr string) parsedQuery {
 // step and region ("All" is .*), and the rate interval.
 var grafanaVars = strings.NewReplacer("$__rate_interval", "1m", "$__interval", "15s", "$step", ".*", "$region", ".*")
 
-// dashboardQueries returns every query of the dashboard: panels' targets,
-// annotations, and the variables' label_values(SELECTOR, LABEL) (as
-// "count by (LABEL) (SELECTOR)", which uses the same names) — with the
-// variables substituted, and where each is.
-func dashboardQueries(t *testing.T, d map[string]any) map[string]string {
+// loadDashboard reads the Grafana dashboard.
+func loadDashboard(t *testing.T) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s: %v", dashboardFile, err)
+	}
+	return d
+}
+
+// dashboardQueries returns every query of the dashboard by where it is:
+// panels' targets ("panel TITLE target REFID"), annotations, and the
+// variables' label_values(SELECTOR, LABEL) (as "count by (LABEL)
+// (SELECTOR)", which uses the same names), with the variables substituted
+// by subst.
+func dashboardQueries(t *testing.T, d map[string]any, subst *strings.Replacer) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	var panels []any
@@ -274,7 +291,7 @@ func dashboardQueries(t *testing.T, d map[string]any) map[string]string {
 		out[fmt.Sprintf("variable %q", vm["name"])] = fmt.Sprintf("count by (%s) (%s)", m[2], m[1])
 	}
 	for k, e := range out {
-		out[k] = grafanaVars.Replace(e)
+		out[k] = subst.Replace(e)
 	}
 	return out
 }
@@ -285,16 +302,8 @@ func dashboardQueries(t *testing.T, d map[string]any) map[string]string {
 // value it compares with is one the exporter writes; and that the panels a
 // live storm needs are there.
 func TestDashboardQueriesUseExportedSeries(t *testing.T) {
-	b, err := os.ReadFile(dashboardFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d map[string]any
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("%s: %v", dashboardFile, err)
-	}
 	ex := exportedSeries(t)
-	queries := dashboardQueries(t, d)
+	queries := dashboardQueries(t, loadDashboard(t), grafanaVars)
 	used := map[string]bool{}
 	for where, expr := range queries {
 		q := parsePromQL(t, expr)
@@ -318,7 +327,7 @@ func TestDashboardQueriesUseExportedSeries(t *testing.T) {
 				continue
 			}
 			if m.op == "=" && !vals[m.value] || m.op == "!=" && len(vals) < 2 {
-				t.Errorf("%s: %s{%s%s%q}: the exporter writes %s values %v", where, m.metric, m.label, m.op, m.value, m.label, keys(vals))
+				t.Errorf("%s: %s{%s%s%q}: the exporter writes %s values %v", where, m.metric, m.label, m.op, m.value, m.label, slices.Sorted(maps.Keys(vals)))
 			}
 			if m.op == "=~" {
 				re := regexp.MustCompile("^(?:" + m.value + ")$")
@@ -327,7 +336,7 @@ func TestDashboardQueriesUseExportedSeries(t *testing.T) {
 					hit = hit || re.MatchString(v)
 				}
 				if !hit {
-					t.Errorf("%s: %s{%s=~%q} matches none of %v", where, m.metric, m.label, m.value, keys(vals))
+					t.Errorf("%s: %s{%s=~%q} matches none of %v", where, m.metric, m.label, m.value, slices.Sorted(maps.Keys(vals)))
 				}
 			}
 		}
@@ -337,7 +346,7 @@ func TestDashboardQueriesUseExportedSeries(t *testing.T) {
 			}
 		}
 		for _, f := range q.funcs {
-			if f == "histogram_quantile" && !contains(q.grouping, "le") && !strings.Contains(expr, "sum by (le)") {
+			if f == "histogram_quantile" && !slices.Contains(q.grouping, "le") {
 				t.Errorf("%s: %q: histogram_quantile over classic buckets must keep le", where, expr)
 			}
 		}
@@ -352,6 +361,7 @@ func TestDashboardQueriesUseExportedSeries(t *testing.T) {
 		"req/s":              regexp.MustCompile(`sum\(rate\(agentstorm_requests_total\{`),
 		"errors by class":    regexp.MustCompile(`sum by \(outcome\) \(rate\(agentstorm_requests_total\{[^}]*outcome!="ok"`),
 		"active agents":      regexp.MustCompile(`sum\(agentstorm_agents_active\{`),
+		"corrected figure":   regexp.MustCompile(`label_replace\(histogram_quantile\(0\.99, sum by \(step, le\) \(rate\(agentstorm_request_duration_corrected_seconds_bucket`),
 	}
 	for what, re := range want {
 		found := false
@@ -380,21 +390,4 @@ func TestPromQLParser(t *testing.T) {
 		q.matchers[1] != (matcher{"a_bucket", "le", "!=", "0.1"}) || q.matchers[2] != (matcher{"a_bucket", "step", "=~", "a|b"}) {
 		t.Errorf("parsed %+v", q)
 	}
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -28,7 +28,7 @@ type pushFlags struct {
 
 // addPushFlags declares --remote-write and --remote-write-every into fs.
 func addPushFlags(fs *pflag.FlagSet, p *pushFlags) {
-	fs.StringVar(&p.url, "remote-write", "", "push the metrics (as --metrics-addr serves them) to this Prometheus remote-write URL while the storm runs and once more at the end, for pods that may end before a scrape, e.g. http://prometheus:9090/api/v1/write (default $"+remoteWriteEnv+", the place for a URL with user:password)")
+	fs.StringVar(&p.url, "remote-write", "", "push the metrics (the series --metrics-addr serves as text) to this Prometheus remote-write URL while the storm runs and once more at the end, for pods that may end before a scrape, e.g. http://prometheus:9090/api/v1/write (default $"+remoteWriteEnv+", the place for a URL with user:password)")
 	fs.DurationVar(&p.every, "remote-write-every", 5*time.Second, "time between remote-write pushes")
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,8 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/snappy"
+
+	"github.com/agentstorm/agentstorm/gameday"
+	"github.com/agentstorm/agentstorm/metrics"
 )
 
 // TestRunRemoteWrite: `run` with the remote-write URL in the environment
@@ -47,5 +52,36 @@ func TestRunRemoteWrite(t *testing.T) {
 	}
 	if !strings.Contains(out, "metrics pushed by remote write every 500ms") || strings.Contains(errOut, "remote-write") {
 		t.Errorf("output:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
+
+// TestGameDayExportsChaos: with metrics exported, each chaos event of the
+// game day lands in agentstorm_chaos_action_time_seconds and is still
+// printed.
+func TestGameDayExportsChaos(t *testing.T) {
+	m := metrics.New([]string{"s"}, []string{"eu"}, nil)
+	printed := 0
+	g := &gameDay{ex: &gameday.Executor{OnEvent: func(gameday.Event) { printed++ }}}
+	g.exportChaos(m)
+	g.exportChaos(nil) // no metrics: nothing changes
+	when := time.Unix(1_700_000_030, 0)
+	g.ex.OnEvent(gameday.Event{At: 30 * time.Second, Time: when, Action: "kill_shard", Name: "kill_shard shard 1", Regions: []string{"eu"}})
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, f := range fams {
+		if f.GetName() == "agentstorm_chaos_action_time_seconds" && len(f.GetMetric()) == 1 {
+			mt := f.GetMetric()[0]
+			for _, l := range mt.GetLabel() {
+				got += l.GetName() + "=" + l.GetValue() + ","
+			}
+			got += fmt.Sprint(mt.GetGauge().GetValue())
+		}
+	}
+	want := "action=kill_shard,at=30s,name=kill_shard shard 1,outcome=ok,region=eu,1.70000003e+09"
+	if got != want || printed != 1 {
+		t.Errorf("chaos metric %q (printed %d), want %q", got, printed, want)
 	}
 }
