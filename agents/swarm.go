@@ -66,6 +66,9 @@ type Config struct {
 	SourceAddrs []net.IP
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// TLS, field by field, replaces the profile's target.tls (CA file,
+	// client certificate, server name, minimum version) for https targets.
+	TLS profiles.TLS
 	// MaxAgents caps the agents alive at once (the closed model's level and
 	// the open model's maximum); 0 means no cap beyond the profile's.
 	MaxAgents int
@@ -244,6 +247,9 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		var eps []*endpoint
 		for _, raw := range raws {
 			ep, err := parseEndpoint(raw, cfg.Insecure)
+			if err == nil {
+				err = ep.applyTLS(prof.Target.TLS.Over(cfg.TLS), cfg.Insecure)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("region %s: %w", r, err)
 			}

@@ -221,7 +221,7 @@ func classify(err error) errClass {
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return classTimeout
 	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert),
-		errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid):
+		errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid), isTLSAlert(err):
 		return classTLS
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):

@@ -417,6 +417,10 @@ func (l *loader) target(n *yaml.Node) {
 			t.BaseURL = strings.TrimSuffix(n.Value, "/")
 		}
 	case yaml.MappingNode:
+		if isLongTarget(n) {
+			l.longTarget(n)
+			return
+		}
 		t.Regions = map[string]string{}
 		for _, kv := range l.pairs(n, "target", "a map of region to base URL") {
 			if l.baseURL(kv[1], "target."+kv[0].Value) {
@@ -428,6 +432,49 @@ func (l *loader) target(n *yaml.Node) {
 		}
 	default:
 		l.errf(n, "e.g. target: https://shop.example.com", "target: expected bundled, a base URL, or a map of region to base URL; got %s", kindName(n))
+	}
+}
+
+// isLongTarget reports whether a target mapping is the long form
+// ({url: URL, tls: {...}} or {regions: {...}, tls: {...}}) rather than a
+// region map: it has a url:, regions: or tls: key.
+func isLongTarget(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case "url", "regions", "tls":
+			return true
+		}
+	}
+	return false
+}
+
+// longTarget reads target: {url: URL | regions: {...}, tls: {...}}.
+func (l *loader) longTarget(n *yaml.Node) {
+	f := l.fields(n, "target", []string{"url", "regions", "tls"})
+	switch u, r := f["url"], f["regions"]; {
+	case u != nil && r != nil:
+		l.errf(r, "keep one", "target: has both url: and regions:")
+	case u != nil:
+		if u.Kind != yaml.ScalarNode {
+			l.errf(u, "", "target.url: expected a base URL like https://shop.example.com; got %s", kindName(u))
+			return
+		}
+		l.target(u)
+	case r != nil:
+		if r.Kind != yaml.MappingNode {
+			l.errf(r, "e.g. regions: {us-east: https://us.shop.example}", "target.regions: expected a map of region to base URL; got %s", kindName(r))
+			return
+		}
+		l.target(r)
+	default:
+		l.errf(n, "e.g. url: https://shop.example.com", "target: expected url: or regions: beside tls:")
+	}
+	if l.p.Target.Bundled && f["tls"] != nil {
+		l.errf(f["tls"], "", "target.tls: the bundled target speaks plain http")
+		return
+	}
+	if v := f["tls"]; v != nil {
+		l.tls(v, &l.p.Target.TLS)
 	}
 }
 

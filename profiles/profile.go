@@ -131,6 +131,8 @@ type Target struct {
 	BaseURL string
 	// Regions maps a region name to its base URL (regional or edge endpoints).
 	Regions map[string]string
+	// TLS is how https base URLs are spoken to (target: {url: ..., tls: {...}}).
+	TLS TLS
 }
 
 // URLFor returns the base URL requests of region go to, or "" when the

@@ -48,6 +48,8 @@ type Worker struct {
 	Timeout time.Duration
 	// Insecure skips TLS verification.
 	Insecure bool
+	// TLS replaces the profile's target.tls field by field.
+	TLS profiles.TLS
 	// SourceAddrs are the local addresses to dial from.
 	SourceAddrs []string
 	// Target is the base URL of every request, or "" for RegionURLs or
@@ -81,6 +83,12 @@ func (w Worker) Args() []string {
 	}
 	if w.Insecure {
 		args = append(args, "--insecure")
+	}
+	for _, f := range []struct{ name, v string }{{"ca-file", w.TLS.CAFile}, {"client-cert", w.TLS.ClientCert},
+		{"client-key", w.TLS.ClientKey}, {"tls-server-name", w.TLS.ServerName}, {"tls-min-version", w.TLS.MinVersion}} {
+		if f.v != "" {
+			args = append(args, "--"+f.name+"="+f.v)
+		}
 	}
 	if len(w.SourceAddrs) > 0 {
 		args = append(args, "--source-addr="+strings.Join(w.SourceAddrs, ","))
@@ -119,6 +127,11 @@ func parseWorker(args []string) (Worker, error) {
 	fs.DurationVar(&think, "think", 0, "think time")
 	fs.DurationVar(&w.Timeout, "timeout", 0, "request timeout")
 	fs.BoolVar(&w.Insecure, "insecure", false, "skip TLS verification")
+	fs.StringVar(&w.TLS.CAFile, "ca-file", "", "CA file")
+	fs.StringVar(&w.TLS.ClientCert, "client-cert", "", "client certificate")
+	fs.StringVar(&w.TLS.ClientKey, "client-key", "", "client key")
+	fs.StringVar(&w.TLS.ServerName, "tls-server-name", "", "TLS server name")
+	fs.StringVar(&w.TLS.MinVersion, "tls-min-version", "", "lowest TLS version")
 	fs.StringSliceVar(&w.SourceAddrs, "source-addr", nil, "local addresses to dial from")
 	fs.StringVar(&w.Target, "target", "", "base URL")
 	fs.StringArrayVar(&regionURLs, "region-url", nil, "REGION=URL (repeatable)")
@@ -205,7 +218,7 @@ func RunWorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if os.Getenv("GOGC") == "" {
 		afterRamp = setWorkerGC(prof.Workload.Model == profiles.Closed, capacity)
 	}
-	cfg := agents.Config{Seed: w.Seed, Timeout: w.Timeout, Insecure: w.Insecure, MaxAgents: capacity,
+	cfg := agents.Config{Seed: w.Seed, Timeout: w.Timeout, Insecure: w.Insecure, TLS: w.TLS, MaxAgents: capacity,
 		Segment: w.Segment, Start: w.Start, RegionURLs: w.RegionURLs, BaseURL: w.Target}
 	if len(w.SourceAddrs) > 0 {
 		if cfg.SourceAddrs, err = agents.ParseSourceAddrs(w.SourceAddrs); err != nil {

@@ -37,6 +37,7 @@ type runFlags struct {
 	timeout     time.Duration
 	sourceAddrs []string
 	insecure    bool
+	tls         profiles.TLS
 	shards      int
 	budgets     []string
 	outs        []string
@@ -63,6 +64,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.DurationVar(&f.timeout, "timeout", 0, "per-request timeout, replacing every step's own (default: the profile's, 10s unless set)")
 	fs.StringSliceVar(&f.sourceAddrs, "source-addr", nil, "local IP addresses to dial from, round-robin by agent (for remote targets; loopback targets spread over 127.0.0.2... by themselves)")
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification for https targets")
+	addTLSFlags(fs, &f.tls)
 	fs.IntVar(&f.shards, "shards", 0, "bundled target: number of shard processes (default: one per region of the profile, more for large storms)")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'add_to_cart p99 < 100ms' or 'errors < 0.1% abort' (repeatable; added to the profile's budgets; see docs/ci.md)")
 	addOutFlag(fs, &f.outs, "hlog is written as the run goes")

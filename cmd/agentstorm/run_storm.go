@@ -109,13 +109,18 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
 		return nil, exitUsage
 	}
-	s.cfg = agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, MaxAgents: s.capacity, Segment: s.seg, Start: s.start}
+	s.cfg = agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, TLS: f.tls, MaxAgents: s.capacity, Segment: s.seg, Start: s.start}
 	if len(f.sourceAddrs) > 0 {
 		ips, err := agents.ParseSourceAddrs(f.sourceAddrs)
 		if err != nil {
 			return nil, runUsageError(env, "--source-addr: "+err.Error())
 		}
 		s.cfg.SourceAddrs = ips
+	}
+	if !f.tls.IsZero() {
+		if _, err := prof.Target.TLS.Over(f.tls).Config("", f.insecure); err != nil {
+			return nil, runUsageError(env, "TLS flags: "+err.Error())
+		}
 	}
 	s.bundled = f.target == "bundled" || (f.target == "" && prof.Target.Bundled)
 	if s.bundled && !s.seg.Whole() {
