@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http/cookiejar"
 	"os"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,8 @@ type agent struct {
 	dialQueued bool // waiting in loop.dialWait
 	uses       int  // answers read on the connection
 	cb         *callBuf
-	g          *goConn // the goroutine transport's connection (https; set at creation, nil for the poller)
+	g          *goConn        // the goroutine transport's connection (https; set at creation, nil for the poller)
+	jar        *cookiejar.Jar // the session's cookies (see cookies.go); nil until a Set-Cookie arrives
 
 	ewma     time.Duration // moving average of the service time
 	backoff  time.Duration
@@ -179,6 +181,7 @@ func (a *agent) beginSession(now, intended time.Time) {
 	a.flow = s.prof.PickFlow(a.rng)
 	a.c.Session++
 	a.c.Vars.Reset()
+	a.jar = nil
 	if pop := s.prof.Population; pop != nil && pop.Addresses() > 0 {
 		a.c.Address = pop.PickAddress(a.rng)
 	}
@@ -307,7 +310,7 @@ func (a *agent) startAttempt(now time.Time) {
 	if a.cb == nil {
 		a.cb = a.l.getBuf()
 	}
-	a.cb.w = a.step.AppendRequest(a.cb.w[:0], a.ep.host, &a.c)
+	a.cb.w = a.appendCookies(a.step.AppendRequest(a.cb.w[:0], a.ep.host, &a.c))
 	if a.fd < 0 {
 		a.phase = phDial
 		a.dial(now, a.deadline)

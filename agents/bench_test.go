@@ -57,7 +57,22 @@ func BenchmarkAgentCall(b *testing.B) {
 	b.Run("status", func(b *testing.B) { benchAgentCall(b, plain) })
 }
 
-func benchAgentCall(b *testing.B, src string) {
+// BenchmarkAgentCookies is BenchmarkAgentCall's json step repeated ten
+// times a session against a server that sets a session cookie on every
+// answer: "jar" keeps it and sends it back (cookies on, the default),
+// "off" is the same with cookies: false. Their difference is the jar's cost.
+func BenchmarkAgentCookies(b *testing.B) {
+	repeated := strings.Replace(benchProfile, "        capture:", "        repeat: 10\n        capture:", 1)
+	b.Run("jar", func(b *testing.B) { benchAgentCall(b, repeated, benchSetCookie) })
+	b.Run("off", func(b *testing.B) { benchAgentCall(b, "cookies: false\n"+repeated, benchSetCookie) })
+}
+
+// benchSetCookie sets a session cookie on an answer.
+func benchSetCookie(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("Set-Cookie", "sid=3f2a9c61e0b84d57; Path=/; HttpOnly")
+}
+
+func benchAgentCall(b *testing.B, src string, also ...fasthttp.RequestHandler) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -66,6 +81,9 @@ func benchAgentCall(b *testing.B, src string) {
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBody(body)
+		for _, h := range also {
+			h(ctx)
+		}
 	}}
 	go srv.Serve(ln)     //nolint:errcheck
 	defer srv.Shutdown() //nolint:errcheck

@@ -240,6 +240,7 @@ func (a *agent) parseAnswer(now time.Time, msg []byte) {
 		a.callFailed(now, fmt.Errorf("read answer: %w", err), true)
 		return
 	}
+	a.takeCookies(&l.resp.Header, a.cb.w)
 	a.releaseBuf()
 	if closing {
 		a.closeConn()

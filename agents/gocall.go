@@ -45,7 +45,7 @@ func (a *agent) startGoCall(connectOnly bool) {
 		r.deadline = time.Now().Add(s.cfg.DialTimeout)
 	} else {
 		r.cb = s.pool.get()
-		r.cb.w = a.step.AppendRequest(r.cb.w[:0], a.ep.host, &a.c)
+		r.cb.w = a.appendCookies(a.step.AppendRequest(r.cb.w[:0], a.ep.host, &a.c))
 	}
 	a.phase = phGoCall
 	go a.runGoCall(r)
@@ -143,5 +143,6 @@ func (a *agent) callDone(now time.Time, r *goCall) {
 	if cb.resp.ConnectionClose() {
 		a.closeConn()
 	}
+	a.takeCookies(&cb.resp.Header, cb.w)
 	a.answered(now, cb.resp.StatusCode(), cb.resp.Body(), cb.peek)
 }

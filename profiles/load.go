@@ -158,7 +158,7 @@ func (l *loader) load() *Profile {
 		return nil
 	}
 	root := deref(doc.Content[0])
-	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos"})
+	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos", "cookies"})
 	if f == nil {
 		return nil
 	}
@@ -187,6 +187,13 @@ func (l *loader) load() *Profile {
 	}
 	if n := f["budgets"]; n != nil {
 		l.budgets(n)
+	}
+	if n := f["cookies"]; n != nil {
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			l.errf(n, "e.g. cookies: false", "cookies: expected true or false; got %s", kindName(n))
+		} else {
+			p.NoCookies = strings.EqualFold(n.Value, "false")
+		}
 	}
 	if n := f["chaos"]; n != nil {
 		p.Chaos = n

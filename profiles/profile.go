@@ -105,6 +105,9 @@ type Profile struct {
 	Flows []*Flow
 	// Budgets are the budget expressions, kept as text with their positions.
 	Budgets []Budget
+	// NoCookies turns the agents' cookie jars off (cookies: false): no
+	// Set-Cookie is kept and no Cookie header is sent but the steps' own.
+	NoCookies bool
 	// Chaos is the raw `chaos:` section (nil when absent); its validated
 	// schedule is ChaosActions.
 	Chaos *yaml.Node

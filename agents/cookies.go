@@ -1,0 +1,97 @@
+package agents
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+
+	"github.com/valyala/fasthttp"
+)
+
+// An agent's cookies: a jar (net/http/cookiejar, RFC 6265's rules for
+// domain, path, expiry and Secure) made when the first Set-Cookie arrives
+// and dropped when a session ends, so each session starts as a new visitor
+// and an agent that is never sent a cookie never has a jar. A request is
+// sent with the cookies its URL matches, in a Cookie header after the
+// request line. cookies: false in the profile turns it all off.
+
+// takeCookies stores the Set-Cookie headers of h, the answer to req (the
+// request's bytes), in the agent's jar.
+func (a *agent) takeCookies(h *fasthttp.ResponseHeader, req []byte) {
+	if a.s.prof.NoCookies {
+		return
+	}
+	var got []*http.Cookie
+	for _, v := range h.Cookies() {
+		if c, err := http.ParseSetCookie(string(v)); err == nil {
+			got = append(got, c)
+		}
+	}
+	if len(got) == 0 {
+		return
+	}
+	u := a.requestURL(req)
+	if u == nil {
+		return
+	}
+	if a.jar == nil {
+		a.jar, _ = cookiejar.New(nil) // an error only comes from its options
+	}
+	a.jar.SetCookies(u, got)
+}
+
+// appendCookies inserts a Cookie header with the jar's cookies for req's
+// URL after req's request line and returns the request.
+func (a *agent) appendCookies(req []byte) []byte {
+	if a.jar == nil {
+		return req
+	}
+	u := a.requestURL(req)
+	if u == nil {
+		return req
+	}
+	cs := a.jar.Cookies(u)
+	if len(cs) == 0 {
+		return req
+	}
+	line := bytes.Index(req, []byte("\r\n")) + 2
+	var h []byte
+	h = append(h, "Cookie: "...)
+	for i, c := range cs {
+		if i > 0 {
+			h = append(h, "; "...)
+		}
+		h = append(h, c.Name...)
+		h = append(h, '=')
+		h = append(h, c.Value...)
+	}
+	h = append(h, "\r\n"...)
+	n := len(req)
+	req = append(req, h...)
+	copy(req[line+len(h):], req[line:n])
+	copy(req[line:], h)
+	return req
+}
+
+// requestURL is the URL of req (its request line's target on the agent's
+// endpoint); nil when the line cannot be read.
+func (a *agent) requestURL(req []byte) *url.URL {
+	_, rest, ok := bytes.Cut(req, []byte(" "))
+	if !ok {
+		return nil
+	}
+	target, _, ok := bytes.Cut(rest, []byte(" "))
+	if !ok {
+		return nil
+	}
+	u, err := url.ParseRequestURI(string(target))
+	if err != nil {
+		return nil
+	}
+	u.Scheme, u.Host = "http", a.ep.host
+	if a.ep.tls != nil {
+		u.Scheme = "https"
+	}
+	return u
+}
