@@ -70,6 +70,8 @@ type agent struct {
 	cb         *callBuf
 	g          *goConn        // the goroutine transport's connection (https; set at creation, nil for the poller)
 	jar        *cookiejar.Jar // the session's cookies (see cookies.go); nil until a Set-Cookie arrives
+	hops       int            // redirects followed in this attempt (see redirect.go)
+	hop        []byte         // the next hop's request
 
 	ewma     time.Duration // moving average of the service time
 	backoff  time.Duration
@@ -303,6 +305,7 @@ func (a *agent) startAttempt(now time.Time) {
 	a.intended = time.Time{}
 	a.deadline = now.Add(a.info.timeout)
 	a.resent = false
+	a.hops = 0
 	if a.goTransport() {
 		a.startGoCall(false)
 		return

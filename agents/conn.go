@@ -241,6 +241,15 @@ func (a *agent) parseAnswer(now time.Time, msg []byte) {
 		return
 	}
 	a.takeCookies(&l.resp.Header, a.cb.w)
+	if a.redirectHop(l.resp.StatusCode(), l.peek, a.cb.w) {
+		l.resp.Reset()
+		a.uses++
+		if closing {
+			a.closeConn()
+		}
+		a.followOnLoop(now)
+		return
+	}
 	a.releaseBuf()
 	if closing {
 		a.closeConn()

@@ -144,5 +144,9 @@ func (a *agent) callDone(now time.Time, r *goCall) {
 		a.closeConn()
 	}
 	a.takeCookies(&cb.resp.Header, cb.w)
+	if a.redirectHop(cb.resp.StatusCode(), cb.peek, cb.w) {
+		a.followOnGoroutine()
+		return
+	}
 	a.answered(now, cb.resp.StatusCode(), cb.resp.Body(), cb.peek)
 }

@@ -11,7 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode"}
+var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode", "redirects"}
 
 const (
 	defaultTimeout  = 10 * time.Second
@@ -319,6 +319,12 @@ func (l *loader) step(n *yaml.Node) *Step {
 	}
 	if e := f["expect"]; e != nil {
 		l.expect(e, s, what)
+	}
+	s.Redirects = DefaultRedirects
+	if r := f["redirects"]; r != nil {
+		if v, ok := l.integer(r, what+" redirects", 0, MaxRedirects); ok {
+			s.Redirects = int(v)
+		}
 	}
 	if t := f["timeout"]; t != nil {
 		d, ok := l.duration(t, what+" timeout")

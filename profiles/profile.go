@@ -124,6 +124,12 @@ type Profile struct {
 	secrets []string  // the values of the ${secret:NAME}s used, longest first (see Redact)
 }
 
+// Redirects a step follows unless it says (redirects:), and the most it may say.
+const (
+	DefaultRedirects = 5
+	MaxRedirects     = 20
+)
+
 // Target says where the requests go. Exactly one of Bundled, BaseURL and
 // Regions is set.
 type Target struct {
@@ -291,9 +297,14 @@ type Step struct {
 	// index.
 	Permutations int
 	// Retry is the retry policy.
-	Retry    Retry
-	Captures []Capture
-	Expect   Expect
+	Retry Retry
+	// Redirects is how many redirects (301, 302, 303, 307, 308 with a
+	// Location on the same host) one execution follows, each hop timed as
+	// part of the step (redirects:, default DefaultRedirects; 0: none, the
+	// 3xx is the answer).
+	Redirects int
+	Captures  []Capture
+	Expect    Expect
 	// Line and Column locate the step in its profile.
 	Line, Column int
 

@@ -30,6 +30,7 @@ type JSONReport struct {
 	Regions          []JSONStats        `json:"regions"`
 	Cells            []JSONStats        `json:"cells"`
 	Connections      int64              `json:"connections"`
+	Redirects        int64              `json:"redirects,omitempty"`
 	Dropped          int64              `json:"dropped"`
 	Clamped          int64              `json:"clamped"`
 	Invalid          int64              `json:"invalid"`
@@ -166,7 +167,7 @@ func (s *Summary) JSON() *JSONReport {
 		SchemaVersion: JSONSchemaVersion, Tool: "agentstorm", Model: s.Model, Start: s.Start.UTC(),
 		ElapsedSeconds: s.Elapsed.Seconds(), Meta: s.Meta, Overall: s.jsonStats(&s.Overall),
 		Steps: []JSONStats{}, Regions: []JSONStats{}, Cells: []JSONStats{},
-		Connections: s.Connections, Dropped: s.Dropped, Clamped: s.Clamped, Invalid: s.Invalid,
+		Connections: s.Connections, Redirects: s.Redirects, Dropped: s.Dropped, Clamped: s.Clamped, Invalid: s.Invalid,
 		PeakActiveAgents: s.PeakActiveAgents, Failures: []JSONFailure{}, Figures: s.Figures,
 		Budgets: []JSONBudget{}, BudgetsMet: BudgetsMet(s.Budgets), Series: []JSONPoint{},
 	}

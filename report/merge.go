@@ -74,6 +74,7 @@ func (r *Recorder) MergeInterval(iv *Interval) {
 		}
 	}
 	r.connections.Add(iv.Connections)
+	r.redirects.Add(iv.Redirects)
 }
 
 // MergeExpectedIntervals adds the closed model's expected intervals of

@@ -136,6 +136,7 @@ type Recorder struct {
 
 	invalid     atomic.Int64 // Record/RecordDropped calls with a bad step or region
 	connections atomic.Int64
+	redirects   atomic.Int64
 	active      atomic.Int64
 	dropped     []atomic.Int64 // per cell
 
@@ -144,6 +145,7 @@ type Recorder struct {
 	lastRotate  time.Time
 	prevDropped []int64
 	prevConns   int64
+	prevRedirs  int64
 	peakActive  int64
 	spareRaw    *hdr.Histogram
 	spareCorr   *hdr.Histogram
@@ -312,6 +314,9 @@ func (r *Recorder) RecordDropped(step, region int) {
 // succeeded).
 func (r *Recorder) AddConnections(n int) { r.connections.Add(int64(n)) }
 
+// AddRedirects adds n to the count of redirects followed.
+func (r *Recorder) AddRedirects(n int) { r.redirects.Add(int64(n)) }
+
 // SetActiveAgents sets the active-agents gauge, sampled into each interval.
 func (r *Recorder) SetActiveAgents(n int) { r.active.Store(int64(n)) }
 
@@ -346,6 +351,8 @@ type Interval struct {
 	ActiveAgents int
 	// Connections is the number of connections opened in the interval.
 	Connections int64
+	// Redirects is the number of redirects followed in the interval.
+	Redirects int64
 }
 
 // CellInterval is one step × region of an Interval.
@@ -609,6 +616,9 @@ func (r *Recorder) Rotate(now time.Time) *Interval {
 	conns := r.connections.Load()
 	iv.Connections = conns - r.prevConns
 	r.prevConns = conns
+	redirs := r.redirects.Load()
+	iv.Redirects = redirs - r.prevRedirs
+	r.prevRedirs = redirs
 	active := r.active.Load()
 	iv.ActiveAgents = int(active)
 	if active > r.peakActive {

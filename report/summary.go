@@ -134,6 +134,9 @@ type Summary struct {
 	Cells []Stats
 	// Connections is the number of connections opened.
 	Connections int64
+	// Redirects is the number of redirects followed (each hop is timed as
+	// part of its step's request).
+	Redirects int64
 	// Dropped is the number of sessions dropped (open model).
 	Dropped int64
 	// Clamped is the number of latencies clamped to 0 … 60 s.
@@ -335,6 +338,7 @@ func (r *Recorder) Summary(elapsed time.Duration) *Summary {
 		Regions:          r.regions,
 		Writes:           r.writes,
 		Connections:      r.connections.Load(),
+		Redirects:        r.redirects.Load(),
 		Invalid:          r.invalid.Load(),
 		PeakActiveAgents: int(max(r.peakActive, r.active.Load())),
 	}

@@ -187,6 +187,9 @@ func WriteText(w io.Writer, s *Summary) error {
 		fmt.Fprintf(bw, ": %s", strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(bw, "\nConnections opened: %s\n", FormatCount(s.Connections))
+	if s.Redirects > 0 {
+		fmt.Fprintf(bw, "Redirects followed: %s (each hop timed as part of its step)\n", FormatCount(s.Redirects))
+	}
 	fmt.Fprintf(bw, "Dropped sessions: %s", FormatCount(s.Dropped))
 	if s.Model == ModelOpen && s.Dropped > 0 {
 		fmt.Fprintf(bw, " (no idle agent when due: raise the agent maximum or lower the rate)")

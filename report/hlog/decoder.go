@@ -277,7 +277,7 @@ func (d *Decoder) interval(js string) (*Record, error) {
 	nr := len(m.Regions)
 	iv := &report.Interval{Start: timeOf(d.baseMs, rec.Start), End: timeOf(d.baseMs, rec.End), Steps: m.Steps, Regions: m.Regions,
 		Cells:        make([]report.CellInterval, len(m.Steps)*nr),
-		ActiveAgents: rec.Active, Connections: rec.Connections}
+		ActiveAgents: rec.Active, Connections: rec.Connections, Redirects: rec.Redirects}
 	for c := range iv.Cells {
 		iv.Cells[c].Step, iv.Cells[c].Region = c/nr, c%nr
 	}

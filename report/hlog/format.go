@@ -122,6 +122,7 @@ type intervalRecord struct {
 	End         float64   `json:"end"`
 	Active      int       `json:"active"`
 	Connections int64     `json:"connections"`
+	Redirects   int64     `json:"redirects,omitempty"`
 	Cells       [][]int64 `json:"cells"`
 	// Hists is the number of histogram lines that follow, so a reader of
 	// a live stream knows when the interval is complete.

@@ -29,6 +29,7 @@ type Set struct {
 	elapsed  time.Duration
 	logs     int
 	conns    int64
+	redirs   int64
 	peak     int
 	invalid  int64
 	failures []report.CheckFailure
@@ -170,6 +171,7 @@ func (ls *Set) Read(name string, r io.Reader) error {
 			sa.b.Seconds = max(sa.b.Seconds, rec.Seconds)
 			sa.active[logID] = rec.ActiveAgents
 			ls.conns += rec.Connections
+			ls.redirs += rec.Redirects
 		case rec.Kind == ForeignLine && rec.Cells[0].Latency != nil:
 			lastEndMs = max(lastEndMs, endMs)
 			sa.b.Seconds = max(sa.b.Seconds, rec.Seconds)
@@ -299,6 +301,7 @@ func (ls *Set) Summary() (*report.Summary, error) {
 		Regions:          ls.regions,
 		Writes:           ls.writes,
 		Connections:      ls.conns,
+		Redirects:        ls.redirs,
 		Invalid:          ls.invalid,
 		PeakActiveAgents: ls.peak,
 		Meta:             ls.metaKV,

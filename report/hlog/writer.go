@@ -70,6 +70,7 @@ func (l *Writer) WriteInterval(iv *report.Interval) error {
 		End:         iv.End.Sub(l.start).Seconds(),
 		Active:      iv.ActiveAgents,
 		Connections: iv.Connections,
+		Redirects:   iv.Redirects,
 		Cells:       [][]int64{},
 	}
 	for i := range iv.Cells {
