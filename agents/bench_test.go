@@ -67,6 +67,32 @@ func BenchmarkAgentCookies(b *testing.B) {
 	b.Run("off", func(b *testing.B) { benchAgentCall(b, "cookies: false\n"+repeated, benchSetCookie) })
 }
 
+// BenchmarkAgentCompression is BenchmarkAgentCall's json step asking for
+// gzip (compression: gzip) from a server that sends its answer gzipped,
+// decoded before the check and the capture; "plain" is the same server
+// and profile without compression. Their difference is the decoding's cost.
+func BenchmarkAgentCompression(b *testing.B) {
+	body := []byte(`{"cart_id":"c1-42","mode":"in_stock","items":3}`)
+	gz := fasthttp.AppendGzipBytes(nil, body)
+	gzipped := func(ctx *fasthttp.RequestCtx) {
+		if len(ctx.Request.Header.Peek("Accept-Encoding")) > 0 {
+			ctx.Response.Header.Set("Content-Encoding", "gzip")
+			ctx.SetBody(gz)
+		}
+	}
+	b.Run("gzip", func(b *testing.B) { benchAgentCall(b, "compression: gzip\n"+benchProfile, gzipped) })
+	b.Run("plain", func(b *testing.B) { benchAgentCall(b, benchProfile, gzipped) })
+}
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // benchSetCookie sets a session cookie on an answer.
 func benchSetCookie(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("Set-Cookie", "sid=3f2a9c61e0b84d57; Path=/; HttpOnly")
@@ -133,8 +159,14 @@ func benchAgentCall(b *testing.B, src string, also ...fasthttp.RequestHandler) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	runN(b.N)
+	cpu := processCPU() - cpu0
 	b.StopTimer()
+	// CPU (user+system) of the whole process per request: the agent's
+	// loop and the in-process server, whose work is the same in the
+	// variants a benchmark compares.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	sum := rec.Summary(time.Second)
 	if sum.Overall.Errors != 0 {
 		b.Fatalf("errors: %v (failures %v)", sum.Overall.Counts, s.Failures())

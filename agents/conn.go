@@ -254,7 +254,7 @@ func (a *agent) parseAnswer(now time.Time, msg []byte) {
 	if closing {
 		a.closeConn()
 	}
-	a.answered(now, l.resp.StatusCode(), l.resp.Body(), l.peek)
+	a.answeredResp(now, &l.resp, l.peek)
 	l.resp.Reset()
 }
 

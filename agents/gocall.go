@@ -148,5 +148,5 @@ func (a *agent) callDone(now time.Time, r *goCall) {
 		a.followOnGoroutine()
 		return
 	}
-	a.answered(now, cb.resp.StatusCode(), cb.resp.Body(), cb.peek)
+	a.answeredResp(now, &cb.resp, cb.peek)
 }

@@ -158,7 +158,7 @@ func (l *loader) load() *Profile {
 		return nil
 	}
 	root := deref(doc.Content[0])
-	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos", "cookies"})
+	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos", "cookies", "compression"})
 	if f == nil {
 		return nil
 	}
@@ -188,6 +188,11 @@ func (l *loader) load() *Profile {
 	if n := f["budgets"]; n != nil {
 		l.budgets(n)
 	}
+	var compression string
+	if n := f["compression"]; n != nil {
+		compression, _ = l.compression(n, "compression")
+	}
+	l.applyCompression(compression)
 	if n := f["cookies"]; n != nil {
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
 			l.errf(n, "e.g. cookies: false", "cookies: expected true or false; got %s", kindName(n))

@@ -11,7 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode", "redirects"}
+var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode", "redirects", "compression"}
 
 const (
 	defaultTimeout  = 10 * time.Second
@@ -319,6 +319,9 @@ func (l *loader) step(n *yaml.Node) *Step {
 	}
 	if e := f["expect"]; e != nil {
 		l.expect(e, s, what)
+	}
+	if c := f["compression"]; c != nil {
+		l.stepCompression(c, s, what)
 	}
 	s.Redirects = DefaultRedirects
 	if r := f["redirects"]; r != nil {

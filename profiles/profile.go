@@ -303,8 +303,13 @@ type Step struct {
 	// part of the step (redirects:, default DefaultRedirects; 0: none, the
 	// 3xx is the answer).
 	Redirects int
-	Captures  []Capture
-	Expect    Expect
+	// Compression is the Accept-Encoding the step sends (compression:,
+	// the step's or the profile's; "" for none). Answers are decoded
+	// whatever it says.
+	Compression    string
+	compressionSet bool
+	Captures       []Capture
+	Expect         Expect
 	// Line and Column locate the step in its profile.
 	Line, Column int
 
