@@ -72,6 +72,8 @@ type agent struct {
 	jar        *cookiejar.Jar // the session's cookies (see cookies.go); nil until a Set-Cookie arrives
 	hops       int            // redirects followed in this attempt (see redirect.go)
 	hop        []byte         // the next hop's request
+	hosts      []hostConn     // multi-host profiles: the agent's target, then targets: (see hosts.go); nil otherwise
+	hostID     int            // the index in hosts of the host the calls go to
 
 	ewma     time.Duration // moving average of the service time
 	backoff  time.Duration
@@ -116,6 +118,7 @@ func newAgent(s *Swarm, id int) *agent {
 	if a.goTransport() {
 		a.g = &goConn{}
 	}
+	a.initHosts()
 	return a
 }
 
@@ -131,7 +134,7 @@ func (a *agent) halted() bool {
 
 // goTransport reports whether the agent's calls run on goroutines (https,
 // or no poller on this system) rather than on its loop's poller.
-func (a *agent) goTransport() bool { return a.ep.tls != nil || !hasPoller }
+func (a *agent) goTransport() bool { return a.ep.tls != nil || !hasPoller || len(a.s.named) > 0 }
 
 // pause waits until at in phase ph (think, redial or retry backoff),
 // unless the agent is already stopped: then its session ends at once.
@@ -199,6 +202,7 @@ func (a *agent) enterStep(i int) {
 		return
 	}
 	a.step = a.flow.Steps[i]
+	a.useHost(a.step.TargetID)
 	a.info = a.s.steps[a.step]
 	a.n = a.step.Repeat.Count(a.rng)
 	a.perms = max(a.step.Permutations, 1)
@@ -521,6 +525,9 @@ func (a *agent) connOpened() {
 		s.fullAt.CompareAndSwap(0, int64(time.Since(s.start)))
 	}
 	s.rec.AddConnections(1)
+	if a.hosts != nil {
+		s.hostConns[a.hostID].Add(1)
+	}
 	s.everConnected.Store(true)
 }
 
@@ -532,7 +539,7 @@ func (a *agent) leave() {
 	}
 	a.l.tm.disarm(a)
 	a.stopDial()
-	a.closeConn()
+	a.closeAllConns()
 	a.releaseBuf()
 	a.alive = false
 	a.phase = phOff

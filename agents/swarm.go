@@ -133,6 +133,9 @@ type Stats struct {
 	// FullAt is when the connections open first reached MaxAgents (the
 	// ramp's end, measured at the connect), since the start; 0 until then.
 	FullAt time.Duration
+	// HostConnections counts the connections opened to each host of a
+	// profile with targets: ("target" for the profile's own); nil without.
+	HostConnections map[string]int64
 }
 
 // Swarm runs one profile's agents against a target. Create it with New,
@@ -147,10 +150,14 @@ type Swarm struct {
 	thinkMean time.Duration
 	maxAgents int
 
-	eps    [][]*endpoint // per region index: the endpoints serving it
-	steps  map[*profiles.Step]stepInfo
-	dialer *dialer
-	pool   *bufPool
+	eps   [][]*endpoint // per region index: the endpoints serving it
+	named []*endpoint   // the profile's targets: (see hosts.go)
+	// hostConns counts the connections opened to each host of a
+	// multi-host profile (index as agent.hosts).
+	hostConns []atomic.Int64
+	steps     map[*profiles.Step]stepInfo
+	dialer    *dialer
+	pool      *bufPool
 
 	ran       atomic.Bool
 	start     time.Time    // set by Run before any goroutine starts
@@ -257,6 +264,14 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		}
 		s.eps = append(s.eps, eps)
 	}
+	named, err := parseNamedTargets(prof.Targets, cfg.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	s.named = named
+	if len(s.named) > 0 {
+		s.hostConns = make([]atomic.Int64, 1+len(s.named))
+	}
 	s.maxAgents = prof.Workload.Peak()
 	if s.open {
 		s.maxAgents = prof.Workload.MaxAgents
@@ -315,16 +330,29 @@ func (s *Swarm) MaxAgents() int { return s.maxAgents }
 // Stats returns a snapshot of the swarm's counters. Safe to call at any time.
 func (s *Swarm) Stats() Stats {
 	return Stats{
-		Elapsed:    s.Elapsed(),
-		Planned:    s.planned,
-		Active:     s.active.Load(),
-		Agents:     s.agents.Load(),
-		Connected:  s.connected.Load(),
-		Dials:      s.dials.Load(),
-		DialErrors: s.dialErrors.Load(),
-		Dropped:    s.dropped.Load(),
-		FullAt:     time.Duration(s.fullAt.Load()),
+		Elapsed:         s.Elapsed(),
+		Planned:         s.planned,
+		Active:          s.active.Load(),
+		Agents:          s.agents.Load(),
+		Connected:       s.connected.Load(),
+		Dials:           s.dials.Load(),
+		DialErrors:      s.dialErrors.Load(),
+		Dropped:         s.dropped.Load(),
+		FullAt:          time.Duration(s.fullAt.Load()),
+		HostConnections: s.hostConnections(),
 	}
+}
+
+// hostConnections is Stats.HostConnections.
+func (s *Swarm) hostConnections() map[string]int64 {
+	if len(s.hostConns) == 0 {
+		return nil
+	}
+	m := make(map[string]int64, len(s.hostConns))
+	for i := range s.hostConns {
+		m[s.hostName(i)] = s.hostConns[i].Load()
+	}
+	return m
 }
 
 // Elapsed returns how long the run has run (until it stopped, once it has).

@@ -158,7 +158,7 @@ func (l *loader) load() *Profile {
 		return nil
 	}
 	root := deref(doc.Content[0])
-	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos", "cookies", "compression"})
+	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos", "cookies", "compression", "targets"})
 	if f == nil {
 		return nil
 	}
@@ -173,6 +173,9 @@ func (l *loader) load() *Profile {
 		l.target(n)
 	} else {
 		p.Target.Bundled = true
+	}
+	if n := f["targets"]; n != nil {
+		l.targets(n)
 	}
 	if n := f["workload"]; n != nil {
 		l.workload(n)

@@ -11,7 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode", "redirects", "compression"}
+var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode", "redirects", "compression", "target"}
 
 const (
 	defaultTimeout  = 10 * time.Second
@@ -322,6 +322,9 @@ func (l *loader) step(n *yaml.Node) *Step {
 	}
 	if c := f["compression"]; c != nil {
 		l.stepCompression(c, s, what)
+	}
+	if t := f["target"]; t != nil {
+		l.stepTarget(t, s, what)
 	}
 	s.Redirects = DefaultRedirects
 	if r := f["redirects"]; r != nil {

@@ -105,6 +105,9 @@ type Profile struct {
 	Flows []*Flow
 	// Budgets are the budget expressions, kept as text with their positions.
 	Budgets []Budget
+	// Targets are the named hosts of targets:, sorted by name; a step's
+	// TargetID indexes them from 1.
+	Targets []NamedTarget
 	// NoCookies turns the agents' cookie jars off (cookies: false): no
 	// Set-Cookie is kept and no Cookie header is sent but the steps' own.
 	NoCookies bool
@@ -308,8 +311,11 @@ type Step struct {
 	// whatever it says.
 	Compression    string
 	compressionSet bool
-	Captures       []Capture
-	Expect         Expect
+	// TargetID is the host the step sends to: 0 for the profile's target,
+	// i+1 for Profile.Targets[i] (target: NAME).
+	TargetID int
+	Captures []Capture
+	Expect   Expect
 	// Line and Column locate the step in its profile.
 	Line, Column int
 

@@ -150,6 +150,12 @@ func (m *merger) stats(ws []*workerState) agents.Stats {
 		st.Dials += w.last.Dials
 		st.DialErrors += w.last.DialErrors
 		st.Dropped += w.last.Dropped
+		for h, n := range w.last.HostConnections {
+			if st.HostConnections == nil {
+				st.HostConnections = map[string]int64{}
+			}
+			st.HostConnections[h] += n
+		}
 	}
 	if !full {
 		st.FullAt = 0

@@ -33,6 +33,9 @@ type Stats struct {
 	// FullAtMs is when this worker's connections first reached its share
 	// of the peak, since the start (0: not yet).
 	FullAtMs int64 `json:"full_at_ms,omitempty"`
+	// HostConnections counts connections per host of a profile with
+	// targets: (see agents.Stats).
+	HostConnections map[string]int64 `json:"host_connections,omitempty"`
 	// Final is set on the stats line after the last interval.
 	Final bool `json:"final,omitempty"`
 }
@@ -41,7 +44,8 @@ func statsOf(seg agents.Segment, st agents.Stats) Stats {
 	return Stats{
 		Segment: seg.String(), ElapsedMs: st.Elapsed.Milliseconds(), Active: st.Active, Agents: st.Agents,
 		Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors, Dropped: st.Dropped,
-		FullAtMs: (st.FullAt + time.Millisecond - 1).Milliseconds(), // rounded up: > 0 once full
+		FullAtMs:        (st.FullAt + time.Millisecond - 1).Milliseconds(), // rounded up: > 0 once full
+		HostConnections: st.HostConnections,
 	}
 }
 

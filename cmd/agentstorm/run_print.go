@@ -51,6 +51,17 @@ func printRunFootnotes(out *syncWriter, st agents.Stats, fails []report.CheckFai
 		out.printf("Ramp: %s.\n", ramp)
 	}
 	out.printf("Connections: %s dials, %s failed.\n", commas(int(st.Dials)), commas(int(st.DialErrors)))
+	if len(st.HostConnections) > 0 {
+		hosts := make([]string, 0, len(st.HostConnections))
+		for h := range st.HostConnections {
+			hosts = append(hosts, h)
+		}
+		sort.Strings(hosts)
+		for i, h := range hosts {
+			hosts[i] = fmt.Sprintf("%s %s", h, commas(int(st.HostConnections[h])))
+		}
+		out.printf("Connections opened by host: %s.\n", strings.Join(hosts, ", "))
+	}
 	if len(fails) > 0 {
 		parts := make([]string, 0, len(fails))
 		for i, f := range fails {
