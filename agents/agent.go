@@ -158,9 +158,7 @@ func (a *agent) start(now time.Time) {
 
 // work starts an open-model session intended to start at intended.
 func (a *agent) work(now, intended time.Time) {
-	if !a.alive {
-		a.alive = true
-	}
+	a.alive = true
 	a.inSession = true
 	a.s.active.Add(1)
 	a.needThink = false
