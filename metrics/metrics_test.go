@@ -135,8 +135,8 @@ func TestScrapeNativeHistogramsAndCounts(t *testing.T) {
 	if h.GetSchema() != 3 || len(h.GetPositiveSpan()) == 0 {
 		t.Fatalf("not a native histogram: schema %d, %d spans", h.GetSchema(), len(h.GetPositiveSpan()))
 	}
-	if len(h.GetBucket()) != 0 {
-		t.Errorf("classic buckets exported too: %d", len(h.GetBucket()))
+	if len(h.GetBucket()) != len(Buckets) {
+		t.Errorf("%d classic buckets next to the native ones, want %d", len(h.GetBucket()), len(Buckets))
 	}
 	if h.GetSampleCount() != 1004 { // 1000 + 3 timeouts + 1; refused has no latency
 		t.Errorf("sample count %d, want 1004", h.GetSampleCount())

@@ -1,315 +1,241 @@
 package report
 
 import (
-	"bytes"
-	"fmt"
-	"image/color"
 	"math"
 	"strconv"
-	"strings"
+	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// Charts are drawn with gonum.org/v1/plot and rendered to SVG, inlined in
-// the HTML report.
+// The HTML report's charts are drawn in the browser by uPlot (see
+// htmlassets.go) from chartData, which the page carries as JSON: the
+// per-second series (per step, raw and corrected) and, from the totals'
+// histograms, each step's response-time distribution and percentile
+// spectrum.
 
-const (
-	chartW = 7.5 * vg.Inch
-	chartH = 3.2 * vg.Inch
-)
-
-var palette = []color.RGBA{
-	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
-	{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
-	{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
-	{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff},
-	{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
-	{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
+// chartData is everything the report's charts draw.
+type chartData struct {
+	// BudgetMs is the compliance limit (100 ms) drawn on latency charts.
+	BudgetMs float64 `json:"budget_ms"`
+	// Figures names the latency figures: the raw one, then "corrected"
+	// when the closed model has a correction. Every Lat, Dist and Spec
+	// has one entry per figure.
+	Figures []string `json:"figures"`
+	// T is each point's end in seconds since the start.
+	T jsNums `json:"t"`
+	// Active is the active-agents gauge; Dropped the dropped sessions per
+	// second (nil when none were dropped).
+	Active  jsNums `json:"active"`
+	Dropped jsNums `json:"dropped,omitempty"`
+	// Steps are "all" first, then every step with requests.
+	Steps  []chartStep  `json:"steps"`
+	Events []chartEvent `json:"events,omitempty"`
 }
 
-var budgetRed = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
-
-// newPlot returns a plot whose text is in Liberation Sans (gonum/plot's
-// default is the serif face), to match the page.
-func newPlot() *plot.Plot {
-	p := plot.New()
-	for _, st := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle,
-		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
-		st.Font.Variant = "Sans"
-	}
-	return p
+// chartStep is one step's (or all steps') charts.
+type chartStep struct {
+	Name string `json:"name"`
+	// OK and KO are the answers per second that passed and failed.
+	OK jsNums `json:"ok"`
+	KO jsNums `json:"ko"`
+	// Lat is per figure the p50, p90, p99 and max per second, ms (null
+	// where the second had no latency).
+	Lat [][4]jsNums `json:"lat"`
+	// Dist is per figure the response-time distribution of the run.
+	Dist []chartDist `json:"dist"`
+	// Spec is per figure the percentile spectrum of the run.
+	Spec []chartSpec `json:"spec"`
 }
 
-// renderSVG draws p into an SVG document and returns the <svg> element.
-func renderSVG(p *plot.Plot) (string, error) {
-	c := vgsvg.New(chartW, chartH)
-	p.Draw(draw.New(c))
-	var buf bytes.Buffer
-	if _, err := c.WriteTo(&buf); err != nil {
-		return "", fmt.Errorf("render chart %q: %w", p.Title.Text, err)
-	}
-	out := buf.String()
-	if i := strings.Index(out, "<svg"); i > 0 {
-		out = out[i:]
-	}
-	return out, nil
+// chartDist is a response-time distribution in logarithmic buckets,
+// distPerDecade per decade: bucket K0+i spans 10^((K0+i)/distPerDecade) µs
+// up to the next, and holds Pct[i] % of the latencies.
+type chartDist struct {
+	K0  int    `json:"k0"`
+	Pct jsNums `json:"pct"`
 }
 
-func addLine(p *plot.Plot, name string, pts plotter.XYs, c color.Color, dashed bool) error {
-	if len(pts) == 0 {
-		return nil
-	}
-	l, err := plotter.NewLine(pts)
-	if err != nil {
-		return fmt.Errorf("chart %q, line %q: %w", p.Title.Text, name, err)
-	}
-	l.Color = c
-	l.Width = vg.Points(1.5)
-	if dashed {
-		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-	}
-	p.Add(l)
-	p.Legend.Add(name, l)
-	return nil
+// distPerDecade is the number of distribution buckets per decade of latency.
+const distPerDecade = 10
+
+// chartSpec is a percentile spectrum: latency Y (ms) at percentile X on a
+// "nines" axis, X = -log10(1 - q).
+type chartSpec struct {
+	X jsNums `json:"x"`
+	Y jsNums `json:"y"`
 }
 
-// chartLine is one named line of a chart.
-type chartLine struct {
-	name string
-	pts  plotter.XYs
+// chartEvent is a timeline mark (a chaos action).
+type chartEvent struct {
+	T      float64 `json:"t"`
+	Name   string  `json:"name"`
+	Failed bool    `json:"failed,omitempty"`
 }
 
-// addBudgetLine draws the 100 ms compliance limit as a dashed red line
-// from x0 to x1.
-func addBudgetLine(p *plot.Plot, x0, x1 float64) error {
-	limit := durMs(ComplianceLimit)
-	return addLine(p, "budget "+FormatDuration(ComplianceLimit), plotter.XYs{{X: x0, Y: limit}, {X: x1, Y: limit}}, budgetRed, true)
-}
+// jsNums is a number array in JSON with NaN as null and four significant
+// digits (HDR figures carry three), to keep the page small.
+type jsNums []float64
 
-// ninesTicks labels a "nines" axis: x = -log10(1-q).
-type ninesTicks struct{}
-
-func (ninesTicks) Ticks(min, max float64) []plot.Tick {
-	labels := []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%", "99.99999%"}
-	var out []plot.Tick
-	for i := 0; i < len(labels) && float64(i) <= max+1e-9; i++ {
-		out = append(out, plot.Tick{Value: float64(i), Label: labels[i]})
-		if i+1 < len(labels) && float64(i)+math.Log10(2) <= max {
-			out = append(out, plot.Tick{Value: float64(i) + math.Log10(2)}) // 50%, 95%, 99.5%…: minor
+// MarshalJSON implements json.Marshaler.
+func (a jsNums) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+6*len(a))
+	b = append(b, '[')
+	for i, v := range a {
+		if i > 0 {
+			b = append(b, ',')
 		}
-	}
-	return out
-}
-
-// msTicks labels a log latency axis in readable units.
-type msTicks struct{}
-
-func (msTicks) Ticks(min, max float64) []plot.Tick {
-	var out []plot.Tick
-	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
-		for _, m := range []float64{1, 2, 5} {
-			v := m * math.Pow(10, e)
-			if v < min*0.999 || v > max*1.001 {
-				continue
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			b = append(b, "null"...)
+		case v == math.Trunc(v) && math.Abs(v) < 1e15:
+			b = strconv.AppendInt(b, int64(v), 10)
+		default:
+			// Round to four significant digits by an exact power of ten.
+			if e := int(math.Floor(math.Log10(math.Abs(v)))); e >= 3 {
+				p := math.Pow10(e - 3)
+				v = math.Round(v/p) * p
+			} else {
+				p := math.Pow10(3 - e)
+				v = math.Round(v*p) / p
 			}
-			out = append(out, plot.Tick{Value: v, Label: FormatDuration(msDuration(v))})
+			b = strconv.AppendFloat(b, v, 'f', -1, 64)
 		}
 	}
-	if len(out) < 2 {
-		out = append(out, plot.Tick{Value: min, Label: FormatDuration(msDuration(min))}, plot.Tick{Value: max, Label: FormatDuration(msDuration(max))})
-	}
-	return out
+	return append(b, ']'), nil
 }
 
-// spectrumPoints returns (nines, ms) points of h's percentile spectrum.
-func spectrumPoints(h *hdr.Histogram) plotter.XYs {
-	n := h.TotalCount()
-	if n == 0 {
-		return nil
+// chartDataOf returns the charts' data of s.
+func chartDataOf(s *Summary) *chartData {
+	d := &chartData{BudgetMs: durMs(ComplianceLimit), Figures: []string{"raw"}}
+	if s.Model == ModelOpen {
+		d.Figures[0] = "from intended start"
 	}
-	xmax := math.Log10(float64(n))
-	var pts plotter.XYs
+	corrected := s.Overall.CorrectedHistogram != nil
+	if corrected {
+		d.Figures = append(d.Figures, "corrected")
+	}
+	n := len(s.Series)
+	d.T, d.Active = make(jsNums, n), make(jsNums, n)
+	dropped := make(jsNums, n)
+	anyDrop := false
+	for i := range s.Series {
+		p := &s.Series[i]
+		d.T[i], d.Active[i] = p.At.Seconds(), float64(p.ActiveAgents)
+		dropped[i] = perSecond(p.Dropped, p)
+		anyDrop = anyDrop || p.Dropped > 0
+	}
+	if anyDrop {
+		d.Dropped = dropped
+	}
+	all := func(p *SeriesPoint) StepPoint {
+		return StepPoint{Count: p.Count, Errors: p.Errors, Corrected: p.Corrected,
+			Raw: PointLatency{Count: p.Latencies, P50: p.P50, P90: p.P90, P99: p.P99, Max: p.Max}}
+	}
+	d.Steps = append(d.Steps, chartStepOf(s, &s.Overall, corrected, all))
+	for i := range s.PerStep {
+		if st := &s.PerStep[i]; st.Count > 0 && len(s.PerStep) > 1 {
+			d.Steps = append(d.Steps, chartStepOf(s, st, corrected, func(p *SeriesPoint) StepPoint {
+				if i < len(p.Steps) {
+					return p.Steps[i]
+				}
+				return StepPoint{}
+			}))
+		}
+	}
+	for _, e := range s.Events {
+		d.Events = append(d.Events, chartEvent{T: e.At.Seconds(), Name: e.Name, Failed: e.Error != ""})
+	}
+	return d
+}
+
+func perSecond(n int64, p *SeriesPoint) float64 {
+	return float64(n) / math.Max(p.Seconds, 1e-3)
+}
+
+// chartStepOf returns the charts of st, whose per-second figures point
+// reads from a series point.
+func chartStepOf(s *Summary, st *Stats, corrected bool, point func(*SeriesPoint) StepPoint) chartStep {
+	n := len(s.Series)
+	c := chartStep{Name: st.Name, OK: make(jsNums, n), KO: make(jsNums, n)}
+	figures := []*hdr.Histogram{st.Histogram}
+	if corrected {
+		figures = append(figures, st.CorrectedHistogram)
+	}
+	c.Lat = make([][4]jsNums, len(figures))
+	for f := range c.Lat {
+		for k := range c.Lat[f] {
+			c.Lat[f][k] = make(jsNums, n)
+		}
+	}
+	for i := range s.Series {
+		sp := point(&s.Series[i])
+		c.OK[i], c.KO[i] = perSecond(sp.Count-sp.Errors, &s.Series[i]), perSecond(sp.Errors, &s.Series[i])
+		for f, l := range []PointLatency{sp.Raw, sp.Corrected}[:len(figures)] {
+			v := [4]float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()}
+			if l.Count > 0 {
+				v = [4]float64{durMs(l.P50), durMs(l.P90), durMs(l.P99), durMs(l.Max)}
+			}
+			for k := range v {
+				c.Lat[f][k][i] = v[k]
+			}
+		}
+	}
+	for _, h := range figures {
+		c.Dist = append(c.Dist, distOf(h))
+		c.Spec = append(c.Spec, spectrumOf(h))
+	}
+	return c
+}
+
+// distOf returns h's distribution (µs values) in logarithmic buckets, as
+// shares of its count, from the first bucket with values to the last.
+func distOf(h *hdr.Histogram) chartDist {
+	if h == nil || h.TotalCount() == 0 {
+		return chartDist{}
+	}
+	counts := map[int]int64{}
+	k0, k1 := math.MaxInt, math.MinInt
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		// A bar's values are equivalent at the histogram's precision: put
+		// them in the bucket of the bar's midpoint.
+		k := int(math.Floor(distPerDecade * math.Log10(math.Max(float64(b.From+b.To)/2, 1))))
+		counts[k] += b.Count
+		k0, k1 = min(k0, k), max(k1, k)
+	}
+	d := chartDist{K0: k0, Pct: make(jsNums, k1-k0+1)}
+	total := float64(h.TotalCount())
+	for k, n := range counts {
+		d.Pct[k-k0] = 100 * float64(n) / total
+	}
+	return d
+}
+
+// spectrumOf returns h's percentile spectrum (µs values, in ms) on a
+// "nines" axis, up to the percentile of its last value.
+func spectrumOf(h *hdr.Histogram) chartSpec {
+	var sp chartSpec
+	if h == nil || h.TotalCount() == 0 {
+		return sp
+	}
+	xmax := math.Log10(float64(h.TotalCount()))
 	for _, b := range h.CumulativeDistributionWithTicks(5) {
 		if b.Count == 0 {
 			continue
 		}
 		q := b.Quantile / 100
-		var x float64
-		if q >= 1 {
-			x = xmax
-		} else {
+		x := xmax
+		if q < 1 {
 			x = math.Min(-math.Log10(1-q), xmax)
 		}
-		y := math.Max(float64(b.ValueAt)/1000, 0.001)
-		if len(pts) > 0 && x < pts[len(pts)-1].X {
+		if len(sp.X) > 0 && x < sp.X[len(sp.X)-1] {
 			continue
 		}
-		pts = append(pts, plotter.XY{X: x, Y: y})
+		sp.X = append(sp.X, x)
+		sp.Y = append(sp.Y, math.Max(durMs(time.Duration(b.ValueAt)*time.Microsecond), 0.001))
 	}
-	return pts
-}
-
-// spectrumChart is the percentile spectrum of the run and of each step on
-// a log "nines" axis, with the 100 ms budget line.
-func spectrumChart(s *Summary) (string, error) {
-	p := newPlot()
-	p.Title.Text = "Latency by percentile, " + s.figureName(&s.Overall)
-	p.X.Label.Text = "percentile"
-	p.Y.Label.Text = "latency"
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = msTicks{}
-	p.Legend.Top = false // the spectrum rises to the right: the bottom right is free
-	xmax, ymin, ymax := 1.0, math.Inf(1), 100.0
-	lines := []chartLine{{"all", spectrumPoints(judgedHistogram(&s.Overall))}}
-	for i := range s.PerStep {
-		if len(lines) > len(palette)-1 {
-			break
-		}
-		if h := judgedHistogram(&s.PerStep[i]); h != nil && h.TotalCount() > 0 && len(s.PerStep) > 1 {
-			lines = append(lines, chartLine{s.PerStep[i].Name, spectrumPoints(h)})
-		}
-	}
-	for i, l := range lines {
-		for _, pt := range l.pts {
-			xmax, ymin, ymax = math.Max(xmax, pt.X), math.Min(ymin, pt.Y), math.Max(ymax, pt.Y)
-		}
-		if err := addLine(p, l.name, l.pts, palette[i%len(palette)], false); err != nil {
-			return "", err
-		}
-	}
-	if math.IsInf(ymin, 1) {
-		ymin = 1
-	}
-	if err := addBudgetLine(p, 0, xmax); err != nil {
-		return "", err
-	}
-	p.X.Min, p.X.Max = 0, xmax
-	p.X.Tick.Marker = ninesTicks{}
-	p.Y.Min, p.Y.Max = math.Max(ymin*0.8, 0.001), ymax*1.25
-	return renderSVG(p)
-}
-
-func seriesX(pt *SeriesPoint) float64 { return pt.At.Seconds() }
-
-// newTimePlot returns a plot over the series' time axis (seconds since the
-// start), titled, with its y label and the legend at the top.
-func newTimePlot(s *Summary, title, ylabel string) *plot.Plot {
-	p := newPlot()
-	p.Title.Text = title
-	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	p.X.Label.Text = "seconds since start"
-	p.X.Min = 0
-	if n := len(s.Series); n > 0 {
-		p.X.Max = math.Max(seriesX(&s.Series[n-1]), 1)
-	}
-	return p
-}
-
-// renderTimePlot marks the timeline events on an over-time plot (once its
-// y range is set) and renders it.
-func renderTimePlot(p *plot.Plot, s *Summary) (string, error) {
-	if err := markEvents(p, s); err != nil {
-		return "", err
-	}
-	return renderSVG(p)
-}
-
-// latencyChart is p50, p99 and max per second.
-func latencyChart(s *Summary) (string, error) {
-	p := newTimePlot(s, "Latency over time (per second, raw)", "latency")
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = msTicks{}
-	var p50, p99, mx plotter.XYs
-	ymin, ymax := math.Inf(1), 100.0
-	for i := range s.Series {
-		pt := &s.Series[i]
-		if pt.Latencies == 0 {
-			continue
-		}
-		x := seriesX(pt)
-		a, b, c := math.Max(durMs(pt.P50), 0.001), math.Max(durMs(pt.P99), 0.001), math.Max(durMs(pt.Max), 0.001)
-		p50, p99, mx = append(p50, plotter.XY{X: x, Y: a}), append(p99, plotter.XY{X: x, Y: b}), append(mx, plotter.XY{X: x, Y: c})
-		ymin, ymax = math.Min(ymin, a), math.Max(ymax, c)
-	}
-	if math.IsInf(ymin, 1) {
-		ymin = 1
-	}
-	for i, l := range []chartLine{{"p50", p50}, {"p99", p99}, {"max", mx}} {
-		if err := addLine(p, l.name, l.pts, palette[i], false); err != nil {
-			return "", err
-		}
-	}
-	if err := addBudgetLine(p, p.X.Min, p.X.Max); err != nil {
-		return "", err
-	}
-	p.Y.Min, p.Y.Max = math.Max(ymin*0.8, 0.001), ymax*1.25
-	return renderTimePlot(p, s)
-}
-
-// throughputChart is requests and errors per second.
-func throughputChart(s *Summary) (string, error) {
-	p := newTimePlot(s, "Throughput and errors over time", "per second")
-	var rps, errs, drops plotter.XYs
-	anyDrop := false
-	for i := range s.Series {
-		pt := &s.Series[i]
-		x := seriesX(pt)
-		sec := math.Max(pt.Seconds, 1e-3)
-		rps = append(rps, plotter.XY{X: x, Y: pt.RPS()})
-		errs = append(errs, plotter.XY{X: x, Y: float64(pt.Errors) / sec})
-		drops = append(drops, plotter.XY{X: x, Y: float64(pt.Dropped) / sec})
-		anyDrop = anyDrop || pt.Dropped > 0
-	}
-	if err := addLine(p, "requests/s", rps, palette[0], false); err != nil {
-		return "", err
-	}
-	if err := addLine(p, "errors/s", errs, budgetRed, false); err != nil {
-		return "", err
-	}
-	if anyDrop {
-		if err := addLine(p, "dropped sessions/s", drops, palette[1], false); err != nil {
-			return "", err
-		}
-	}
-	p.Y.Min = 0
-	return renderTimePlot(p, s)
-}
-
-// agentsChart is the active-agents gauge per second.
-func agentsChart(s *Summary) (string, error) {
-	p := newTimePlot(s, "Active agents over time", "agents")
-	var pts plotter.XYs
-	for i := range s.Series {
-		pts = append(pts, plotter.XY{X: seriesX(&s.Series[i]), Y: float64(s.Series[i].ActiveAgents)})
-	}
-	if err := addLine(p, "active agents", pts, palette[2], false); err != nil {
-		return "", err
-	}
-	p.Y.Min = 0
-	p.Y.Tick.Marker = countTicks{}
-	return renderTimePlot(p, s)
-}
-
-type countTicks struct{}
-
-func (countTicks) Ticks(min, max float64) []plot.Tick {
-	ts := plot.DefaultTicks{}.Ticks(min, max)
-	for i := range ts {
-		if ts[i].Label != "" && ts[i].Value == math.Trunc(ts[i].Value) {
-			ts[i].Label = FormatCount(int64(ts[i].Value))
-		} else if ts[i].Label != "" {
-			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
-		}
-	}
-	return ts
+	return sp
 }

@@ -404,14 +404,9 @@ type LogSet struct {
 }
 
 type secAcc struct {
-	h       *hdr.PackedHistogram
-	counts  int64
-	errors  int64
-	dropped int64
-	under   int64
-	seconds float64
-	endMs   int64       // latest interval end in the second, Unix ms
-	active  map[int]int // per log: last gauge in the second
+	b      PointBuilder
+	endMs  int64       // latest interval end in the second, Unix ms
+	active map[int]int // per log: last gauge in the second
 }
 
 // NewLogSet returns an empty set.
@@ -589,7 +584,7 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 			curEndMs = endMs
 			lastEndMs = max(lastEndMs, endMs)
 			sa := ls.sec(endMs)
-			sa.seconds = max(sa.seconds, iv.End-iv.Start)
+			sa.b.Seconds = max(sa.b.Seconds, iv.End-iv.Start)
 			sa.active[logID] = iv.Active
 			ls.conns += iv.Connections
 			for _, row := range iv.Cells {
@@ -597,18 +592,15 @@ func (ls *LogSet) Read(name string, r io.Reader) error {
 					return bad("%v", err)
 				}
 				a := ls.cell(stepMap[row[0]], regMap[row[1]])
-				var n int64
-				for k := 0; k < NumOutcomes; k++ {
-					a.counts[k] += row[2+k]
-					n += row[2+k]
+				var counts [NumOutcomes]int64
+				copy(counts[:], row[2:2+NumOutcomes])
+				for k, v := range counts {
+					a.counts[k] += v
 				}
 				a.under += row[2+NumOutcomes]
 				a.clamped += row[3+NumOutcomes]
 				a.dropped += row[4+NumOutcomes]
-				sa.counts += n
-				sa.errors += n - row[2]
-				sa.under += row[2+NumOutcomes]
-				sa.dropped += row[4+NumOutcomes]
+				sa.b.AddCounts(stepMap[row[0]], &counts, row[2+NumOutcomes], row[4+NumOutcomes])
 			}
 		case strings.HasPrefix(line, hlogEndPrefix):
 			var e LogEnd
@@ -817,6 +809,7 @@ func (ls *LogSet) histLine(line string, baseMs, curEndMs int64, counted bool, ba
 	}
 	h.MergeInto(*dst)
 	if corrected {
+		ls.sec(curEndMs).b.AddLatency(si, true, h)
 		return curEndMs, nil
 	}
 	endMs := curEndMs
@@ -837,13 +830,10 @@ func (ls *LogSet) histLine(line string, baseMs, curEndMs int64, counted bool, ba
 	}
 	sa := ls.sec(endMs)
 	if !counted {
-		sa.counts += h.TotalCount()
-		sa.seconds = max(sa.seconds, lenS)
+		sa.b.AddCounts(si, &[NumOutcomes]int64{OK: h.TotalCount()}, 0, 0)
+		sa.b.Seconds = max(sa.b.Seconds, lenS)
 	}
-	if sa.h == nil {
-		sa.h = newPacked()
-	}
-	sa.h.Merge(h)
+	sa.b.AddLatency(si, false, h)
 	return endMs, nil
 }
 
@@ -902,28 +892,14 @@ func (ls *LogSet) Summary() (*Summary, error) {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	dense := NewHistogram()
 	peak := 0
 	for _, k := range keys {
 		sa := ls.secs[k]
-		p := SeriesPoint{
-			At:      time.Duration(sa.endMs-ls.startMs) * time.Millisecond,
-			Seconds: sa.seconds,
-			Count:   sa.counts,
-			Errors:  sa.errors,
-			Dropped: sa.dropped,
-			Under:   sa.under,
-		}
 		for _, v := range sa.active {
-			p.ActiveAgents += v
+			sa.b.ActiveAgents += v
 		}
-		peak = max(peak, p.ActiveAgents)
-		if sa.h != nil {
-			dense.Reset()
-			sa.h.MergeInto(dense)
-			setLatency(&p, dense)
-		}
-		s.Series = appendPoint(s.Series, p)
+		peak = max(peak, sa.b.ActiveAgents)
+		s.Series = appendPoint(s.Series, sa.b.Point(time.Duration(sa.endMs-ls.startMs)*time.Millisecond, len(ls.steps)))
 	}
 	s.PeakActiveAgents = max(s.PeakActiveAgents, peak)
 	s.Failures = append([]CheckFailure(nil), ls.failures...)

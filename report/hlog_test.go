@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,15 @@ func TestHlogRoundTrip(t *testing.T) {
 		g, w := got.Series[i], want.Series[i]
 		if g.At != w.At || g.Count != w.Count || g.Errors != w.Errors || g.P99 != w.P99 || g.Max != w.Max || g.ActiveAgents != w.ActiveAgents || g.Dropped != w.Dropped {
 			t.Errorf("series[%d] = %+v, want %+v", i, g, w)
+		}
+		// Per step, raw and corrected: the report re-rendered from the
+		// log draws the same per-step charts as the run did.
+		if g.P90 != w.P90 || g.Corrected != w.Corrected || !slices.Equal(g.Steps, w.Steps) {
+			t.Errorf("series[%d] p90 %v corrected %+v steps %+v,\nwant p90 %v corrected %+v steps %+v", i, g.P90, g.Corrected, g.Steps, w.P90, w.Corrected, w.Steps)
+		}
+		if st := g.Steps[0]; len(g.Steps) != 2 || st.Count != 501 || st.Raw.Count != 501 || st.Corrected.Count == 0 || st.Corrected.Max < 300*ms ||
+			g.Steps[1].Errors != 2 || g.Steps[1].Raw.P50 < 20*ms {
+			t.Errorf("series[%d] steps %+v", i, g.Steps)
 		}
 	}
 	if b := ls.Budgets(); len(b) != 1 || b[0].Expr != "p99 < 100ms" {

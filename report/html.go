@@ -33,9 +33,12 @@ type htmlData struct {
 	Verdict     string
 	VerdictOK   bool
 	Aborted     string
+	Status      string
+	Reason      string
 	Budgets     []BudgetResult
 	Sections    []Section
-	Charts      []template.HTML
+	Assets      htmlAssets
+	Events      []TimelineEvent
 	Steps       []htmlRow
 	Regions     []htmlRow
 	Cells       []htmlRow
@@ -67,10 +70,12 @@ func (s *Summary) htmlRows(rows []Stats) []htmlRow {
 }
 
 // WriteHTML writes s as one self-contained HTML file that opens offline:
-// the headline (sub-100 ms compliance, budgets), charts (percentile
-// spectrum on a "nines" axis with the 100 ms line, latency, throughput and
-// errors, and active agents over time; gonum/plot SVG, inline), and tables
-// per step, region and step × region.
+// the headline (sub-100 ms compliance, budgets), interactive charts
+// (uPlot, embedded: latency percentiles over time per step, raw and
+// corrected; p99 per step; requests, OK and KO per second; active agents;
+// the response-time distribution and the percentile spectrum; the 100 ms
+// line; hover values and zoom on time), and tables per step, region and
+// step × region.
 func WriteHTML(w io.Writer, s *Summary) error {
 	d := htmlData{Title: "agentstorm report", Generated: time.Now().UTC().Format(time.RFC3339)}
 	if p := s.Meta["profile"]; p != "" {
@@ -117,19 +122,17 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	if s.Aborted != nil {
 		d.Aborted = s.Aborted.String()
 	}
-	charts := []func(*Summary) (string, error){spectrumChart}
-	if len(s.Series) > 0 {
-		charts = append(charts, latencyChart, throughputChart, agentsChart)
-	} else {
+	if st := s.Status(); st != StatusOK {
+		d.Status, d.Reason = st, s.StatusReason()
+	}
+	if len(s.Series) == 0 {
 		d.Notes = append(d.Notes, "No per-second series was recorded, so the over-time charts are left out.")
 	}
-	for _, c := range charts {
-		svg, err := c(s)
-		if err != nil {
-			return fmt.Errorf("write html: %w", err)
-		}
-		d.Charts = append(d.Charts, template.HTML(svg)) //nolint:gosec // produced by gonum/plot's SVG canvas, not user input
+	assets, err := newHTMLAssets(s)
+	if err != nil {
+		return fmt.Errorf("write html: %w", err)
 	}
+	d.Assets, d.Events = assets, s.Events
 	d.Steps = s.htmlRows(s.PerStep)
 	d.Regions = s.htmlRows(s.PerRegion)
 	if len(s.Regions) > 1 && len(s.Steps) > 1 {
@@ -148,7 +151,7 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	case s.Model == ModelOpen:
 		d.Notes = append(d.Notes, "Open model: every latency runs from the request's intended (scheduled) start, so time spent waiting behind a slow target counts (as wrk2).")
 	case s.Overall.Corrected != nil:
-		d.Notes = append(d.Notes, fmt.Sprintf("Closed model: tables and the spectrum show the corrected figure (HdrHistogram's correction with the agents' planned pace, mean %s); the over-time chart shows raw latency from the send.", FormatDuration(s.Overall.MeanExpectedInterval)))
+		d.Notes = append(d.Notes, fmt.Sprintf("Closed model: tables show the judged figure (the worse of raw and corrected); the charts show raw latency from the send or the corrected figure (HdrHistogram's correction with the agents' planned pace, mean %s), as chosen above them.", FormatDuration(s.Overall.MeanExpectedInterval)))
 	default:
 		d.Notes = append(d.Notes, "Closed model without correction: latency from the send; stalls are under-represented.")
 	}
@@ -167,7 +170,8 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
+{{.Assets.UplotCSS}}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:2rem auto;max-width:1500px;padding:0 1.5rem;color:#222}
 h1{font-size:1.4rem;margin-bottom:.2rem}
 h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .headline{font-size:3rem;font-weight:700;margin:.5rem 0 0}
@@ -180,13 +184,21 @@ th:first-child,td:first-child{text-align:left}
 th{background:#f6f8fa}
 td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 .meta td{text-align:left}
-.chart svg{max-width:100%;height:auto}
-.chart{margin:1rem 0}
+#charts{width:100%}
+.chart{margin:.6rem 0 1.6rem}
+.controls{position:sticky;top:0;z-index:10;background:#fff;border-bottom:1px solid #ddd;padding:.5rem 0;display:flex;flex-wrap:wrap;gap:1.2rem;align-items:center;font-size:.9rem}
+.controls label{display:flex;gap:.4rem;align-items:center}
+.controls select,.controls button{font:inherit;padding:.15rem .4rem}
+.hint{color:#666;font-size:.85rem}
+.events{font-size:.85rem;color:#444;columns:2;margin:.2rem 0 1rem}
+.u-title{font-size:16px;font-weight:600}
+.u-legend{font-size:12.5px}
 </style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
 <div class="sub">generated {{.Generated}}</div>
+{{if .Status}}<p class="verdict bad" id="status">✘ Run {{.Status}}: {{.Reason}}</p>{{end}}
 <p class="headline">{{.Headline}}</p>
 <div class="sub">{{.Figure}}</div>
 {{if .Worst}}<p>{{.Worst}}</p>{{end}}
@@ -202,8 +214,16 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 <pre class="section">{{range .Lines}}{{.}}
 {{end}}</pre>
 {{end}}<h2>Charts</h2>
-{{range .Charts}}<div class="chart">{{.}}</div>
-{{end}}
+<div class="controls" id="chart-controls">
+<label>step <select id="ctl-step"></select></label>
+<label>latency figure <select id="ctl-figure"></select></label>
+<label><input type="checkbox" id="ctl-log"> log latency scale</label>
+<button type="button" id="ctl-reset">reset zoom</button>
+<span class="hint">drag across a chart to zoom on time · double-click to zoom out · each legend gives the values at the cursor (away from the chart: the last second in view)</span>
+</div>
+{{if .Events}}<ol class="events" id="events">{{range .Events}}<li{{if .Error}} class="bad"{{end}}>{{printf "%.1f" .At.Seconds}} s: {{.Name}}{{if .Error}} (failed: {{.Error}}){{end}}</li>{{end}}</ol>
+{{end}}<div id="charts"><noscript><p class="bad">The charts need JavaScript (embedded in this file; nothing is fetched).</p></noscript></div>
+
 <h2>Per step ({{.JudgedLabel}})</h2>
 <table id="steps"><tr><th>step</th><th>requests</th><th>req/s</th><th>errors</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>≤100 ms</th></tr>
 {{range .Steps}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td>{{.RPS}}</td><td>{{.Err}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td{{if .Bad}} class="bad"{{end}}>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td><td>{{.Compliance}}</td></tr>
@@ -225,10 +245,9 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 <h2>Run</h2>
 <table class="meta">{{range .Meta}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
 {{range .Notes}}<p class="sub">{{.}}</p>{{end}}
-<script>
-(function(){var n=0;document.querySelectorAll(".chart svg").forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0){n++;}});
-document.documentElement.setAttribute("data-charts-rendered",String(n));})();
-</script>
+<script type="application/json" id="chart-data">{{.Assets.Data}}</script>
+<script>{{.Assets.UplotJS}}</script>
+<script>{{.Assets.ChartsJS}}</script>
 </body>
 </html>
 `))

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -110,21 +113,68 @@ func TestWriteJUnit(t *testing.T) {
 
 func TestWriteHgrm(t *testing.T) {
 	s := fullSummary(t)
-	out := written(t, WriteHgrm, s)
-	if strings.Count(out, "#[Mean") != 3 || !strings.Contains(out, "# agentstorm: step=checkout, from intended start latency") {
-		t.Fatalf("hgrm sections:\n%s", out)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.hgrm")
+	if err := WriteFileAtomic(path, func(w io.Writer) error { return WriteHgrm(w, s) }); err != nil {
+		t.Fatal(err)
 	}
-	// The checkout section ends at its max with every answer counted.
-	sec := out[strings.Index(out, "step=checkout"):]
+	paths, err := WriteHgrmSteps(path, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "run.add_to_cart.hgrm"), filepath.Join(dir, "run.checkout.hgrm")}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Fatalf("step files %v, want %v", paths, want)
+	}
+	// Each file holds one distribution (one table, one footer) that ends at
+	// its max with every answer counted; no temporary file is left behind.
 	re := regexp.MustCompile(`(?m)^\s+([0-9.]+)\s+1\.000000\s+(\d+)\s+inf$`)
-	m := re.FindStringSubmatch(sec)
-	if m == nil {
-		t.Fatalf("no 1.000000 row in checkout section:\n%s", sec)
+	for i, c := range []struct {
+		path, step string
+		st         *Stats
+	}{{path, "all", &s.Overall}, {want[0], "add_to_cart", &s.PerStep[0]}, {want[1], "checkout", &s.PerStep[1]}} {
+		b, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(b)
+		if strings.Count(out, "#[Mean") != 1 || strings.Count(out, "Value") != 1 ||
+			!strings.HasPrefix(out, "# agentstorm: step="+c.step+", from intended start latency") {
+			t.Fatalf("%s is not one distribution of %s:\n%s", c.path, c.step, out)
+		}
+		m := re.FindAllStringSubmatch(out, -1)
+		if len(m) != 1 {
+			t.Fatalf("%s: %d rows at 1.000000, want 1:\n%s", c.path, len(m), out)
+		}
+		v, _ := strconv.ParseFloat(m[0][1], 64)
+		n, _ := strconv.ParseInt(m[0][2], 10, 64)
+		if want := durMs(c.st.Raw.Max); v != want || n != c.st.Raw.Count {
+			t.Errorf("file %d (%s): last row %v ms × %d, want max %v ms × %d", i, c.step, v, n, want, c.st.Raw.Count)
+		}
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	n, _ := strconv.ParseInt(m[2], 10, 64)
-	if want := durMs(s.PerStep[1].Raw.Max); v != want || n != s.PerStep[1].Raw.Count {
-		t.Errorf("checkout last row %v ms × %d, want max %v ms × %d", v, n, want, s.PerStep[1].Raw.Count)
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+		t.Errorf("%d files in the directory, want the 3 distributions", len(ents))
+	}
+}
+
+func TestHgrmStepPath(t *testing.T) {
+	for _, c := range []struct{ path, step, want string }{
+		{"out/run.hgrm", "add_to_cart", "out/run.add_to_cart.hgrm"},
+		{"latency", "checkout", "latency.checkout.hgrm"},
+		{"run.hgrm", "GET /cart/{id}", "run.GET__cart__id_.hgrm"},
+		{"run.hgrm", "../x", "run.___x.hgrm"},
+	} {
+		if got := HgrmStepPath(c.path, c.step); got != c.want {
+			t.Errorf("HgrmStepPath(%q, %q) = %q, want %q", c.path, c.step, got, c.want)
+		}
+	}
+	// Names that map to one file get the step's index, so none is overwritten.
+	s := fullSummary(t)
+	s.PerStep[0].Name, s.PerStep[1].Name = "a b", "a/b"
+	path := filepath.Join(t.TempDir(), "r.hgrm")
+	paths, err := WriteHgrmSteps(path, s)
+	if err != nil || len(paths) != 2 || paths[0] == paths[1] || !strings.HasSuffix(paths[1], "r.a_b.1.hgrm") {
+		t.Errorf("colliding step names: %v, %v", paths, err)
 	}
 }
 
@@ -199,26 +249,39 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// RenderHTML opens path in headless Chromium and returns the DOM after
-// scripts ran and the browser's log (stderr).
-func renderHTML(t *testing.T, path string) (dom, log string) {
+// chromiumArgs are the flags of every headless Chromium run of the tests.
+func chromiumArgs(t *testing.T) []string {
+	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--hide-scrollbars", "--window-size=1400,3200", "--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0"}
+}
+
+// runChromium runs headless Chromium with args after the common flags and
+// returns its stdout and its log (stderr).
+func runChromium(t *testing.T, args ...string) (out, log string) {
 	t.Helper()
 	bin := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+path)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd := exec.CommandContext(ctx, bin, append(chromiumArgs(t), args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, errb.String())
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
-	return out.String(), errb.String()
+	return stdout.String(), stderr.String()
 }
 
-// CheckRendered fails unless Chromium ran the report's script, found want
-// rendered charts, and logged no console error.
+// renderHTML opens url (file://PATH[#VIEW]) in headless Chromium and
+// returns the DOM after scripts ran and the browser's log (stderr).
+func renderHTML(t *testing.T, url string) (dom, log string) {
+	t.Helper()
+	return runChromium(t, "--dump-dom", url)
+}
+
+// checkRendered fails unless Chromium ran the report's script, found want
+// charts with a size and ink on their canvas, and logged no console
+// message (an error, or a stray log).
 func checkRendered(t *testing.T, dom, log string, want int) {
 	t.Helper()
 	if !strings.Contains(dom, `data-charts-rendered="`+strconv.Itoa(want)+`"`) {
@@ -232,30 +295,165 @@ func checkRendered(t *testing.T, dom, log string, want int) {
 	}
 }
 
-func TestWriteHTMLRendersInChromium(t *testing.T) {
-	s := fullSummary(t)
+// screenshot renders url in headless Chromium 1,400 px wide and returns
+// the image; with AGENTSTORM_SCREENSHOT_DIR set it keeps it there as NAME.png
+// for a person to look at.
+func screenshot(t *testing.T, url, name string) image.Image {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name+".png")
+	if dir := os.Getenv("AGENTSTORM_SCREENSHOT_DIR"); dir != "" {
+		path = filepath.Join(dir, name+".png")
+	}
+	_, log := runChromium(t, "--screenshot="+path, url)
+	checkRendered(t, `data-charts-rendered="0"`, log, 0) // the console only
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", path, err)
+	}
+	return img
+}
+
+// countColor returns how many pixels of img are within 24 of c in every
+// channel.
+func countColor(img image.Image, c color.RGBA) int {
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			near := func(v uint32, w uint8) bool { d := int(v>>8) - int(w); return d > -24 && d < 24 }
+			if near(r, c.R) && near(g, c.G) && near(bl, c.B) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func writeHTMLFile(t *testing.T, s *Summary) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "report.html")
 	if err := WriteFileAtomic(path, func(w io.Writer) error { return WriteHTML(w, s) }); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+func TestWriteHTMLRendersInChromium(t *testing.T) {
+	s := fullSummary(t)
+	s.Events = []TimelineEvent{{At: 1500 * time.Millisecond, Name: "kill_shard shard 1"}, {At: 3 * time.Second, Name: "restore_shard shard 1", Error: "refused"}}
+	path := writeHTMLFile(t, s)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	html := string(data)
-	for _, want := range []string{"<svg", "Latency by percentile", "99.9%", "Latency over time", "Throughput and errors", "Active agents",
-		"checkout p99 &lt; 100ms", "MISSED", "1 of 3 budgets missed", "ap-tokyo", "add_to_cart @ us-east"} {
+	for _, want := range []string{`<script type="application/json" id="chart-data">`, "uPlot", "checkout p99 &lt; 100ms", "MISSED",
+		"1 of 3 budgets missed", "ap-tokyo", "add_to_cart @ us-east", "1.5 s: kill_shard shard 1", "(failed: refused)"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("html lacks %q", want)
 		}
 	}
-	if strings.Contains(html, "http://") || strings.Contains(html, "https://") {
-		for _, m := range regexp.MustCompile(`https?://[^"' )<]+`).FindAllString(html, -1) {
-			if !strings.HasPrefix(m, "http://www.w3.org/") {
-				t.Errorf("html refers to %s: it must open offline", m)
-			}
+	for _, m := range regexp.MustCompile(`https?://[^"' )<]+`).FindAllString(html, -1) {
+		// uPlot's banner comment names its home; nothing else may refer out.
+		if !strings.HasPrefix(m, "http://www.w3.org/") && m != "https://github.com/leeoniya/uPlot" {
+			t.Errorf("html refers to %s: it must open offline", m)
 		}
 	}
-	dom, log := renderHTML(t, path)
-	checkRendered(t, dom, log, 4)
+	if len(data) > 400<<10 {
+		t.Errorf("report of a 4-second run is %d bytes: too big to attach to a CI run", len(data))
+	}
+	url := "file://" + path
+	dom, log := renderHTML(t, url)
+	// Six charts: latency over time, p99 by step, throughput, agents,
+	// distribution, spectrum.
+	checkRendered(t, dom, log, 6)
+	for _, want := range []string{"Latency over time: all (from intended start, per second)", "p99 by step over time",
+		"Requests and errors per second: all", "Active agents", "Response-time distribution: all", "Latency by percentile",
+		">p99<", ">KO/s (errors)<", ">share of requests<", ">checkout<",
+		`class="u-value">0:04<`} { // the legends show the last second while the cursor is away
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	// Another view, chosen by the link (one step, linear scale), where
+	// zooming one over-time chart zooms them all (as a drag does).
+	zoomed := filepath.Join(filepath.Dir(path), "zoomed.html")
+	script := `<script>(function(){var c=window.agentstormCharts.charts;
+Promise.resolve().then(function(){c[0].u.setScale("x",{min:2,max:3});}).then(function(){}).then(function(){
+document.documentElement.setAttribute("data-zoom",c.map(function(x){
+return x.def.id+"="+x.u.scales.x.min+"-"+x.u.scales.x.max;}).join(" "));});})();</script></body>`
+	if err := os.WriteFile(zoomed, []byte(strings.Replace(html, "</body>", script, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, log = renderHTML(t, "file://"+zoomed+"#step=checkout&log=0")
+	checkRendered(t, dom, log, 6)
+	if !strings.Contains(dom, "Latency over time: checkout") || !strings.Contains(dom, "Response-time distribution: checkout") {
+		t.Errorf("the link's step is not shown")
+	}
+	for _, want := range []string{"latency=2-3", "p99-steps=2-3", "throughput=2-3", "agents=2-3"} {
+		if !strings.Contains(dom, want) {
+			i := strings.Index(dom, "data-zoom")
+			t.Errorf("zoom is not shared: want %s in %q", want, dom[max(i, 0):min(max(i, 0)+200, len(dom))])
+		}
+	}
+	// What a person sees: the budget line (red) and the p99 line (orange)
+	// are drawn, at 1,400 px.
+	img := screenshot(t, url, "report")
+	if w := img.Bounds().Dx(); w != 1400 {
+		t.Errorf("screenshot is %d px wide, want 1400", w)
+	}
+	if n := countColor(img, color.RGBA{R: 0xd6, G: 0x27, B: 0x28}); n < 500 {
+		t.Errorf("screenshot has %d pixels of the budget line's red: the charts did not draw", n)
+	}
+	if n := countColor(img, color.RGBA{R: 0xff, G: 0x7f, B: 0x0e}); n < 300 {
+		t.Errorf("screenshot has %d pixels of the p99 line's orange: the charts did not draw", n)
+	}
+}
+
+func TestWriteHTMLClosedModelAndNoSeries(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: []string{"browse", "poll"}, Model: ModelClosed, Start: start})
+	for i := 0; i < 300; i++ {
+		rec.Record(i, 0, 0, time.Duration(1+i%40)*ms, OK, 20*ms)
+		rec.Record(i, 1, 0, time.Duration(1+i%3)*ms, OK, 0) // no corrected figure
+	}
+	s := rec.Summary(time.Second)
+	s.Interrupted = "interrupted by SIGINT after 1s"
+	path := writeHTMLFile(t, s)
+	// A step without a corrected figure, viewed corrected: empty charts,
+	// no error. No series: the distribution and the spectrum only, and a note.
+	dom, log := renderHTML(t, "file://"+path+"#step=poll&figure=corrected")
+	checkRendered(t, dom, log, 2)
+	for _, want := range []string{"✘ Run interrupted: interrupted by SIGINT after 1s", "No per-second series was recorded",
+		"Response-time distribution: poll (corrected, whole run)", `<option value="1">corrected</option>`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+}
+
+func TestWriteHTMLEmptyRun(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	rec := NewRecorder(Options{Steps: []string{"browse", "buy"}, Model: ModelOpen, Start: start})
+	c := NewSeriesCollector(start)
+	for sec := 1; sec <= 2; sec++ {
+		iv := rec.Rotate(start.Add(time.Duration(sec) * time.Second))
+		c.Add(iv)
+		rec.Release(iv)
+	}
+	s := rec.Summary(2 * time.Second)
+	s.Series = c.Points()
+	s.Failed = "no request was answered"
+	dom, log := renderHTML(t, "file://"+writeHTMLFile(t, s))
+	// Every chart is drawn (axes, no data) without a script error.
+	checkRendered(t, dom, log, 5)
+	if !strings.Contains(dom, "✘ Run failed: no request was answered") {
+		t.Errorf("the failed run is not said")
+	}
 }

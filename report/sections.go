@@ -3,13 +3,8 @@ package report
 import (
 	"bufio"
 	"fmt"
-	"image/color"
 	"strings"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 )
 
 // Section is an extra titled part of a report, such as the game-day audit:
@@ -23,7 +18,7 @@ type Section struct {
 }
 
 // TimelineEvent is a mark on the run's timeline (a chaos action): shown in
-// the text and JSON outputs and as a vertical line on every over-time
+// the text and JSON outputs and as a numbered mark on every over-time
 // chart of the HTML report.
 type TimelineEvent struct {
 	// At is the time since the start.
@@ -93,45 +88,4 @@ func writeMarkdownSections(bw *bufio.Writer, s *Summary) {
 		}
 		fmt.Fprint(bw, "```\n\n")
 	}
-}
-
-// eventGray is the colour of event marks on charts.
-var eventGray = color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff}
-
-// markEvents draws every timeline event as a dotted vertical line over
-// p's current y range, labelled with its name.
-func markEvents(p *plot.Plot, s *Summary) error {
-	if len(s.Events) == 0 {
-		return nil
-	}
-	ymin, ymax := p.Y.Min, p.Y.Max
-	var labels plotter.XYLabels
-	for i, e := range s.Events {
-		x := e.At.Seconds()
-		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
-		if err != nil {
-			return fmt.Errorf("chart %q, event %q: %w", p.Title.Text, e.Name, err)
-		}
-		l.Color = eventGray
-		l.Width = vg.Points(1)
-		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
-		p.Add(l)
-		if i == 0 {
-			p.Legend.Add("chaos events", l)
-		}
-		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: ymax})
-		labels.Labels = append(labels.Labels, e.Name)
-	}
-	lb, err := plotter.NewLabels(labels)
-	if err != nil {
-		return fmt.Errorf("chart %q, event labels: %w", p.Title.Text, err)
-	}
-	for i := range lb.TextStyle {
-		lb.TextStyle[i].Font.Size = vg.Points(7)
-		lb.TextStyle[i].Rotation = -1.5708
-		lb.TextStyle[i].Color = eventGray
-	}
-	p.Add(lb)
-	p.Y.Min, p.Y.Max = ymin, ymax
-	return nil
 }

@@ -70,16 +70,19 @@ func TestGrafanaQueriesMatchScrapes(t *testing.T) {
 	scrapeJob := dig(t, yamlDocs(t, "prometheus-scrape.yaml")[0], "scrape_configs", 0, "job_name").(string)
 	setups := map[string]string{"the PodMonitor (Prometheus Operator)": pmJob, "prometheus-scrape.yaml": scrapeJob}
 
-	b, err := os.ReadFile(filepath.Join(k8sDir, "grafana-panel.json"))
+	b, err := os.ReadFile(filepath.Join(k8sDir, "grafana-dashboard.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var panel map[string]any
-	if err := json.Unmarshal(b, &panel); err != nil {
+	var dash any
+	if err := json.Unmarshal(b, &dash); err != nil {
 		t.Fatal(err)
 	}
-	for _, tg := range dig(t, panel, "targets").([]any) {
-		expr := tg.(map[string]any)["expr"].(string)
+	exprs := dashboardExprs(dash)
+	if len(exprs) < 10 {
+		t.Fatalf("the dashboard has %d queries", len(exprs))
+	}
+	for _, expr := range exprs {
 		jobMatchers := 0
 		for _, m := range queryMatchers(t, expr) {
 			if m.name != "job" {
@@ -96,4 +99,25 @@ func TestGrafanaQueriesMatchScrapes(t *testing.T) {
 			t.Errorf("query %q selects no job: it would mix in every other exporter's series of the same name", expr)
 		}
 	}
+}
+
+// dashboardExprs returns every query of a Grafana dashboard: each "expr"
+// (panel targets, annotations) and each variable's "query", wherever they
+// are nested.
+func dashboardExprs(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok && (k == "expr" || k == "query" && x["type"] == "query") {
+				out = append(out, s)
+			}
+			out = append(out, dashboardExprs(e)...)
+		}
+	case []any:
+		for _, e := range x {
+			out = append(out, dashboardExprs(e)...)
+		}
+	}
+	return out
 }

@@ -15,7 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/agentstorm/agentstorm/agents"
-	"github.com/agentstorm/agentstorm/metrics"
 )
 
 // The Kubernetes example in deploy/k8s cannot run here; these tests check
@@ -235,43 +234,5 @@ func TestK8sStormJob(t *testing.T) {
 	sc := yamlDocs(t, "prometheus-scrape.yaml")[0]
 	if dig(t, sc, "scrape_configs", 0, "job_name") != "agentstorm" {
 		t.Error("prometheus-scrape.yaml: the job is not named agentstorm (the Grafana queries select job=\"agentstorm\")")
-	}
-}
-
-// TestGrafanaPanel checks the panel's queries use metrics the storm
-// exports and compute quantiles over the native histogram.
-func TestGrafanaPanel(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(k8sDir, "grafana-panel.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var panel map[string]any
-	if err := yaml.Unmarshal(b, &panel); err != nil { // JSON is YAML
-		t.Fatal(err)
-	}
-	m := metrics.New([]string{"s"}, []string{"r"}, nil)
-	fams, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	known := map[string]bool{}
-	for _, f := range fams {
-		known[f.GetName()] = true
-	}
-	name := regexp.MustCompile(`agentstorm_[a-z_]+`)
-	quantile := false
-	for _, tg := range dig(t, panel, "targets").([]any) {
-		expr := tg.(map[string]any)["expr"].(string)
-		for _, n := range name.FindAllString(expr, -1) {
-			if !known[n] {
-				t.Errorf("query %q uses %s, which agentstorm does not export", expr, n)
-			}
-		}
-		if strings.Contains(expr, "histogram_quantile(0.99, sum by (step) (rate(agentstorm_request_duration_seconds") {
-			quantile = true
-		}
-	}
-	if !quantile {
-		t.Error("no p99 query over the native latency histogram")
 	}
 }

@@ -147,8 +147,15 @@ func TestK6IngestEveryOutput(t *testing.T) {
 			t.Errorf("budget %s: ingest met %v, re-read met %v", j.Budgets[i].Expr, j.Budgets[i].Met, r.Budgets[i].Met)
 		}
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != len(kinds)+2 {
-		t.Errorf("%d files in the output directory, want %d (no spool left behind)", len(entries), len(kinds)+2)
+	// Every kind's file, one .hgrm per step besides the run's, re.json and
+	// the input: no spool or partial file left behind.
+	want := len(kinds) + len(j.Steps) + 2
+	if entries, _ := os.ReadDir(dir); len(entries) != want {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("%d files in the output directory, want %d (no spool left behind): %v", len(entries), want, names)
 	}
 }
 

@@ -97,6 +97,15 @@ func writeOutputs(w io.Writer, specs []outSpec, s *report.Summary) error {
 			continue
 		}
 		fmt.Fprintf(w, "Wrote %s: %s\n", o.kind, o.path)
+		if o.kind == "hgrm" { // one distribution per file: the steps' beside the run's
+			paths, err := report.WriteHgrmSteps(o.path, s)
+			for _, p := range paths {
+				fmt.Fprintf(w, "Wrote %s: %s\n", o.kind, p)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--out %s=%s: %w", o.kind, o.path, err))
+			}
+		}
 	}
 	if p := os.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
 		if err := appendStepSummary(p, s); err != nil {

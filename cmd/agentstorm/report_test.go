@@ -82,7 +82,7 @@ func TestCIBudgets(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "budgets met") {
 		t.Errorf("$GITHUB_STEP_SUMMARY: %v\n%s", err, md)
 	}
-	if html, err := os.ReadFile(p("pass.html")); err != nil || !strings.Contains(string(html), "<svg") {
+	if html, err := os.ReadFile(p("pass.html")); err != nil || !strings.Contains(string(html), `id="chart-data"`) {
 		t.Errorf("html report: %v", err)
 	}
 
@@ -90,6 +90,11 @@ func TestCIBudgets(t *testing.T) {
 	code, out, errOut = reportIt(t, p("pass.hlog"), "--out", "json="+p("again.json"), "--out", "hgrm="+p("again.hgrm"))
 	if code != exitOK {
 		t.Fatalf("report: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, f := range []string{"again.hgrm", "again.add_to_cart.hgrm"} { // one distribution per file
+		if !strings.Contains(out, "Wrote hgrm: "+p(f)) {
+			t.Errorf("report did not write %s:\n%s", f, out)
+		}
 	}
 	run, again := readJSONFile[*report.JSONReport](t, p("pass.json")), readJSONFile[*report.JSONReport](t, p("again.json"))
 	if run.Overall.Requests == 0 || again.Overall.Requests != run.Overall.Requests || again.Overall.Latency != run.Overall.Latency ||

@@ -60,6 +60,7 @@ type runFlags struct {
 	segment     string
 	startAt     string
 	metricsAddr string
+	push        pushFlags
 	env         envVars
 }
 
@@ -84,7 +85,8 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm (exit 1) when a worker process dies, instead of going on with the rest")
 	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")
 	fs.StringVar(&f.startAt, "start-at", "", "wait until this time (RFC 3339, e.g. 2026-11-26T18:00:00Z) and start the stages from it, so segments on several hosts start together")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as native histograms) at http://ADDR/metrics, e.g. :9464")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as classic and native histograms) at http://ADDR/metrics, e.g. :9464")
+	addPushFlags(fs, &f.push)
 	return fs
 }
 
@@ -343,18 +345,30 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		onIv(iv, st)
 	}
-	if f.metricsAddr != "" {
+	var m *metrics.Metrics // nil when no metrics are exported
+	if f.metricsAddr != "" || f.push.target() != "" {
 		var labels map[string]string
 		if !seg.Whole() {
 			labels = map[string]string{"segment": seg.String()}
 		}
-		m := metrics.New(rec.Steps(), rec.Regions(), labels)
-		addr, _, err := m.Serve(runCtx, f.metricsAddr)
+		m = metrics.New(rec.Steps(), rec.Regions(), labels)
+		if f.metricsAddr != "" {
+			addr, _, err := m.Serve(runCtx, f.metricsAddr)
+			if err != nil {
+				fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
+				return exitUsage
+			}
+			notes = append(notes, "Prometheus metrics at http://"+addr+"/metrics")
+		}
+		stopPush, note, err := startRemoteWrite(m, &f.push, env.stderr)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm run: --metrics-addr: %v\n", err)
+			fmt.Fprintf(env.stderr, "agentstorm run: --remote-write: %v\n", err)
 			return exitUsage
 		}
-		notes = append(notes, "Prometheus metrics at http://"+addr+"/metrics")
+		if stopPush != nil {
+			defer stopPush()
+			notes = append(notes, note)
+		}
 		withMetrics := cfg.OnInterval
 		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
 			m.Observe(iv, metrics.Snapshot{Active: st.Active, Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors})
@@ -374,6 +388,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			return exitFailed
 		}
 		notes = append(notes, "game day: "+describeChaos(prof.ChaosActions))
+		gd.exportChaos(m)
 		cfg.OnAnswer = gd.onAnswer
 		withGameDay := cfg.OnInterval
 		cfg.OnInterval = func(iv *report.Interval, st agents.Stats) {
