@@ -465,26 +465,23 @@ func (r *Result) Figures() map[string]float64 {
 	return f
 }
 
-// FigureUnits says which unit each figure of Figures has: "count",
-// "percent" or "duration" (milliseconds).
-func FigureUnits() map[string]string {
-	return map[string]string{
-		"lost_orders": "count", "duplicate_orders": "count", "accepted_orders": "count",
-		"created_orders": "count", "processing_orders": "count", "unreachable_orders": "count",
-		"preorder_share": "percent", "recovery": "duration", "regions_outside_budget": "count",
+// FigureUnits says which unit each figure of Figures has, for the budgets
+// that judge them (recovery is in milliseconds).
+func FigureUnits() map[string]report.Unit {
+	return map[string]report.Unit{
+		"lost_orders": report.UnitCount, "duplicate_orders": report.UnitCount, "accepted_orders": report.UnitCount,
+		"created_orders": report.UnitCount, "processing_orders": report.UnitCount, "unreachable_orders": report.UnitCount,
+		"preorder_share": report.UnitPercent, "recovery": report.UnitDuration, "regions_outside_budget": report.UnitCount,
 	}
 }
 
+// fmtDur formats d as every report does (report.FormatDuration); a
+// negative d, a recovery that never came, is "never".
 func fmtDur(d time.Duration) string {
-	switch {
-	case d < 0:
+	if d < 0 {
 		return "never"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 	}
-	return fmt.Sprintf("%.1fs", d.Seconds())
+	return report.FormatDuration(d)
 }
 
 // Lines renders the game-day section as text lines (the verdict first).

@@ -141,7 +141,7 @@ func TestAnalyzeBlastRadiusAndRecovery(t *testing.T) {
 	if fig["recovery"] != 1000 || fig["regions_outside_budget"] != 0 {
 		t.Errorf("figures = %v", fig)
 	}
-	if v := res.Verdict(); len(v) != 1 || !strings.Contains(v[0], "affected b (100% errors); a stayed within budget; recovered 1.0s after the restore") {
+	if v := res.Verdict(); len(v) != 1 || !strings.Contains(v[0], "affected b (100% errors); a stayed within budget; recovered 1s after the restore") {
 		t.Errorf("verdict = %q", v)
 	}
 }

@@ -25,7 +25,7 @@ func TestJSNums(t *testing.T) {
 func TestChartData(t *testing.T) {
 	start := time.UnixMilli(1_700_000_000_000)
 	rec := NewRecorder(Options{Steps: []string{"browse", "buy", "idle"}, Model: ModelClosed, Start: start})
-	_, s := stormLog(t, rec, start, 3, func(sec int) {
+	s := recordStorm(rec, start, 3, func(sec int) {
 		for i := 0; i < 200; i++ {
 			rec.Record(i, 0, 0, time.Duration(2+i%5)*ms, OK, 0)
 			rec.Record(i, 1, 0, 50*ms, OK, 20*ms) // a corrected figure

@@ -1,6 +1,9 @@
 package report
 
-import "sync/atomic"
+import (
+	"slices"
+	"sync/atomic"
+)
 
 // Growing a recorder: a run that learns its steps and regions as it goes
 // (an ingest of another tool's results, where a step is whatever name a
@@ -21,7 +24,7 @@ import "sync/atomic"
 func (r *Recorder) AddStep(name string, write bool) int {
 	r.rotMu.Lock()
 	defer r.rotMu.Unlock()
-	if i := indexOf(r.steps, name); i >= 0 {
+	if i := slices.Index(r.steps, name); i >= 0 {
 		if write && !r.writes[i] {
 			w := append([]bool(nil), r.writes...)
 			w[i] = true
@@ -43,7 +46,7 @@ func (r *Recorder) AddStep(name string, write bool) int {
 func (r *Recorder) AddRegion(name string) int {
 	r.rotMu.Lock()
 	defer r.rotMu.Unlock()
-	if i := indexOf(r.regions, name); i >= 0 {
+	if i := slices.Index(r.regions, name); i >= 0 {
 		return i
 	}
 	regions := append(append(make([]string, 0, len(r.regions)+1), r.regions...), name)

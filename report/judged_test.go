@@ -27,28 +27,13 @@ func uniformlySlow(t *testing.T) *Summary {
 
 // TestCorrectedNeverKinderThanRaw: a corrected figure is judged as the
 // larger of raw and corrected (percentiles) and the smaller (compliance),
-// in the judged figures, the headline, the JSON and every budget, at the
-// end and live.
+// in the judged figures, the headline and the JSON (budgets: see
+// budget.TestBudgetsJudgeTheLessFlattering).
 func TestCorrectedNeverKinderThanRaw(t *testing.T) {
 	s := uniformlySlow(t)
 	j := s.Overall.Judged()
 	if j.Compliance() != 0 || j.P50 < time.Second || j.P99 < time.Second {
 		t.Errorf("judged: compliance %v, p50 %v, p99 %v; want 0, >= 1s, >= 1s", j.Compliance(), j.P50, j.P99)
-	}
-
-	budgets, err := ParseBudgets([]string{"p50 < 800ms", "under(100ms) > 5%", "p99 < 2s"}, nil, BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := EvaluateBudgets(budgets, s)
-	if res[0].Met || res[0].Actual < 1000 {
-		t.Errorf("p50 < 800ms: %s (raw p50 is 1 s)", res[0].Describe())
-	}
-	if res[1].Met || res[1].Actual != 0 {
-		t.Errorf("under(100ms) > 5%%: %s (raw has none within 100 ms)", res[1].Describe())
-	}
-	if !res[2].Met {
-		t.Errorf("p99 < 2s: %s (both figures meet it)", res[2].Describe())
 	}
 
 	var text bytes.Buffer
@@ -64,19 +49,5 @@ func TestCorrectedNeverKinderThanRaw(t *testing.T) {
 	}
 	if !strings.Contains(js.String(), `"share": 0,`) || !strings.Contains(js.String(), `"figure": "raw"`) {
 		t.Errorf("JSON compliance is not the raw 0%%:\n%.600s", js.String())
-	}
-
-	// Live: the interval's figure is judged the same way.
-	abort, err := ParseBudgets([]string{"p50 < 800ms abort after 0s min 1"}, nil, BudgetOptions{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := NewRecorder(Options{Model: ModelClosed, Steps: []string{"checkout"}, Regions: []string{"eu"}, Stripes: 1})
-	for i := 0; i < 200; i++ {
-		r.Record(i, 0, 0, time.Second, OK, 50*time.Millisecond)
-	}
-	iv := r.Rotate(time.Now())
-	if f := NewLiveChecker(abort).Check(iv, 5*time.Second); f == nil || f.Actual < 1000 {
-		t.Errorf("live p50 < 800ms: %v, want a failure at the raw 1 s", f)
 	}
 }

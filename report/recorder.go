@@ -207,6 +207,10 @@ func (r *Recorder) Steps() []string { return r.steps }
 // Regions returns the region names, index = region id. The slice must not be modified.
 func (r *Recorder) Regions() []string { return r.regions }
 
+// Writes returns the write marks of the steps, by step id (read only; nil
+// when none is a write).
+func (r *Recorder) Writes() []bool { return r.writes }
+
 // Model returns ModelOpen or ModelClosed.
 func (r *Recorder) Model() string {
 	if r.open {
@@ -327,7 +331,8 @@ type Interval struct {
 	// Cells holds one entry per step × region, at index
 	// step*len(Regions)+region (see Cell).
 	Cells []CellInterval
-	// All is the raw latency histogram of every cell merged (µs); never nil.
+	// All is the raw latency histogram of every cell merged (µs); never
+	// nil from Rotate, nil in intervals read back from a log (hlog.Record).
 	All *hdr.Histogram
 	// Counts are the outcomes of the interval by class, all cells.
 	Counts [NumOutcomes]int64
@@ -366,6 +371,9 @@ type CellInterval struct {
 	// Dropped is the number of dropped sessions.
 	Dropped int64
 }
+
+// Count returns the cell's requests (all outcomes).
+func (c *CellInterval) Count() int64 { return sumCounts(&c.Counts) }
 
 // Cell returns the cell of step and region, or nil if either is out of range.
 func (iv *Interval) Cell(step, region int) *CellInterval {

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -38,40 +37,5 @@ func TestSectionsAndEventsInEveryOutput(t *testing.T) {
 	}
 	if !strings.Contains(h, "kill_shard shard 1") || !strings.Contains(h, "chaos events") {
 		t.Error("html charts lack the event marks")
-	}
-}
-
-func TestSectionsAndEventsSurviveTheHlog(t *testing.T) {
-	start := time.Unix(1_700_000_000, 0)
-	rec := NewRecorder(Options{Steps: logSteps, Regions: []string{"us-east", "eu-west"}, Start: start})
-	var buf bytes.Buffer
-	lw, err := NewLogWriter(&buf, MetaOf(rec, nil, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Record(0, 0, 0, 5*time.Millisecond, OK, 0)
-	iv := rec.Rotate(start.Add(time.Second))
-	if err := lw.WriteInterval(iv); err != nil {
-		t.Fatal(err)
-	}
-	s := rec.Summary(time.Second)
-	s.Events = []TimelineEvent{{At: 2500 * time.Millisecond, Name: "fail_inventory"}}
-	s.Sections = []Section{{Key: "gameday", Title: "Game day", Lines: []string{"Verdict:", "  all good"}, Data: 1}}
-	if err := lw.Close(s); err != nil {
-		t.Fatal(err)
-	}
-	ls := NewLogSet()
-	if err := ls.Read("run.hlog", &buf); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ls.Summary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Events) != 1 || got.Events[0].Name != "fail_inventory" || got.Events[0].At != 2500*time.Millisecond {
-		t.Errorf("events = %+v", got.Events)
-	}
-	if len(got.Sections) != 1 || got.Sections[0].Title != "Game day" || strings.Join(got.Sections[0].Lines, "|") != "Verdict:|  all good" {
-		t.Errorf("sections = %+v", got.Sections)
 	}
 }

@@ -189,14 +189,14 @@ func NewSeriesCollector(start time.Time) *SeriesCollector {
 func (c *SeriesCollector) Add(iv *Interval) {
 	p := PointOf(iv, c.start)
 	c.mu.Lock()
-	c.points = appendPoint(c.points, p)
+	c.points = AppendPoint(c.points, p)
 	c.mu.Unlock()
 }
 
-// appendPoint appends p, or folds it into the last point when p covers
+// AppendPoint appends p, or folds it into the last point when p covers
 // under half a second: counts add up, the max is the larger, the
 // percentiles stay those of the full second.
-func appendPoint(points []SeriesPoint, p SeriesPoint) []SeriesPoint {
+func AppendPoint(points []SeriesPoint, p SeriesPoint) []SeriesPoint {
 	n := len(points)
 	if p.Seconds >= 0.5 || n == 0 {
 		return append(points, p)

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"testing"
 	"time"
 )
@@ -33,37 +32,5 @@ func BenchmarkPointOf(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		PointOf(iv, start)
-	}
-}
-
-// BenchmarkLogSetSummary re-reads a 70-second log of that storm into a
-// summary with its series (what `agentstorm report` does).
-func BenchmarkLogSetSummary(b *testing.B) {
-	start := time.UnixMilli(1_700_000_000_000)
-	rec := stormRecorder(start)
-	var buf bytes.Buffer
-	lw, err := NewLogWriter(&buf, MetaOf(rec, nil, nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for sec := 0; sec < 70; sec++ {
-		iv := stormSecond(rec, start, sec)
-		if err := lw.WriteInterval(iv); err != nil {
-			b.Fatal(err)
-		}
-		rec.Release(iv)
-	}
-	if err := lw.Close(rec.Summary(70 * time.Second)); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		ls := NewLogSet()
-		if err := ls.Read("bench.hlog", bytes.NewReader(buf.Bytes())); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := ls.Summary(); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

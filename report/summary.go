@@ -115,7 +115,7 @@ type Stats struct {
 }
 
 // Summary is the end-of-run (or so-far) report of a Recorder, or of hlogs
-// read back (LogSet.Summary).
+// read back (hlog.Set.Summary).
 type Summary struct {
 	// Model is ModelOpen or ModelClosed.
 	Model string
@@ -159,7 +159,7 @@ type Summary struct {
 	// Figures are extra run-wide figures budgets may judge (audit or
 	// ingest figures such as "lost_orders"); nil when none.
 	Figures map[string]float64
-	// Budgets are the budget verdicts (EvaluateBudgets); nil when the run
+	// Budgets are the budget verdicts (budget.Evaluate); nil when the run
 	// had no budgets.
 	Budgets []BudgetResult
 	// Aborted is the live budget failure that stopped the run, if any.
@@ -342,6 +342,34 @@ func (r *Recorder) Summary(elapsed time.Duration) *Summary {
 	return s
 }
 
+// CellTotals are the totals of one step × region cell: what Fill makes a
+// summary from when it was not recorded here (logs read back).
+type CellTotals struct {
+	// Raw and Corrected are the latency histograms (µs); nil when empty.
+	Raw, Corrected *hdr.Histogram
+	// Counts are the answers by outcome.
+	Counts [NumOutcomes]int64
+	// Under counts the raw latencies within ComplianceLimit; Clamped the
+	// latencies clamped to the range; Dropped the open model's dropped
+	// sessions.
+	Under, Clamped, Dropped int64
+	// EISum and EIN are the sum (µs) and count of the closed model's
+	// expected intervals.
+	EISum, EIN int64
+}
+
+// Fill computes the per-cell, per-step, per-region and overall stats from
+// cells, indexed step*len(Regions)+region, as Recorder.Summary does. Model,
+// Elapsed, Steps and Regions must be set.
+func (s *Summary) Fill(cells []CellTotals) {
+	accs := make([]acc, len(cells))
+	for i, c := range cells {
+		accs[i] = acc{raw: c.Raw, corr: c.Corrected, counts: c.Counts, under: c.Under, clamped: c.Clamped,
+			eiSum: c.EISum, eiN: c.EIN, dropped: c.Dropped}
+	}
+	s.fill(accs)
+}
+
 // fill computes the per-cell, per-step, per-region and overall stats from
 // the cells' accumulated data (index step*len(Regions)+region). Model,
 // Elapsed, Steps and Regions must be set.
@@ -370,4 +398,17 @@ func (s *Summary) fill(cells []acc) {
 	s.Overall = all.stats("all", -1, -1, elapsed)
 	s.Dropped = s.Overall.Dropped
 	s.Clamped = s.Overall.Clamped
+}
+
+// JudgedHistogram returns the histogram st is judged by: the corrected
+// one when there is one, else the raw one (a budget also judges the raw
+// one and keeps the less flattering figure).
+func (st *Stats) JudgedHistogram() *hdr.Histogram { return judgedHistogram(st) }
+
+// judgedHistogram is Stats.JudgedHistogram.
+func judgedHistogram(st *Stats) *hdr.Histogram {
+	if st.CorrectedHistogram != nil {
+		return st.CorrectedHistogram
+	}
+	return st.Histogram
 }

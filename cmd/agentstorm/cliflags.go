@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/spf13/pflag"
+
+	"github.com/agentstorm/agentstorm/report/finish"
 )
 
 // newCommandFlagSet returns an empty flag set for a subcommand: errors are
@@ -23,7 +25,7 @@ func newCommandFlagSet(name string) *pflag.FlagSet {
 // empty, follows the list of kinds in the help, such as what hlog means for
 // the command.
 func addOutFlag(fs *pflag.FlagSet, p *[]string, note string) {
-	help := "write an output: KIND=PATH, repeatable; kinds: " + outputKinds(true)
+	help := "write an output: KIND=PATH, repeatable; kinds: " + finish.Kinds(true)
 	if note != "" {
 		help += " (" + note + ")"
 	}

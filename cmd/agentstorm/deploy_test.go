@@ -15,6 +15,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/report/finish"
 )
 
 // The Kubernetes example in deploy/k8s cannot run here; these tests check
@@ -168,20 +170,20 @@ func TestK8sStormJob(t *testing.T) {
 		for _, o := range f.outs {
 			localOuts = append(localOuts, strings.Replace(o, "=/results/", "="+results+"/", 1))
 		}
-		outs, err := parseOuts(localOuts, true)
+		outs, err := finish.ParseSpecs(localOuts, true)
 		if err != nil {
 			t.Fatalf("index %d: --out: %v", i, err)
 		}
 		for _, o := range outs {
-			if o.kind == "hlog" {
-				hlogs = append(hlogs, strings.Replace(o.path, results+"/", "/results/", 1))
+			if o.Kind == "hlog" {
+				hlogs = append(hlogs, strings.Replace(o.Path, results+"/", "/results/", 1))
 			}
 		}
-		prof, err := loadRunProfile(f.profile, f.env.lookup)
+		prof, err := profiles.Named(f.profile, f.env.lookup)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := applyRunOverrides(prof, &f, fs); err != nil {
+		if err := f.overrides(fs).Apply(prof); err != nil {
 			t.Fatal(err)
 		}
 		peaks += seg.Share(prof.Workload.Peak())
@@ -212,7 +214,7 @@ func TestK8sStormJob(t *testing.T) {
 	for _, o := range rf.outs {
 		mergeOuts = append(mergeOuts, strings.Replace(o, "=/results/", "="+results+"/", 1))
 	}
-	if _, err := parseOuts(mergeOuts, false); err != nil {
+	if _, err := finish.ParseSpecs(mergeOuts, false); err != nil {
 		t.Fatalf("merge Job: --out: %v", err)
 	}
 	if strings.Join(fs.Args(), " ") != strings.Join(hlogs, " ") {

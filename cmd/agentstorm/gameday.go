@@ -27,22 +27,6 @@ type gameDay struct {
 	cancel context.CancelFunc
 }
 
-// gameDayFigures are the audit figures budgets may name.
-func gameDayFigures() map[string]report.Unit {
-	out := map[string]report.Unit{}
-	for name, u := range gameday.FigureUnits() {
-		switch u {
-		case "percent":
-			out[name] = report.UnitPercent
-		case "duration":
-			out[name] = report.UnitDuration
-		default:
-			out[name] = report.UnitCount
-		}
-	}
-	return out
-}
-
 // newGameDay prepares the game day of prof: sup is the bundled target (nil
 // for a user's own system, where only exec actions run), targetDesc what
 // exec commands get as AGENTSTORM_TARGET, start the storm's time zero.

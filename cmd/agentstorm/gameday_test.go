@@ -194,7 +194,7 @@ budgets: ["lost_orders == 0", "duplicate_orders == 0"]
 	}
 	jsonPath := filepath.Join(dir, "out.json")
 	code, out, errOut := runIt(t, nil, "--profile", prof, "--out", "json="+jsonPath)
-	if code != exitBudgetMet {
+	if code != exitBudgetMissed {
 		t.Fatalf("exit %d, want 99\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if !strings.Contains(errOut, "budget missed: lost_orders == 0") || !strings.Contains(out, "ORDER INTEGRITY BROKEN") {

@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/pflag"
 
 	"github.com/agentstorm/agentstorm/k6"
-	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/finish"
+	"github.com/agentstorm/agentstorm/report/hlog"
 )
 
 func k6Command() command {
@@ -114,7 +112,7 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	case strings.TrimSpace(f.stepTag) == "":
 		return k6UsageError(env, "--step-tag: want a tag name, such as name")
 	}
-	outs, err := parseOuts(f.outs, true)
+	outs, err := finish.ParseSpecs(f.outs, true)
 	if err != nil {
 		return k6UsageError(env, err.Error())
 	}
@@ -162,64 +160,24 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	if f.regionTag != "" {
 		meta["region_tag"] = f.regionTag
 	}
-	var hlog *k6Hlog
-	for _, o := range outs {
-		if o.kind == "hlog" {
-			hlog = &k6Hlog{path: o.path, budgets: logBudgets(bexprs, bsources)}
-		}
+	var spool *hlog.Spool
+	if o, ok := finish.Find(outs, "hlog"); ok {
+		spool = hlog.NewSpool(o.Path, hlog.Budgets(bexprs, bsources))
 	}
-	defer hlog.cleanup()
+	defer spool.Cleanup()
 
-	var in *k6.Ingester
-	var series *report.SeriesCollector
-	live := &k6Live{exprs: bexprs, sources: bsources}
-	var liveFail *report.LiveFailure
-	showLive := f.follow || input == "-"
-	tty := isTerminal(env.stdout)
-	var lastPrint time.Time
-	onInterval := func(iv *report.Interval) {
-		rec := in.Recorder()
-		if series == nil {
-			series = report.NewSeriesCollector(rec.Start())
-		}
-		series.Add(iv)
-		if hlog != nil {
-			if err := hlog.write(rec, meta, iv); err != nil {
-				out.printf("\nagentstorm k6: --out hlog=%s: %v (the log is not kept)\n", hlog.path, err)
-			}
-		}
-		elapsed := iv.End.Sub(rec.Start())
-		if liveFail == nil && iv.Duration() >= 500*time.Millisecond {
-			if lf := live.checker(rec).Check(iv, elapsed); lf != nil {
-				liveFail = lf
-				out.printf("\nAborting: %s\n", lf)
-				in.Stop()
-				cancel()
-			}
-		}
-		if !showLive || iv.Duration() < 500*time.Millisecond {
-			return
-		}
-		line := "k6 " + report.LiveLine(iv, elapsed, 0, iv.ActiveAgents)
-		if tty {
-			out.printf("\r%s\x1b[K", line)
-			return
-		}
-		if now := time.Now(); now.Sub(lastPrint) >= nonTTYEvery-100*time.Millisecond {
-			lastPrint = now
-			out.printf("%s\n", line)
-		}
-	}
-	in = k6.New(k6.Options{
+	k := &k6Ingest{out: &out, meta: meta, spool: spool, live: k6Live{exprs: bexprs, sources: bsources},
+		showLive: f.follow || input == "-", tty: isTerminal(env.stdout), cancel: cancel}
+	k.in = k6.New(k6.Options{
 		StepTag: f.stepTag, RegionTag: f.regionTag, Trends: f.trends, MaxSteps: f.maxSteps,
-		Window: f.window, Strict: f.strict, OnInterval: onInterval,
+		Window: f.window, Strict: f.strict, OnInterval: k.onInterval,
 		Warn: func(msg string) { out.printf("agentstorm k6: %s\n", msg) },
 	})
-	if showLive {
+	if k.showLive {
 		out.printf("Reading %s (k6 results; live line per second of k6 time)...\n", name)
 	}
-	readErr := in.Read(readCtx, r, name)
-	if showLive && tty {
+	readErr := k.in.Read(readCtx, r, name)
+	if k.showLive && k.tty {
 		out.printf("\n")
 	}
 	select {
@@ -227,305 +185,5 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		out.printf("Interrupted: the summary covers what was read until then.\n")
 	default:
 	}
-	sum := in.Finish()
-	st := in.Stats()
-	if st.Points == 0 {
-		// Nothing to summarise: an empty file, only malformed lines, or
-		// not k6 output at all. Say so instead of an empty summary.
-		if readErr != nil {
-			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", readErr)
-		}
-		fmt.Fprintf(env.stderr, "agentstorm k6: no k6 points in %s (is it the output of `k6 run --out json=FILE` or `--out csv=FILE`?)\n", name)
-		return exitFailed
-	}
-	if series != nil {
-		sum.Series = series.Points()
-	}
-	meta["format"] = st.Format
-	sum.Meta = meta
-	sum.Aborted = liveFail
-
-	_, units := in.Figures()
-	for k, u := range k6.FigureUnits() {
-		if _, ok := units[k]; !ok {
-			units[k] = u
-		}
-	}
-	// Names are known only now. A budget naming a step or region the run
-	// does not have is a usage error, but the summary and outputs are
-	// still written (the ingest may have been a long --follow) with the
-	// budgets that do apply.
-	bopts := report.BudgetOptions{Steps: sum.Steps, Regions: sum.Regions, Writes: sum.Writes, Figures: units}
-	budgets, budgetErr := report.ParseBudgets(bexprs, bsources, bopts)
-	results := report.EvaluateBudgets(budgets, sum)
-	report.MarkAborted(results, liveFail)
-
-	if !f.quiet {
-		out.mu.Lock()
-		werr := report.WriteText(env.stdout, sum)
-		if werr == nil {
-			writeK6Notes(env.stdout, in, name)
-		}
-		out.mu.Unlock()
-		if werr != nil {
-			fmt.Fprintf(env.stderr, "agentstorm k6: write the summary: %v\n", werr)
-		}
-	}
-	outErr := false
-	if hlog != nil {
-		if err := hlog.finish(in.Recorder(), meta, sum); err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm k6: --out hlog=%s: %v\n", hlog.path, err)
-			outErr = true
-		} else {
-			out.printf("Wrote hlog: %s\n", hlog.path)
-		}
-	}
-	out.mu.Lock()
-	werr := writeOutputs(env.stdout, outs, sum)
-	out.mu.Unlock()
-	if werr != nil {
-		fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", werr)
-		outErr = true
-	}
-	if budgetErr != nil {
-		fmt.Fprintf(env.stderr, "agentstorm k6: bad budget for this run (the summary and outputs leave it out):\n%v\n", budgetErr)
-		return exitUsage
-	}
-	if readErr != nil {
-		var le *k6.LineError
-		if errors.As(readErr, &le) {
-			fmt.Fprintf(env.stderr, "agentstorm k6: --strict: %v (the summary covers the lines before it)\n", readErr)
-		} else {
-			fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", readErr)
-		}
-		return exitFailed
-	}
-	if err := in.Refusal(); err != nil {
-		fmt.Fprintf(env.stderr, "agentstorm k6: not judged: %v\n", err)
-		return exitFailed
-	}
-	return budgetExit(env, "k6", results, outErr)
-}
-
-// waitForFile waits, with --follow, for k6 to create the file (started
-// before k6), up to the idle timeout or an interrupt.
-func waitForFile(ctx context.Context, env *cliEnv, path string, idle time.Duration) (*os.File, error) {
-	fmt.Fprintf(env.stdout, "Waiting for %s to appear (start k6 with --out json=%s)...\n", path, path)
-	deadline := time.Now().Add(idle)
-	for {
-		f, err := os.Open(path)
-		if err == nil || !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
-			return f, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-env.interrupts:
-			return nil, err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// checkK6Budgets checks the budgets' syntax before the input is read,
-// when the step and region names are not known yet: every word of the
-// expressions is allowed as a name, so only the grammar, metrics, units
-// and k6 figures are checked here. The names are checked after the read.
-func checkK6Budgets(exprs, sources []string) error {
-	if len(exprs) == 0 {
-		return nil
-	}
-	seen := map[string]bool{}
-	var words []string
-	for _, e := range exprs {
-		for _, w := range strings.FieldsFunc(e, func(r rune) bool {
-			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_-.:/?&%~", r))
-		}) {
-			if !seen[w] {
-				seen[w] = true
-				words = append(words, w)
-			}
-		}
-	}
-	_, err := report.ParseBudgets(exprs, sources, report.BudgetOptions{Steps: words, Regions: words, Figures: figureUnitsOrNumber(words)})
-	return err
-}
-
-// figureUnitsOrNumber is k6's figure units, plus every other word as a
-// plain-number figure (a custom metric's name), for checkK6Budgets.
-func figureUnitsOrNumber(words []string) map[string]report.Unit {
-	u := k6.FigureUnits()
-	for _, w := range words {
-		if _, ok := u[w]; !ok && !isBudgetKeyword(w) {
-			u[w] = report.UnitNumber
-		}
-	}
-	return u
-}
-
-// isBudgetKeyword reports the budget language's own words, which must not
-// be taken for figures.
-func isBudgetKeyword(w string) bool {
-	switch strings.ToLower(w) {
-	case "max", "min", "mean", "avg", "median", "errors", "error_rate", "failures", "rps", "throughput",
-		"requests", "count", "dropped", "under", "within", "abort", "after", "samples", "region", "step", "name", "shard":
-		return true
-	}
-	return len(w) > 1 && w[0] == 'p' && w[1] >= '0' && w[1] <= '9'
-}
-
-// k6Live keeps the live checker current as steps and regions appear: the
-// abort budgets are parsed again whenever the recorder has grown, and
-// those that name a step not seen yet wait until it appears.
-type k6Live struct {
-	exprs, sources []string
-	steps, regions int
-	lc             *report.LiveChecker
-}
-
-func (l *k6Live) checker(rec *report.Recorder) *report.LiveChecker {
-	if len(l.exprs) == 0 {
-		return nil
-	}
-	if len(rec.Steps()) == l.steps && len(rec.Regions()) == l.regions {
-		return l.lc
-	}
-	l.steps, l.regions = len(rec.Steps()), len(rec.Regions())
-	o := report.BudgetOptions{Steps: rec.Steps(), Regions: rec.Regions(), Figures: k6.FigureUnits()}
-	var list []*report.Budget
-	for _, e := range l.exprs {
-		if b, err := report.ParseBudget(e, o); err == nil {
-			list = append(list, b)
-		}
-	}
-	l.lc = report.NewLiveChecker(list)
-	return l.lc
-}
-
-// k6Hlog writes the interval log of an ingest. Steps and regions appear
-// while the input is read, and an hlog's header lists them, so the
-// intervals go to a spool file beside the output first; at the end the
-// header is written with every name and the intervals are copied after it.
-// Ids are stable (names are only added), so the spooled intervals match
-// the final header.
-type k6Hlog struct {
-	path     string
-	budgets  []report.LogBudget
-	spool    *os.File
-	lw       *report.LogWriter
-	bodyFrom int64
-	err      error
-}
-
-func (h *k6Hlog) write(rec *report.Recorder, meta map[string]string, iv *report.Interval) error {
-	if h.err != nil {
-		return nil // reported once
-	}
-	if h.lw == nil {
-		f, err := os.CreateTemp(filepath.Dir(h.path), ".agentstorm-k6-hlog-*")
-		if err != nil {
-			h.err = fmt.Errorf("spool: %w", err)
-			return h.err
-		}
-		h.spool = f
-		if h.lw, err = report.NewLogWriter(f, report.MetaOf(rec, meta, h.budgets)); err != nil {
-			h.err = err
-			return err
-		}
-		if h.bodyFrom, err = f.Seek(0, io.SeekCurrent); err != nil {
-			h.err = fmt.Errorf("spool: %w", err)
-			return h.err
-		}
-	}
-	if err := h.lw.WriteInterval(iv); err != nil {
-		h.err = err
-		return err
-	}
-	return nil
-}
-
-// finish writes the final hlog: header with every step and region, the
-// spooled intervals, the end line.
-func (h *k6Hlog) finish(rec *report.Recorder, meta map[string]string, s *report.Summary) error {
-	if h.err != nil {
-		return h.err
-	}
-	a, err := report.CreateAtomic(h.path)
-	if err != nil {
-		return err
-	}
-	lw, err := report.NewLogWriter(a, report.MetaOf(rec, meta, h.budgets))
-	if err == nil && h.spool != nil {
-		if _, err = h.spool.Seek(h.bodyFrom, io.SeekStart); err == nil {
-			_, err = io.Copy(a, h.spool)
-		}
-	}
-	if err == nil {
-		err = lw.Close(s)
-	}
-	if err != nil {
-		a.Abort()
-		return err
-	}
-	return a.Commit()
-}
-
-func (h *k6Hlog) cleanup() {
-	if h == nil || h.spool == nil {
-		return
-	}
-	_ = h.spool.Close()
-	_ = os.Remove(h.spool.Name())
-}
-
-// writeK6Notes adds what the summary does not say about a k6 run: the
-// input read, the checks, the k6 figures, and which latency this is.
-func writeK6Notes(w io.Writer, in *k6.Ingester, name string) {
-	st := in.Stats()
-	fmt.Fprintf(w, "\nk6 input: %s: %s.\n", name, st)
-	if st.Truncated {
-		fmt.Fprintln(w, "k6 input: it ends inside a line or a gzip stream (k6 stopped mid-write); everything before was kept.")
-	}
-	if checks := in.Checks(); len(checks) > 0 {
-		var pass, all int64
-		for _, c := range checks {
-			pass += c.Passes
-			all += c.Passes + c.Fails
-		}
-		fmt.Fprintf(w, "Checks: %s of %s passed (%.2f%%)\n", commas(int(pass)), commas(int(all)), 100*float64(pass)/float64(all))
-		for i, c := range checks {
-			if i == 10 {
-				fmt.Fprintf(w, "  and %d more checks\n", len(checks)-i)
-				break
-			}
-			mark := "✓"
-			if c.Fails > 0 {
-				mark = "✗"
-			}
-			fmt.Fprintf(w, "  %s %s: %s passed, %s failed\n", mark, c.Name, commas(int(c.Passes)), commas(int(c.Fails)))
-		}
-	}
-	figs, units := in.Figures()
-	if len(figs) > 0 {
-		names := make([]string, 0, len(figs))
-		for k := range figs {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		parts := make([]string, 0, len(names))
-		for _, k := range names {
-			v := units[k].Format(figs[k])
-			if units[k] == report.UnitPercent {
-				v = fmt.Sprintf("%.2f%%", figs[k])
-			}
-			parts = append(parts, k+" "+v)
-		}
-		fmt.Fprintf(w, "k6 figures (budgets can judge them by name; gauges are maxima): %s\n", strings.Join(parts, ", "))
-	}
-	if un := in.UnusedTrends(); len(un) > 0 {
-		fmt.Fprintf(w, "Trends not recorded (add --trend NAME to record one as a step): %s\n", strings.Join(un, ", "))
-	}
-	fmt.Fprintln(w, "Latency note (k6): k6's VUs are a closed loop and k6 times each request from its send, so these")
-	fmt.Fprintln(w, "are raw figures, like the closed model's raw latency: while the target stalls, the VUs send less")
-	fmt.Fprintln(w, "and the stall is under-represented. k6 records no intended send time, so no corrected figure exists.")
+	return k.finish(env, &f, outs, name, readErr)
 }

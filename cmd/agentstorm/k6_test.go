@@ -53,7 +53,7 @@ func TestK6IngestBudgetsAndExitCodes(t *testing.T) {
 		}
 	}
 	code, _, errOut = k6It(t, "ingest", k6Fixture, "--budget", "p99 < 100ms", "--budget", "dropped_iterations == 0")
-	if code != exitBudgetMet || !strings.Contains(errOut, "budget missed: p99 < 100ms: actual 5.01s") || !strings.Contains(errOut, "budget missed: dropped_iterations == 0: actual 3") {
+	if code != exitBudgetMissed || !strings.Contains(errOut, "budget missed: p99 < 100ms: actual 5.01s") || !strings.Contains(errOut, "budget missed: dropped_iterations == 0: actual 3") {
 		t.Fatalf("missed budgets: exit %d, stderr %s", code, errOut)
 	}
 	for _, c := range []struct {
@@ -104,7 +104,7 @@ func TestK6IngestEveryOutput(t *testing.T) {
 		args = append(args, "--out", k+"="+p("out."+k))
 	}
 	code, out, errOut := k6It(t, args...)
-	if code != exitBudgetMet {
+	if code != exitBudgetMissed {
 		t.Fatalf("exit %d, want 99 (both budgets miss)\n%s\n%s", code, out, errOut)
 	}
 	for _, k := range kinds {
@@ -129,7 +129,7 @@ func TestK6IngestEveryOutput(t *testing.T) {
 	}
 	// Re-render from the hlog.
 	code, rout, rerr := reportIt(t, p("out.hlog"), "--out", "json="+p("re.json"))
-	if code != exitBudgetMet {
+	if code != exitBudgetMissed {
 		t.Fatalf("report on the hlog: exit %d\n%s\n%s", code, rout, rerr)
 	}
 	r := readJSONFile[*report.JSONReport](t, p("re.json"))
@@ -252,7 +252,7 @@ func TestK6Follow(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = k6It(t, "ingest", in2, "--follow", "--idle-timeout", "300ms", "--budget", "p99 < 1ms abort after 2s min 10")
-	if code != exitBudgetMet || !strings.Contains(out, "Aborting:") {
+	if code != exitBudgetMissed || !strings.Contains(out, "Aborting:") {
 		t.Fatalf("live abort: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if strings.Contains(out, " 3,000 requests") {

@@ -12,14 +12,17 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/agentstorm/agentstorm/report/finish"
 )
 
 // Exit codes shared by every subcommand (k6 uses 99 for missed thresholds).
 const (
-	exitOK        = 0
-	exitFailed    = 1
-	exitUsage     = 2
-	exitBudgetMet = 99
+	exitOK     = finish.ExitOK
+	exitFailed = finish.ExitFailed
+	exitUsage  = finish.ExitUsage
+	// exitBudgetMissed is decided by finish.Run alone; tests name it.
+	exitBudgetMissed = finish.ExitBudgetMissed
 )
 
 // command is one subcommand: its name, a one-line summary for the help

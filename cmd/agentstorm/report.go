@@ -11,6 +11,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
+	"github.com/agentstorm/agentstorm/report/finish"
+	"github.com/agentstorm/agentstorm/report/hlog"
 )
 
 func reportCommand() command {
@@ -80,15 +83,15 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		if len(f.budgets) > 0 || f.noLogBudgets {
 			return reportUsageError(env, "compare prints a table; --budget and --no-run-budgets apply to a report or a merge")
 		}
-		var cmpOuts []outSpec
+		var cmpOuts []finish.Spec
 		if len(f.outs) > 0 {
 			var err error
-			if cmpOuts, err = parseOuts(f.outs, false); err != nil {
+			if cmpOuts, err = finish.ParseSpecs(f.outs, false); err != nil {
 				return reportUsageError(env, err.Error())
 			}
 			for _, o := range cmpOuts {
-				if o.kind != "markdown" && o.kind != "text" {
-					return reportUsageError(env, fmt.Sprintf("compare writes text or markdown, not %s", o.kind))
+				if o.Kind != "markdown" && o.Kind != "text" {
+					return reportUsageError(env, fmt.Sprintf("compare writes text or markdown, not %s", o.Kind))
 				}
 			}
 		}
@@ -112,14 +115,14 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		for _, o := range cmpOuts {
 			write := func(w io.Writer) error { return report.WriteCompare(w, bs, as, files[0], files[1]) }
-			if o.kind == "markdown" {
+			if o.Kind == "markdown" {
 				write = func(w io.Writer) error { return report.WriteCompareMarkdown(w, bs, as, files[0], files[1]) }
 			}
-			if err := report.WriteFileAtomic(o.path, write); err != nil {
+			if err := report.WriteFileAtomic(o.Path, write); err != nil {
 				fmt.Fprintf(env.stderr, "agentstorm report compare: %v\n", err)
 				return exitFailed
 			}
-			fmt.Fprintf(env.stdout, "Wrote %s: %s\n", o.kind, o.path)
+			fmt.Fprintf(env.stdout, "Wrote %s: %s\n", o.Kind, o.Path)
 		}
 		return exitOK
 	}
@@ -129,15 +132,15 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	if sub != "merge" && len(files) > 1 {
 		return reportUsageError(env, fmt.Sprintf("%d logs given: use `agentstorm report merge %s ...` to merge them into one report", len(files), files[0]))
 	}
-	outs, err := parseOuts(f.outs, true)
+	outs, err := finish.ParseSpecs(f.outs, true)
 	if err != nil {
 		return reportUsageError(env, err.Error())
 	}
 	for _, o := range outs {
-		if o.kind == "hlog" && slices.Contains(files, "-") {
+		if o.Kind == "hlog" && slices.Contains(files, "-") {
 			// The hlog output reads the logs a second time, which standard
 			// input cannot give: say so before reading it at all.
-			return reportUsageError(env, fmt.Sprintf("--out hlog=%s re-reads the logs, and standard input ('-') cannot be read twice: give the log as a file", o.path))
+			return reportUsageError(env, fmt.Sprintf("--out hlog=%s re-reads the logs, and standard input ('-') cannot be read twice: give the log as a file", o.Path))
 		}
 	}
 	ls, err := readLogs(files)
@@ -159,19 +162,10 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	fe, fsrc := flagBudgets(f.budgets)
 	exprs, sources = append(exprs, fe...), append(sources, fsrc...)
-	budgets, err := report.ParseBudgets(exprs, sources, budgetOptions(s))
+	budgets, err := budget.ParseAll(exprs, sources, budgetOptions(s))
 	if err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm report: bad budget:\n%v\n", err)
 		return exitUsage
-	}
-	results := report.EvaluateBudgets(budgets, s)
-	report.MarkAbortedLog(results, ls.Aborted())
-	for _, a := range ls.Aborted() {
-		for _, b := range budgets {
-			if b.Expr == a.Expr && s.Aborted == nil {
-				s.Aborted = &report.LiveFailure{Budget: b, Actual: a.Actual, At: a.At}
-			}
-		}
 	}
 	if len(files) > 1 {
 		s.Meta = maps.Clone(s.Meta) // the log set's own map stays as read
@@ -180,34 +174,21 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		s.Meta["merged_logs"] = fmt.Sprint(len(files))
 	}
-	if !f.quiet {
-		if err := report.WriteText(env.stdout, s); err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
-			return exitFailed
-		}
+	fin := finish.Run{Command: "report", Stdout: env.stdout, Stderr: env.stderr, Summary: s, Budgets: budgets,
+		Quiet: f.quiet, Outputs: finish.SummaryOutputs(outs)}
+	for _, a := range ls.Aborted() {
+		fin.Aborts = append(fin.Aborts, &a.Abort)
 	}
-	outErr := false
-	if err := writeOutputs(env.stdout, outs, s); err != nil {
-		fmt.Fprintf(env.stderr, "agentstorm report: %v\n", err)
-		outErr = true
+	if o, ok := finish.Find(outs, "hlog"); ok {
+		fin.Outputs = append(fin.Outputs, finish.Output{Kind: "hlog", Path: o.Path, Name: "--out hlog=" + o.Path,
+			Write: func(s *report.Summary) error { return writeMergedLog(o.Path, files, s.Meta) }})
 	}
-	for _, o := range outs {
-		if o.kind != "hlog" {
-			continue
-		}
-		if err := writeMergedLog(o.path, files, s.Meta); err != nil {
-			fmt.Fprintf(env.stderr, "agentstorm report: --out hlog=%s: %v\n", o.path, err)
-			outErr = true
-			continue
-		}
-		fmt.Fprintf(env.stdout, "Wrote hlog: %s\n", o.path)
-	}
-	return budgetExit(env, "report", results, outErr)
+	return fin.Finish()
 }
 
 // readLogs reads the hlogs (path "-" is standard input) into one set.
-func readLogs(files []string) (*report.LogSet, error) {
-	ls := report.NewLogSet()
+func readLogs(files []string) (*hlog.Set, error) {
+	ls := hlog.NewSet()
 	for _, p := range files {
 		if p == "-" {
 			if err := ls.Read("standard input", os.Stdin); err != nil {
@@ -215,13 +196,7 @@ func readLogs(files []string) (*report.LogSet, error) {
 			}
 			continue
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("read log: %w", err)
-		}
-		err = ls.Read(p, f)
-		_ = f.Close()
-		if err != nil {
+		if err := ls.ReadFiles(p); err != nil {
 			return nil, err
 		}
 	}
@@ -232,20 +207,20 @@ func readLogs(files []string) (*report.LogSet, error) {
 // second), reading each log again, interval by interval (so none is "-":
 // runReport refuses that).
 func writeMergedLog(path string, files []string, meta map[string]string) error {
-	var decs []*report.LogDecoder
+	var decs []*hlog.Decoder
 	for _, p := range files {
 		f, err := os.Open(p)
 		if err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
 		defer f.Close()
-		decs = append(decs, report.NewLogDecoder(f, p))
+		decs = append(decs, hlog.NewStrictDecoder(f, p))
 	}
 	a, err := report.CreateAtomic(path)
 	if err != nil {
 		return err
 	}
-	if err := report.MergeLogs(a, decs, meta); err != nil {
+	if err := hlog.Merge(a, decs, meta); err != nil {
 		a.Abort()
 		return err
 	}

@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // reportIt runs `agentstorm report args...` in-process.
@@ -110,8 +112,8 @@ func TestCIBudgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errOut = reportIt(t, p("pass.hlog"), "-q", "--budget", "add_to_cart p99 < 1us", "--out", "json="+blocked, "--out", "hgrm="+p("miss.hgrm"))
-	if code != exitBudgetMet || !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us") || !strings.Contains(errOut, "--out json="+blocked) {
-		t.Errorf("report with a missed budget and a failed output: exit %d, want %d\n%s", code, exitBudgetMet, errOut)
+	if code != exitBudgetMissed || !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us") || !strings.Contains(errOut, "--out json="+blocked) {
+		t.Errorf("report with a missed budget and a failed output: exit %d, want %d\n%s", code, exitBudgetMissed, errOut)
 	}
 	if _, err := os.Stat(p("miss.hgrm")); err != nil {
 		t.Errorf("the output that could be written was not: %v", err)
@@ -153,7 +155,7 @@ func TestCIBudgets(t *testing.T) {
 	// The fail path: an impossible budget.
 	code, out, errOut = runIt(t, nil, "--profile", "smoke", "--duration", "2s",
 		"--budget", "add_to_cart p99 < 1us", "--out", "junit="+p("fail.xml"))
-	if code != exitBudgetMet {
+	if code != exitBudgetMissed {
 		t.Fatalf("fail path: exit %d, want 99\n%s\n%s", code, out, errOut)
 	}
 	if !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us: actual") || !strings.Contains(out, "MISSED") {
@@ -180,7 +182,7 @@ func TestRunLiveAbort(t *testing.T) {
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
 	code, out, errOut := runIt(t, nil, "--profile", "smoke", "--duration", "20s", "--ramp", "0s",
 		"--budget", "p99 < 1us abort after 1s min 1")
-	if code != exitBudgetMet {
+	if code != exitBudgetMissed {
 		t.Fatalf("exit %d, want 99\n%s\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, "Aborting: budget \"p99 < 1us abort after 1s min 1\" failed live at") ||
@@ -249,11 +251,11 @@ func TestBuiltinBudgetsParse(t *testing.T) {
 		}
 		o := agents.RecorderOptions(p)
 		exprs, sources := profileBudgets(p)
-		bo := report.BudgetOptions{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes}
+		bo := budget.Options{Steps: o.Steps, Regions: o.Regions, Writes: o.Writes}
 		if len(p.ChaosActions) > 0 { // as run: a game day's budgets may name its audit figures
-			bo.Figures = gameDayFigures()
+			bo.Figures = gameday.FigureUnits()
 		}
-		bs, err := report.ParseBudgets(exprs, sources, bo)
+		bs, err := budget.ParseAll(exprs, sources, bo)
 		if err != nil || len(bs) != len(p.Budgets) {
 			t.Errorf("%s: %v", b.Name, err)
 		}

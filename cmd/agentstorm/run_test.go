@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/agents/fleet"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/target/supervisor"
@@ -201,7 +202,7 @@ flows:
 			t.Fatal(err)
 		}
 		p := prof()
-		if err := applyRunOverrides(p, &f, fs); err != nil {
+		if err := f.overrides(fs).Apply(p); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -250,8 +251,8 @@ func TestRunDefaultProfileIsScaledToTheProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capacity, limit := agentCapacity()
-	if capacity != limit-fdMargin {
+	capacity, limit := fleet.Capacity()
+	if capacity != limit-fleet.FDMargin {
 		t.Fatalf("capacity %d, limit %d", capacity, limit)
 	}
 	note := scaleToCapacity(p, capacity)

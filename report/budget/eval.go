@@ -1,11 +1,11 @@
-package report
+package budget
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/agentstorm/agentstorm/report"
 )
 
 // View is the slice of a run (or of one interval) a budget is judged on:
@@ -22,7 +22,7 @@ type View struct {
 	Requests, Errors, Dropped int64
 	// Seconds is the span the counts cover (for rates).
 	Seconds float64
-	// Figures are run-wide named figures (Summary.Figures).
+	// Figures are run-wide named figures (report.Summary.Figures).
 	Figures map[string]float64
 }
 
@@ -40,8 +40,8 @@ type latencyMetric struct {
 	q    float64 // the percentile, for pNN
 }
 
-func (m latencyMetric) Name() string { return m.name }
-func (m latencyMetric) Unit() Unit   { return UnitDuration }
+func (m latencyMetric) Name() string      { return m.name }
+func (m latencyMetric) Unit() report.Unit { return report.UnitDuration }
 func (m latencyMetric) Value(v *View) (float64, int64, bool) {
 	h, ok := v.latency()
 	if !ok {
@@ -56,22 +56,22 @@ func (m latencyMetric) Value(v *View) (float64, int64, bool) {
 	case "mean":
 		us = h.Mean()
 	default:
-		us = float64(ValueAtPercentile(h, m.q))
+		us = float64(report.ValueAtPercentile(h, m.q))
 	}
 	return us / 1000, h.TotalCount(), true
 }
 
 type underMetric struct{ limit time.Duration }
 
-func (m underMetric) Name() string { return "under(" + FormatDuration(m.limit) + ")" }
-func (m underMetric) Unit() Unit   { return UnitPercent }
+func (m underMetric) Name() string      { return "under(" + report.FormatDuration(m.limit) + ")" }
+func (m underMetric) Unit() report.Unit { return report.UnitPercent }
 func (m underMetric) Value(v *View) (float64, int64, bool) {
 	h, ok := v.latency()
 	if !ok {
 		return 0, 0, false
 	}
 	n := h.TotalCount()
-	return 100 * float64(CountAtOrBelow(h, m.limit)) / float64(n), n, true
+	return 100 * float64(report.CountAtOrBelow(h, m.limit)) / float64(n), n, true
 }
 
 // errorsMetric is the share of failed requests (share, a percentage) or
@@ -79,11 +79,11 @@ func (m underMetric) Value(v *View) (float64, int64, bool) {
 type errorsMetric struct{ share bool }
 
 func (errorsMetric) Name() string { return "errors" }
-func (m errorsMetric) Unit() Unit {
+func (m errorsMetric) Unit() report.Unit {
 	if m.share {
-		return UnitPercent
+		return report.UnitPercent
 	}
-	return UnitCount
+	return report.UnitCount
 }
 func (m errorsMetric) Value(v *View) (float64, int64, bool) {
 	if !m.share {
@@ -97,8 +97,8 @@ func (m errorsMetric) Value(v *View) (float64, int64, bool) {
 
 type rpsMetric struct{}
 
-func (rpsMetric) Name() string { return "rps" }
-func (rpsMetric) Unit() Unit   { return UnitRate }
+func (rpsMetric) Name() string      { return "rps" }
+func (rpsMetric) Unit() report.Unit { return report.UnitRate }
 func (rpsMetric) Value(v *View) (float64, int64, bool) {
 	if v.Seconds <= 0 {
 		return 0, 0, false
@@ -108,103 +108,31 @@ func (rpsMetric) Value(v *View) (float64, int64, bool) {
 
 type requestsMetric struct{}
 
-func (requestsMetric) Name() string { return "requests" }
-func (requestsMetric) Unit() Unit   { return UnitCount }
+func (requestsMetric) Name() string      { return "requests" }
+func (requestsMetric) Unit() report.Unit { return report.UnitCount }
 func (requestsMetric) Value(v *View) (float64, int64, bool) {
 	return float64(v.Requests), v.Requests, true
 }
 
 type droppedMetric struct{}
 
-func (droppedMetric) Name() string { return "dropped" }
-func (droppedMetric) Unit() Unit   { return UnitCount }
+func (droppedMetric) Name() string      { return "dropped" }
+func (droppedMetric) Unit() report.Unit { return report.UnitCount }
 func (droppedMetric) Value(v *View) (float64, int64, bool) {
 	return float64(v.Dropped), v.Requests + v.Dropped, true
 }
 
-// figureMetric is a named run-wide figure (BudgetOptions.Figures).
+// figureMetric is a named run-wide figure (Options.Figures).
 type figureMetric struct {
 	name string
-	unit Unit
+	unit report.Unit
 }
 
-func (m figureMetric) Name() string { return m.name }
-func (m figureMetric) Unit() Unit   { return m.unit }
+func (m figureMetric) Name() string      { return m.name }
+func (m figureMetric) Unit() report.Unit { return m.unit }
 func (m figureMetric) Value(v *View) (float64, int64, bool) {
 	f, ok := v.Figures[m.name]
 	return f, 1, ok
-}
-
-// BudgetResult is the verdict of one budget.
-type BudgetResult struct {
-	// Expr is the budget as written; Source where it came from.
-	Expr, Source string
-	// Metric is the metric's canonical name; Unit the unit of Actual and Limit.
-	Metric string
-	Unit   Unit
-	// Op and Limit are the comparison.
-	Op    Op
-	Limit float64
-	// Actual is the measured figure and Samples the samples it rests on;
-	// NoData is true when there was nothing to measure (which fails the
-	// budget: a step that never ran cannot be said to be fast).
-	Actual  float64
-	Samples int64
-	NoData  bool
-	// Met is the verdict.
-	Met bool
-	// Aborted is true when this budget stopped the run live; AbortedAt is
-	// when (since the start) and AbortActual the interval's figure.
-	Aborted     bool
-	AbortedAt   time.Duration
-	AbortActual float64
-}
-
-// Verdict returns "met", "MISSED", "MISSED (no data)" or "MISSED (aborted the run)".
-func (r *BudgetResult) Verdict() string {
-	switch {
-	case r.Met:
-		return "met"
-	case r.Aborted:
-		return "MISSED (aborted the run)"
-	case r.NoData:
-		return "MISSED (no data)"
-	}
-	return "MISSED"
-}
-
-// ActualText formats Actual ("-" without data).
-func (r *BudgetResult) ActualText() string {
-	if r.NoData {
-		return "-"
-	}
-	return r.Unit.formatActual(r.Actual)
-}
-
-// LimitText formats the comparison and limit ("< 100ms").
-func (r *BudgetResult) LimitText() string { return r.Op.String() + " " + r.Unit.Format(r.Limit) }
-
-// Describe returns one line naming the budget, the actual figure and the limit.
-func (r *BudgetResult) Describe() string {
-	s := fmt.Sprintf("%s: actual %s, limit %s: %s", r.Expr, r.ActualText(), r.LimitText(), r.Verdict())
-	if r.Aborted {
-		s += fmt.Sprintf(" (at %s the second's figure was %s)", formatClock(r.AbortedAt), r.Unit.formatActual(r.AbortActual))
-	}
-	return s
-}
-
-// BudgetsMet reports whether every result is met (true for none).
-func BudgetsMet(results []BudgetResult) bool { return budgetsMissed(results) == 0 }
-
-// budgetsMissed counts the results that are not met.
-func budgetsMissed(results []BudgetResult) int {
-	missed := 0
-	for i := range results {
-		if !results[i].Met {
-			missed++
-		}
-	}
-	return missed
 }
 
 // selects reports whether the budget selects step and region.
@@ -213,20 +141,11 @@ func (b *Budget) selects(step, region int) bool {
 		(b.regions == nil || slices.Contains(b.regions, region))
 }
 
-// judgedHistogram returns the histogram to judge st by (budgets also judge
-// the raw one, see Budget.value).
-func judgedHistogram(st *Stats) *hdr.Histogram {
-	if st.CorrectedHistogram != nil {
-		return st.CorrectedHistogram
-	}
-	return st.Histogram
-}
-
 // View returns the part of s the budget selects.
-func (b *Budget) View(s *Summary) *View {
+func (b *Budget) View(s *report.Summary) *View {
 	v := &View{Seconds: s.Elapsed.Seconds(), Figures: s.Figures}
-	fill := func(st *Stats) {
-		v.Latency = judgedHistogram(st)
+	fill := func(st *report.Stats) {
+		v.Latency = st.JudgedHistogram()
 		if st.CorrectedHistogram != nil {
 			v.Raw = st.Histogram
 		}
@@ -240,14 +159,14 @@ func (b *Budget) View(s *Summary) *View {
 	case b.steps == nil && len(b.regions) == 1 && b.regions[0] < len(s.PerRegion):
 		fill(&s.PerRegion[b.regions[0]])
 	default:
-		h, raw := NewHistogram(), NewHistogram()
+		h, raw := report.NewHistogram(), report.NewHistogram()
 		corrected := false
 		for i := range s.Cells {
 			c := &s.Cells[i]
 			if !b.selects(c.Step, c.Region) {
 				continue
 			}
-			if jh := judgedHistogram(c); jh != nil {
+			if jh := c.JudgedHistogram(); jh != nil {
 				h.Merge(jh)
 			}
 			if c.Histogram != nil {
@@ -286,9 +205,9 @@ func (b *Budget) value(v *View) (float64, int64, bool) {
 	switch {
 	case holds != rholds:
 		worse = !rholds
-	case b.Op == OpLT || b.Op == OpLE:
+	case b.Op == report.OpLT || b.Op == report.OpLE:
 		worse = rval > val
-	case b.Op == OpGT || b.Op == OpGE:
+	case b.Op == report.OpGT || b.Op == report.OpGE:
 		worse = rval < val
 	}
 	if worse {
@@ -298,58 +217,23 @@ func (b *Budget) value(v *View) (float64, int64, bool) {
 }
 
 // Evaluate judges the budget on s's totals.
-func (b *Budget) Evaluate(s *Summary) BudgetResult {
-	r := BudgetResult{Expr: b.Expr, Source: b.Source, Metric: b.Metric.Name(), Unit: b.Metric.Unit(), Op: b.Op, Limit: b.Limit}
+func (b *Budget) Evaluate(s *report.Summary) report.BudgetResult {
+	r := report.BudgetResult{Expr: b.Expr, Source: b.Source, Metric: b.Metric.Name(), Unit: b.Metric.Unit(), Op: b.Op, Limit: b.Limit}
 	val, n, ok := b.value(b.View(s))
 	r.Actual, r.Samples, r.NoData = val, n, !ok
 	r.Met = ok && b.Op.Holds(val, b.Limit)
 	return r
 }
 
-// EvaluateBudgets judges every budget on s's totals, stores the results in
-// s.Budgets (so every output shows them) and returns them.
-func EvaluateBudgets(budgets []*Budget, s *Summary) []BudgetResult {
-	out := make([]BudgetResult, 0, len(budgets))
+// Evaluate judges every budget on s's totals and returns the
+// results; s is not changed (the caller stores them in s.Budgets, after
+// report.MarkAborted, so every output shows them).
+func Evaluate(budgets []*Budget, s *report.Summary) []report.BudgetResult {
+	out := make([]report.BudgetResult, 0, len(budgets))
 	for _, b := range budgets {
 		out = append(out, b.Evaluate(s))
 	}
-	s.Budgets = out
 	return out
-}
-
-// LiveFailure is an abort budget that failed on one interval.
-type LiveFailure struct {
-	// Budget is the budget that failed.
-	Budget *Budget
-	// Actual is the interval's figure and Samples its sample count.
-	Actual  float64
-	Samples int64
-	// At is the interval's end since the start of the run.
-	At time.Duration
-}
-
-// String says which budget failed, when and by how much.
-func (f *LiveFailure) String() string {
-	u := f.Budget.Metric.Unit()
-	return fmt.Sprintf("budget %q failed live at %s: %s %s in that second (%d samples), limit %s %s",
-		f.Budget.Expr, formatClock(f.At), f.Budget.Metric.Name(), u.formatActual(f.Actual), f.Samples, f.Budget.Op, u.Format(f.Budget.Limit))
-}
-
-// MarkAborted records f in results: the budget that stopped the run is
-// missed whatever its figure on the totals.
-func MarkAborted(results []BudgetResult, f *LiveFailure) {
-	if f == nil {
-		return
-	}
-	for i := range results {
-		if results[i].Expr == f.Budget.Expr && results[i].Source == f.Budget.Source {
-			results[i].Met = false
-			results[i].Aborted = true
-			results[i].AbortedAt = f.At
-			results[i].AbortActual = f.Actual
-			return
-		}
-	}
 }
 
 // LiveChecker judges the abort budgets on each interval of a running
@@ -372,13 +256,13 @@ func NewLiveChecker(budgets []*Budget) *LiveChecker {
 	if len(abort) == 0 {
 		return nil
 	}
-	return &LiveChecker{budgets: abort, scratch: NewHistogram(), rawScratch: NewHistogram()}
+	return &LiveChecker{budgets: abort, scratch: report.NewHistogram(), rawScratch: report.NewHistogram()}
 }
 
 // Check judges the interval iv, which ended elapsed after the start of the
 // run. It returns the first abort budget that fails on it (after its grace
 // period and with at least its minimum of samples), or nil.
-func (c *LiveChecker) Check(iv *Interval, elapsed time.Duration) *LiveFailure {
+func (c *LiveChecker) Check(iv *report.Interval, elapsed time.Duration) *report.LiveFailure {
 	if c == nil || iv == nil {
 		return nil
 	}
@@ -392,13 +276,13 @@ func (c *LiveChecker) Check(iv *Interval, elapsed time.Duration) *LiveFailure {
 			continue
 		}
 		if !b.Op.Holds(val, b.Limit) {
-			return &LiveFailure{Budget: b, Actual: val, Samples: n, At: elapsed}
+			return b.failure(val, n, elapsed)
 		}
 	}
 	return nil
 }
 
-func (c *LiveChecker) intervalView(b *Budget, iv *Interval) *View {
+func (c *LiveChecker) intervalView(b *Budget, iv *report.Interval) *View {
 	c.scratch.Reset()
 	c.rawScratch.Reset()
 	v := &View{Latency: c.scratch, Seconds: iv.Duration().Seconds()}
@@ -419,10 +303,23 @@ func (c *LiveChecker) intervalView(b *Budget, iv *Interval) *View {
 		if ci.Latency != nil {
 			ci.Latency.MergeInto(c.rawScratch)
 		}
-		n := sumCounts(&ci.Counts)
+		n := ci.Count()
 		v.Requests += n
-		v.Errors += n - ci.Counts[OK]
+		v.Errors += n - ci.Counts[report.OK]
 		v.Dropped += ci.Dropped
 	}
 	return v
+}
+
+// failure is b's live failure with the interval's figure, its samples and
+// when it ended.
+func (b *Budget) failure(actual float64, samples int64, at time.Duration) *report.LiveFailure {
+	return &report.LiveFailure{Expr: b.Expr, Source: b.Source, Metric: b.Metric.Name(), Unit: b.Metric.Unit(),
+		Op: b.Op, Limit: b.Limit, Actual: actual, Samples: samples, At: at}
+}
+
+// Failure returns the live failure of b with an interval's figure and
+// when it ended (as LiveChecker.Check does; for a failure known from a log).
+func (b *Budget) Failure(actual float64, at time.Duration) *report.LiveFailure {
+	return b.failure(actual, 0, at)
 }

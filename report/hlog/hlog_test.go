@@ -1,4 +1,4 @@
-package report
+package hlog
 
 import (
 	"bytes"
@@ -10,19 +10,21 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/agentstorm/agentstorm/report"
 )
 
 // stormLog records a small storm into rec (seconds intervals, starting at
 // start), writing every interval to an hlog, and returns the log, the
 // summary and the rotated intervals' count.
-func stormLog(t *testing.T, rec *Recorder, start time.Time, seconds int, record func(sec int)) ([]byte, *Summary) {
+func stormLog(t *testing.T, rec *report.Recorder, start time.Time, seconds int, record func(sec int)) ([]byte, *report.Summary) {
 	t.Helper()
 	var buf bytes.Buffer
-	lw, err := NewLogWriter(&buf, MetaOf(rec, map[string]string{"profile": "test, with comma"}, []LogBudget{{Expr: "p99 < 100ms", Source: "--budget"}}))
+	lw, err := NewWriter(&buf, MetaOf(rec, map[string]string{"profile": "test, with comma"}, []Budget{{Expr: "p99 < 100ms", Source: "--budget"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	series := NewSeriesCollector(start)
+	series := report.NewSeriesCollector(start)
 	for sec := 0; sec < seconds; sec++ {
 		rec.SetActiveAgents(10 * (sec + 1))
 		record(sec)
@@ -35,27 +37,29 @@ func stormLog(t *testing.T, rec *Recorder, start time.Time, seconds int, record 
 	}
 	s := rec.Summary(time.Duration(seconds) * time.Second)
 	s.Series = series.Points()
-	s.Failures = []CheckFailure{{Step: "checkout", Kind: "status", Status: 400, Count: 3}}
+	s.Failures = []report.CheckFailure{{Step: "checkout", Kind: "status", Status: 400, Count: 3}}
 	if err := lw.Close(s); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes(), s
 }
 
+const ms = time.Millisecond
+
 var logSteps = []string{"add to,cart", "checkout"} // a step name the log format must escape
 
-func recordKnown(rec *Recorder, sec, offset int) {
+func recordKnown(rec *report.Recorder, sec, offset int) {
 	for i := 0; i < 500; i++ {
-		rec.Record(i, 0, i%2, time.Duration(1+(i+offset)%200)*ms, OK, 0)
-		rec.Record(i, 1, (i+1)%2, time.Duration(20+sec*30+i%7)*ms, OK, 0)
+		rec.Record(i, 0, i%2, time.Duration(1+(i+offset)%200)*ms, report.OK, 0)
+		rec.Record(i, 1, (i+1)%2, time.Duration(20+sec*30+i%7)*ms, report.OK, 0)
 	}
-	rec.Record(0, 1, 0, 10*time.Second, Timeout, 0)
-	rec.Record(0, 1, 1, 0, ConnRefused, 0)
+	rec.Record(0, 1, 0, 10*time.Second, report.Timeout, 0)
+	rec.Record(0, 1, 1, 0, report.ConnRefused, 0)
 	rec.RecordDropped(0, 1)
 	rec.AddConnections(5)
 }
 
-func sameStats(t *testing.T, what string, a, b *Stats) {
+func sameStats(t *testing.T, what string, a, b *report.Stats) {
 	t.Helper()
 	if a.Count != b.Count || a.Counts != b.Counts || a.Dropped != b.Dropped || a.Errors != b.Errors {
 		t.Errorf("%s: counts %d %v dropped %d, want %d %v dropped %d", what, a.Count, a.Counts, a.Dropped, b.Count, b.Counts, b.Dropped)
@@ -70,15 +74,15 @@ func sameStats(t *testing.T, what string, a, b *Stats) {
 
 func TestHlogRoundTrip(t *testing.T) {
 	start := time.UnixMilli(1_700_000_000_123)
-	rec := NewRecorder(Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Writes: []bool{true, true}, Model: ModelClosed, Start: start})
+	rec := report.NewRecorder(report.Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Writes: []bool{true, true}, Model: report.ModelClosed, Start: start})
 	data, want := stormLog(t, rec, start, 3, func(sec int) {
 		recordKnown(rec, sec, 0)
-		rec.Record(1, 0, 0, 300*ms, OK, 50*ms) // a corrected figure too
+		rec.Record(1, 0, 0, 300*ms, report.OK, 50*ms) // a corrected figure too
 	})
 	if !bytes.Contains(data, []byte("Tag=step=add%20to%2Ccart;region=ap%20tokyo,")) {
 		t.Errorf("tags not escaped:\n%s", data)
 	}
-	ls := NewLogSet()
+	ls := NewSet()
 	if err := ls.Read("run.hlog", bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +90,7 @@ func TestHlogRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Model != ModelClosed || got.Elapsed != 3*time.Second || !got.Start.Equal(start) || got.Meta["profile"] != "test, with comma" {
+	if got.Model != report.ModelClosed || got.Elapsed != 3*time.Second || !got.Start.Equal(start) || got.Meta["profile"] != "test, with comma" {
 		t.Errorf("model %s elapsed %v start %v meta %v", got.Model, got.Elapsed, got.Start, got.Meta)
 	}
 	if strings.Join(got.Steps, "|") != strings.Join(logSteps, "|") || got.Regions[1] != "ap tokyo" {
@@ -127,7 +131,7 @@ func TestHlogRoundTrip(t *testing.T) {
 	// HdrHistogram's own log reader reads the file: every interval
 	// histogram, the same values.
 	r := hdr.NewHistogramLogReader(bytes.NewReader(data))
-	total := NewHistogram()
+	total := report.NewHistogram()
 	n := 0
 	for {
 		h, err := r.NextIntervalHistogram()
@@ -149,13 +153,13 @@ func TestHlogRoundTrip(t *testing.T) {
 
 func TestHlogMergeEqualsOneRun(t *testing.T) {
 	start := time.UnixMilli(1_700_000_000_000)
-	opts := Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: ModelOpen, Start: start}
-	one := NewRecorder(opts)
-	a, b := NewRecorder(opts), NewRecorder(opts)
+	opts := report.Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: report.ModelOpen, Start: start}
+	one := report.NewRecorder(opts)
+	a, b := report.NewRecorder(opts), report.NewRecorder(opts)
 	_, whole := stormLog(t, one, start, 3, func(sec int) { recordKnown(one, sec, 0); recordKnown(one, sec, 77) })
 	logA, _ := stormLog(t, a, start, 3, func(sec int) { recordKnown(a, sec, 0) })
 	logB, _ := stormLog(t, b, start, 3, func(sec int) { recordKnown(b, sec, 77) })
-	ls := NewLogSet()
+	ls := NewSet()
 	for i, l := range [][]byte{logA, logB} {
 		if err := ls.Read([]string{"a.hlog", "b.hlog"}[i], bytes.NewReader(l)); err != nil {
 			t.Fatal(err)
@@ -188,17 +192,17 @@ func TestHlogErrors(t *testing.T) {
 		{"badmeta", "#agentstorm-meta {nope\n", "bad agentstorm metadata"},
 		{"iv", "#agentstorm-interval {}\n", "before the agentstorm metadata"},
 	} {
-		err := NewLogSet().Read(c.name+".hlog", strings.NewReader(c.data))
+		err := NewSet().Read(c.name+".hlog", strings.NewReader(c.data))
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.name+".hlog") {
 			t.Errorf("%s: error %v, want %q with the file name", c.name, err, c.want)
 		}
 	}
 	// A log cut short (no end line, a partial last line) still reads what it has.
 	start := time.UnixMilli(1_700_000_000_000)
-	rec := NewRecorder(Options{Steps: logSteps, Model: ModelOpen, Start: start})
+	rec := report.NewRecorder(report.Options{Steps: logSteps, Model: report.ModelOpen, Start: start})
 	data, want := stormLog(t, rec, start, 2, func(sec int) { recordKnown(rec, sec, 0) })
-	cut := data[:bytes.Index(data, []byte(hlogEndPrefix))]
-	ls := NewLogSet()
+	cut := data[:bytes.Index(data, []byte(endPrefix))]
+	ls := NewSet()
 	if err := ls.Read("cut.hlog", io.MultiReader(bytes.NewReader(cut))); err != nil {
 		t.Fatal(err)
 	}
@@ -208,25 +212,25 @@ func TestHlogErrors(t *testing.T) {
 	}
 }
 
-// TestLogDecoderIntoRecorder is a coordinator following two workers'
+// TestDecoderIntoRecorder is a coordinator following two workers'
 // streams: each worker's intervals, decoded as they arrive and merged into
 // the coordinator's recorder, give the totals of one run that recorded
 // everything (counts exact, percentiles equal).
-func TestLogDecoderIntoRecorder(t *testing.T) {
+func TestDecoderIntoRecorder(t *testing.T) {
 	start := time.UnixMilli(1_700_000_000_250)
-	opts := Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: ModelClosed, Start: start}
-	one, a, b := NewRecorder(opts), NewRecorder(opts), NewRecorder(opts)
-	rec := func(r *Recorder, sec, off int) {
+	opts := report.Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: report.ModelClosed, Start: start}
+	one, a, b := report.NewRecorder(opts), report.NewRecorder(opts), report.NewRecorder(opts)
+	rec := func(r *report.Recorder, sec, off int) {
 		recordKnown(r, sec, off)
-		r.Record(off, 1, 1, 400*ms, OK, 100*ms)
+		r.Record(off, 1, 1, 400*ms, report.OK, 100*ms)
 	}
 	_, whole := stormLog(t, one, start, 3, func(sec int) { rec(one, sec, 0); rec(one, sec, 33) })
 	logA, _ := stormLog(t, a, start, 3, func(sec int) { rec(a, sec, 0) })
 	logB, _ := stormLog(t, b, start, 3, func(sec int) { rec(b, sec, 33) })
 
 	// The coordinator's steps are in another order: names are matched.
-	co := NewRecorder(Options{Steps: []string{logSteps[1], logSteps[0]}, Regions: opts.Regions, Model: ModelClosed, Start: start})
-	da, db := NewLogDecoder(bytes.NewReader(logA), "a"), NewLogDecoder(bytes.NewReader(logB), "b")
+	co := report.NewRecorder(report.Options{Steps: []string{logSteps[1], logSteps[0]}, Regions: opts.Regions, Model: report.ModelClosed, Start: start})
+	da, db := NewStrictDecoder(bytes.NewReader(logA), "a"), NewStrictDecoder(bytes.NewReader(logB), "b")
 	for sec := 0; ; sec++ {
 		ia, errA := da.Next()
 		ib, errB := db.Next()
@@ -236,10 +240,10 @@ func TestLogDecoderIntoRecorder(t *testing.T) {
 		if errA != nil || errB != nil {
 			t.Fatal(errA, errB)
 		}
-		co.MergeInterval(ia)
-		co.MergeInterval(ib)
+		co.MergeInterval(ia.Interval)
+		co.MergeInterval(ib.Interval)
 		iv := co.Rotate(ia.End)
-		if iv.Count() != ia.Count()+ib.Count() || iv.All.TotalCount() != ia.All.TotalCount()+ib.All.TotalCount() {
+		if iv.Count() != ia.Count()+ib.Count() || iv.All.TotalCount() != latencies(ia.Interval)+latencies(ib.Interval) {
 			t.Errorf("second %d: merged interval has %d requests, want %d", sec, iv.Count(), ia.Count()+ib.Count())
 		}
 		co.Release(iv)
@@ -257,36 +261,36 @@ func TestLogDecoderIntoRecorder(t *testing.T) {
 	}
 	// A stream cut inside an interval says so.
 	cut := logA[:bytes.Index(logA, []byte("\nTag="))+10]
-	d := NewLogDecoder(bytes.NewReader(cut), "cut")
+	d := NewStrictDecoder(bytes.NewReader(cut), "cut")
 	if _, err := d.Next(); err == nil || !strings.Contains(err.Error(), "ends inside an interval") {
 		t.Errorf("cut stream: %v", err)
 	}
 }
 
-// TestMergeLogs: two workers' logs merged into one hlog read back as the
+// TestMerge: two workers' logs merged into one hlog read back as the
 // totals of one run (counts exact, percentiles equal), one interval per second.
-func TestMergeLogs(t *testing.T) {
+func TestMerge(t *testing.T) {
 	start := time.UnixMilli(1_700_000_000_000)
-	opts := Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: ModelClosed, Start: start}
-	one, a := NewRecorder(opts), NewRecorder(opts)
+	opts := report.Options{Steps: logSteps, Regions: []string{"us-east", "ap tokyo"}, Model: report.ModelClosed, Start: start}
+	one, a := report.NewRecorder(opts), report.NewRecorder(opts)
 	optsB := opts
 	optsB.Regions = []string{"ap tokyo", "eu-west"} // a segment with other regions
-	b := NewRecorder(optsB)
-	rec := func(r *Recorder, sec, off int) {
+	b := report.NewRecorder(optsB)
+	rec := func(r *report.Recorder, sec, off int) {
 		recordKnown(r, sec, off)
-		r.Record(off, 1, 1, 400*ms, OK, 100*ms)
+		r.Record(off, 1, 1, 400*ms, report.OK, 100*ms)
 	}
 	_, whole := stormLog(t, one, start, 3, func(sec int) { rec(one, sec, 0) })
 	logA, _ := stormLog(t, a, start, 3, func(sec int) { rec(a, sec, 0) })
 	logB, sumB := stormLog(t, b, start.Add(300*time.Millisecond), 3, func(sec int) { rec(b, sec, 5) })
 	var merged bytes.Buffer
-	err := MergeLogs(&merged, []*LogDecoder{NewLogDecoder(bytes.NewReader(logA), "a"), NewLogDecoder(bytes.NewReader(logB), "b")},
+	err := Merge(&merged, []*Decoder{NewStrictDecoder(bytes.NewReader(logA), "a"), NewStrictDecoder(bytes.NewReader(logB), "b")},
 		map[string]string{"merged": "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mergedLog := append([]byte(nil), merged.Bytes()...)
-	ls := NewLogSet()
+	ls := NewSet()
 	if err := ls.Read("merged.hlog", &merged); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +306,7 @@ func TestMergeLogs(t *testing.T) {
 	if got.Overall.MeanExpectedInterval != 100*ms {
 		t.Errorf("mean expected interval %v", got.Overall.MeanExpectedInterval)
 	}
-	if n := bytes.Count(mergedLog, []byte(hlogIntervalPrefix)); n < 3 || n > 4 {
+	if n := bytes.Count(mergedLog, []byte(intervalPrefix)); n < 3 || n > 4 {
 		t.Errorf("%d intervals in the merged log, want one per second", n)
 	}
 }
@@ -311,13 +315,13 @@ func TestMergeLogs(t *testing.T) {
 // the second before it, in the run's series and in one read from its hlog.
 func TestSeriesFoldsSlivers(t *testing.T) {
 	start := time.UnixMilli(1_700_000_000_000)
-	rec := NewRecorder(Options{Steps: logSteps, Model: ModelOpen, Start: start})
+	rec := report.NewRecorder(report.Options{Steps: logSteps, Model: report.ModelOpen, Start: start})
 	var buf bytes.Buffer
-	lw, _ := NewLogWriter(&buf, MetaOf(rec, nil, nil))
-	sc := NewSeriesCollector(start)
+	lw, _ := NewWriter(&buf, MetaOf(rec, nil, nil))
+	sc := report.NewSeriesCollector(start)
 	for i, end := range []time.Duration{time.Second, 2 * time.Second, 2200 * time.Millisecond} {
 		for k := 0; k < 100*(i+1); k++ {
-			rec.Record(k, 0, 0, time.Duration(1+k)*ms, OK, 0)
+			rec.Record(k, 0, 0, time.Duration(1+k)*ms, report.OK, 0)
 		}
 		iv := rec.Rotate(start.Add(end))
 		sc.Add(iv)
@@ -329,7 +333,7 @@ func TestSeriesFoldsSlivers(t *testing.T) {
 	if len(pts) != 2 || pts[1].Count != 500 || pts[1].At != 2200*time.Millisecond || pts[1].Max != 300031*time.Microsecond {
 		t.Errorf("run series %+v", pts)
 	}
-	ls := NewLogSet()
+	ls := NewSet()
 	if err := ls.Read("s.hlog", &buf); err != nil {
 		t.Fatal(err)
 	}
@@ -340,16 +344,16 @@ func TestSeriesFoldsSlivers(t *testing.T) {
 }
 
 // TestHlogForeign: a log written by another HdrHistogram tool (no
-// agentstorm metadata, untagged) reads as one step of OK answers.
+// agentstorm metadata, untagged) reads as one step of report.OK answers.
 func TestHlogForeign(t *testing.T) {
 	var buf bytes.Buffer
 	w := hdr.NewHistogramLogWriter(&buf)
 	_ = w.OutputLogFormatVersion()
 	_ = w.OutputStartTime(1_700_000_000_000)
 	_ = w.OutputLegend()
-	want := NewHistogram()
+	want := report.NewHistogram()
 	for sec := 0; sec < 3; sec++ {
-		h := NewHistogram()
+		h := report.NewHistogram()
 		for i := 1; i <= 1000; i++ {
 			_ = h.RecordValue(int64(i * 100 * (sec + 1)))
 		}
@@ -360,12 +364,12 @@ func TestHlogForeign(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ls := NewLogSet()
+	ls := NewSet()
 	if err := ls.Read("foreign.hlog", &buf); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := ls.Summary()
-	if s.Steps[0] != "all" || s.Overall.Count != 3000 || s.Overall.Counts[OK] != 3000 ||
+	if s.Steps[0] != "all" || s.Overall.Count != 3000 || s.Overall.Counts[report.OK] != 3000 ||
 		s.Overall.Raw.P99 != time.Duration(want.ValueAtQuantile(99))*time.Microsecond || len(s.Series) != 3 || s.Elapsed != 3*time.Second {
 		t.Errorf("foreign log: steps %v count %d p99 %v series %d elapsed %v", s.Steps, s.Overall.Count, s.Overall.Raw.P99, len(s.Series), s.Elapsed)
 	}
@@ -388,8 +392,8 @@ func TestHlogTruncatedHeaders(t *testing.T) {
 						t.Errorf("%q: panic %v", full[:i], r)
 					}
 				}()
-				_ = NewLogSet().Read("h.hlog", strings.NewReader(full[:i]+"\n"))
-				d := NewLogDecoder(strings.NewReader(full[:i]+"\n"), "d.hlog")
+				_ = NewSet().Read("h.hlog", strings.NewReader(full[:i]+"\n"))
+				d := NewStrictDecoder(strings.NewReader(full[:i]+"\n"), "d.hlog")
 				_, _ = d.Next()
 			}()
 		}
@@ -398,14 +402,14 @@ func TestHlogTruncatedHeaders(t *testing.T) {
 		for n, data := range []string{l + "\n", "#comment\n" + l + "\n"} {
 			where := fmt.Sprintf("h.hlog:%d:", n+1)
 			header := l[2:strings.IndexByte(l, ':')]
-			err := NewLogSet().Read("h.hlog", strings.NewReader(data))
+			err := NewSet().Read("h.hlog", strings.NewReader(data))
 			if err == nil || !strings.Contains(err.Error(), where) || !strings.Contains(err.Error(), header) {
 				t.Errorf("%q: error %v, want one naming %s and %s", data, err, where, header)
 			}
 			if header != "BaseTime" {
 				continue
 			}
-			_, err = NewLogDecoder(strings.NewReader(data), "h.hlog").Next()
+			_, err = NewStrictDecoder(strings.NewReader(data), "h.hlog").Next()
 			if err == nil || !strings.Contains(err.Error(), where) || !strings.Contains(err.Error(), header) {
 				t.Errorf("decoder %q: error %v, want one naming %s and %s", data, err, where, header)
 			}
@@ -417,7 +421,7 @@ func TestHlogTruncatedHeaders(t *testing.T) {
 // line are not hlogs.
 func TestHlogNoHistogramLines(t *testing.T) {
 	for _, data := range []string{"", "\n\n\n", "#just a comment\n#another\n", "\"StartTimestamp\",\"Interval_Length\"\n", "#[BaseTime: 1700000000.000 (seconds since epoch)]\n"} {
-		err := NewLogSet().Read("e.hlog", strings.NewReader(data))
+		err := NewSet().Read("e.hlog", strings.NewReader(data))
 		if err == nil || !strings.Contains(err.Error(), "not an hlog (no histogram lines)") || !strings.Contains(err.Error(), "e.hlog") {
 			t.Errorf("%q: error %v, want not an hlog (no histogram lines)", data, err)
 		}
@@ -444,4 +448,50 @@ func TestEscapeTag(t *testing.T) {
 			t.Errorf("UnescapeTag(%q) = %q, %v; want %q", got, back, err, name)
 		}
 	}
+}
+
+func TestSectionsAndEventsSurviveTheHlog(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	rec := report.NewRecorder(report.Options{Steps: logSteps, Regions: []string{"us-east", "eu-west"}, Start: start})
+	var buf bytes.Buffer
+	lw, err := NewWriter(&buf, MetaOf(rec, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Record(0, 0, 0, 5*time.Millisecond, report.OK, 0)
+	iv := rec.Rotate(start.Add(time.Second))
+	if err := lw.WriteInterval(iv); err != nil {
+		t.Fatal(err)
+	}
+	s := rec.Summary(time.Second)
+	s.Events = []report.TimelineEvent{{At: 2500 * time.Millisecond, Name: "fail_inventory"}}
+	s.Sections = []report.Section{{Key: "gameday", Title: "Game day", Lines: []string{"Verdict:", "  all good"}, Data: 1}}
+	if err := lw.Close(s); err != nil {
+		t.Fatal(err)
+	}
+	ls := NewSet()
+	if err := ls.Read("run.hlog", &buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ls.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Events) != 1 || got.Events[0].Name != "fail_inventory" || got.Events[0].At != 2500*time.Millisecond {
+		t.Errorf("events = %+v", got.Events)
+	}
+	if len(got.Sections) != 1 || got.Sections[0].Title != "Game day" || strings.Join(got.Sections[0].Lines, "|") != "Verdict:|  all good" {
+		t.Errorf("sections = %+v", got.Sections)
+	}
+}
+
+// latencies counts an interval's raw latencies, cell by cell.
+func latencies(iv *report.Interval) int64 {
+	var n int64
+	for i := range iv.Cells {
+		if h := iv.Cells[i].Latency; h != nil {
+			n += h.TotalCount()
+		}
+	}
+	return n
 }

@@ -1,4 +1,4 @@
-package report_test
+package budget_test
 
 import (
 	"fmt"
@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // Budgets are parsed against the run's steps and regions, judged on the
 // summary's totals, and printed as the table that ends the text summary.
-func ExampleEvaluateBudgets() {
+func ExampleEvaluate() {
 	start := time.Unix(1_700_000_000, 0)
 	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart", "checkout"}, Model: report.ModelOpen, Start: start})
 	for i := 0; i < 1000; i++ {
@@ -20,20 +21,20 @@ func ExampleEvaluateBudgets() {
 	rec.Release(rec.Rotate(start.Add(10 * time.Second)))
 	s := rec.Summary(10 * time.Second)
 
-	budgets, err := report.ParseBudgets(
+	budgets, err := budget.ParseAll(
 		[]string{"add_to_cart p99 < 100ms", "checkout under(100ms) >= 99.5%", "rps >= 150"}, nil,
-		report.BudgetOptions{Steps: s.Steps, Regions: s.Regions})
+		budget.Options{Steps: s.Steps, Regions: s.Regions})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	results := report.EvaluateBudgets(budgets, s)
+	results := budget.Evaluate(budgets, s)
 	for _, r := range results {
 		fmt.Println(r.Describe())
 	}
 	fmt.Println("all met:", report.BudgetsMet(results))
 
-	_, err = report.ParseBudget("checkout p99 < 100", report.BudgetOptions{Steps: s.Steps})
+	_, err = budget.Parse("checkout p99 < 100", budget.Options{Steps: s.Steps})
 	fmt.Fprintln(os.Stdout, err)
 	// Output:
 	// add_to_cart p99 < 100ms: actual 24ms, limit < 100ms: met

@@ -1,16 +1,17 @@
-package report
+package budget
 
 import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/agentstorm/agentstorm/report"
 )
 
 // Budget language (see docs/ci.md for the reference with examples):
@@ -28,113 +29,14 @@ import (
 // (POST, PUT, PATCH, DELETE) unless a step is called "write". "errors" with
 // a percentage is the share of requests that failed, without one the count.
 
-// Op is a budget's comparison operator.
-type Op uint8
-
-// The comparison operators.
-const (
-	OpLT Op = iota // <
-	OpLE           // <=
-	OpGT           // >
-	OpGE           // >=
-	OpEQ           // ==
-	OpNE           // !=
-)
-
-var opNames = [...]string{OpLT: "<", OpLE: "<=", OpGT: ">", OpGE: ">=", OpEQ: "==", OpNE: "!="}
-
-// String returns the operator as written ("<", ">=", ...).
-func (o Op) String() string {
-	if int(o) < len(opNames) {
-		return opNames[o]
-	}
-	return "?"
-}
-
-// Holds reports whether "actual OP limit" is true.
-func (o Op) Holds(actual, limit float64) bool {
-	switch o {
-	case OpLT:
-		return actual < limit
-	case OpLE:
-		return actual <= limit
-	case OpGT:
-		return actual > limit
-	case OpGE:
-		return actual >= limit
-	case OpEQ:
-		return actual == limit
-	case OpNE:
-		return actual != limit
-	}
-	return false
-}
-
-// Unit is the unit of a metric's value and of a budget's limit.
-type Unit uint8
-
-// The units of budget figures.
-const (
-	// UnitDuration values are milliseconds.
-	UnitDuration Unit = iota
-	// UnitPercent values are percentages, 0…100.
-	UnitPercent
-	// UnitCount values are plain counts.
-	UnitCount
-	// UnitRate values are per second.
-	UnitRate
-	// UnitNumber values are plain numbers (other figures).
-	UnitNumber
-)
-
-var unitNames = [...]string{UnitDuration: "ms", UnitPercent: "%", UnitCount: "count", UnitRate: "per_second", UnitNumber: "number"}
-
-// String returns the unit's stable name: "ms", "%", "count", "per_second", "number".
-func (u Unit) String() string {
-	if int(u) < len(unitNames) {
-		return unitNames[u]
-	}
-	return "number"
-}
-
-// Format formats v (in the unit) for people: "12.3ms", "99.50%", "1,234".
-func (u Unit) Format(v float64) string {
-	switch u {
-	case UnitDuration:
-		return FormatDuration(msDuration(v))
-	case UnitPercent:
-		return strconv.FormatFloat(v, 'f', -1, 64) + "%"
-	case UnitCount:
-		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-			return FormatCount(int64(v))
-		}
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	case UnitRate:
-		return formatRate(v) + "/s"
-	}
-	return strconv.FormatFloat(v, 'g', 6, 64)
-}
-
-// formatActual formats a measured value: percentages with two decimals,
-// truncated so a miss never shows as the limit.
-func (u Unit) formatActual(v float64) string {
-	if u == UnitPercent {
-		if v >= 100 {
-			return "100%"
-		}
-		return strconv.FormatFloat(math.Trunc(v*100)/100, 'f', 2, 64) + "%"
-	}
-	return u.Format(v)
-}
-
 // Metric computes one figure of a View. Implementations are small values;
-// BudgetOptions.Figures adds named figures without new code, and new
+// Options.Figures adds named figures without new code, and new
 // metric kinds only need these three methods.
 type Metric interface {
 	// Name is the metric as written in canonical form ("p99", "under(100ms)").
 	Name() string
 	// Unit is the unit of Value's result.
-	Unit() Unit
+	Unit() report.Unit
 	// Value returns the figure for v and the number of samples it rests on;
 	// ok is false when v has no data for it (no latencies, no requests).
 	Value(v *View) (value float64, samples int64, ok bool)
@@ -164,7 +66,7 @@ type Budget struct {
 	Metric Metric
 	// Op and Limit are the comparison: the budget is met when
 	// "actual Op Limit" holds. Limit is in Metric.Unit().
-	Op    Op
+	Op    report.Op
 	Limit float64
 	// Abort makes the budget stop a run when it fails live on a
 	// one-second interval, once Grace has passed since the start and the
@@ -185,26 +87,26 @@ const (
 	DefaultAbortMinSamples = 100
 )
 
-// BudgetOptions tell the parser what the run has, so names can be checked.
-type BudgetOptions struct {
-	// Steps, Regions and Writes are the run's (as Options).
+// Options tell the parser what the run has, so names can be checked.
+type Options struct {
+	// Steps, Regions and Writes are the run's (as report.Options).
 	Steps, Regions []string
 	Writes         []bool
 	// Shards are the known shard names, for "shard=" filters (empty: no
 	// shard filter is accepted).
 	Shards []string
 	// Figures are extra run-wide figures a budget may name (for example
-	// "lost_orders": UnitCount); their values come from View.Figures.
-	Figures map[string]Unit
+	// "lost_orders": report.UnitCount); their values come from View.Figures.
+	Figures map[string]report.Unit
 	// Metrics are extra metric kinds by name (the Metric interface: a name,
 	// a unit and a value computed from the View), for figures a later
 	// part of agentstorm computes its own way.
 	Metrics map[string]Metric
 }
 
-// BudgetError is a budget expression that does not parse or names
+// Error is a budget expression that does not parse or names
 // something the run does not have.
-type BudgetError struct {
+type Error struct {
 	// Expr is the expression; Column the 1-based position (in characters)
 	// of the problem.
 	Expr   string
@@ -214,7 +116,7 @@ type BudgetError struct {
 }
 
 // Error returns `budget "EXPR": column N: MSG` with a caret line.
-func (e *BudgetError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("budget %q: column %d: %s\n  %s\n  %s^", e.Expr, e.Column, e.Msg, e.Expr,
 		strings.Repeat(" ", max(e.Column-1, 0)))
 }
@@ -248,7 +150,7 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-' || r == '.' || r == '/' || r == ':' || r == '*'
 }
 
-func tokenize(expr string) ([]token, *BudgetError) {
+func tokenize(expr string) ([]token, *Error) {
 	var toks []token
 	col := 1
 	for i := 0; i < len(expr); {
@@ -281,7 +183,7 @@ func tokenize(expr string) ([]token, *BudgetError) {
 			case "=":
 				toks = append(toks, token{tokEq, text, startCol})
 			case "!":
-				return nil, &BudgetError{Expr: expr, Column: startCol, Msg: `expected an operator (<, <=, >, >=, ==, !=); got "!"`}
+				return nil, &Error{Expr: expr, Column: startCol, Msg: `expected an operator (<, <=, >, >=, ==, !=); got "!"`}
 			default:
 				toks = append(toks, token{tokOp, text, startCol})
 			}
@@ -311,7 +213,7 @@ func tokenize(expr string) ([]token, *BudgetError) {
 			}
 			toks = append(toks, token{tokWord, expr[start:i], startCol})
 		default:
-			return nil, &BudgetError{Expr: expr, Column: startCol, Msg: fmt.Sprintf("unexpected character %q", r)}
+			return nil, &Error{Expr: expr, Column: startCol, Msg: fmt.Sprintf("unexpected character %q", r)}
 		}
 	}
 	toks = append(toks, token{tokEOF, "", col})
@@ -322,7 +224,7 @@ type parser struct {
 	expr string
 	toks []token
 	pos  int
-	o    *BudgetOptions
+	o    *Options
 }
 
 func (p *parser) peek() token { return p.toks[p.pos] }
@@ -340,19 +242,19 @@ func (p *parser) next() token {
 	return t
 }
 
-func (p *parser) errAt(t token, format string, args ...any) *BudgetError {
-	return &BudgetError{Expr: p.expr, Column: t.col, Msg: fmt.Sprintf(format, args...)}
+func (p *parser) errAt(t token, format string, args ...any) *Error {
+	return &Error{Expr: p.expr, Column: t.col, Msg: fmt.Sprintf(format, args...)}
 }
 
 const metricHelp = "p50, p90, p99, p99.9, max, mean, min, under(100ms), errors, rps, requests or dropped"
 
-// ParseBudget parses one budget expression against the run's steps and
-// regions. Errors are *BudgetError values naming the column and what was
+// Parse parses one budget expression against the run's steps and
+// regions. Errors are *Error values naming the column and what was
 // expected; unknown step or region names list the known ones.
-func ParseBudget(expr string, o BudgetOptions) (*Budget, error) {
+func Parse(expr string, o Options) (*Budget, error) {
 	expr = strings.TrimSpace(expr)
 	if expr == "" {
-		return nil, &BudgetError{Expr: expr, Column: 1, Msg: "empty budget: expected for example `add_to_cart p99 < 100ms` or `errors < 0.1%`"}
+		return nil, &Error{Expr: expr, Column: 1, Msg: "empty budget: expected for example `add_to_cart p99 < 100ms` or `errors < 0.1%`"}
 	}
 	toks, berr := tokenize(expr)
 	if berr != nil {
@@ -366,14 +268,14 @@ func ParseBudget(expr string, o BudgetOptions) (*Budget, error) {
 	return b, nil
 }
 
-// ParseBudgets parses every expression; source names where each came from
+// ParseAll parses every expression; source names where each came from
 // (same length as exprs, or nil). It returns every error, one per line
-// (errors.Join of the *BudgetError values, each prefixed by its source).
-func ParseBudgets(exprs, sources []string, o BudgetOptions) ([]*Budget, error) {
+// (errors.Join of the *Error values, each prefixed by its source).
+func ParseAll(exprs, sources []string, o Options) ([]*Budget, error) {
 	var out []*Budget
 	var errs []error
 	for i, e := range exprs {
-		b, err := ParseBudget(e, o)
+		b, err := Parse(e, o)
 		src := ""
 		if i < len(sources) {
 			src = sources[i]
@@ -393,10 +295,62 @@ func ParseBudgets(exprs, sources []string, o BudgetOptions) ([]*Budget, error) {
 
 var filterKeys = map[string]bool{"region": true, "step": true, "name": true, "shard": true}
 
-func (p *parser) parse() (*Budget, *BudgetError) {
+// metricWords are the built-in metrics' words (besides percentiles, "p"
+// and a number, and the function form under(DURATION)).
+var metricWords = map[string]func() Metric{
+	"median": func() Metric { return latencyMetric{name: "p50", q: 50} },
+	"max":    func() Metric { return latencyMetric{name: "max"} },
+	"min":    func() Metric { return latencyMetric{name: "min"} },
+	"mean":   func() Metric { return latencyMetric{name: "mean"} },
+	"avg":    func() Metric { return latencyMetric{name: "mean"} },
+	// errors is a share or a count: parse decides by the limit's unit.
+	"errors":     func() Metric { return errorsMetric{} },
+	"error_rate": func() Metric { return errorsMetric{} },
+	"failures":   func() Metric { return errorsMetric{} },
+	"rps":        func() Metric { return rpsMetric{} },
+	"throughput": func() Metric { return rpsMetric{} },
+	"requests":   func() Metric { return requestsMetric{} },
+	"count":      func() Metric { return requestsMetric{} },
+	"dropped":    func() Metric { return droppedMetric{} },
+}
+
+// clauseWords are the words of the function-form metric and the abort clause.
+var clauseWords = map[string]bool{"under": true, "within": true, "abort": true, "after": true, "min": true, "samples": true}
+
+// isPercentile reports whether a lower-case word looks like a percentile
+// metric (p and a digit).
+func isPercentile(w string) bool { return len(w) > 1 && w[0] == 'p' && w[1] >= '0' && w[1] <= '9' }
+
+// builtinMetric returns the built-in metric a lower-case word names (a
+// valid percentile, or one of metricWords).
+func builtinMetric(w string) (Metric, bool) {
+	if isPercentile(w) {
+		q, err := strconv.ParseFloat(w[1:], 64)
+		if err != nil || q <= 0 || q > 100 {
+			return nil, false
+		}
+		return latencyMetric{name: "p" + w[1:], q: q}, true
+	}
+	if f, ok := metricWords[w]; ok {
+		return f(), true
+	}
+	return nil, false
+}
+
+// IsKeyword reports whether w (in any case) is a word of the budget
+// language itself: a built-in metric, a percentile, a filter key, or a
+// word of the under(...) and abort clauses. Such a word cannot name a run
+// figure.
+func IsKeyword(w string) bool {
+	w = strings.ToLower(w)
+	_, metric := metricWords[w]
+	return metric || isPercentile(w) || filterKeys[w] || clauseWords[w]
+}
+
+func (p *parser) parse() (*Budget, *Error) {
 	b := &Budget{Expr: p.expr}
 	var stepTok token
-	setStep := func(t token) *BudgetError {
+	setStep := func(t token) *Error {
 		if b.Filter.Step != "" {
 			return p.errAt(t, "a second step %q: a budget judges one step (or all)", t.text)
 		}
@@ -466,9 +420,9 @@ func (p *parser) parse() (*Budget, *BudgetError) {
 	if ot.kind != tokOp {
 		return nil, p.errAt(ot, "expected an operator (<, <=, >, >=, ==, !=) after %s; got %s", m.Name(), describe(ot))
 	}
-	for i, n := range opNames {
-		if n == ot.text {
-			b.Op = Op(i)
+	for op := report.OpLT; op <= report.OpNE; op++ {
+		if op.String() == ot.text {
+			b.Op = op
 		}
 	}
 	// Value.
@@ -515,7 +469,7 @@ func (p *parser) parse() (*Budget, *BudgetError) {
 	return b, nil
 }
 
-func (p *parser) resolveStep(b *Budget, t token) *BudgetError {
+func (p *parser) resolveStep(b *Budget, t token) *Error {
 	name := b.Filter.Step
 	for i, s := range p.o.Steps {
 		if s == name {
@@ -545,7 +499,7 @@ func (p *parser) resolveStep(b *Budget, t token) *BudgetError {
 	return p.errAt(t, "unknown step %q; known steps: %s (or write, for every write step)", name, known)
 }
 
-func (p *parser) resolveRegion(b *Budget, t token) *BudgetError {
+func (p *parser) resolveRegion(b *Budget, t token) *Error {
 	for i, r := range p.o.Regions {
 		if r == t.text {
 			b.regions = []int{i}
@@ -560,7 +514,7 @@ func (p *parser) resolveRegion(b *Budget, t token) *BudgetError {
 }
 
 // metric parses the metric starting at t (a word already consumed).
-func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *BudgetError) {
+func (p *parser) metric(t token, setStep func(token) *Error) (Metric, *Error) {
 	name := strings.ToLower(t.text)
 	// Function form: p99(step), max(step), under(100ms).
 	if name == "under" || name == "within" {
@@ -577,28 +531,11 @@ func (p *parser) metric(t token, setStep func(token) *BudgetError) (Metric, *Bud
 		}
 		return underMetric{limit: d}, nil
 	}
-	var m Metric
+	m, isBuiltin := builtinMetric(name)
 	switch {
-	case len(name) > 1 && name[0] == 'p' && (name[1] >= '0' && name[1] <= '9'):
-		q, err := strconv.ParseFloat(name[1:], 64)
-		if err != nil || q <= 0 || q > 100 {
-			return nil, p.errAt(t, "bad percentile %q: expected p followed by a number above 0 and at most 100 (p50, p99, p99.9)", t.text)
-		}
-		m = latencyMetric{name: "p" + name[1:], q: q}
-	case name == "median":
-		m = latencyMetric{name: "p50", q: 50}
-	case name == "max" || name == "min":
-		m = latencyMetric{name: name}
-	case name == "mean" || name == "avg":
-		m = latencyMetric{name: "mean"}
-	case name == "errors" || name == "error_rate" || name == "failures":
-		m = errorsMetric{}
-	case name == "rps" || name == "throughput":
-		m = rpsMetric{}
-	case name == "requests" || name == "count":
-		m = requestsMetric{}
-	case name == "dropped":
-		m = droppedMetric{}
+	case isBuiltin:
+	case isPercentile(name):
+		return nil, p.errAt(t, "bad percentile %q: expected p followed by a number above 0 and at most 100 (p50, p99, p99.9)", t.text)
 	default:
 		if m, ok := p.o.Metrics[t.text]; ok {
 			return m, nil
@@ -661,7 +598,7 @@ func (p *parser) unitAfter(suffix string) string {
 	return suffix
 }
 
-func (p *parser) duration(t token, after string) (time.Duration, *BudgetError) {
+func (p *parser) duration(t token, after string) (time.Duration, *Error) {
 	if t.kind != tokNumber {
 		return 0, p.errAt(t, "expected a duration after %s (e.g. 100ms, 2s); got %s", after, describe(t))
 	}
@@ -681,7 +618,7 @@ func (p *parser) duration(t token, after string) (time.Duration, *BudgetError) {
 }
 
 // value parses the limit for a metric of unit u.
-func (p *parser) value(t token, u Unit, metric string) (float64, *BudgetError) {
+func (p *parser) value(t token, u report.Unit, metric string) (float64, *Error) {
 	if t.kind != tokNumber {
 		return 0, p.errAt(t, "expected a limit after the operator (%s); got %s", exampleLimit(u), describe(t))
 	}
@@ -690,13 +627,13 @@ func (p *parser) value(t token, u Unit, metric string) (float64, *BudgetError) {
 		return 0, p.errAt(t, "bad number %q", t.text)
 	}
 	switch u {
-	case UnitDuration:
+	case report.UnitDuration:
 		d, berr := p.duration(t, metric+" <")
 		if berr != nil {
 			return 0, berr
 		}
 		return float64(d) / float64(time.Millisecond), nil
-	case UnitPercent:
+	case report.UnitPercent:
 		if suffix != "%" {
 			return 0, p.errAt(t, "expected a percentage for %s (e.g. 99.5%%); got %q", metric, t.text)
 		}
@@ -707,7 +644,7 @@ func (p *parser) value(t token, u Unit, metric string) (float64, *BudgetError) {
 	default:
 		// errors with a percentage is a share; a plain-number figure may be
 		// written with % when it is itself a percentage (k6's checks).
-		if (metric == "errors" || u == UnitNumber) && suffix == "%" {
+		if (metric == "errors" || u == report.UnitNumber) && suffix == "%" {
 			if v > 100 {
 				return 0, p.errAt(t, "a percentage is at most 100%%; got %q", t.text)
 			}
@@ -720,13 +657,13 @@ func (p *parser) value(t token, u Unit, metric string) (float64, *BudgetError) {
 	}
 }
 
-func exampleLimit(u Unit) string {
+func exampleLimit(u report.Unit) string {
 	switch u {
-	case UnitDuration:
+	case report.UnitDuration:
 		return "a duration such as 100ms"
-	case UnitPercent:
+	case report.UnitPercent:
 		return "a percentage such as 99.5%"
-	case UnitRate:
+	case report.UnitRate:
 		return "requests per second such as 20000"
 	}
 	return "a number such as 0, or a percentage such as 0.1% for errors"
