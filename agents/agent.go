@@ -290,6 +290,9 @@ func (a *agent) startAttempt(now time.Time) {
 		a.pause(now, phRedial, a.nextDial)
 		return
 	}
+	// The send instant is read now, not taken from the loop's round: a
+	// round may start many requests, and each is timed from its own.
+	now = time.Now()
 	a.sent = now
 	a.from = now
 	if a.attempt == 0 && !a.intended.IsZero() && a.intended.Before(now) {
