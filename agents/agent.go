@@ -165,9 +165,7 @@ func (a *agent) start(now time.Time) {
 
 // work starts an open-model session intended to start at intended.
 func (a *agent) work(now, intended time.Time) {
-	if !a.alive {
-		a.alive = true
-	}
+	a.alive = true
 	a.inSession = true
 	a.s.active.Add(1)
 	a.needThink = false
@@ -301,6 +299,9 @@ func (a *agent) startAttempt(now time.Time) {
 		a.pause(now, phRedial, a.nextDial)
 		return
 	}
+	// The send instant is read now, not taken from the loop's round: a
+	// round may start many requests, and each is timed from its own.
+	now = time.Now()
 	a.sent = now
 	a.from = now
 	if a.attempt == 0 && !a.intended.IsZero() && a.intended.Before(now) {

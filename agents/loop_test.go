@@ -206,3 +206,51 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatalf("%d failed dials, %d connected at the end, lowest %d", st.DialErrors, st.Connected, minConns.Load())
 	}
 }
+
+// TestNewConnectionsBounded: a new connection holds its loop's connect slot
+// until its first answer, so no more than maxConcurrentDials connections
+// wait for their first answer at once, however many agents start: a storm
+// cannot pile more into a slow target's accept queue.
+func TestNewConnectionsBounded(t *testing.T) {
+	var waiting, most atomic.Int64
+	base := rawListener(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for first := true; ; first = false {
+			if first {
+				n := waiting.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+			}
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				if first {
+					waiting.Add(-1)
+				}
+				return
+			}
+			req.Body.Close()
+			if first {
+				time.Sleep(50 * time.Millisecond)
+				waiting.Add(-1)
+			}
+			if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")); err != nil {
+				return
+			}
+		}
+	})
+	prof := loadPing(t, `
+  model: closed
+  stages: "0->600 in 0s, hold 1s"
+  think: 1h
+`)
+	sum, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base, Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Overall.Count != 600 || sum.Overall.Errors != 0 {
+		t.Fatalf("%d requests, %d errors; want 600 answered", sum.Overall.Count, sum.Overall.Errors)
+	}
+	if n := most.Load(); n > maxConcurrentDials || n < maxConcurrentDials/2 {
+		t.Fatalf("%d new connections waited for their first answer at once, want at most %d (and near it)", n, maxConcurrentDials)
+	}
+}

@@ -81,8 +81,9 @@ type Config struct {
 	OnInterval func(iv *report.Interval, st Stats)
 	// OnAnswer, if set, is called on the agent's event loop after every
 	// recorded attempt of a step (game-day audits: order ids, answer modes).
-	// The Answer's Body and Context are only valid during the call. Nil
-	// costs nothing on the request path.
+	// The Answer's Body and Context are only valid during the call. It
+	// must be quick and never block: the loop runs thousands of agents and
+	// waits for it. Nil costs nothing on the request path.
 	OnAnswer func(a Answer)
 	// Segment, when not the whole storm, runs only that segment's agents,
 	// stage levels and arrivals (see Segment); the other segments run in

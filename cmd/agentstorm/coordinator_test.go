@@ -237,8 +237,9 @@ func killOwnWorker(t *testing.T, seg string) bool {
 }
 
 // TestRunWorkerLoss kills a worker of `run --workers 2` mid-run: the loss
-// is reported and the storm goes on (exit 0), or, with
-// --fail-on-worker-loss, the storm stops and exits 1; both summarise.
+// is reported and the storm goes on, or, with --fail-on-worker-loss, the
+// storm stops; both summarise, and both exit 1 (a storm that lost part of
+// its agents is not the storm asked for, and a CI must not go green on it).
 func TestRunWorkerLoss(t *testing.T) {
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
 	base, _ := countingServer(t)
@@ -249,7 +250,7 @@ func TestRunWorkerLoss(t *testing.T) {
 		flag string
 		hold string
 		code int
-	}{{"", "hold 3s", exitOK}, {"--fail-on-worker-loss", "hold 6s", exitFailed}} {
+	}{{"", "hold 3s", exitFailed}, {"--fail-on-worker-loss", "hold 6s", exitFailed}} {
 		prof := writeProfile(t, strings.Replace(fixedProfile, "hold 1800ms", c.hold, 1))
 		killed := make(chan bool, 1)
 		var killedAt time.Time // written before the send on killed, read after the receive
@@ -273,7 +274,7 @@ func TestRunWorkerLoss(t *testing.T) {
 		if code != c.code {
 			t.Fatalf("%s: exit %d, want %d\n%s\n%s", c.flag, code, c.code, out, errOut)
 		}
-		for _, want := range []string{"Worker lost: worker 1 (segment 1/2) died at", "intervals", "agentstorm summary", "Note: lost worker 1"} {
+		for _, want := range []string{"Worker lost: worker 1 (segment 1/2) died at", "intervals", "agentstorm summary", "Note: lost worker 1", "RUN FAILED: "} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: output lacks %q:\n%s", c.flag, want, out)
 			}

@@ -76,8 +76,10 @@ func (g *gameDay) start(ctx context.Context) {
 
 // finish waits for the schedule (its pending restores), lets the bundled
 // target's queues drain, audits the orders, and puts the game day into
-// sum: events, the "Game day" section, and the audit figures.
-func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWriter) {
+// sum: events, the "Game day" section, and the audit figures. It reports
+// whether the audit names lost or duplicated orders, whose store should be
+// kept for a look.
+func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWriter) (namesOrders bool) {
 	g.cancel() // actions not yet due are dropped; owed restores still run
 	select {
 	case <-g.done:
@@ -115,6 +117,7 @@ func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWrit
 	for k, v := range res.Figures() {
 		sum.Figures[k] = v
 	}
+	return res.Orders != nil && (res.Orders.Lost > 0 || res.Orders.Duplicated > 0)
 }
 
 // describeChaos is one line naming the schedule, for the banner.

@@ -180,10 +180,12 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	if k.showLive && k.tty {
 		out.printf("\n")
 	}
+	stopped := ""
 	select {
 	case <-interrupted:
 		out.printf("Interrupted: the summary covers what was read until then.\n")
+		stopped = "the ingest was interrupted (Ctrl-C or SIGTERM) before the end of the input"
 	default:
 	}
-	return k.finish(env, &f, outs, name, readErr)
+	return k.finish(env, &f, outs, name, readErr, stopped)
 }

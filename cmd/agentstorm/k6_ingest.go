@@ -68,7 +68,7 @@ func (k *k6Ingest) onInterval(iv *report.Interval) {
 
 // finish summarises what was read and ends the ingest the one way every
 // run ends (finish.Run); readErr is the read's error.
-func (k *k6Ingest) finish(env *cliEnv, f *k6Flags, outs []finish.Spec, name string, readErr error) int {
+func (k *k6Ingest) finish(env *cliEnv, f *k6Flags, outs []finish.Spec, name string, readErr error, interrupted string) int {
 	in := k.in
 	sum := in.Finish()
 	st := in.Stats()
@@ -119,5 +119,6 @@ func (k *k6Ingest) finish(env *cliEnv, f *k6Flags, outs []finish.Spec, name stri
 	} else if err := in.Refusal(); err != nil {
 		fin.Failed = fmt.Errorf("not judged: %w", err)
 	}
+	fin.Interrupted = interrupted
 	return fin.Finish()
 }

@@ -23,6 +23,8 @@ const (
 	exitUsage  = finish.ExitUsage
 	// exitBudgetMissed is decided by finish.Run alone; tests name it.
 	exitBudgetMissed = finish.ExitBudgetMissed
+	// exitInterrupted: Ctrl-C or SIGTERM cut the run short (k6's 105).
+	exitInterrupted = finish.ExitInterrupted
 )
 
 // command is one subcommand: its name, a one-line summary for the help
@@ -137,7 +139,7 @@ func summariseOnInterrupt(ctx, runCtx context.Context, env *cliEnv, cancel conte
 			if second != nil {
 				second()
 			}
-			os.Exit(exitFailed)
+			os.Exit(exitInterrupted)
 		case <-ctx.Done():
 		case <-done:
 		}

@@ -107,12 +107,16 @@ func TestCIBudgets(t *testing.T) {
 	// A missed budget wins over an output that cannot be written: exit 99
 	// (as run and k6 ingest), the miss named, the failed output too, and
 	// the outputs that can be written still are.
-	blocked := p("blocked.json")
+	// (--out paths are checked before the run, so the output that fails
+	// here is the step summary: $GITHUB_STEP_SUMMARY naming a directory.)
+	blocked := p("blocked-summary")
 	if err := os.Mkdir(blocked, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut = reportIt(t, p("pass.hlog"), "-q", "--budget", "add_to_cart p99 < 1us", "--out", "json="+blocked, "--out", "hgrm="+p("miss.hgrm"))
-	if code != exitBudgetMissed || !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us") || !strings.Contains(errOut, "--out json="+blocked) {
+	t.Setenv("GITHUB_STEP_SUMMARY", blocked)
+	code, _, errOut = reportIt(t, p("pass.hlog"), "-q", "--budget", "add_to_cart p99 < 1us", "--out", "hgrm="+p("miss.hgrm"))
+	os.Setenv("GITHUB_STEP_SUMMARY", stepSummary)
+	if code != exitBudgetMissed || !strings.Contains(errOut, "budget missed: add_to_cart p99 < 1us") || !strings.Contains(errOut, blocked) {
 		t.Errorf("report with a missed budget and a failed output: exit %d, want %d\n%s", code, exitBudgetMissed, errOut)
 	}
 	if _, err := os.Stat(p("miss.hgrm")); err != nil {
@@ -259,5 +263,53 @@ func TestBuiltinBudgetsParse(t *testing.T) {
 		if err != nil || len(bs) != len(p.Budgets) {
 			t.Errorf("%s: %v", b.Name, err)
 		}
+	}
+}
+
+// TestReportCutLog: an hlog cut short (the run killed: no end line, the
+// last interval cut inside its histograms) is re-rendered with consistent
+// counts, says it was cut short, and exits 105, never 0; the whole log
+// of the same run exits 0.
+func TestReportCutLog(t *testing.T) {
+	dir := t.TempDir()
+	whole := filepath.Join(dir, "run.hlog")
+	code, out, errOut := runIt(t, nil, "--profile", writeProfile(t, tinyProfile), "--target", okServer(t), "--duration", "2s",
+		"--out", "hlog="+whole)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	b, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	// Drop the end line and the last histogram line: cut at a line
+	// boundary inside the last interval.
+	var kept []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "#agentstorm-end") {
+			kept = append(kept, l)
+		}
+	}
+	kept = kept[:len(kept)-2] // the trailing "" and the last histogram line
+	cut := filepath.Join(dir, "cut.hlog")
+	if err := os.WriteFile(cut, []byte(strings.Join(kept, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := reportIt(t, whole, "--out", "json="+filepath.Join(dir, "whole.json")); code != exitOK {
+		t.Fatalf("whole log: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = reportIt(t, cut, "--out", "json="+filepath.Join(dir, "cut.json"))
+	if code != exitInterrupted || !strings.Contains(out, "ends without its end line") {
+		t.Fatalf("cut log: exit %d, want %d and a warning\n%s\n%s", code, exitInterrupted, out, errOut)
+	}
+	j := readJSONFile[*report.JSONReport](t, filepath.Join(dir, "cut.json"))
+	if j.Status != report.StatusInterrupted {
+		t.Errorf("cut log's json status %q", j.Status)
+	}
+	// Every request of the tiny profile is answered 201: the requests and
+	// the answers with a latency must agree.
+	if j.Overall.Requests == 0 || j.Overall.Requests != j.Overall.Latency.Count {
+		t.Errorf("cut log: %d requests, %d answers with a latency", j.Overall.Requests, j.Overall.Latency.Count)
 	}
 }

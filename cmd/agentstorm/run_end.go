@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/agentstorm/agentstorm/agents"
@@ -69,6 +70,7 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 	}
 	for _, l := range c.Losses() {
 		s.notes = append(s.notes, "lost "+l.String())
+		s.losses = append(s.losses, l.String())
 	}
 	if len(c.Losses()) == 0 {
 		_ = os.RemoveAll(dir)
@@ -83,9 +85,12 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 	if s.tty {
 		s.out.printf("\n")
 	}
+	stopped := ""
 	select {
 	case <-interrupted:
 		s.out.printf("Interrupted after %s: the summary covers what was recorded until then.\n", report.FormatDuration(sum.Elapsed.Round(time.Millisecond)))
+		stopped = fmt.Sprintf("interrupted (Ctrl-C or SIGTERM) after %s of a planned %s", report.FormatDuration(sum.Elapsed.Round(time.Second)),
+			report.FormatDuration(s.prof.Workload.Duration()))
 	default:
 	}
 	s.out.printf("\n")
@@ -93,7 +98,9 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 	sum.Series = s.series.Points()
 	sum.Aborted = s.liveFail
 	if s.gd != nil {
-		s.gd.finish(ctx, sum, &s.out)
+		if s.gd.finish(ctx, sum, &s.out) && s.sup != nil {
+			s.sup.Keep() // the audit names orders in the bundled target's stores
+		}
 	}
 	fin := finish.Run{Command: "run", Stdout: &s.out, Stderr: s.env.stderr, Summary: sum, Budgets: s.budgets,
 		Aborts: []*report.Abort{s.liveFail.Abort()}, AfterText: func(io.Writer) { s.footnotes(st, sum) },
@@ -110,6 +117,11 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 	if runErr != nil {
 		fin.Failed = fmt.Errorf("the run failed: %w", runErr)
 	}
+	if len(s.losses) > 0 {
+		// A storm that lost part of its agents is not the storm asked for.
+		sum.Failed = "lost " + strings.Join(s.losses, "; ")
+	}
+	fin.Interrupted = stopped
 	return fin.Finish()
 }
 
@@ -125,9 +137,14 @@ func (s *storm) footnotes(st agents.Stats, sum *report.Summary) {
 		}
 	}
 	printRunFootnotes(&s.out, st, sum.Failures, ramp, s.notes)
-	if s.sup != nil {
+	switch {
+	case s.sup == nil:
+	case s.sup.DataKept():
 		s.out.printf("Bundled target: stopping %d shards; their order stores stay in %s (shard logs: %s)\n",
 			len(s.sup.Topology().Shards), s.sup.DataDir(), s.logFile.Name())
+	default:
+		s.out.printf("Bundled target: stopping %d shards; removing their order stores and shard logs (--keep-data keeps them)\n",
+			len(s.sup.Topology().Shards))
 	}
 }
 

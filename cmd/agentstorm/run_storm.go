@@ -54,6 +54,7 @@ type storm struct {
 	logw       *hlog.Writer
 	hlogFile   *report.AtomicFile
 	hlogFailed bool
+	losses     []string // workers lost, as fleet.Loss says them
 	liveFail   *report.LiveFailure
 	lastPrint  time.Time
 	peakAgents int
@@ -168,7 +169,7 @@ func (s *storm) startTarget(ctx context.Context) int {
 	}
 	fmt.Fprintf(env.stdout, "Starting the bundled target: %d shard processes for regions %s...\n", shards, strings.Join(regions, ", "))
 	startCtx, startCancel := context.WithTimeout(ctx, 30*time.Second)
-	sup, err := supervisor.Start(startCtx, supervisor.Config{Shards: shards, Regions: regions, Listen: "127.0.0.1:0", Log: s.logFile})
+	sup, err := supervisor.Start(startCtx, supervisor.Config{Shards: shards, Regions: regions, Listen: "127.0.0.1:0", Log: s.logFile, KeepData: s.f.keepData})
 	startCancel()
 	if err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: start the bundled target: %v (its log: %s)\n", err, s.logFile.Name())
@@ -196,4 +197,7 @@ func (s *storm) stopTarget() {
 		fmt.Fprintf(s.env.stderr, "agentstorm run: stop the bundled target: %v\n", err)
 	}
 	_ = s.logFile.Close()
+	if !s.sup.DataKept() {
+		_ = os.Remove(s.logFile.Name())
+	}
 }

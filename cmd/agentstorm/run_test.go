@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -117,10 +118,23 @@ func TestRunInterruptSummarises(t *testing.T) {
 	sigs := make(chan os.Signal, 2)
 	time.AfterFunc(time.Second, func() { sigs <- os.Interrupt })
 	start := time.Now()
-	code, out, errOut := runIt(t, sigs, "--profile", writeProfile(t, tinyProfile), "--target", base)
+	dir := t.TempDir()
+	code, out, errOut := runIt(t, sigs, "--profile", writeProfile(t, tinyProfile), "--target", base,
+		"--out", "json="+filepath.Join(dir, "run.json"), "--out", "junit="+filepath.Join(dir, "run.xml"))
 	took := time.Since(start)
-	if code != exitOK {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	// An interrupted run never exits 0 (k6's 105) and every output says so.
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitInterrupted, out, errOut)
+	}
+	j := readJSONFile[*report.JSONReport](t, filepath.Join(dir, "run.json"))
+	if j.Status != report.StatusInterrupted || !strings.Contains(j.StatusReason, "interrupted") {
+		t.Errorf("json: status %q (%q), want interrupted", j.Status, j.StatusReason)
+	}
+	if ju := readJUnitFile(t, filepath.Join(dir, "run.xml")); ju.Failures == 0 {
+		t.Errorf("junit: no failed case for the interrupted run")
+	}
+	if !strings.Contains(out, "RUN INTERRUPTED: interrupted") {
+		t.Errorf("the summary does not lead with the interruption:\n%s", out)
 	}
 	if took > 3500*time.Millisecond {
 		t.Fatalf("run took %s after Ctrl-C at 1s; want the agents stopped within 2s", took)
@@ -146,6 +160,66 @@ func TestRunUnreachableExits1(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "target unreachable") || !strings.Contains(out, "conn_refused") {
 		t.Fatalf("want the refused connections summarised and the run failed:\n%s\n%s", out, errOut)
+	}
+}
+
+// resetServer accepts connections and resets each at once (linger 0), for
+// as long as the test runs.
+func resetServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				return
+			}
+			_ = c.SetLinger(0)
+			_ = c.Close()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestRunWithoutAnswersFailsEverywhere: a run in which no request was
+// answered is a failed run whatever the error class, refused or reset:
+// exit 1, and every output says so (no JUnit with 0 failures, no JSON that
+// a pipeline could read as a pass).
+func TestRunWithoutAnswersFailsEverywhere(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	for _, c := range []struct{ name, target, class string }{
+		{"refused", refused, "conn_refused"},
+		{"reset", resetServer(t), "conn_reset"},
+	} {
+		dir := t.TempDir()
+		code, out, errOut := runIt(t, nil, "--profile", writeProfile(t, tinyProfile), "--target", c.target, "--duration", "1s",
+			"--out", "json="+filepath.Join(dir, "run.json"), "--out", "junit="+filepath.Join(dir, "run.xml"), "--out", "markdown="+filepath.Join(dir, "run.md"))
+		if code != exitFailed {
+			t.Errorf("%s: exit %d, want 1\n%s\n%s", c.name, code, out, errOut)
+			continue
+		}
+		j := readJSONFile[*report.JSONReport](t, filepath.Join(dir, "run.json"))
+		if j.Status != report.StatusFailed || !strings.Contains(j.StatusReason, c.class) && !strings.Contains(j.StatusReason, "unreachable") {
+			t.Errorf("%s: json status %q (%q), want failed naming %s", c.name, j.Status, j.StatusReason, c.class)
+		}
+		if ju := readJUnitFile(t, filepath.Join(dir, "run.xml")); ju.Tests == 0 || ju.Failures == 0 {
+			t.Errorf("%s: junit tests=%d failures=%d: a failed run must be a failed test", c.name, ju.Tests, ju.Failures)
+		}
+		if md, _ := os.ReadFile(filepath.Join(dir, "run.md")); !strings.Contains(string(md), "run failed") {
+			t.Errorf("%s: markdown does not say the run failed:\n%s", c.name, md)
+		}
+		if !strings.Contains(out, "RUN FAILED") || !strings.Contains(out, c.class) {
+			t.Errorf("%s: summary does not say the run failed:\n%s", c.name, out)
+		}
 	}
 }
 
@@ -276,11 +350,20 @@ func TestRunSmokeBundled(t *testing.T) {
 		"Starting the bundled target: 4 shard processes",
 		"Target: the bundled checkout, 4 shards",
 		"agentstorm summary", "open_cart", "add_to_cart",
-		"Bundled target: stopping 4 shards; their order stores stay in",
+		"Bundled target: stopping 4 shards; removing their order stores and shard logs",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// A run leaves no order store behind unless asked (--keep-data).
+	_, after, ok := strings.Cut(out, "; data in ")
+	dataDir, _, _ := strings.Cut(after, "\n")
+	if !ok || dataDir == "" {
+		t.Fatalf("the banner does not say where the data is:\n%s", out)
+	}
+	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the bundled target's data %s is still there after the run: %v", dataDir, err)
 	}
 }
 
@@ -373,4 +456,21 @@ func maxAgentsLine(n int) string {
 		return ""
 	}
 	return fmt.Sprintf("\n  max_agents: %d", n)
+}
+
+// TestRunRefusesBadOutputPathsUpFront: an output that could only fail at
+// the end of the storm (a directory, /proc, a device) is refused with exit
+// 2 before the first request.
+func TestRunRefusesBadOutputPathsUpFront(t *testing.T) {
+	base, served := countingServer(t)
+	dir := t.TempDir()
+	for _, out := range []string{"json=" + dir, "json=/proc/version", "junit=/dev/null"} {
+		code, stdout, errOut := runIt(t, nil, "--profile", writeProfile(t, tinyProfile), "--target", base, "--duration", "1s", "--out", out)
+		if code != exitUsage || !strings.Contains(errOut, "--out") {
+			t.Errorf("--out %s: exit %d, want %d with the reason\n%s\n%s", out, code, exitUsage, stdout, errOut)
+		}
+	}
+	if n := served.Load(); n != 0 {
+		t.Errorf("the target got %d requests: bad outputs must be refused before the storm", n)
+	}
 }

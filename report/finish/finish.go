@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/budget"
@@ -19,6 +20,10 @@ const (
 	ExitUsage = 2
 	// ExitBudgetMissed: a budget was missed (as k6's thresholds).
 	ExitBudgetMissed = 99
+	// ExitInterrupted: the run was cut short from outside (Ctrl-C,
+	// SIGTERM, or a log that ends without its end line), as k6's 105
+	// (ExternalAbort).
+	ExitInterrupted = 105
 )
 
 // Output is one thing written from the final summary: a file, the step
@@ -67,6 +72,9 @@ type Run struct {
 	// Failed is why the run failed, nil when it did not: exit 1, after
 	// every output.
 	Failed error
+	// Interrupted says why the run was cut short from outside, "" when it
+	// was not: exit 105, after every output.
+	Interrupted string
 }
 
 // SummaryOutputs returns the outputs written from the summary for specs
@@ -100,6 +108,7 @@ func SummaryOutputs(specs []Spec) []Output {
 // on Stderr, and returns the exit code.
 func (r *Run) Finish() int {
 	s := r.Summary
+	r.settleStatus()
 	results := budget.Evaluate(r.Budgets, s)
 	report.MarkAborted(results, r.Aborts...)
 	s.Budgets = results
@@ -140,10 +149,50 @@ func (r *Run) Finish() int {
 	return r.exit(results, outFailed)
 }
 
+// settleStatus records how the run ended in the summary, so that every
+// output says it: Failed and Interrupted, and a run in which no request was
+// answered is a failed run whatever its error class (a target that resets
+// every connection is as unjudgeable as one that refuses them all).
+func (r *Run) settleStatus() {
+	s := r.Summary
+	if r.Failed != nil && s.Failed == "" {
+		s.Failed = r.Failed.Error()
+	}
+	if r.Interrupted != "" && s.Interrupted == "" {
+		s.Interrupted = r.Interrupted
+	}
+	if s.Failed == "" {
+		s.Failed = noAnswer(&s.Overall)
+	}
+}
+
+// noAnswer says why st has no answered request (an HTTP answer of any
+// status), or "" when it has one.
+func noAnswer(st *report.Stats) string {
+	if st.Counts[report.OK]+st.Counts[report.BadStatus]+st.Counts[report.ExpectFailed] > 0 {
+		return ""
+	}
+	if st.Count == 0 {
+		if st.Dropped > 0 {
+			return fmt.Sprintf("no request was sent: all %s sessions were dropped for want of an idle agent", report.FormatCount(st.Dropped))
+		}
+		return "no request was sent"
+	}
+	var parts []string
+	for k := 1; k < report.NumOutcomes; k++ {
+		if n := st.Counts[k]; n > 0 {
+			parts = append(parts, report.FormatCount(n)+" "+report.Outcome(k).String())
+		}
+	}
+	return fmt.Sprintf("no request was answered: %s requests, %s", report.FormatCount(st.Count), strings.Join(parts, ", "))
+}
+
 // exit decides how the run ended and so its exit code, in this order: a
-// usage error found at the end (2), a failed run (1), a missed budget
-// (99), a failed output (1), else ok (0). It says why on Stderr.
+// usage error found at the end (2), a failed run (1), an interrupted run
+// (105), a missed budget (99), a failed output (1), else ok (0). It says
+// why on Stderr.
 func (r *Run) exit(results []report.BudgetResult, outFailed bool) int {
+	s := r.Summary
 	switch {
 	case r.Usage != nil:
 		r.errorf("%v", r.Usage)
@@ -151,6 +200,12 @@ func (r *Run) exit(results []report.BudgetResult, outFailed bool) int {
 	case r.Failed != nil:
 		r.errorf("%v", r.Failed)
 		return ExitFailed
+	case s.Failed != "":
+		r.errorf("the run failed: %s", s.Failed)
+		return ExitFailed
+	case s.Interrupted != "":
+		r.errorf("the run was interrupted: %s (exit %d)", s.Interrupted, ExitInterrupted)
+		return ExitInterrupted
 	case !report.BudgetsMet(results):
 		for i := range results {
 			if !results[i].Met {

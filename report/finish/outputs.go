@@ -48,7 +48,9 @@ func Kinds(withHlog bool) string {
 
 // ParseSpecs parses --out values; withHlog allows the hlog kind (once).
 // It checks what can be checked before a run: the kind, that the path's
-// directory exists, and that no path is written twice.
+// directory exists, that the path can be written (report.CheckOutputPath:
+// not a directory or special file, a writable place), and that no path is
+// written twice.
 func ParseSpecs(list []string, withHlog bool) ([]Spec, error) {
 	var out []Spec
 	seen := map[string]bool{}
@@ -69,6 +71,9 @@ func ParseSpecs(list []string, withHlog bool) ([]Spec, error) {
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 				return nil, fmt.Errorf("--out %q: the directory %s does not exist: create it first", v, dir)
 			}
+		}
+		if err := report.CheckOutputPath(path); err != nil {
+			return nil, fmt.Errorf("--out %q: %w", v, err)
 		}
 		if seen[path] {
 			return nil, fmt.Errorf("--out %q: %s is written twice", v, path)

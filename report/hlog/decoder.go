@@ -55,12 +55,13 @@ type Record struct {
 // newline for a cut (io.EOF), and say ErrTruncated for an interval cut
 // short.
 type Decoder struct {
-	lines    *lineReader
-	strict   bool
-	meta     *Meta
-	baseMs   int64
-	haveBase bool
-	end      *End
+	lines     *lineReader
+	strict    bool
+	cutInside bool // the input ended inside an interval
+	meta      *Meta
+	baseMs    int64
+	haveBase  bool
+	end       *End
 	// cur is the last interval record read; counted is set once there
 	// was one.
 	cur       *Record
@@ -217,6 +218,12 @@ func (d *Decoder) Next() (*Record, error) {
 	}
 }
 
+// Cut reports, at the end of the input, whether it is an agentstorm log
+// that ends without its end line: the run that wrote it was cut short
+// (killed, or a crash) or the file was truncated. An interval cut in the
+// middle is not returned.
+func (d *Decoder) Cut() bool { return d.meta != nil && d.end == nil || d.cutInside }
+
 // atEOF is what Next returns at the end of the input.
 func (d *Decoder) atEOF() error {
 	if !d.strict && !d.eof {
@@ -294,7 +301,10 @@ func (d *Decoder) interval(js string) (*Record, error) {
 			if d.strict {
 				return nil, d.lines.errf("%w (%d of %d histograms)", ErrTruncated, i, rec.Hists)
 			}
-			return r, nil // what the cut log has
+			// A log cut inside an interval: its counts would disagree
+			// with its latencies, so the interval is left out (Cut).
+			d.cur, d.cutInside = nil, true
+			return nil, d.atEOF()
 		}
 		if err != nil {
 			return nil, err

@@ -89,6 +89,10 @@ type End struct {
 	AbortedBudget string  `json:"aborted_budget,omitempty"`
 	AbortedAtMs   int64   `json:"aborted_at_ms,omitempty"`
 	AbortedActual float64 `json:"aborted_actual,omitempty"`
+	// Interrupted and Failed are the run's Summary.Interrupted and
+	// Summary.Failed: a re-rendered report says how the run ended.
+	Interrupted string `json:"interrupted,omitempty"`
+	Failed      string `json:"failed,omitempty"`
 	// EI holds per cell [cell, sum of expected intervals µs, count] of the
 	// closed model's correction, for the mean in the summary's note.
 	EI [][3]int64 `json:"expected_intervals,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/agentstorm/agentstorm/report"
@@ -39,6 +40,8 @@ type Set struct {
 	budgets  []Budget
 	aborted  []Abort
 	metaKV   map[string]string
+	// interrupted and failed say, per log, how its run ended.
+	interrupted, failed []string
 }
 
 // secAcc is one wall-clock second of the series.
@@ -181,6 +184,9 @@ func (ls *Set) Read(name string, r io.Reader) error {
 	if e := d.End(); e != nil {
 		ls.end(d.Meta(), e, stepMap, regMap)
 	}
+	if d.Cut() {
+		ls.interrupted = append(ls.interrupted, name+" ends without its end line: the run that wrote it was cut short (killed?) and its figures cover only the whole intervals written until then")
+	}
 	baseMs, haveBase := d.Base()
 	if d.Meta() == nil && haveBase {
 		ls.startMs = min(ls.startMs, baseMs)
@@ -250,6 +256,12 @@ func (ls *Set) end(m *Meta, e *End, stepMap, regMap []int) {
 		ls.sections = append(ls.sections, report.Section{Key: sec.Key, Title: sec.Title, Lines: sec.Lines})
 	}
 	ls.figures = addFigures(ls.figures, e.Figures)
+	if e.Interrupted != "" {
+		ls.interrupted = append(ls.interrupted, e.Interrupted)
+	}
+	if e.Failed != "" {
+		ls.failed = append(ls.failed, e.Failed)
+	}
 	if e.Aborted != "" {
 		ls.aborted = append(ls.aborted, Abort{Text: e.Aborted, Abort: report.Abort{Expr: e.AbortedBudget,
 			At: time.Duration(e.AbortedAtMs) * time.Millisecond, Actual: e.AbortedActual}})
@@ -308,6 +320,8 @@ func (ls *Set) Summary() (*report.Summary, error) {
 		Figures:          ls.figures,
 		Events:           ls.events,
 		Sections:         ls.sections,
+		Interrupted:      strings.Join(ls.interrupted, "; "),
+		Failed:           strings.Join(ls.failed, "; "),
 	}
 	nr := len(ls.regions)
 	cells := make([]report.CellTotals, len(ls.steps)*nr)

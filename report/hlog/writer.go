@@ -150,6 +150,8 @@ func endOf(s *report.Summary) End {
 		Invalid:     s.Invalid,
 		Failures:    s.Failures,
 		Figures:     s.Figures,
+		Interrupted: s.Interrupted,
+		Failed:      s.Failed,
 	}
 	for _, ev := range s.Events {
 		e.Events = append(e.Events, report.JSONEvent{AtSeconds: ev.At.Seconds(), Name: ev.Name, Error: ev.Error})
