@@ -2,108 +2,28 @@ package agents
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/agentstorm/agentstorm/internal/testpki"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 )
 
-// testCA is a certificate authority made for a test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-var serial int64
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a leaf certificate for dnsName (a server) or for a client,
-// and returns its certificate and key PEM.
-func (ca *testCA) issue(t *testing.T, dnsName string, client bool) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: dnsName},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	} else {
-		tmpl.DNSNames = []string{dnsName}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
-func writeFile(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // mtlsServer starts an https server on loopback whose certificate, issued by
 // serverCA, names only shop.internal, and which requires a client
 // certificate issued by clientCA.
-func mtlsServer(t *testing.T, serverCA, clientCA *testCA) *httptest.Server {
+func mtlsServer(t *testing.T, serverCA, clientCA *testpki.CA) *httptest.Server {
 	t.Helper()
-	certPEM, keyPEM := serverCA.issue(t, "shop.internal", false)
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(clientCA.cert)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.TLS = testpki.MutualTLS(t, serverCA, clientCA, "shop.internal")
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -117,15 +37,15 @@ func mtlsServer(t *testing.T, serverCA, clientCA *testCA) *httptest.Server {
 // outcome.
 func TestTargetTLS(t *testing.T) {
 	dir := t.TempDir()
-	serverCA, clientCA, otherCA := newTestCA(t, "server CA"), newTestCA(t, "client CA"), newTestCA(t, "stranger CA")
+	serverCA, clientCA, otherCA := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "client CA"), testpki.NewCA(t, "stranger CA")
 	srv := mtlsServer(t, serverCA, clientCA)
-	writeFile(t, dir, "ca.pem", serverCA.pem)
-	c, k := clientCA.issue(t, "agent", true)
-	writeFile(t, dir, "client.pem", c)
-	writeFile(t, dir, "client.key", k)
-	c, k = otherCA.issue(t, "agent", true)
-	writeFile(t, dir, "stranger.pem", c)
-	writeFile(t, dir, "stranger.key", k)
+	testpki.WriteFile(t, dir, "ca.pem", serverCA.PEM)
+	c, k := clientCA.Issue(t, "agent", true)
+	testpki.WriteFile(t, dir, "client.pem", c)
+	testpki.WriteFile(t, dir, "client.key", k)
+	c, k = otherCA.Issue(t, "agent", true)
+	testpki.WriteFile(t, dir, "stranger.pem", c)
+	testpki.WriteFile(t, dir, "stranger.key", k)
 
 	profile := func(tlsBlock string) *profiles.Profile {
 		src := strings.Replace(errorProfile, "target: http://127.0.0.1:1", "target:\n  url: "+srv.URL+"\n  tls: "+tlsBlock, 1)
