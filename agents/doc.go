@@ -12,7 +12,8 @@
 // sleeps until the next one (rounded up to the millisecond, so it never
 // spins). Buffers are lent by the loop for a call and given back when it
 // ends, so an idle agent costs only its socket and its small state. https
-// targets (and systems without epoll) use the goroutine transport: each call
+// targets, profiles with several hosts (targets:, see hosts.go) and systems
+// without epoll use the goroutine transport: each call
 // runs on a short-lived goroutine with crypto/tls, and its result goes back
 // to the agent's loop.
 //

@@ -11,7 +11,10 @@
 //
 //	name: my-storm
 //	description: one line for `profiles list`
-//	target: https://shop.example.com     # or bundled, or {us-east: URL, eu-west: URL}
+//	target: https://shop.example.com     # or bundled, or {us-east: URL, eu-west: URL}, or {url: URL, tls: {ca_file, client_cert, client_key, server_name, min_version}}
+//	targets: {auth: https://auth.example.com}   # further hosts for a step's target: auth
+//	cookies: false                       # no cookie jar (default: one per agent session)
+//	compression: gzip                    # Accept-Encoding (gzip, br, deflate, zstd, a list, none); also per step
 //	workload:
 //	  model: closed                      # closed: levels are agents; open: sessions/s (max_agents caps)
 //	  stages: "0->50000 in 6s, hold 60s, ->0 in 5s"   # or a list of {to: N, over: D} / {hold: D}
@@ -37,6 +40,7 @@
 //	        set: {item: "{{sku}}"}        # rendered once per execution, usable later
 //	        body: {sku: "{{item}}", qty: "{{int 1 3}}"}   # YAML -> JSON; a lone numeric template is a number
 //	        repeat: 2..6
+//	        redirects: 5                 # 3xx on the same host followed (default 5; 0: none); target: NAME, compression: too
 //	        capture: {line: "$.lines[0].id", where: {header: Location}}
 //	        expect: {status: [200], json: {mode: [in_stock, preorder]}, body: cart}
 //	        timeout: 2s
