@@ -83,11 +83,13 @@ func TestCompression(t *testing.T) {
 	if sum.Overall.Errors != 0 || sum.Overall.Count < 20 {
 		t.Fatalf("counts %v, failures %v", sum.Overall.Counts, sum.Failures)
 	}
+	cs.mu.Lock()
 	for _, k := range []string{"/item gzip", "/item/s-7 br", "/item deflate", "/item "} {
 		if cs.got[k] == 0 {
 			t.Errorf("no answer %q; got %v", k, cs.got)
 		}
 	}
+	cs.mu.Unlock()
 	bad := strings.Replace(codingProfile, "path: /item, capture", "path: /bad, capture", 1)
 	sum, _, _ = runSwarm(t, context.Background(), load(t, bad), Config{BaseURL: url})
 	if n := sum.PerStep[0].Counts[report.ExpectFailed]; n == 0 || n != sum.PerStep[0].Count {

@@ -65,6 +65,24 @@ func (a *agent) useHost(id int) {
 	a.c.PathPrefix = a.ep.prefix
 }
 
+// goConns returns the agent's goroutine-transport connections, for another
+// goroutine to cut (Swarm.abort): a.g for a one-host agent, every host's
+// for a multi-host one (a.g moves between them on the loop; the hosts
+// slice is fixed at creation).
+func (a *agent) goConns() []*goConn {
+	if a.hosts == nil {
+		if a.g == nil {
+			return nil
+		}
+		return []*goConn{a.g}
+	}
+	out := make([]*goConn, len(a.hosts))
+	for i := range a.hosts {
+		out[i] = a.hosts[i].g
+	}
+	return out
+}
+
 // closeAllConns closes the agent's connections to every host.
 func (a *agent) closeAllConns() {
 	cur := a.hostID

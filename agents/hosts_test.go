@@ -66,6 +66,10 @@ func TestSeveralHosts(t *testing.T) {
 		t.Fatalf("auth host %d requests for %d logins, store host %d for %d carts", auth.reqs.Load(), ss.logins.Load(), shop.reqs.Load(), ss.carts.Load())
 	}
 	st := s.Stats()
+	auth.mu.Lock()
+	shop.mu.Lock()
+	defer auth.mu.Unlock()
+	defer shop.mu.Unlock()
 	if len(auth.conns) != 2 || len(shop.conns) != 2 || st.HostConnections["auth"] != 2 || st.HostConnections["target"] != 2 {
 		t.Fatalf("2 agents, one kept-alive connection per host each: auth saw %d, store %d; counted %v", len(auth.conns), len(shop.conns), st.HostConnections)
 	}

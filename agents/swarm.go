@@ -566,14 +566,16 @@ func (s *Swarm) abort() {
 	all := s.all
 	s.mu.Unlock()
 	for _, a := range all {
-		if a == nil || a.g == nil {
+		if a == nil {
 			continue
 		}
-		a.g.mu.Lock()
-		if a.g.c != nil {
-			_ = a.g.c.SetDeadline(past)
+		for _, g := range a.goConns() {
+			g.mu.Lock()
+			if g.c != nil {
+				_ = g.c.SetDeadline(past)
+			}
+			g.mu.Unlock()
 		}
-		a.g.mu.Unlock()
 	}
 }
 
