@@ -48,6 +48,9 @@ type Worker struct {
 	Timeout time.Duration
 	// Insecure skips TLS verification.
 	Insecure bool
+	// MaxBodySize and MaxHeaderSize are the answer caps in bytes (0: the
+	// defaults; see agents.Config).
+	MaxBodySize, MaxHeaderSize int
 	// SourceAddrs are the local addresses to dial from.
 	SourceAddrs []string
 	// Target is the base URL of every request, or "" for RegionURLs or
@@ -81,6 +84,12 @@ func (w Worker) Args() []string {
 	}
 	if w.Insecure {
 		args = append(args, "--insecure")
+	}
+	if w.MaxBodySize > 0 {
+		args = append(args, "--max-body-size="+strconv.Itoa(w.MaxBodySize))
+	}
+	if w.MaxHeaderSize > 0 {
+		args = append(args, "--max-header-size="+strconv.Itoa(w.MaxHeaderSize))
 	}
 	if len(w.SourceAddrs) > 0 {
 		args = append(args, "--source-addr="+strings.Join(w.SourceAddrs, ","))
@@ -119,6 +128,8 @@ func parseWorker(args []string) (Worker, error) {
 	fs.DurationVar(&think, "think", 0, "think time")
 	fs.DurationVar(&w.Timeout, "timeout", 0, "request timeout")
 	fs.BoolVar(&w.Insecure, "insecure", false, "skip TLS verification")
+	fs.IntVar(&w.MaxBodySize, "max-body-size", 0, "answer body cap, bytes")
+	fs.IntVar(&w.MaxHeaderSize, "max-header-size", 0, "answer header cap, bytes")
 	fs.StringSliceVar(&w.SourceAddrs, "source-addr", nil, "local addresses to dial from")
 	fs.StringVar(&w.Target, "target", "", "base URL")
 	fs.StringArrayVar(&regionURLs, "region-url", nil, "REGION=URL (repeatable)")
@@ -206,6 +217,7 @@ func RunWorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 		afterRamp = setWorkerGC(prof.Workload.Model == profiles.Closed, capacity)
 	}
 	cfg := agents.Config{Seed: w.Seed, Timeout: w.Timeout, Insecure: w.Insecure, MaxAgents: capacity,
+		MaxBodySize: w.MaxBodySize, MaxHeaderSize: w.MaxHeaderSize,
 		Segment: w.Segment, Start: w.Start, RegionURLs: w.RegionURLs, BaseURL: w.Target}
 	if len(w.SourceAddrs) > 0 {
 		if cfg.SourceAddrs, err = agents.ParseSourceAddrs(w.SourceAddrs); err != nil {
