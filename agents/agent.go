@@ -390,6 +390,12 @@ func (a *agent) finish(now time.Time, class errClass, status int, body []byte) {
 	outcome := class.outcome()
 	step := a.step
 	s.rec.Record(a.id, a.info.id, a.region, now.Sub(a.from), outcome, expected)
+	switch class {
+	case classBodyTooLarge: // say which cap, and how to raise it
+		s.countFailure(a.info.id, s.bodyCapKind, status)
+	case classHeaderTooLarge:
+		s.countFailure(a.info.id, s.headerCapKind, status)
+	}
 	if s.cfg.OnAnswer != nil {
 		ans := Answer{Step: step, StepID: a.info.id, Region: a.region, BaseURL: a.ep.raw, Status: status, Outcome: outcome, Context: &a.c}
 		if class.answered() {
@@ -462,6 +468,10 @@ func (c errClass) outcome() report.Outcome {
 		return report.DNS
 	case classTLS:
 		return report.TLS
+	case classBodyTooLarge:
+		return report.BodyTooLarge
+	case classHeaderTooLarge:
+		return report.HeaderTooLarge
 	}
 	return report.OtherError
 }

@@ -90,6 +90,12 @@ func TestCompression(t *testing.T) {
 		}
 	}
 	cs.mu.Unlock()
+	// The body cap applies to the decoded body: the gzipped answer fits
+	// in 200 bytes, decoded it does not.
+	sum, _, _ = runSwarm(t, context.Background(), load(t, codingProfile), Config{BaseURL: url, MaxBodySize: 200})
+	if n := sum.PerStep[0].Counts[report.BodyTooLarge]; n == 0 || n != sum.PerStep[0].Count {
+		t.Fatalf("decoded over the body cap: counts %v", sum.PerStep[0].Counts)
+	}
 	bad := strings.Replace(codingProfile, "path: /item, capture", "path: /bad, capture", 1)
 	sum, _, _ = runSwarm(t, context.Background(), load(t, bad), Config{BaseURL: url})
 	if n := sum.PerStep[0].Counts[report.ExpectFailed]; n == 0 || n != sum.PerStep[0].Count {

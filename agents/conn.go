@@ -156,7 +156,7 @@ func (a *agent) dropIfClosed() {
 func (a *agent) send(now time.Time) {
 	a.phase = phCall
 	a.l.tm.arm(a, a.l.clock(a.deadline))
-	a.cb.fr.reset(a.step.Method == "HEAD")
+	a.cb.fr.reset(a.step.Method == "HEAD", a.s.cfg.MaxBodySize, a.s.cfg.MaxHeaderSize)
 	a.cb.sent = 0
 	a.cb.r = a.cb.r[:0]
 	a.flush(now)
@@ -234,7 +234,7 @@ func (a *agent) parseAnswer(now time.Time, msg []byte) {
 	l.rd.Reset(msg)
 	l.br.Reset(&l.rd)
 	l.resp.SkipBody = fr.noBody
-	err := l.resp.ReadLimitBody(l.br, maxBodySize)
+	err := l.resp.ReadLimitBody(l.br, a.s.cfg.MaxBodySize)
 	if err != nil {
 		l.resp.Reset()
 		a.callFailed(now, fmt.Errorf("read answer: %w", err), true)

@@ -43,7 +43,7 @@ func BenchmarkDecodeGzipPerAnswer(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if got, err := answerBody(&resp); err != nil || len(got) != len(body) {
+				if got, err := answerBody(&resp, DefaultMaxBodySize); err != nil || len(got) != len(body) {
 					b.Fatalf("decoded %q, %v", got, err)
 				}
 			}

@@ -6,8 +6,14 @@ import (
 	"fmt"
 )
 
-// maxHeaderSize bounds an answer's header (status line and fields).
-const maxHeaderSize = 64 << 10
+// The default caps of an answer (Config.MaxBodySize, MaxHeaderSize).
+const (
+	// DefaultMaxBodySize bounds an answer's body: 8 MiB.
+	DefaultMaxBodySize = 8 << 20
+	// DefaultMaxHeaderSize bounds an answer's header (status line and
+	// fields): 64 KiB.
+	DefaultMaxHeaderSize = 64 << 10
+)
 
 // Framing kinds of an answer's body.
 const (
@@ -16,7 +22,13 @@ const (
 	bodyToClose        // neither: the body runs until the server closes
 )
 
-var errAnswerTooLarge = errors.New("answer larger than the limit")
+// errAnswerTooLarge is an answer over a cap: errBodyTooLarge or
+// errHeaderTooLarge wrap it.
+var (
+	errAnswerTooLarge = errors.New("answer larger than the limit")
+	errBodyTooLarge   = fmt.Errorf("%w: body over the cap (raise it with --max-body-size)", errAnswerTooLarge)
+	errHeaderTooLarge = fmt.Errorf("%w: header over the cap (raise it with --max-header-size)", errAnswerTooLarge)
+)
 
 // framing finds where an HTTP/1.1 answer read piece by piece ends, so an
 // event loop knows when a non-blocking read has the whole answer: the
@@ -32,11 +44,15 @@ type framing struct {
 	scan    int  // bodyChunked: offset of the next chunk's size line
 	noBody  bool // the request was a HEAD: the answer has no body whatever it says
 	closing bool // the answer says Connection: close
+	// maxBody and maxHeader are the caps (Config.MaxBodySize, MaxHeaderSize).
+	maxBody, maxHeader int
 }
 
 // reset prepares f for the answer to a new request; head tells whether the
-// request was a HEAD.
-func (f *framing) reset(head bool) { *f = framing{noBody: head} }
+// request was a HEAD; maxBody and maxHeader are the caps in bytes.
+func (f *framing) reset(head bool, maxBody, maxHeader int) {
+	*f = framing{noBody: head, maxBody: maxBody, maxHeader: maxHeader}
+}
 
 // complete reports the length of the answer in buf once it is all there
 // (0 while more is needed). eof says the server has closed the connection
@@ -52,8 +68,8 @@ func (f *framing) complete(buf []byte, eof bool) (int, error) {
 		if len(buf) >= f.end {
 			return f.end, nil
 		}
-		if f.end-f.base > maxBodySize+maxHeaderSize {
-			return 0, fmt.Errorf("%w: Content-Length %d", errAnswerTooLarge, f.end-f.head)
+		if f.end-f.head > f.maxBody {
+			return 0, fmt.Errorf("%w: Content-Length %d, cap %d", errBodyTooLarge, f.end-f.head, f.maxBody)
 		}
 		return 0, nil
 	case bodyChunked:
@@ -62,8 +78,8 @@ func (f *framing) complete(buf []byte, eof bool) (int, error) {
 	if eof {
 		return len(buf), nil
 	}
-	if len(buf)-f.head > maxBodySize {
-		return 0, fmt.Errorf("%w: %d bytes of body", errAnswerTooLarge, len(buf)-f.head)
+	if len(buf)-f.head > f.maxBody {
+		return 0, fmt.Errorf("%w: over %d bytes of body, cap %d", errBodyTooLarge, len(buf)-f.head, f.maxBody)
 	}
 	return 0, nil
 }
@@ -76,12 +92,15 @@ func (f *framing) parseHeader(buf []byte) error {
 		i := bytes.Index(buf[from:], crlfcrlf)
 		if i < 0 {
 			f.searchd = len(buf)
-			if len(buf)-f.base > maxHeaderSize {
-				return fmt.Errorf("%w: header over %d bytes", errAnswerTooLarge, maxHeaderSize)
+			if len(buf)-f.base > f.maxHeader {
+				return fmt.Errorf("%w: cap %d bytes", errHeaderTooLarge, f.maxHeader)
 			}
 			return nil
 		}
 		end := from + i + 4
+		if end-f.base > f.maxHeader {
+			return fmt.Errorf("%w: %d bytes, cap %d", errHeaderTooLarge, end-f.base, f.maxHeader)
+		}
 		hdr := buf[f.base:end]
 		status, err := statusOf(hdr)
 		if err != nil {
@@ -156,8 +175,8 @@ func (f *framing) chunks(buf []byte) (int, error) {
 			return 0, f.tooLarge(buf)
 		}
 		if len(buf) < data+size+2 {
-			if data+size-f.head > maxBodySize {
-				return 0, fmt.Errorf("%w: chunked body over %d bytes", errAnswerTooLarge, maxBodySize)
+			if data+size-f.head > f.maxBody {
+				return 0, fmt.Errorf("%w: chunked body, cap %d bytes", errBodyTooLarge, f.maxBody)
 			}
 			return 0, nil
 		}
@@ -168,8 +187,8 @@ func (f *framing) chunks(buf []byte) (int, error) {
 // tooLarge is the error for a chunked answer that grew past the limit
 // without its framing completing (nil while under it).
 func (f *framing) tooLarge(buf []byte) error {
-	if len(buf)-f.head > maxBodySize+maxHeaderSize {
-		return fmt.Errorf("%w: chunked body over %d bytes", errAnswerTooLarge, maxBodySize)
+	if len(buf)-f.head > f.maxBody+f.maxHeader {
+		return fmt.Errorf("%w: chunked body, cap %d bytes", errBodyTooLarge, f.maxBody)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func TestFramingFindsTheEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			buf := []byte(tc.answer + "HTTP/1.1 999 next answer, not ours\r\n")
 			var f framing
-			f.reset(tc.head)
+			f.reset(tc.head, DefaultMaxBodySize, DefaultMaxHeaderSize)
 			for n := 1; n <= len(tc.answer); n++ {
 				end, err := f.complete(buf[:n], false)
 				if err != nil {
@@ -59,7 +59,7 @@ func TestFramingFindsTheEnd(t *testing.T) {
 			}
 			// Fed with the next answer already behind it, the end is the same.
 			var g framing
-			g.reset(tc.head)
+			g.reset(tc.head, DefaultMaxBodySize, DefaultMaxHeaderSize)
 			if end, err := g.complete(buf, tc.toEOF); err != nil || (!tc.toEOF && end != len(tc.answer)) {
 				t.Fatalf("with more behind: end %d, err %v; want %d", end, err, len(tc.answer))
 			}
@@ -82,19 +82,19 @@ func TestFramingRefusesMalformedAndHuge(t *testing.T) {
 	}
 	for _, s := range bad {
 		var f framing
-		f.reset(false)
+		f.reset(false, DefaultMaxBodySize, DefaultMaxHeaderSize)
 		if _, err := f.complete([]byte(s), false); err == nil {
 			t.Errorf("%q: no error", s)
 		}
 	}
 	var f framing
-	f.reset(false)
+	f.reset(false, DefaultMaxBodySize, DefaultMaxHeaderSize)
 	huge := "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n"
 	if _, err := f.complete([]byte(huge), false); !errors.Is(err, errAnswerTooLarge) {
 		t.Errorf("Content-Length past the limit: %v", err)
 	}
-	f.reset(false)
-	endless := []byte("HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", maxHeaderSize+10))
+	f.reset(false, DefaultMaxBodySize, DefaultMaxHeaderSize)
+	endless := []byte("HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", DefaultMaxHeaderSize+10))
 	if _, err := f.complete(endless, false); !errors.Is(err, errAnswerTooLarge) {
 		t.Errorf("header past the limit: %v", err)
 	}

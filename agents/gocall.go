@@ -66,7 +66,7 @@ func (a *agent) runGoCall(r *goCall) {
 		return
 	}
 	slack := r.timeout / 16
-	readAny, err := exchange(&g.tc, r.cb, r.cb.w, r.deadline, slack)
+	readAny, err := exchange(&g.tc, r.cb, r.cb.w, r.deadline, slack, s.cfg.MaxBodySize, s.cfg.MaxHeaderSize)
 	if err != nil && a.uses > 0 && !readAny && classify(err) == classReset && !s.aborting.Load() && time.Now().Before(r.deadline) {
 		// The server closed the kept-alive connection while the agent was
 		// thinking: that is not the target failing. Redial once and resend.
@@ -74,7 +74,7 @@ func (a *agent) runGoCall(r *goCall) {
 		if r.err = a.goDial(r); r.err != nil {
 			return
 		}
-		_, err = exchange(&g.tc, r.cb, r.cb.w, r.deadline, slack)
+		_, err = exchange(&g.tc, r.cb, r.cb.w, r.deadline, slack, s.cfg.MaxBodySize, s.cfg.MaxHeaderSize)
 	}
 	if err != nil {
 		a.closeConn()

@@ -71,7 +71,7 @@ func newLoop(s *Swarm, dialMax int) (*loop, error) {
 		return nil, err
 	}
 	l := &loop{s: s, p: p, base: s.start, dialMax: max(dialMax, 1)}
-	l.br = bufio.NewReaderSize(&l.rd, maxHeaderSize+4096)
+	l.br = bufio.NewReaderSize(&l.rd, s.cfg.MaxHeaderSize+4096)
 	l.peek = l.resp.Header.Peek
 	return l, nil
 }

@@ -61,7 +61,7 @@ func BenchmarkRawClosedLoop(b *testing.B) {
 			for ctx.Err() == nil {
 				cb := pool.get()
 				cb.w = append(cb.w[:0], req...)
-				_, err := exchange(tc, cb, cb.w, time.Now().Add(5*time.Second), 300*time.Millisecond)
+				_, err := exchange(tc, cb, cb.w, time.Now().Add(5*time.Second), 300*time.Millisecond, DefaultMaxBodySize, DefaultMaxHeaderSize)
 				ok := err == nil && cb.resp.StatusCode() == 200
 				pool.put(cb)
 				if !ok {

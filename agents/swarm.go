@@ -59,6 +59,10 @@ type Config struct {
 	Timeout time.Duration
 	// DialTimeout bounds one connect (default DefaultDialTimeout).
 	DialTimeout time.Duration
+	// MaxBodySize and MaxHeaderSize cap an answer's body and header in
+	// bytes (defaults DefaultMaxBodySize, DefaultMaxHeaderSize); an answer
+	// over a cap is recorded as body_too_large or header_too_large.
+	MaxBodySize, MaxHeaderSize int
 	// SourceAddrs are the local addresses agents dial from, round-robin by
 	// agent id (for remote targets). Empty: for loopback targets the swarm
 	// spreads agents over 127.0.0.2, 127.0.0.3, ...; otherwise the kernel
@@ -180,7 +184,9 @@ type Swarm struct {
 	all    []*agent // every agent ever created, by id
 	free   []int    // closed model: ids of agents that stopped and exited
 	failMu sync.Mutex
-	fails  map[failKey]int64
+	// bodyCapKind and headerCapKind name the answer caps in Failures.
+	bodyCapKind, headerCapKind string
+	fails                      map[failKey]int64
 }
 
 // New prepares a swarm for prof that records into rec. rec should be made
@@ -195,6 +201,12 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
+	if cfg.MaxBodySize <= 0 {
+		cfg.MaxBodySize = DefaultMaxBodySize
+	}
+	if cfg.MaxHeaderSize <= 0 {
+		cfg.MaxHeaderSize = DefaultMaxHeaderSize
+	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
@@ -202,15 +214,17 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 		return nil, err
 	}
 	s := &Swarm{
-		cfg:     cfg,
-		prof:    prof,
-		rec:     rec,
-		open:    prof.Workload.Model == profiles.Open,
-		planned: prof.Workload.Duration(),
-		think:   prof.Workload.Think,
-		dialSem: make(chan struct{}, maxConcurrentDials),
-		steps:   make(map[*profiles.Step]stepInfo),
-		fails:   make(map[failKey]int64),
+		bodyCapKind:   fmt.Sprintf("body over the %s cap (--max-body-size)", byteSize(cfg.MaxBodySize)),
+		headerCapKind: fmt.Sprintf("header over the %s cap (--max-header-size)", byteSize(cfg.MaxHeaderSize)),
+		cfg:           cfg,
+		prof:          prof,
+		rec:           rec,
+		open:          prof.Workload.Model == profiles.Open,
+		planned:       prof.Workload.Duration(),
+		think:         prof.Workload.Think,
+		dialSem:       make(chan struct{}, maxConcurrentDials),
+		steps:         make(map[*profiles.Step]stepInfo),
+		fails:         make(map[failKey]int64),
 	}
 	s.thinkMean = thinkMean(s.think)
 	if s.planned <= 0 {
@@ -774,4 +788,15 @@ func thinkMean(t profiles.Think) time.Duration {
 		return t.Mean
 	}
 	return 0
+}
+
+// byteSize formats n bytes as KiB or MiB when it is a whole number of them.
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -26,9 +26,7 @@ import (
 const (
 	writeBufSize    = 512
 	readBufSize     = 1024
-	bigReadBufSize  = 16 << 10 // for answers whose header does not fit readBufSize
 	maxPooledBufs   = 1024
-	maxBodySize     = 8 << 20
 	perSourceLimit  = 10000 // connections per (source IP, destination) pair, well under the ~28k ephemeral range
 	maxLoopbackSrcs = 250
 )
@@ -193,11 +191,14 @@ const (
 	classDNS
 	classTLS
 	classOther
+	classBodyTooLarge
+	classHeaderTooLarge
 )
 
 // String names the class as the summary shows it.
 func (c errClass) String() string {
-	return [...]string{"ok", "bad status", "failed expectation", "connect refused", "reset", "timeout", "dns", "tls", "other"}[c]
+	return [...]string{"ok", "bad status", "failed expectation", "connect refused", "reset", "timeout", "dns", "tls", "other",
+		"body too large", "header too large"}[c]
 }
 
 // classify maps a transport error to its class.
@@ -214,6 +215,10 @@ func classify(err error) errClass {
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return classBodyTooLarge
+	case errors.Is(err, errHeaderTooLarge):
+		return classHeaderTooLarge
 	case errors.As(err, &dnsErr):
 		return classDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -366,7 +371,9 @@ func (bp *bufPool) put(cb *callBufs) {
 // all before deadline. It reports whether anything of the answer was read.
 //
 // The deadline may fall up to slack later (see trackedConn.setDeadline).
-func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time, slack time.Duration) (readAny bool, err error) {
+// maxBody and maxHeader are the answer's caps (Config.MaxBodySize,
+// MaxHeaderSize).
+func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time, slack time.Duration, maxBody, maxHeader int) (readAny bool, err error) {
 	if err := tc.setDeadline(deadline, slack); err != nil {
 		return false, fmt.Errorf("set deadline: %w", err)
 	}
@@ -375,19 +382,25 @@ func exchange(tc *trackedConn, cb *callBufs, req []byte, deadline time.Time, sla
 		return false, fmt.Errorf("write request: %w", err)
 	}
 	cb.br.Reset(tc)
-	err = cb.resp.ReadLimitBody(cb.br, maxBodySize)
+	err = cb.resp.ReadLimitBody(cb.br, maxBody)
 	if err != nil && isSmallBuffer(err) {
 		// The answer's header is larger than the pooled read buffer. It was
 		// only peeked at, nothing is consumed: parse it again through a
 		// large reader fed first with what the small one holds.
 		buffered, _ := cb.br.Peek(cb.br.Buffered())
 		cb.pre = prefixReader{pre: buffered, r: tc}
-		if cb.big == nil {
-			cb.big = bufio.NewReaderSize(&cb.pre, bigReadBufSize)
+		if cb.big == nil || cb.big.Size() < maxHeader {
+			cb.big = bufio.NewReaderSize(&cb.pre, maxHeader)
 		} else {
 			cb.big.Reset(&cb.pre)
 		}
-		err = cb.resp.ReadLimitBody(cb.big, maxBodySize)
+		err = cb.resp.ReadLimitBody(cb.big, maxBody)
+		if isSmallBuffer(err) {
+			err = fmt.Errorf("%w: cap %d bytes", errHeaderTooLarge, maxHeader)
+		}
+	}
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		err = fmt.Errorf("%w: cap %d bytes", errBodyTooLarge, maxBody)
 	}
 	if err != nil {
 		if tc.err != nil && tc.err != io.EOF {

@@ -27,22 +27,31 @@ const (
 	// OtherError is any other failure; out-of-range Outcome values are
 	// counted here too.
 	OtherError
+	// BodyTooLarge is an answer whose body is over the body cap (8 MiB
+	// unless raised): it is not read, the connection is closed.
+	BodyTooLarge
+	// HeaderTooLarge is an answer whose header is over the header cap
+	// (64 KiB unless raised).
+	HeaderTooLarge
 
 	// NumOutcomes is the number of outcome classes; arrays indexed by
-	// Outcome have this length.
-	NumOutcomes = int(OtherError) + 1
+	// Outcome have this length. Classes are only ever added at the end,
+	// so interval logs written before a class existed still read.
+	NumOutcomes = int(HeaderTooLarge) + 1
 )
 
 var outcomeNames = [NumOutcomes]string{
-	OK:           "ok",
-	BadStatus:    "bad_status",
-	ExpectFailed: "expect_failed",
-	ConnRefused:  "conn_refused",
-	ConnReset:    "conn_reset",
-	Timeout:      "timeout",
-	DNS:          "dns",
-	TLS:          "tls",
-	OtherError:   "other_error",
+	OK:             "ok",
+	BadStatus:      "bad_status",
+	ExpectFailed:   "expect_failed",
+	ConnRefused:    "conn_refused",
+	ConnReset:      "conn_reset",
+	Timeout:        "timeout",
+	DNS:            "dns",
+	TLS:            "tls",
+	OtherError:     "other_error",
+	BodyTooLarge:   "body_too_large",
+	HeaderTooLarge: "header_too_large",
 }
 
 // String returns the outcome's stable snake_case name ("ok", "bad_status",

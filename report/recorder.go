@@ -104,10 +104,11 @@ type stripe struct {
 	raw     *hdr.Histogram // nil until first recorded value
 	corr    *hdr.Histogram // nil until first corrected value
 	counts  [NumOutcomes]int64
-	under   int64 // latency values <= ComplianceLimit (HDR equivalence)
-	clamped int64 // latency values outside 0 … HighestValue, clamped
-	eiSum   int64 // sum of expected intervals (µs) of corrected records
-	eiN     int64 // number of corrected records
+	under   int64    // latency values <= ComplianceLimit (HDR equivalence)
+	clamped int64    // latency values outside 0 … HighestValue, clamped
+	eiSum   int64    // sum of expected intervals (µs) of corrected records
+	eiN     int64    // number of corrected records
+	_       [48]byte // pads the stripe to 192 bytes, three cache lines
 }
 
 // cellTotal holds the cumulated totals of one cell; guarded by rotMu.

@@ -50,6 +50,9 @@ type Worker struct {
 	Insecure bool
 	// TLS replaces the profile's target.tls field by field.
 	TLS profiles.TLS
+	// MaxBodySize and MaxHeaderSize are the answer caps in bytes (0: the
+	// defaults; see agents.Config).
+	MaxBodySize, MaxHeaderSize int
 	// SourceAddrs are the local addresses to dial from.
 	SourceAddrs []string
 	// Target is the base URL of every request, or "" for RegionURLs or
@@ -89,6 +92,12 @@ func (w Worker) Args() []string {
 		if f.v != "" {
 			args = append(args, "--"+f.name+"="+f.v)
 		}
+	}
+	if w.MaxBodySize > 0 {
+		args = append(args, "--max-body-size="+strconv.Itoa(w.MaxBodySize))
+	}
+	if w.MaxHeaderSize > 0 {
+		args = append(args, "--max-header-size="+strconv.Itoa(w.MaxHeaderSize))
 	}
 	if len(w.SourceAddrs) > 0 {
 		args = append(args, "--source-addr="+strings.Join(w.SourceAddrs, ","))
@@ -132,6 +141,8 @@ func parseWorker(args []string) (Worker, error) {
 	fs.StringVar(&w.TLS.ClientKey, "client-key", "", "client key")
 	fs.StringVar(&w.TLS.ServerName, "tls-server-name", "", "TLS server name")
 	fs.StringVar(&w.TLS.MinVersion, "tls-min-version", "", "lowest TLS version")
+	fs.IntVar(&w.MaxBodySize, "max-body-size", 0, "answer body cap, bytes")
+	fs.IntVar(&w.MaxHeaderSize, "max-header-size", 0, "answer header cap, bytes")
 	fs.StringSliceVar(&w.SourceAddrs, "source-addr", nil, "local addresses to dial from")
 	fs.StringVar(&w.Target, "target", "", "base URL")
 	fs.StringArrayVar(&regionURLs, "region-url", nil, "REGION=URL (repeatable)")
@@ -219,6 +230,7 @@ func RunWorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 		afterRamp = setWorkerGC(prof.Workload.Model == profiles.Closed, capacity)
 	}
 	cfg := agents.Config{Seed: w.Seed, Timeout: w.Timeout, Insecure: w.Insecure, TLS: w.TLS, MaxAgents: capacity,
+		MaxBodySize: w.MaxBodySize, MaxHeaderSize: w.MaxHeaderSize,
 		Segment: w.Segment, Start: w.Start, RegionURLs: w.RegionURLs, BaseURL: w.Target}
 	if len(w.SourceAddrs) > 0 {
 		if cfg.SourceAddrs, err = agents.ParseSourceAddrs(w.SourceAddrs); err != nil {

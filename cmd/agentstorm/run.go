@@ -38,6 +38,8 @@ type runFlags struct {
 	sourceAddrs []string
 	insecure    bool
 	tls         profiles.TLS
+	maxBody     byteSize
+	maxHeader   byteSize
 	shards      int
 	budgets     []string
 	outs        []string
@@ -66,6 +68,8 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringSliceVar(&f.sourceAddrs, "source-addr", nil, "local IP addresses to dial from, round-robin by agent (for remote targets; loopback targets spread over 127.0.0.2... by themselves)")
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification for https targets")
 	addTLSFlags(fs, &f.tls)
+	fs.Var(&f.maxBody, "max-body-size", "cap on an answer's body, such as 32MiB (default 8MiB); an answer over it is counted as body_too_large")
+	fs.Var(&f.maxHeader, "max-header-size", "cap on an answer's header, such as 256KiB (default 64KiB); an answer over it is counted as header_too_large")
 	fs.IntVar(&f.shards, "shards", 0, "bundled target: number of shard processes (default: one per region of the profile, more for large storms)")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'add_to_cart p99 < 100ms' or 'errors < 0.1% abort' (repeatable; added to the profile's budgets; see docs/ci.md)")
 	addOutFlag(fs, &f.outs, "hlog is written as the run goes")

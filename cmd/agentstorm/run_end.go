@@ -51,7 +51,7 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 		n, commas((fleet.StormAgents(prof)+n-1)/n), n, n-1, n, dir), s.bundled, s.sup, s.notes)
 	s.lastPrint = time.Now()
 	w := fleet.Worker{Start: s.start, Profile: f.profile, Seed: f.seed, Overrides: f.overrides(s.fs), Timeout: f.timeout,
-		Insecure: f.insecure, TLS: f.tls, SourceAddrs: f.sourceAddrs, Target: s.cfg.BaseURL, RegionURLs: s.cfg.RegionURLs}
+		Insecure: f.insecure, TLS: f.tls, MaxBodySize: int(f.maxBody), MaxHeaderSize: int(f.maxHeader), SourceAddrs: f.sourceAddrs, Target: s.cfg.BaseURL, RegionURLs: s.cfg.RegionURLs}
 	c := fleet.New(fleet.Config{
 		Command: func(i int) *exec.Cmd {
 			w := w

@@ -110,7 +110,8 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
 		return nil, exitUsage
 	}
-	s.cfg = agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, TLS: f.tls, MaxAgents: s.capacity, Segment: s.seg, Start: s.start}
+	s.cfg = agents.Config{Seed: f.seed, Timeout: f.timeout, Insecure: f.insecure, TLS: f.tls, MaxAgents: s.capacity,
+		MaxBodySize: int(f.maxBody), MaxHeaderSize: int(f.maxHeader), Segment: s.seg, Start: s.start}
 	if len(f.sourceAddrs) > 0 {
 		ips, err := agents.ParseSourceAddrs(f.sourceAddrs)
 		if err != nil {

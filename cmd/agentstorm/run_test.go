@@ -233,6 +233,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"--duration", "0s"}, "--duration"},
 		{[]string{"--target", "ftp://x"}, "--target"},
 		{[]string{"--frobnicate"}, "unknown flag"},
+		{[]string{"--max-body-size", "12XB"}, "is not a size"},
+		{[]string{"--max-header-size", "0"}, "is not a size"},
 		{[]string{"smoke"}, "unexpected argument"},
 		{[]string{"--profile", "no-such-builtin"}, "no built-in profile"},
 		{[]string{"--profile", bad}, bad + ":3:"},

@@ -134,8 +134,14 @@ type intervalRecord struct {
 }
 
 // rowLen is the length of a cell row: step, region, the outcome counts,
-// under, clamped, dropped.
-const rowLen = 2 + report.NumOutcomes + 3
+// under, clamped, dropped. Logs written before the body_too_large and
+// header_too_large classes have rows of oldRowLen, with the first
+// oldOutcomes classes.
+const (
+	rowLen      = 2 + report.NumOutcomes + 3
+	oldOutcomes = int(report.OtherError) + 1
+	oldRowLen   = 2 + oldOutcomes + 3
+)
 
 // appendRow appends c's row to an interval record.
 func appendRow(cells [][]int64, c *report.CellInterval) [][]int64 {
@@ -151,14 +157,18 @@ func appendRow(cells [][]int64, c *report.CellInterval) [][]int64 {
 // totals. It is the one reader of the row's positions (appendRow writes
 // them).
 func addRow(iv *report.Interval, row []int64) error {
-	if len(row) != rowLen {
+	n := report.NumOutcomes
+	switch len(row) {
+	case rowLen:
+	case oldRowLen:
+		n = oldOutcomes
+	default:
 		return fmt.Errorf("interval cell has %d numbers, want %d", len(row), rowLen)
 	}
 	c := iv.Cell(int(row[0]), int(row[1]))
 	if c == nil || row[0] < 0 || row[1] < 0 {
 		return fmt.Errorf("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
 	}
-	n := report.NumOutcomes
 	for k := 0; k < n; k++ {
 		c.Counts[k] += row[2+k]
 		iv.Counts[k] += row[2+k]
