@@ -41,8 +41,9 @@ func (a *agent) takeCookies(h *fasthttp.ResponseHeader, req []byte) {
 	a.jar.SetCookies(u, got)
 }
 
-// appendCookies inserts a Cookie header with the jar's cookies for req's
-// URL after req's request line and returns the request.
+// appendCookies adds the jar's cookies for req's URL to req (the request's
+// bytes) and returns it: to the step's own Cookie header if it has one
+// (RFC 6265 allows one), else in a Cookie header after the request line.
 func (a *agent) appendCookies(req []byte) []byte {
 	if a.jar == nil {
 		return req
@@ -55,23 +56,49 @@ func (a *agent) appendCookies(req []byte) []byte {
 	if len(cs) == 0 {
 		return req
 	}
-	line := bytes.Index(req, []byte("\r\n")) + 2
-	var h []byte
-	h = append(h, "Cookie: "...)
+	var ins []byte
+	at := cookieLineEnd(req)
+	if at < 0 {
+		at = bytes.Index(req, []byte("\r\n")) + 2
+		ins = append(ins, "Cookie: "...)
+	} else {
+		ins = append(ins, "; "...)
+	}
 	for i, c := range cs {
 		if i > 0 {
-			h = append(h, "; "...)
+			ins = append(ins, "; "...)
 		}
-		h = append(h, c.Name...)
-		h = append(h, '=')
-		h = append(h, c.Value...)
+		ins = append(ins, c.Name...)
+		ins = append(ins, '=')
+		ins = append(ins, c.Value...)
 	}
-	h = append(h, "\r\n"...)
+	if ins[0] == 'C' {
+		ins = append(ins, "\r\n"...)
+	}
 	n := len(req)
-	req = append(req, h...)
-	copy(req[line+len(h):], req[line:n])
-	copy(req[line:], h)
+	req = append(req, ins...)
+	copy(req[at+len(ins):], req[at:n])
+	copy(req[at:], ins)
 	return req
+}
+
+// cookieLineEnd is the offset of the end (its \r\n) of req's Cookie
+// header line, or -1 when it has none.
+func cookieLineEnd(req []byte) int {
+	head, _, _ := bytes.Cut(req, []byte("\r\n\r\n"))
+	off := bytes.Index(head, []byte("\r\n"))
+	for off >= 0 && off < len(head) {
+		line := head[off+2:]
+		end := bytes.Index(line, []byte("\r\n"))
+		if end < 0 {
+			end = len(line)
+		}
+		if name, _, ok := bytes.Cut(line[:end], []byte(":")); ok && hasName(name, "Cookie") {
+			return off + 2 + end
+		}
+		off += 2 + end
+	}
+	return -1
 }
 
 // requestURL is the URL of req (its request line's target on the agent's

@@ -91,3 +91,22 @@ func TestCookieJar(t *testing.T) {
 		}
 	}
 }
+
+// TestCookiesJoinTheStepsOwnHeader: the jar's cookies go into a step's own
+// Cookie header (one Cookie header per request), or a new one after the
+// request line.
+func TestCookiesJoinTheStepsOwnHeader(t *testing.T) {
+	a := &agent{s: &Swarm{prof: load(t, errorProfile)}, ep: &endpoint{host: "shop.example"}}
+	var resp fasthttp.Response
+	resp.Header.Set("Set-Cookie", "sid=s1; Path=/")
+	a.takeCookies(&resp.Header, []byte("POST /login HTTP/1.1\r\nHost: shop.example\r\n\r\n"))
+	for req, want := range map[string]string{
+		"GET /cart HTTP/1.1\r\nHost: shop.example\r\nCookie: ab=b\r\nX: y\r\n\r\n":     "GET /cart HTTP/1.1\r\nHost: shop.example\r\nCookie: ab=b; sid=s1\r\nX: y\r\n\r\n",
+		"GET /cart HTTP/1.1\r\nHost: shop.example\r\n\r\n":                             "GET /cart HTTP/1.1\r\nCookie: sid=s1\r\nHost: shop.example\r\n\r\n",
+		"POST /c HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 9\r\n\r\nCookie: x": "POST /c HTTP/1.1\r\nCookie: sid=s1\r\nHost: shop.example\r\nContent-Length: 9\r\n\r\nCookie: x",
+	} {
+		if got := string(a.appendCookies([]byte(req))); got != want {
+			t.Errorf("%q:\ngot  %q\nwant %q", req, got, want)
+		}
+	}
+}
