@@ -24,3 +24,14 @@ func TestCompressionHeader(t *testing.T) {
 	les := loadErrs(t, "compression: gzp\n"+validSrc)
 	wantErr(t, les, "t.yaml:1:14:", `"gzp" is not a coding`, `did you mean "gzip"`)
 }
+
+func TestCookiesKey(t *testing.T) {
+	p, err := Load("t.yaml", []byte("cookies: false\n"+validSrc), "")
+	if err != nil || !p.NoCookies {
+		t.Fatalf("cookies: false: %v, NoCookies %v", err, p != nil && p.NoCookies)
+	}
+	if p, err = Load("t.yaml", []byte(validSrc), ""); err != nil || p.NoCookies {
+		t.Fatalf("default: cookies on; got NoCookies %v, %v", p != nil && p.NoCookies, err)
+	}
+	wantErr(t, loadErrs(t, "cookies: off\n"+validSrc), "t.yaml:1:10:", "cookies: expected true or false")
+}
