@@ -47,9 +47,9 @@ func runCompletion(_ context.Context, env *cliEnv, args []string) int {
 	cmds := completionSpecs(commands())
 	switch args[0] {
 	case "bash":
-		writeBashCompletion(env.stdout, cmds)
+		writeCaseCompletion(env.stdout, bashDialect, cmds)
 	case "zsh":
-		writeZshCompletion(env.stdout, cmds)
+		writeCaseCompletion(env.stdout, zshDialect, cmds)
 	case "fish":
 		writeFishCompletion(env.stdout, cmds)
 	default:
