@@ -24,8 +24,8 @@ func TestRunQuietAndShortFlags(t *testing.T) {
 			t.Errorf("quiet run printed %q:\n%s", unwanted, out)
 		}
 	}
-	if !strings.Contains(out, "Wrote json: "+js) {
-		t.Errorf("quiet run does not say where the output went:\n%s", out)
+	if out != "Wrote json: "+js+"\n" {
+		t.Errorf("quiet run printed:\n%s\nwant only where the output went", out)
 	}
 	sum := readJSONFile[struct {
 		Elapsed float64 `json:"elapsed_seconds"`

@@ -82,8 +82,8 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 // day's audit), prints the footnotes and ends the run the one way every
 // command does (finish.Run): budgets, text, outputs, exit code.
 func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats, runErr error, interrupted <-chan struct{}) int {
-	if s.tty {
-		s.out.printf("\n")
+	if s.tty && !s.f.quiet {
+		s.out.printf("\n") // end the live line
 	}
 	stopped := ""
 	select {
@@ -93,7 +93,9 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 			report.FormatDuration(s.prof.Workload.Duration()))
 	default:
 	}
-	s.out.printf("\n")
+	if !s.f.quiet {
+		s.out.printf("\n")
+	}
 	sum.Meta = s.meta
 	sum.Series = s.series.Points()
 	sum.Aborted = s.liveFail
