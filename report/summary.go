@@ -196,7 +196,8 @@ func (s *Summary) Cell(step, region int) *Stats {
 }
 
 // WorstWriteStep returns the write step (Options.Writes) with the lowest
-// share of answers within 100 ms, among steps with answers, and whether it
+// share of answers within 100 ms, among steps with answers (a tie goes to
+// the higher judged p99, then to the first name in sort order), and whether it
 // was chosen among write steps (false: no step is marked as a write, so it
 // is the worst of all steps). It returns nil when no step has answers.
 func (s *Summary) WorstWriteStep() (*Stats, bool) {
@@ -212,11 +213,23 @@ func (s *Summary) WorstWriteStep() (*Stats, bool) {
 		if st.Raw.Count == 0 || (anyWrite && !(i < len(s.Writes) && s.Writes[i])) {
 			continue
 		}
-		if worst == nil || st.headlineCompliance() < worst.headlineCompliance() {
+		if worst == nil || worseThan(st, worst) {
 			worst = st
 		}
 	}
 	return worst, anyWrite
+}
+
+// worseThan reports whether a is worse than b for the headline: a lower
+// judged compliance, on a tie a higher judged p99, then the earlier name.
+func worseThan(a, b *Stats) bool {
+	if ca, cb := a.headlineCompliance(), b.headlineCompliance(); ca != cb {
+		return ca < cb
+	}
+	if pa, pb := a.Judged().P99, b.Judged().P99; pa != pb {
+		return pa > pb
+	}
+	return a.Name < b.Name
 }
 
 // Judged returns the latency figure to judge the target by. In the open

@@ -192,3 +192,29 @@ func TestWriteTextEmptyCells(t *testing.T) {
 		t.Errorf("a cell with a failed request is not listed:\n%s", out)
 	}
 }
+
+// TestWorstWriteStepTie: two write steps both wholly within 100 ms; the
+// one whose p99 is three times higher is the worst, whatever the names.
+func TestWorstWriteStepTie(t *testing.T) {
+	r := NewRecorder(Options{Steps: []string{"add_to_cart", "checkout", "browse"}, Writes: []bool{true, true, false}, Model: ModelOpen})
+	for i := 0; i < 100; i++ {
+		r.Record(i, 0, 0, 10*ms, OK, 0)
+		r.Record(i, 1, 0, 30*ms, OK, 0)
+		r.Record(i, 2, 0, 90*ms, OK, 0)
+	}
+	s := r.Summary(time.Second)
+	worst, isWrite := s.WorstWriteStep()
+	if worst == nil || !isWrite || worst.Name != "checkout" {
+		t.Fatalf("worst write step %+v (write %v); want checkout (p99 30ms against add_to_cart's 10ms)", worst, isWrite)
+	}
+	if c := worst.Judged().Compliance(); c != 1 {
+		t.Fatalf("checkout compliance %v, want 1", c)
+	}
+	var buf bytes.Buffer
+	if err := WriteText(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "Worst write step: checkout") {
+		t.Errorf("text names another step:\n%s", buf.String())
+	}
+}

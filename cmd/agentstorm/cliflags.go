@@ -21,7 +21,7 @@ func newCommandFlagSet(name string) *pflag.FlagSet {
 	return fs
 }
 
-// addOutFlag declares --out (KIND=PATH, repeatable) into p; note, if not
+// addOutFlag declares --out/-o (KIND=PATH, repeatable, as k6's) into p; note, if not
 // empty, follows the list of kinds in the help, such as what hlog means for
 // the command.
 func addOutFlag(fs *pflag.FlagSet, p *[]string, note string) {
@@ -29,12 +29,17 @@ func addOutFlag(fs *pflag.FlagSet, p *[]string, note string) {
 	if note != "" {
 		help += " (" + note + ")"
 	}
-	fs.StringArrayVar(p, "out", nil, help)
+	fs.StringArrayVarP(p, "out", "o", nil, help)
 }
 
-// addQuietFlag declares --quiet/-q (no text summary) into p.
-func addQuietFlag(fs *pflag.FlagSet, p *bool) {
-	fs.BoolVarP(p, "quiet", "q", false, "do not print the text summary")
+// addQuietFlag declares --quiet/-q (no text summary) into p; note, if not
+// empty, says what else the command leaves out.
+func addQuietFlag(fs *pflag.FlagSet, p *bool, note string) {
+	help := "do not print the text summary"
+	if note != "" {
+		help += " (" + note + ")"
+	}
+	fs.BoolVarP(p, "quiet", "q", false, help)
 }
 
 // parseFlags parses args into fs. On --help it prints help to stdout and

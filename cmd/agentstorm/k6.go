@@ -21,6 +21,9 @@ func k6Command() command {
 		name:    "k6",
 		summary: "ingest a k6 run's results (k6 run --out json=FILE or csv=FILE): HDR percentiles, budgets, every output",
 		run:     runK6,
+		flags:   func() *pflag.FlagSet { return newK6FlagSet(&k6Flags{}) },
+		subs:    []string{"ingest"},
+		args:    true,
 	}
 }
 
@@ -47,7 +50,7 @@ func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs.IntVar(&f.maxSteps, "max-steps", k6.DefaultMaxSteps, "most distinct step names; further names are recorded as step \"other\"")
 	fs.DurationVar(&f.window, "window", k6.DefaultWindow, "out-of-order window (whole seconds): points this late still land in their own second of k6 time; the live line lags by it")
 	fs.BoolVar(&f.strict, "strict", false, "stop at the first malformed line (exit 1) instead of reporting and skipping it")
-	addQuietFlag(fs, &f.quiet)
+	addQuietFlag(fs, &f.quiet, "")
 	return fs
 }
 

@@ -10,8 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
+
+	"github.com/spf13/pflag"
 
 	"github.com/agentstorm/agentstorm/report/finish"
 )
@@ -34,6 +35,12 @@ type command struct {
 	summary string
 	hidden  bool
 	run     func(ctx context.Context, env *cliEnv, args []string) int
+	// flags returns a fresh flag set of the command (nil: no flags), for
+	// shell completion; subs are its subcommands; args is whether it takes
+	// arguments (files, names) besides flags.
+	flags func() *pflag.FlagSet
+	subs  []string
+	args  bool
 }
 
 // cliEnv is what a subcommand may touch of the outside world, so tests can
@@ -56,6 +63,7 @@ func commands() map[string]command {
 		workerCommand(),
 		reportCommand(),
 		k6Command(),
+		completionCommand(),
 	}
 	m := make(map[string]command, len(list))
 	for _, c := range list {
@@ -76,14 +84,17 @@ func main() {
 // runCLI dispatches args to a subcommand and returns the process exit code.
 func runCLI(ctx context.Context, env *cliEnv, args []string) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		printUsage(env.stdout, cmds)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+		return exitUsage
 	}
-	if args[0] == "--version" {
+	switch args[0] {
+	case "-h", "--help":
+		printUsage(env.stdout, cmds)
+		return exitOK
+	case "help":
+		return runHelp(ctx, env, cmds, args[1:])
+	case "-v", "--version":
 		args = []string{"version"}
 	}
 	c, ok := cmds[args[0]]
@@ -93,27 +104,6 @@ func runCLI(ctx context.Context, env *cliEnv, args []string) int {
 		return exitUsage
 	}
 	return c.run(ctx, env, args[1:])
-}
-
-func printUsage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "agentstorm: storm a checkout with shopping agents and measure every answer in HDR histograms.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: agentstorm COMMAND [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	names := make([]string, 0, len(cmds))
-	for n, c := range cmds {
-		if !c.hidden {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'agentstorm COMMAND --help' for the flags of a command and their defaults.")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad profile, 99 budgets not met.")
 }
 
 // summariseOnInterrupt watches env's interrupts for a command that

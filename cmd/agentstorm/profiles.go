@@ -18,7 +18,17 @@ func profilesCommand() command {
 		name:    "profiles",
 		summary: "list, show and validate storm profiles (built-in or your own YAML)",
 		run:     runProfiles,
+		flags:   func() *pflag.FlagSet { return newProfilesFlagSet(&envVars{}) },
+		subs:    []string{"list", "show", "validate"},
+		args:    true,
 	}
+}
+
+// newProfilesFlagSet declares the flags of `agentstorm profiles` into vars.
+func newProfilesFlagSet(vars *envVars) *pflag.FlagSet {
+	fs := newCommandFlagSet("agentstorm profiles")
+	addEnvFlag(fs, vars)
+	return fs
 }
 
 func printProfilesUsage(w io.Writer) {
@@ -44,9 +54,8 @@ func printProfilesUsage(w io.Writer) {
 
 // runProfiles is `agentstorm profiles`.
 func runProfiles(_ context.Context, env *cliEnv, args []string) int {
-	fs := newCommandFlagSet("agentstorm profiles")
 	var vars envVars
-	addEnvFlag(fs, &vars)
+	fs := newProfilesFlagSet(&vars)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printProfilesUsage(env.stdout)

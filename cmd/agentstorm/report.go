@@ -21,6 +21,9 @@ func reportCommand() command {
 		name:    "report",
 		summary: "re-render, merge or compare saved runs (.hlog): text, json, junit, hgrm, markdown, html; budgets re-judged",
 		run:     runReport,
+		flags:   func() *pflag.FlagSet { return newReportFlagSet("agentstorm report", &reportFlags{}) },
+		subs:    []string{"merge", "compare"},
+		args:    true,
 	}
 }
 
@@ -37,7 +40,7 @@ func newReportFlagSet(name string, f *reportFlags) *pflag.FlagSet {
 	addOutFlag(fs, &f.outs, "hlog: the logs merged into one")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "judge a budget, such as 'add_to_cart p99 < 100ms' (repeatable; added to the run's own budgets)")
 	fs.BoolVar(&f.noLogBudgets, "no-run-budgets", false, "judge only the --budget flags, not the budgets the run recorded in its log")
-	addQuietFlag(fs, &f.quiet)
+	addQuietFlag(fs, &f.quiet, "")
 	return fs
 }
 

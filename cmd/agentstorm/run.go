@@ -22,6 +22,7 @@ func runCommand() command {
 		name:    "run",
 		summary: "storm a target with a profile's agents and summarise every answer (default: agent-storm against the bundled target)",
 		run:     runRun,
+		flags:   func() *pflag.FlagSet { return newRunFlagSet(&runFlags{}) },
 	}
 }
 
@@ -51,6 +52,7 @@ type runFlags struct {
 	metricsAddr string
 	push        pushFlags
 	env         envVars
+	quiet       bool
 }
 
 // newRunFlagSet declares every flag of `agentstorm run` into f.
@@ -59,8 +61,8 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringVar(&f.profile, "profile", profiles.DefaultBuiltin, "built-in profile NAME (see 'agentstorm profiles list') or profile FILE (.yaml)")
 	addEnvFlag(fs, &f.env)
 	fs.StringVar(&f.target, "target", "", `base URL every request goes to (http://HOST:PORT, https://...), or "bundled" to start the reference checkout (default: the profile's target)`)
-	fs.IntVar(&f.agents, "agents", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model)")
-	fs.DurationVar(&f.duration, "duration", 0, "run length: the stages become a ramp (--ramp) and a hold for the rest")
+	fs.IntVarP(&f.agents, "agents", "u", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model); -u as k6's --vus")
+	fs.DurationVarP(&f.duration, "duration", "d", 0, "run length: the stages become a ramp (--ramp) and a hold for the rest")
 	fs.DurationVar(&f.ramp, "ramp", 0, "ramp from 0 to the peak over this long, then hold (default with --duration: the profile's first stage, at most the duration)")
 	fs.DurationVar(&f.think, "think", 0, "constant think time between an agent's requests, replacing the profile's (0: none)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of every agent's random choices: the same seed makes the same choices")
@@ -73,6 +75,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.IntVar(&f.shards, "shards", 0, "bundled target: number of shard processes (default: one per region of the profile, more for large storms)")
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'add_to_cart p99 < 100ms' or 'errors < 0.1% abort' (repeatable; added to the profile's budgets; see docs/ci.md)")
 	addOutFlag(fs, &f.outs, "hlog is written as the run goes")
+	addQuietFlag(fs, &f.quiet, "nor the banner and the live line; aborts, warnings and errors still print")
 	fs.IntVar(&f.workers, "workers", 0, "worker processes to spread the agents over (default: as many as the open-file limit requires; 1: this process only)")
 	fs.BoolVar(&f.keepData, "keep-data", false, "keep the bundled target's order stores and shard log after the run (removed otherwise, unless a game day's audit names orders in them)")
 	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm (exit 1) when a worker process dies, instead of going on with the rest")
@@ -152,7 +155,7 @@ func runMeta(prof *profiles.Profile, f *runFlags, bundled bool) map[string]strin
 	default:
 		m["target"] = describeTarget(prof.Target)
 	}
-	m["version"] = version
+	m["version"] = buildVersion()
 	return m
 }
 

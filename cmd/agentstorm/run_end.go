@@ -27,7 +27,7 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
 			return nil, agents.Stats{}, nil, exitUsage
 		}
-		printRunBanner(env.stdout, prof, f, fmt.Sprintf("at most %s agents in this process", commas(sw.MaxAgents())), s.bundled, s.sup, s.notes)
+		printRunBanner(s.chatter(), prof, f, fmt.Sprintf("at most %s agents in this process", commas(sw.MaxAgents())), s.bundled, s.sup, s.notes)
 		s.lastPrint = time.Now()
 		runErr := sw.Run(ctx)
 		sum := s.rec.Summary(sw.Elapsed())
@@ -47,7 +47,7 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 		return nil, agents.Stats{}, nil, exitFailed
 	}
 	n := s.workers
-	printRunBanner(env.stdout, prof, f, fmt.Sprintf("%d worker processes of about %s agents each (segments 0/%d…%d/%d; their logs in %s)",
+	printRunBanner(s.chatter(), prof, f, fmt.Sprintf("%d worker processes of about %s agents each (segments 0/%d…%d/%d; their logs in %s)",
 		n, commas((fleet.StormAgents(prof)+n-1)/n), n, n-1, n, dir), s.bundled, s.sup, s.notes)
 	s.lastPrint = time.Now()
 	w := fleet.Worker{Start: s.start, Profile: f.profile, Seed: f.seed, Overrides: f.overrides(s.fs), Timeout: f.timeout,
@@ -82,8 +82,8 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 // day's audit), prints the footnotes and ends the run the one way every
 // command does (finish.Run): budgets, text, outputs, exit code.
 func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats, runErr error, interrupted <-chan struct{}) int {
-	if s.tty {
-		s.out.printf("\n")
+	if s.tty && !s.f.quiet {
+		s.out.printf("\n") // end the live line
 	}
 	stopped := ""
 	select {
@@ -93,7 +93,9 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 			report.FormatDuration(s.prof.Workload.Duration()))
 	default:
 	}
-	s.out.printf("\n")
+	if !s.f.quiet {
+		s.out.printf("\n")
+	}
 	sum.Meta = s.meta
 	sum.Series = s.series.Points()
 	sum.Aborted = s.liveFail
@@ -103,7 +105,7 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 		}
 	}
 	fin := finish.Run{Command: "run", Stdout: &s.out, Stderr: s.env.stderr, Summary: sum, Budgets: s.budgets,
-		Aborts: []*report.Abort{s.liveFail.Abort()}, AfterText: func(io.Writer) { s.footnotes(st, sum) },
+		Aborts: []*report.Abort{s.liveFail.Abort()}, Quiet: s.f.quiet, AfterText: func(io.Writer) { s.footnotes(st, sum) },
 		OutputFailed: s.hlogFailed, Outputs: finish.SummaryOutputs(s.outs)}
 	if s.logw != nil {
 		fin.Outputs = append([]finish.Output{{Kind: "hlog", Path: s.hlogFile.Path(), Name: "--out hlog=" + s.hlogFile.Path(),

@@ -133,8 +133,8 @@ func (s *storm) writeInterval(iv *report.Interval, _ agents.Stats) {
 // liveLine prints the live line: in place on a terminal, every few
 // seconds elsewhere.
 func (s *storm) liveLine(iv *report.Interval, st agents.Stats) {
-	if iv.Duration() < 500*time.Millisecond {
-		return // the sliver between the last full second and the end
+	if s.f.quiet || iv.Duration() < 500*time.Millisecond {
+		return // quiet, or the sliver between the last full second and the end
 	}
 	line := report.LiveLine(iv, st.Elapsed, st.Planned, int(st.Active)) + fmt.Sprintf("  conns %s", commas(int(st.Connected)))
 	if s.tty {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -134,6 +135,15 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	return s, exitOK
 }
 
+// chatter is where what --quiet leaves out goes: the banner and the
+// bundled target's start.
+func (s *storm) chatter() io.Writer {
+	if s.f.quiet {
+		return io.Discard
+	}
+	return s.env.stdout
+}
+
 // stopMetrics stops pushing the metrics (a last push first), if pushed.
 func (s *storm) stopMetrics() {
 	if s.stopPush != nil {
@@ -168,7 +178,7 @@ func (s *storm) startTarget(ctx context.Context) int {
 		fmt.Fprintf(env.stderr, "agentstorm run: bundled target: create its log file: %v\n", err)
 		return exitFailed
 	}
-	fmt.Fprintf(env.stdout, "Starting the bundled target: %d shard processes for regions %s...\n", shards, strings.Join(regions, ", "))
+	fmt.Fprintf(s.chatter(), "Starting the bundled target: %d shard processes for regions %s...\n", shards, strings.Join(regions, ", "))
 	startCtx, startCancel := context.WithTimeout(ctx, 30*time.Second)
 	sup, err := supervisor.Start(startCtx, supervisor.Config{Shards: shards, Regions: regions, Listen: "127.0.0.1:0", Log: s.logFile, KeepData: s.f.keepData})
 	startCancel()

@@ -21,6 +21,7 @@ func targetCommand() command {
 		name:    "target",
 		summary: "run the bundled reference checkout: one process per shard, a region map and a chaos admin API",
 		run:     runTarget,
+		flags:   func() *pflag.FlagSet { return newTargetFlagSet(&targetFlags{}) },
 	}
 }
 
