@@ -45,6 +45,7 @@ func TestFinishExitCodes(t *testing.T) {
 		outs    []Spec
 		usage   error
 		failed  error
+		intr    string
 		code    int
 		inErr   []string
 		notText bool
@@ -55,12 +56,14 @@ func TestFinishExitCodes(t *testing.T) {
 		{name: "missed before output failed", exprs: []string{"p99 < 1ms"}, outs: []Spec{{"json", blocked}}, code: ExitBudgetMissed, inErr: []string{"--out json=", "budget missed"}},
 		{name: "run failed before missed", exprs: []string{"p99 < 1ms"}, failed: errors.New("the run failed: boom"), code: ExitFailed, inErr: []string{"agentstorm test: the run failed: boom"}},
 		{name: "usage first", exprs: []string{"p99 < 1ms"}, usage: errors.New("bad budget"), failed: errors.New("boom"), code: ExitUsage, inErr: []string{"agentstorm test: bad budget"}},
+		{name: "interrupted before missed", exprs: []string{"p99 < 1ms"}, intr: "interrupted after 3s", code: ExitInterrupted, inErr: []string{"agentstorm test: the run was interrupted: interrupted after 3s"}},
+		{name: "failed before interrupted", exprs: []string{"p99 < 1s"}, intr: "interrupted after 3s", failed: errors.New("the run failed: boom"), code: ExitFailed, inErr: []string{"the run failed: boom"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := summary(t)
 			var out, errOut bytes.Buffer
 			r := Run{Command: "test", Stdout: &out, Stderr: &errOut, Summary: s, Budgets: budgets(t, s, c.exprs...),
-				Outputs: SummaryOutputs(append(c.outs, Spec{"text", filepath.Join(dir, c.name+".txt")})), Usage: c.usage, Failed: c.failed}
+				Outputs: SummaryOutputs(append(c.outs, Spec{"text", filepath.Join(dir, c.name+".txt")})), Usage: c.usage, Failed: c.failed, Interrupted: c.intr}
 			if code := r.Finish(); code != c.code {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, c.code, errOut.String())
 			}
@@ -128,5 +131,24 @@ func TestParseSpecs(t *testing.T) {
 	}
 	if _, err := ParseSpecs([]string{"hlog=" + dir + "/x", "hlog=" + dir + "/y"}, true); err == nil || !strings.Contains(err.Error(), "given twice") {
 		t.Errorf("two hlogs: %v", err)
+	}
+}
+
+// TestFinishNoAnswerIsFailed: a run whose every request failed without an
+// answer (here all reset) is failed, exit 1, whatever its budgets say, and
+// the summary carries why for every output.
+func TestFinishNoAnswerIsFailed(t *testing.T) {
+	rec := report.NewRecorder(report.Options{Steps: []string{"a"}, Model: report.ModelOpen})
+	for i := 0; i < 50; i++ {
+		rec.Record(0, 0, 0, 0, report.ConnReset, 0)
+	}
+	s := rec.Summary(time.Second)
+	var out, errOut bytes.Buffer
+	r := Run{Command: "test", Stdout: &out, Stderr: &errOut, Summary: s, Budgets: budgets(t, s, "errors < 100%")}
+	if code := r.Finish(); code != ExitFailed {
+		t.Fatalf("exit %d, want %d", code, ExitFailed)
+	}
+	if s.Status() != report.StatusFailed || !strings.Contains(s.Failed, "50 conn_reset") {
+		t.Errorf("status %q, failed %q", s.Status(), s.Failed)
 	}
 }
