@@ -1,0 +1,136 @@
+// Package dashboard is the live view of a running storm: an http.Handler
+// serving one page that follows the storm through server-sent events, fed
+// by the same intervals as the live line (Observe, one a second), and at
+// the end the run's HTML report (Finish).
+package dashboard
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
+)
+
+// maxFrames bounds the history kept for a page opened late (an hour of
+// one-second frames); older frames are dropped, the totals stay exact.
+const maxFrames = 3600
+
+// Figures are the swarm's counters at an interval's end, which the
+// interval itself does not carry.
+type Figures struct {
+	// Elapsed is the run time at the interval's end.
+	Elapsed time.Duration
+	// Agents is the agents active, Connections the connections open.
+	Agents, Connections int64
+}
+
+// Dashboard holds a run's frames and serves them. Observe, Mark and
+// Finish may be called from any goroutine; the page is served meanwhile.
+type Dashboard struct {
+	mu        sync.Mutex
+	budgets   []*budget.Budget
+	judge     *budget.LiveChecker
+	raw, corr *hdr.Histogram
+	frames    [][]byte // JSON of the frames kept, oldest first
+	seq       int      // the frames made so far (kept or dropped)
+	requests  int64    // the run's requests so far
+	under     int64    // the run's answers within 100 ms so far
+	answers   int64    // the run's answers with a latency so far
+	events    []string // markers not yet sent
+	wake      chan struct{}
+	report    []byte // the final HTML report, once finished
+	finished  bool
+}
+
+// New returns a dashboard judging the budgets on each interval.
+func New(budgets []*budget.Budget) *Dashboard {
+	return &Dashboard{budgets: budgets, judge: budget.NewStatesChecker(),
+		raw: report.NewHistogram(), corr: report.NewHistogram(), wake: make(chan struct{})}
+}
+
+// Observe adds the interval iv as one frame and wakes the pages. It does
+// not keep iv.
+func (d *Dashboard) Observe(iv *report.Interval, f Figures) {
+	if iv == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fr := Frame{T: f.Elapsed.Seconds(), RPS: iv.RPS(), Agents: f.Agents, Conns: f.Connections}
+	d.requests += iv.Count()
+	fr.Requests = d.requests
+	if iv.All != nil && iv.All.TotalCount() > 0 {
+		c := float64(iv.Under) / float64(iv.All.TotalCount())
+		fr.Compliance = &c
+		d.under += iv.Under
+		d.answers += iv.All.TotalCount()
+	}
+	if d.answers > 0 {
+		c := float64(d.under) / float64(d.answers)
+		fr.Overall = &c
+	}
+	for o := report.Outcome(1); int(o) < report.NumOutcomes; o++ {
+		if n := iv.Counts[o]; n > 0 {
+			if fr.Errors == nil {
+				fr.Errors = map[string]int64{}
+			}
+			fr.Errors[o.String()] = n
+		}
+	}
+	fr.Steps = stepFrames(iv, d.raw, d.corr)
+	fr.Budgets = d.judge.States(d.budgets, iv, f.Elapsed)
+	fr.Events, d.events = d.events, nil
+	b, err := json.Marshal(fr)
+	if err != nil {
+		return // a Frame of numbers and strings always marshals
+	}
+	if len(d.frames) == maxFrames {
+		d.frames = append(d.frames[:0], d.frames[1:]...)
+	}
+	d.frames = append(d.frames, b)
+	d.seq++
+	d.notify()
+}
+
+// Mark adds a marker (a chaos action, a note) to the next frame.
+func (d *Dashboard) Mark(at time.Duration, text string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.events = append(d.events, fmt.Sprintf("%s %s", at.Round(time.Second), text))
+}
+
+// Finish renders the run's HTML report (report.WriteHTML of its summary),
+// serves it at /report and tells the pages the run is over.
+func (d *Dashboard) Finish(s *report.Summary) error {
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, s); err != nil {
+		return fmt.Errorf("dashboard report: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.report, d.finished = buf.Bytes(), true
+	d.notify()
+	return nil
+}
+
+// notify wakes every waiting page; d.mu is held.
+func (d *Dashboard) notify() {
+	close(d.wake)
+	d.wake = make(chan struct{})
+}
+
+// since returns the frames after the first n made (the kept ones only,
+// when older ones were dropped), the count made, whether the run is over,
+// and the channel closed at the next change.
+func (d *Dashboard) since(n int) (frames [][]byte, next int, finished bool, wake <-chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := max(n-(d.seq-len(d.frames)), 0)
+	return d.frames[i:], d.seq, d.finished, d.wake
+}
