@@ -124,7 +124,9 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 		sum.Failed = "lost " + strings.Join(s.losses, "; ")
 	}
 	fin.Interrupted = stopped
-	return fin.Finish()
+	code := fin.Finish()
+	s.dash.end(sum, s.env.stderr, "agentstorm run")
+	return code
 }
 
 // footnotes prints, after the summary, the ramp, the connections, the

@@ -62,6 +62,7 @@ type storm struct {
 	ramp       rampWatch
 	gd         *gameDay
 	stopPush   func() // the metrics' remote write, when pushed
+	dash       *liveDashboard
 }
 
 // newStorm checks the flags, loads the profile, plans the processes and

@@ -21,12 +21,18 @@ import (
 // one-second frames); older frames are dropped, the totals stay exact.
 const maxFrames = 3600
 
+// sliver is the shortest interval the budgets are judged on: the run's
+// last interval, cut short by its end, keeps the states of the one before
+// (as the live line and the live budget checks skip it).
+const sliver = 500 * time.Millisecond
+
 // Figures are the swarm's counters at an interval's end, which the
 // interval itself does not carry.
 type Figures struct {
 	// Elapsed is the run time at the interval's end.
 	Elapsed time.Duration
-	// Agents is the agents active, Connections the connections open.
+	// Agents is the agents active, Connections the connections open
+	// (negative when unknown, as in a k6 ingest).
 	Agents, Connections int64
 }
 
@@ -37,21 +43,24 @@ type Dashboard struct {
 	budgets   []*budget.Budget
 	judge     *budget.LiveChecker
 	raw, corr *hdr.Histogram
-	frames    [][]byte // JSON of the frames kept, oldest first
-	seq       int      // the frames made so far (kept or dropped)
-	requests  int64    // the run's requests so far
-	under     int64    // the run's answers within 100 ms so far
-	answers   int64    // the run's answers with a latency so far
-	events    []string // markers not yet sent
+	frames    [][]byte       // JSON of the frames kept, oldest first
+	seq       int            // the frames made so far (kept or dropped)
+	requests  int64          // the run's requests so far
+	under     int64          // the run's answers within 100 ms so far
+	answers   int64          // the run's answers with a latency so far
+	events    []string       // markers not yet sent
+	states    []budget.State // the budgets on the last full interval
 	wake      chan struct{}
 	report    []byte // the final HTML report, once finished
 	finished  bool
+	streams   int           // event streams open now
+	fetched   chan struct{} // closed when the report is first served
 }
 
 // New returns a dashboard judging the budgets on each interval.
 func New(budgets []*budget.Budget) *Dashboard {
 	return &Dashboard{budgets: budgets, judge: budget.NewStatesChecker(),
-		raw: report.NewHistogram(), corr: report.NewHistogram(), wake: make(chan struct{})}
+		raw: report.NewHistogram(), corr: report.NewHistogram(), wake: make(chan struct{}), fetched: make(chan struct{})}
 }
 
 // Observe adds the interval iv as one frame and wakes the pages. It does
@@ -62,7 +71,10 @@ func (d *Dashboard) Observe(iv *report.Interval, f Figures) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	fr := Frame{T: f.Elapsed.Seconds(), RPS: iv.RPS(), Agents: f.Agents, Conns: f.Connections}
+	fr := Frame{T: f.Elapsed.Seconds(), RPS: iv.RPS(), Agents: f.Agents}
+	if f.Connections >= 0 {
+		fr.Conns = &f.Connections
+	}
 	d.requests += iv.Count()
 	fr.Requests = d.requests
 	if iv.All != nil && iv.All.TotalCount() > 0 {
@@ -84,7 +96,10 @@ func (d *Dashboard) Observe(iv *report.Interval, f Figures) {
 		}
 	}
 	fr.Steps = stepFrames(iv, d.raw, d.corr)
-	fr.Budgets = d.judge.States(d.budgets, iv, f.Elapsed)
+	if iv.Duration() >= sliver {
+		d.states = d.judge.States(d.budgets, iv, f.Elapsed)
+	}
+	fr.Budgets = d.states
 	fr.Events, d.events = d.events, nil
 	b, err := json.Marshal(fr)
 	if err != nil {
@@ -133,4 +148,43 @@ func (d *Dashboard) since(n int) (frames [][]byte, next int, finished bool, wake
 	defer d.mu.Unlock()
 	i := max(n-(d.seq-len(d.frames)), 0)
 	return d.frames[i:], d.seq, d.finished, d.wake
+}
+
+// WaitFetched waits, at most timeout, until a page fetched the report,
+// when a page was following the run at its end; it returns at once when
+// none was.
+func (d *Dashboard) WaitFetched(timeout time.Duration) {
+	d.mu.Lock()
+	open := d.streams > 0
+	d.mu.Unlock()
+	if !open {
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-d.fetched:
+	case <-t.C:
+	}
+}
+
+// finalReport returns the HTML report (nil before Finish), noting it fetched.
+func (d *Dashboard) finalReport() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.report != nil {
+		select {
+		case <-d.fetched:
+		default:
+			close(d.fetched)
+		}
+	}
+	return d.report
+}
+
+// follow counts an event stream opened (+1) or closed (-1).
+func (d *Dashboard) follow(delta int) {
+	d.mu.Lock()
+	d.streams += delta
+	d.mu.Unlock()
 }

@@ -115,7 +115,7 @@ func TestStreamAgreesWithRecorder(t *testing.T) {
 	if f2.Errors["timeout"] != 7 || len(f2.Errors) != 1 || f1.Errors != nil {
 		t.Errorf("errors %v then %v, want none then timeout 7", f1.Errors, f2.Errors)
 	}
-	if f1.Agents != 500 || f1.Conns != 480 || f2.Agents != 400 || f2.T != 2 {
+	if f1.Agents != 500 || f1.Conns == nil || *f1.Conns != 480 || f2.Agents != 400 || f2.T != 2 {
 		t.Errorf("figures %+v then %+v", f1, f2)
 	}
 	// Second 2 has only checkout: its percentiles are the interval's.

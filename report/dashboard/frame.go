@@ -24,8 +24,8 @@ type Frame struct {
 	// Errors counts the interval's failed requests by class.
 	Errors map[string]int64 `json:"err,omitempty"`
 	// Agents and Conns are the agents active and connections open.
-	Agents int64 `json:"agents"`
-	Conns  int64 `json:"conns"`
+	Agents int64  `json:"agents"`
+	Conns  *int64 `json:"conns,omitempty"`
 	// Steps has one entry per step with answers in the interval.
 	Steps []StepFrame `json:"steps,omitempty"`
 	// Budgets are every budget judged on this interval.

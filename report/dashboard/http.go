@@ -33,9 +33,7 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/events":
 		d.serveEvents(w, r)
 	case "/report":
-		d.mu.Lock()
-		rep := d.report
-		d.mu.Unlock()
+		rep := d.finalReport()
 		if rep == nil {
 			http.Error(w, "the report is written when the run ends", http.StatusNotFound)
 			return
@@ -59,6 +57,8 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
+	d.follow(1)
+	defer d.follow(-1)
 	n := 0
 	for {
 		frames, next, finished, wake := d.since(n)
