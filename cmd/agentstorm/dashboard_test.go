@@ -91,8 +91,8 @@ func TestRunDashboardInChromium(t *testing.T) {
 	if frames := attr("frames"); frames < 3 {
 		t.Errorf("the page got %d frames of a 5 s run", frames)
 	}
-	if first, last := attr("first-n"), attr("last-n"); first >= last || last != sum.Overall.Requests {
-		t.Errorf("the page's request count went %d -> %d; the JSON says %d", first, last, sum.Overall.Requests)
+	if first, last := attr("first-n"), attr("last-n"); first >= last || last != sum.Overall.Requests || attr("end-n") != last {
+		t.Errorf("the page's request count went %d -> %d (at the end %d); the JSON says %d", first, last, attr("end-n"), sum.Overall.Requests)
 	}
 	if !strings.Contains(page, ">"+commas(int(sum.Overall.Requests))+"<") {
 		t.Errorf("the page does not show %s requests", commas(int(sum.Overall.Requests)))

@@ -102,8 +102,13 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 		return exitUsage
 	}
 	if s.dash != nil {
+		workers := 0 // one process: no workers' health to show
+		if s.workers > 1 {
+			workers = s.workers
+		}
 		obs.Add(func(iv *report.Interval, st agents.Stats) {
-			s.dash.Observe(iv, dashboard.Figures{Elapsed: st.Elapsed, Agents: st.Active, Connections: st.Connected})
+			s.dash.Observe(iv, dashboard.Figures{Elapsed: st.Elapsed, Agents: st.Active, Connections: st.Connected,
+				Workers: workers, Lost: s.lostLive})
 		})
 	}
 	if s.chaos {

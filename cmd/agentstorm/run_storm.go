@@ -63,6 +63,7 @@ type storm struct {
 	gd         *gameDay
 	stopPush   func() // the metrics' remote write, when pushed
 	dash       *liveDashboard
+	lostLive   int // workers lost so far (told by the merging goroutine, as the intervals)
 }
 
 // newStorm checks the flags, loads the profile, plans the processes and

@@ -34,6 +34,9 @@ type Figures struct {
 	// Agents is the agents active, Connections the connections open
 	// (negative when unknown, as in a k6 ingest).
 	Agents, Connections int64
+	// Workers is the worker processes of a storm spread over them (0: one
+	// process), Lost how many of them died so far.
+	Workers, Lost int
 }
 
 // Dashboard holds a run's frames and serves them. Observe, Mark and
@@ -52,6 +55,7 @@ type Dashboard struct {
 	states    []budget.State // the budgets on the last full interval
 	wake      chan struct{}
 	report    []byte // the final HTML report, once finished
+	end       []byte // the end event's JSON, once finished
 	finished  bool
 	streams   int           // event streams open now
 	fetched   chan struct{} // closed when the report is first served
@@ -71,7 +75,7 @@ func (d *Dashboard) Observe(iv *report.Interval, f Figures) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	fr := Frame{T: f.Elapsed.Seconds(), RPS: iv.RPS(), Agents: f.Agents}
+	fr := Frame{T: f.Elapsed.Seconds(), RPS: iv.RPS(), Agents: f.Agents, Workers: f.Workers, Lost: f.Lost}
 	if f.Connections >= 0 {
 		fr.Conns = &f.Connections
 	}
@@ -120,16 +124,37 @@ func (d *Dashboard) Mark(at time.Duration, text string) {
 	d.events = append(d.events, fmt.Sprintf("%s %s", at.Round(time.Second), text))
 }
 
-// Finish renders the run's HTML report (report.WriteHTML of its summary),
-// serves it at /report and tells the pages the run is over.
+// End is the last event of a run: where its report is, its requests and
+// its budgets' verdicts on the whole run (s.Budgets).
+type End struct {
+	Report   string         `json:"report"`
+	Requests int64          `json:"n"`
+	Budgets  []budget.State `json:"budgets,omitempty"`
+}
+
+// Finish renders the run's HTML report (report.WriteHTML of its summary,
+// its budgets judged), serves it at /report and tells the pages the run
+// is over, with the budgets' verdicts on the whole run.
 func (d *Dashboard) Finish(s *report.Summary) error {
 	var buf bytes.Buffer
 	if err := report.WriteHTML(&buf, s); err != nil {
 		return fmt.Errorf("dashboard report: %w", err)
 	}
+	end := End{Report: "/report", Requests: s.Overall.Count}
+	for _, b := range s.Budgets {
+		st := budget.State{Expr: b.Expr, State: "fail", Actual: b.Actual}
+		if b.Met {
+			st.State = "pass"
+		}
+		end.Budgets = append(end.Budgets, st)
+	}
+	e, err := json.Marshal(end)
+	if err != nil {
+		return fmt.Errorf("dashboard end: %w", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.report, d.finished = buf.Bytes(), true
+	d.report, d.end, d.finished = buf.Bytes(), e, true
 	d.notify()
 	return nil
 }
@@ -141,13 +166,14 @@ func (d *Dashboard) notify() {
 }
 
 // since returns the frames after the first n made (the kept ones only,
-// when older ones were dropped), the count made, whether the run is over,
-// and the channel closed at the next change.
-func (d *Dashboard) since(n int) (frames [][]byte, next int, finished bool, wake <-chan struct{}) {
+// when older ones were dropped), the count made,
+// the end event once the run is over (else nil), and the channel closed
+// at the next change.
+func (d *Dashboard) since(n int) (frames [][]byte, next int, end []byte, wake <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	i := max(n-(d.seq-len(d.frames)), 0)
-	return d.frames[i:], d.seq, d.finished, d.wake
+	return d.frames[i:], d.seq, d.end, d.wake
 }
 
 // WaitFetched waits, at most timeout, until a page fetched the report,

@@ -143,11 +143,18 @@ func TestStreamAgreesWithRecorder(t *testing.T) {
 	if r, _ := http.Get(srv.URL + "/report"); r.StatusCode != http.StatusNotFound {
 		t.Errorf("report before the end: %s", r.Status)
 	}
+	s.Budgets = budget.Evaluate(budgets, s)
 	if err := d.Finish(s); err != nil {
 		t.Fatal(err)
 	}
-	if evs := readEvents(t, body, 1); evs[0].name != "end" || evs[0].data != "/report" {
-		t.Errorf("after Finish: %+v, want the end event", evs)
+	evs = readEvents(t, body, 1)
+	var end End
+	if evs[0].name != "end" || json.Unmarshal([]byte(evs[0].data), &end) != nil {
+		t.Fatalf("after Finish: %+v, want the end event", evs)
+	}
+	if end.Report != "/report" || end.Requests != s.Overall.Count || states(end.Budgets) != "fail fail" ||
+		end.Budgets[1].Actual != 7 {
+		t.Errorf("end event %+v, want the summary's %d requests and its verdicts (both missed, 7 errors)", end, s.Overall.Count)
 	}
 	r, err := http.Get(srv.URL + "/report")
 	if err != nil {

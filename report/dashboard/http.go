@@ -47,7 +47,7 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveEvents streams every frame (the kept history first) as a "frame"
-// event, then an "end" event when the run is over.
+// event, then an "end" event (End) when the run is over.
 func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -61,15 +61,15 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	defer d.follow(-1)
 	n := 0
 	for {
-		frames, next, finished, wake := d.since(n)
+		frames, next, end, wake := d.since(n)
 		for _, f := range frames {
 			if _, err := fmt.Fprintf(w, "event: frame\ndata: %s\n\n", f); err != nil {
 				return
 			}
 		}
 		n = next
-		if finished {
-			_, _ = fmt.Fprint(w, "event: end\ndata: /report\n\n")
+		if end != nil {
+			_, _ = fmt.Fprintf(w, "event: end\ndata: %s\n\n", end)
 			fl.Flush()
 			return
 		}
