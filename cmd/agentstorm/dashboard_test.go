@@ -37,9 +37,10 @@ func chromiumBin(t *testing.T) string {
 var dashboardLine = regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+)`)
 
 // TestRunDashboardInChromium opens the live dashboard of a short real run
-// in headless Chromium: the page follows the run (its request count
-// changes over several frames), ends with the JSON's request count, and
-// fetches the HTML report.
+// (a game day of one exec action) in headless Chromium: the page follows
+// the run (its request count changes over several frames), marks the
+// chaos action, ends with the JSON's request count, and fetches the HTML
+// report.
 func TestRunDashboardInChromium(t *testing.T) {
 	bin := chromiumBin(t)
 	base := okServer(t)
@@ -49,7 +50,7 @@ func TestRunDashboardInChromium(t *testing.T) {
 	env := &cliEnv{stdout: &out, stderr: &errOut}
 	codeCh := make(chan int, 1)
 	go func() {
-		codeCh <- runCLI(context.Background(), env, []string{"run", "--profile", writeProfile(t, tinyProfile), "--target", base,
+		codeCh <- runCLI(context.Background(), env, []string{"run", "--profile", writeProfile(t, tinyProfile+"chaos:\n  - {at: 2s, action: exec, command: [\"true\"]}\n"), "--target", base,
 			"--duration", "5s", "--agents", "3", "--ramp", "0s", "--dashboard=127.0.0.1:0", "--out", "json=" + jsonPath,
 			"--budget", "p99 < 1s"})
 	}()
@@ -68,11 +69,14 @@ func TestRunDashboardInChromium(t *testing.T) {
 	// DOM is dumped after the run, once the page has fetched the report.
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=30000", "--dump-dom", url+"/")
+		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--virtual-time-budget=30000", "--dump-dom", url+"/")
 	var dom, clog bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &dom, &clog
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, clog.String())
+	}
+	if strings.Contains(clog.String(), "Uncaught") {
+		t.Errorf("the page's script failed:\n%s", clog.String())
 	}
 	code := <-codeCh
 	if code != exitOK {
@@ -99,6 +103,9 @@ func TestRunDashboardInChromium(t *testing.T) {
 	}
 	if attr("report") < 10_000 || !strings.Contains(page, `id="status">finished`) {
 		t.Errorf("the page did not finish with the report fetched")
+	}
+	if !regexp.MustCompile(`<li>[^<]*chaos [^<]*ok</li>`).MatchString(page) {
+		t.Errorf("the page lists no chaos action:\n%s", page)
 	}
 	if !strings.Contains(page, `budget pass`) {
 		t.Errorf("the budget p99 < 1s is not shown passing:\n%s", page)
