@@ -15,26 +15,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentstorm/agentstorm/internal/chromium"
 	"github.com/agentstorm/agentstorm/report"
 )
 
-// chromiumBin returns the headless browser, or skips the test (failing
-// instead in CI, where .ci/run installs it).
-func chromiumBin(t *testing.T) string {
+var dashboardLine = regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+)`)
+
+// dashboardURL waits (10 s at most) for the command to say where its
+// dashboard is.
+func dashboardURL(t *testing.T, out, errOut *runBuffer) string {
 	t.Helper()
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := dashboardLine.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (CI=true): .ci/run installs it with apt-get install -y chromium")
-	}
-	t.Skip("chromium is not installed: apt-get install -y chromium to check the live dashboard")
+	t.Fatalf("no dashboard address on stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 	return ""
 }
-
-var dashboardLine = regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+)`)
 
 // TestRunDashboardInChromium opens the live dashboard of a short real run
 // (a game day of one exec action) in headless Chromium: the page follows
@@ -42,7 +40,7 @@ var dashboardLine = regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+)`)
 // chaos action, ends with the JSON's request count, and fetches the HTML
 // report.
 func TestRunDashboardInChromium(t *testing.T) {
-	bin := chromiumBin(t)
+	bin := chromium.Path(t)
 	base := okServer(t)
 	jsonPath := filepath.Join(t.TempDir(), "run.json")
 	t.Setenv("TMPDIR", t.TempDir())
@@ -54,22 +52,12 @@ func TestRunDashboardInChromium(t *testing.T) {
 			"--duration", "5s", "--agents", "3", "--ramp", "0s", "--dashboard=127.0.0.1:0", "--out", "json=" + jsonPath,
 			"--budget", "p99 < 1s"})
 	}()
-	var url string
-	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := dashboardLine.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatalf("no dashboard address on stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-	}
+	url := dashboardURL(t, &out, &errOut)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// The page's event stream stays open until the run's end event, so the
 	// DOM is dumped after the run, once the page has fetched the report.
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--virtual-time-budget=30000", "--dump-dom", url+"/")
+	cmd := exec.CommandContext(ctx, bin, append(chromium.Args(t), "--virtual-time-budget=30000", "--dump-dom", url+"/")...)
 	var dom, clog bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &dom, &clog
 	if err := cmd.Run(); err != nil {
@@ -128,15 +116,7 @@ func TestK6FollowDashboard(t *testing.T) {
 		codeCh <- runCLI(context.Background(), &cliEnv{stdout: &out, stderr: &errOut},
 			[]string{"k6", "ingest", in, "--follow", "--idle-timeout", "700ms", "--dashboard=127.0.0.1:0", "--out", "json=" + js})
 	}()
-	var url string
-	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := dashboardLine.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatalf("no dashboard address on stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-	}
+	url := dashboardURL(t, &out, &errOut)
 	resp, err := http.Get(url + "/events")
 	if err != nil {
 		t.Fatal(err)

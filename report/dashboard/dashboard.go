@@ -54,9 +54,8 @@ type Dashboard struct {
 	events    []string       // markers not yet sent
 	states    []budget.State // the budgets on the last full interval
 	wake      chan struct{}
-	report    []byte // the final HTML report, once finished
-	end       []byte // the end event's JSON, once finished
-	finished  bool
+	report    []byte        // the final HTML report, once finished
+	end       []byte        // the end event's JSON, once finished
 	streams   int           // event streams open now
 	fetched   chan struct{} // closed when the report is first served
 }
@@ -154,7 +153,7 @@ func (d *Dashboard) Finish(s *report.Summary) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.report, d.end, d.finished = buf.Bytes(), e, true
+	d.report, d.end = buf.Bytes(), e
 	d.notify()
 	return nil
 }
