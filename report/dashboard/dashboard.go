@@ -101,6 +101,8 @@ func (d *Dashboard) Observe(iv *report.Interval, f Figures) {
 	fr.Steps = stepFrames(iv, d.raw, d.corr)
 	if iv.Duration() >= sliver {
 		d.states = d.judge.States(d.budgets, iv, f.Elapsed)
+	} else {
+		fr.Short = true
 	}
 	fr.Budgets = d.states
 	fr.Events, d.events = d.events, nil

@@ -91,10 +91,15 @@ func TestStreamAgreesWithRecorder(t *testing.T) {
 	iv = rec.Rotate(start.Add(2 * time.Second))
 	d.Observe(iv, Figures{Elapsed: 2 * time.Second, Agents: 400, Connections: 390})
 	rec.Release(iv)
+	// The sliver at the end: counted, marked short, budgets as before.
+	rec.Record(0, 0, 0, time.Millisecond, report.OK, 0)
+	iv = rec.Rotate(start.Add(2100 * time.Millisecond))
+	d.Observe(iv, Figures{Elapsed: 2100 * time.Millisecond, Agents: 400, Connections: 390})
+	rec.Release(iv)
 
-	evs := readEvents(t, body, 2)
-	var f1, f2 Frame
-	for i, f := range []*Frame{&f1, &f2} {
+	evs := readEvents(t, body, 3)
+	var f1, f2, f3 Frame
+	for i, f := range []*Frame{&f1, &f2, &f3} {
 		if evs[i].name != "frame" {
 			t.Fatalf("event %d is %q, want frame", i, evs[i].name)
 		}
@@ -102,12 +107,15 @@ func TestStreamAgreesWithRecorder(t *testing.T) {
 			t.Fatalf("frame %d: %v: %s", i, err, evs[i].data)
 		}
 	}
-	s := rec.Summary(2 * time.Second)
-	if f2.Requests != s.Overall.Count || f1.Requests != 1000 {
-		t.Errorf("requests %d then %d, the recorder says 1000 then %d", f1.Requests, f2.Requests, s.Overall.Count)
+	s := rec.Summary(2100 * time.Millisecond)
+	if f3.Requests != s.Overall.Count || f2.Requests != 1307 || f1.Requests != 1000 {
+		t.Errorf("requests %d, %d, %d; the recorder says 1000, 1307, %d", f1.Requests, f2.Requests, f3.Requests, s.Overall.Count)
 	}
-	if f2.Overall == nil || *f2.Overall != s.Overall.Raw.Compliance() {
-		t.Errorf("run compliance %v, the recorder says %v", f2.Overall, s.Overall.Raw.Compliance())
+	if f1.Short || f2.Short || !f3.Short || states(f3.Budgets) != "fail fail" {
+		t.Errorf("short %v %v %v, last budgets %s: want only the sliver short, with the budgets of second 2", f1.Short, f2.Short, f3.Short, states(f3.Budgets))
+	}
+	if f3.Overall == nil || *f3.Overall != s.Overall.Raw.Compliance() {
+		t.Errorf("run compliance %v, the recorder says %v", f3.Overall, s.Overall.Raw.Compliance())
 	}
 	if f1.Compliance == nil || *f1.Compliance != 1 || f2.Compliance == nil || *f2.Compliance >= 0.1 {
 		t.Errorf("interval compliance %v then %v, want 1 then < 10%%", f1.Compliance, f2.Compliance)
@@ -122,7 +130,8 @@ func TestStreamAgreesWithRecorder(t *testing.T) {
 	if len(f2.Steps) != 1 || f2.Steps[0].Name != "checkout" || f2.Steps[0].Requests != 307 {
 		t.Fatalf("second 2 steps %+v", f2.Steps)
 	}
-	// browse answered only in second 1: its p99 is the run's; it has no
+	// browse answered in second 1 (and once, at 1 ms, in the sliver): its
+	// p99 is the run's; it has no
 	// correction (no expected interval), checkout has one.
 	browseP99 := float64(s.PerStep[0].Raw.P99) / float64(time.Millisecond)
 	if len(f1.Steps) != 2 || f1.Steps[0].P99 != browseP99 || f1.Steps[0].P99C != nil || f1.Steps[1].P99C == nil {
@@ -176,8 +185,8 @@ func TestStreamAgreesWithRecorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp2.Body.Close()
-	if evs := readEvents(t, bufio.NewReader(resp2.Body), 5); len(evs) != 3 || evs[2].name != "end" {
-		t.Errorf("late page got %d events, want 2 frames and the end", len(evs))
+	if evs := readEvents(t, bufio.NewReader(resp2.Body), 5); len(evs) != 4 || evs[3].name != "end" {
+		t.Errorf("late page got %d events, want 3 frames and the end", len(evs))
 	}
 }
 

@@ -14,6 +14,10 @@ import (
 type Frame struct {
 	// T is the run time at the interval's end, in seconds.
 	T float64 `json:"t"`
+	// Short marks the run's last interval, cut short by its end (under
+	// half a second): its rates and percentiles rest on a sliver, so the
+	// page counts its requests and events but charts nothing of it.
+	Short bool `json:"short,omitempty"`
 	// Requests is the run's requests so far; RPS the interval's rate.
 	Requests int64   `json:"n"`
 	RPS      float64 `json:"rps"`
