@@ -44,3 +44,7 @@ func newHTMLAssets(s *Summary) (htmlAssets, error) {
 		Data:     template.JS(data),      //nolint:gosec // json.Marshal output, HTML-escaped
 	}, nil
 }
+
+// UplotAssets returns the embedded uPlot library and its stylesheet, for
+// another page to serve (the live dashboard).
+func UplotAssets() (js, css string) { return uplotJS, uplotCSS }

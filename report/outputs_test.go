@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentstorm/agentstorm/internal/chromium"
 )
 
 // fullSummary is a summary with budgets (one met, one missed), a failed
@@ -243,37 +245,14 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-// chromium returns the headless browser to render HTML with, or skips the
-// test (failing instead in CI, where .ci/run installs it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (CI=true): .ci/run installs it with apt-get install -y chromium")
-	}
-	t.Skip("chromium is not installed: apt-get install -y chromium to check the HTML report renders")
-	return ""
-}
-
-// chromiumArgs are the flags of every headless Chromium run of the tests.
-func chromiumArgs(t *testing.T) []string {
-	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--hide-scrollbars", "--window-size=1400,3200", "--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0"}
-}
-
 // runChromium runs headless Chromium with args after the common flags and
 // returns its stdout and its log (stderr).
 func runChromium(t *testing.T, args ...string) (out, log string) {
 	t.Helper()
-	bin := chromium(t)
+	bin := chromium.Path(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(chromiumArgs(t), args...)...)
+	cmd := exec.CommandContext(ctx, bin, append(chromium.Args(t), args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -25,6 +25,8 @@ type gameDay struct {
 	admin  *gameday.Admin
 	done   chan struct{}
 	cancel context.CancelFunc
+	// mark, when set, is told of each chaos action (the dashboard's markers).
+	mark func(at time.Duration, text string)
 }
 
 // newGameDay prepares the game day of prof: sup is the bundled target (nil
@@ -56,6 +58,9 @@ func newGameDay(ctx context.Context, prof *profiles.Profile, sup *supervisor.Sup
 			clear = "\r\x1b[K"
 		}
 		out.printf("%sChaos %6.1fs  %s  %s\n", clear, e.At.Seconds(), e.Name, st)
+		if g.mark != nil {
+			g.mark(e.At, "chaos "+e.Name+" "+st)
+		}
 	}
 	return g, nil
 }

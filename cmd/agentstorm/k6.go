@@ -33,6 +33,7 @@ type k6Flags struct {
 	trends             []string
 	budgets, outs      []string
 	follow, strict     bool
+	dashboard          string
 	idle, window       time.Duration
 	maxSteps           int
 	quiet              bool
@@ -43,6 +44,7 @@ func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'p99 < 100ms', 'name=checkout p99 < 100ms', 'checks >= 99%' or 'dropped_iterations == 0' (repeatable)")
 	addOutFlag(fs, &f.outs, "")
 	fs.BoolVarP(&f.follow, "follow", "f", false, "follow the file while k6 is still writing it (it may not exist yet: start before k6; live line and live budget aborts), until Ctrl-C or --idle-timeout")
+	addDashboardFlag(fs, &f.dashboard)
 	fs.DurationVar(&f.idle, "idle-timeout", 10*time.Second, "with --follow: stop when the file has not grown for this long")
 	fs.StringVar(&f.stepTag, "step-tag", "name", "the tag that names a request's step (k6 sets name to the URL unless the script names the request)")
 	fs.StringVar(&f.regionTag, "region-tag", "", "a tag that names a request's region (default: one region)")
@@ -171,6 +173,11 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 
 	k := &k6Ingest{out: &out, meta: meta, spool: spool, live: k6Live{exprs: bexprs, sources: bsources},
 		showLive: f.follow || input == "-", tty: isTerminal(env.stdout), cancel: cancel}
+	if k.dash, err = startDashboard(context.WithoutCancel(ctx), f.dashboard, nil, &out, env.stderr, "agentstorm k6"); err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm k6: %v\n", err)
+		return exitUsage
+	}
+	defer k.dash.close() // the dashboard serves until the command exits
 	k.in = k6.New(k6.Options{
 		StepTag: f.stepTag, RegionTag: f.regionTag, Trends: f.trends, MaxSteps: f.maxSteps,
 		Window: f.window, Strict: f.strict, OnInterval: k.onInterval,

@@ -10,6 +10,7 @@ import (
 	"github.com/agentstorm/agentstorm/k6"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/budget"
+	"github.com/agentstorm/agentstorm/report/dashboard"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -29,6 +30,7 @@ type k6Ingest struct {
 	tty       bool
 	lastPrint time.Time
 	cancel    context.CancelFunc // stops the read (a live abort)
+	dash      *liveDashboard     // nil without --dashboard
 }
 
 // onInterval is k6.Options.OnInterval.
@@ -51,6 +53,10 @@ func (k *k6Ingest) onInterval(iv *report.Interval) {
 			k.in.Stop()
 			k.cancel()
 		}
+	}
+	if k.dash != nil {
+		// k6 says nothing of connections; its budgets are known only at the end.
+		k.dash.Observe(iv, dashboard.Figures{Elapsed: elapsed, Agents: int64(iv.ActiveAgents), Connections: -1})
 	}
 	if !k.showLive || iv.Duration() < 500*time.Millisecond {
 		return
@@ -120,5 +126,7 @@ func (k *k6Ingest) finish(env *cliEnv, f *k6Flags, outs []finish.Spec, name stri
 		fin.Failed = fmt.Errorf("not judged: %w", err)
 	}
 	fin.Interrupted = interrupted
-	return fin.Finish()
+	code := fin.Finish()
+	k.dash.end(sum, env.stderr, "agentstorm k6")
+	return code
 }

@@ -50,6 +50,7 @@ type runFlags struct {
 	segment     string
 	startAt     string
 	metricsAddr string
+	dashboard   string
 	push        pushFlags
 	env         envVars
 	quiet       bool
@@ -83,6 +84,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringVar(&f.startAt, "start-at", "", "wait until this time (RFC 3339, e.g. 2026-11-26T18:00:00Z) and start the stages from it, so segments on several hosts start together")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as classic and native histograms) at http://ADDR/metrics, e.g. :9464")
 	addPushFlags(fs, &f.push)
+	addDashboardFlag(fs, &f.dashboard)
 	return fs
 }
 
@@ -131,6 +133,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	defer s.stopTarget()
 	defer s.abortHlog()                                    // a log not committed is removed
+	defer s.dash.close()                                   // the dashboard serves until the command exits
 	if code := s.prepare(runCtx, cancel); code != exitOK { // recorder, hlog, observers
 		return code
 	}

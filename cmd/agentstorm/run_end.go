@@ -61,7 +61,13 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 		Workers: n, Start: s.start, Planned: prof.Workload.Duration(),
 		Steps: s.rec.Steps(), Regions: s.rec.Regions(), Dir: dir, FailOnLoss: f.failOnLoss,
 		OnInterval: s.cfg.OnInterval,
-		OnLoss:     func(l fleet.Loss) { s.out.printf("\nWorker lost: %s\n", l) },
+		OnLoss: func(l fleet.Loss) {
+			s.out.printf("\nWorker lost: %s\n", l)
+			s.lostLive++
+			if s.dash != nil {
+				s.dash.Mark(l.At, fmt.Sprintf("worker %d lost: %s", l.Segment.Index, l.Why))
+			}
+		},
 	})
 	sum, st, runErr := c.Run(ctx)
 	if sum == nil {
@@ -124,7 +130,9 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 		sum.Failed = "lost " + strings.Join(s.losses, "; ")
 	}
 	fin.Interrupted = stopped
-	return fin.Finish()
+	code := fin.Finish()
+	s.dash.end(sum, s.env.stderr, "agentstorm run")
+	return code
 }
 
 // footnotes prints, after the summary, the ramp, the connections, the

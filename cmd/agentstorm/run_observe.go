@@ -10,6 +10,7 @@ import (
 	"github.com/agentstorm/agentstorm/metrics"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/budget"
+	"github.com/agentstorm/agentstorm/report/dashboard"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -94,18 +95,36 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 			m.Observe(iv, metrics.Snapshot{Active: st.Active, Connected: st.Connected, Dials: st.Dials, DialErrors: st.DialErrors})
 		})
 	}
+	var err error
+	// The dashboard outlives an abort: it serves until the command exits.
+	if s.dash, err = startDashboard(context.WithoutCancel(ctx), s.f.dashboard, s.budgets, &s.out, env.stderr, "agentstorm run"); err != nil {
+		fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
+		return exitUsage
+	}
+	if s.dash != nil {
+		workers := 0 // one process: no workers' health to show
+		if s.workers > 1 {
+			workers = s.workers
+		}
+		obs.Add(func(iv *report.Interval, st agents.Stats) {
+			s.dash.Observe(iv, dashboard.Figures{Elapsed: st.Elapsed, Agents: st.Active, Connections: st.Connected,
+				Workers: workers, Lost: s.lostLive})
+		})
+	}
 	if s.chaos {
 		desc := s.cfg.BaseURL
 		if desc == "" {
 			desc = describeTarget(prof.Target)
 		}
-		var err error
 		if s.gd, err = newGameDay(ctx, prof, s.sup, desc, s.start, s.rec.Regions(), &s.out, s.tty); err != nil {
 			fmt.Fprintf(env.stderr, "agentstorm run: %v\n", err)
 			return exitFailed
 		}
 		s.notes = append(s.notes, "game day: "+describeChaos(prof.ChaosActions))
 		s.gd.exportChaos(m)
+		if s.dash != nil {
+			s.gd.mark = s.dash.Mark
+		}
 		s.cfg.OnAnswer = s.gd.onAnswer
 		obs.Add(func(iv *report.Interval, _ agents.Stats) { s.gd.tl.Add(iv) })
 	}

@@ -62,11 +62,16 @@ type storm struct {
 	ramp       rampWatch
 	gd         *gameDay
 	stopPush   func() // the metrics' remote write, when pushed
+	dash       *liveDashboard
+	lostLive   int // workers lost so far (told by the merging goroutine, as the intervals)
 }
 
 // newStorm checks the flags, loads the profile, plans the processes and
 // parses the budgets and outputs. A nil storm comes with the exit code.
 func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
+	if fs.NArg() > 0 && fs.Changed("dashboard") && f.dashboard == defaultDashboardAddr && strings.Contains(fs.Arg(0), ":") {
+		return nil, runUsageError(env, fmt.Sprintf("unexpected argument %q: give the dashboard's address with =, as --dashboard=%s", fs.Arg(0), fs.Arg(0)))
+	}
 	if fs.NArg() > 0 {
 		return nil, runUsageError(env, fmt.Sprintf("unexpected argument %q: run takes only flags (did you mean --profile %s?)", fs.Arg(0), fs.Arg(0)))
 	}

@@ -236,6 +236,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"--max-body-size", "12XB"}, "is not a size"},
 		{[]string{"--max-header-size", "0"}, "is not a size"},
 		{[]string{"smoke"}, "unexpected argument"},
+		{[]string{"--dashboard", "127.0.0.1:0"}, "as --dashboard=127.0.0.1:0"},
+		{[]string{"--dashboard=203.0.113.9:1", "--target", "http://127.0.0.1:1"}, "--dashboard: dashboard: listen on 203.0.113.9:1"},
 		{[]string{"--profile", "no-such-builtin"}, "no built-in profile"},
 		{[]string{"--profile", bad}, bad + ":3:"},
 		{[]string{"--source-addr", "not-an-ip", "--target", "http://127.0.0.1:1"}, "--source-addr"},

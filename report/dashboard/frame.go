@@ -1,0 +1,95 @@
+package dashboard
+
+import (
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
+)
+
+// A Frame is one second of the storm as the page receives it (one SSE
+// "frame" event, compact JSON). Latencies are milliseconds.
+type Frame struct {
+	// T is the run time at the interval's end, in seconds.
+	T float64 `json:"t"`
+	// Short marks the run's last interval, cut short by its end (under
+	// half a second): its rates and percentiles rest on a sliver, so the
+	// page counts its requests and events but charts nothing of it.
+	Short bool `json:"short,omitempty"`
+	// Requests is the run's requests so far; RPS the interval's rate.
+	Requests int64   `json:"n"`
+	RPS      float64 `json:"rps"`
+	// Compliance is the share of the interval's answers within 100 ms, and
+	// Overall the share of the run's so far (nil with no answer yet).
+	Compliance *float64 `json:"c"`
+	Overall    *float64 `json:"cAll"`
+	// Errors counts the interval's failed requests by class.
+	Errors map[string]int64 `json:"err,omitempty"`
+	// Agents and Conns are the agents active and connections open.
+	Agents int64  `json:"agents"`
+	Conns  *int64 `json:"conns,omitempty"`
+	// Workers is the worker processes of a storm spread over them (0: one
+	// process), Lost how many of them died so far.
+	Workers int `json:"workers,omitempty"`
+	Lost    int `json:"lost,omitempty"`
+	// Steps has one entry per step with answers in the interval.
+	Steps []StepFrame `json:"steps,omitempty"`
+	// Budgets are every budget judged on this interval.
+	Budgets []budget.State `json:"budgets,omitempty"`
+	// Events are the markers (chaos actions, notes) since the last frame.
+	Events []string `json:"events,omitempty"`
+}
+
+// A StepFrame is one step's latency in an interval: p50 and p99 raw, and
+// corrected for coordinated omission where the closed model has it.
+type StepFrame struct {
+	Name     string   `json:"name"`
+	P50      float64  `json:"p50"`
+	P99      float64  `json:"p99"`
+	P50C     *float64 `json:"p50c,omitempty"`
+	P99C     *float64 `json:"p99c,omitempty"`
+	Requests int64    `json:"n"`
+}
+
+// stepFrames computes each step's percentiles over its regions' cells.
+func stepFrames(iv *report.Interval, raw, corr *hdr.Histogram) []StepFrame {
+	var out []StepFrame
+	for s, name := range iv.Steps {
+		raw.Reset()
+		corr.Reset()
+		var n int64
+		hasCorr := false
+		for i := range iv.Cells {
+			c := &iv.Cells[i]
+			if c.Step != s {
+				continue
+			}
+			n += c.Count()
+			if c.Latency != nil {
+				c.Latency.MergeInto(raw)
+			}
+			if c.Corrected != nil {
+				hasCorr = true
+				c.Corrected.MergeInto(corr)
+			}
+		}
+		if raw.TotalCount() == 0 {
+			continue
+		}
+		f := StepFrame{Name: name, Requests: n,
+			P50: ms(report.ValueAtPercentile(raw, 50)), P99: ms(report.ValueAtPercentile(raw, 99))}
+		if hasCorr && corr.TotalCount() > 0 {
+			p50, p99 := ms(report.ValueAtPercentile(corr, 50)), ms(report.ValueAtPercentile(corr, 99))
+			f.P50C, f.P99C = &p50, &p99
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// ms converts a histogram value (µs) to milliseconds.
+func ms(us int64) float64 {
+	return float64(time.Duration(us)*time.Microsecond) / float64(time.Millisecond)
+}
