@@ -26,7 +26,8 @@ func WriteHgrm(w io.Writer, s *Summary) error {
 // naming the step and which latency figure it is, then Value, Percentile,
 // TotalCount, 1/(1-Percentile) with values in milliseconds, five ticks per
 // half distance, and the Mean/Max/Buckets footer. The judged figure is
-// written (corrected in the closed model when there is a correction).
+// written (Stats.JudgedHistogram: corrected in the closed model, unless
+// the correction is kinder than what was measured).
 // Without latencies it writes only the "#" line, saying so.
 func WriteHgrmStats(w io.Writer, s *Summary, name string, st *Stats) error {
 	bw := bufio.NewWriter(w)
@@ -92,8 +93,10 @@ func WriteHgrmSteps(path string, s *Summary) ([]string, error) {
 // figureName says which latency figure judgedHistogram(st) is.
 func (s *Summary) figureName(st *Stats) string {
 	switch {
-	case st.CorrectedHistogram != nil:
+	case st.CorrectedHistogram != nil && !correctionKinder(st):
 		return "corrected (coordinated omission)"
+	case st.CorrectedHistogram != nil:
+		return "raw (the correction for coordinated omission was kinder)"
 	case s.Model == ModelOpen:
 		return "from intended start"
 	}

@@ -51,3 +51,20 @@ func TestCorrectedNeverKinderThanRaw(t *testing.T) {
 		t.Errorf("JSON compliance is not the raw 0%%:\n%.600s", js.String())
 	}
 }
+
+// TestHgrmNotKinderThanRaw: the .hgrm distribution of a uniformly slow
+// closed-model run is the raw one, said so, not the corrected one whose
+// back-filled values look better than what was measured.
+func TestHgrmNotKinderThanRaw(t *testing.T) {
+	s := uniformlySlow(t)
+	if h := s.Overall.JudgedHistogram(); h != s.Overall.Histogram {
+		t.Fatal("the judged distribution is the kinder corrected one")
+	}
+	var b bytes.Buffer
+	if err := WriteHgrmStats(&b, s, "all", &s.Overall); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "raw (the correction for coordinated omission was kinder) latency") {
+		t.Errorf("hgrm header:\n%.200s", b.String())
+	}
+}

@@ -417,15 +417,24 @@ func (s *Summary) fill(cells []acc) {
 	s.Clamped = s.Overall.Clamped
 }
 
-// JudgedHistogram returns the histogram st is judged by: the corrected
-// one when there is one, else the raw one (a budget also judges the raw
-// one and keeps the less flattering figure).
+// JudgedHistogram returns the one distribution st is judged by: the
+// corrected one when there is one, unless the correction made it look
+// better than measured (a higher share within 100 ms or a lower p99, as
+// for a uniformly slow target), then the raw one. A budget also judges the
+// raw one and keeps the less flattering figure.
 func (st *Stats) JudgedHistogram() *hdr.Histogram { return judgedHistogram(st) }
 
 // judgedHistogram is Stats.JudgedHistogram.
 func judgedHistogram(st *Stats) *hdr.Histogram {
-	if st.CorrectedHistogram != nil {
-		return st.CorrectedHistogram
+	if st.CorrectedHistogram == nil || correctionKinder(st) {
+		return st.Histogram
 	}
-	return st.Histogram
+	return st.CorrectedHistogram
+}
+
+// correctionKinder reports whether st's corrected figure looks better than
+// its raw one.
+func correctionKinder(st *Stats) bool {
+	c, r := st.Corrected, &st.Raw
+	return c != nil && r.Count > 0 && (c.Compliance() > r.Compliance() || c.P99 < r.P99)
 }
