@@ -32,7 +32,7 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Flags: -h, --help this help; -v, --version the version.")
 	fmt.Fprintln(w, "Run 'agentstorm help COMMAND' for the flags of a command and their defaults.")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad profile, 99 budgets not met.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad profile, 99 budgets not met, 105 interrupted.")
 }
 
 // runHelp is `agentstorm help [COMMAND [SUBCOMMAND]]`: the top-level help,

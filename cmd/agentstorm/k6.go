@@ -77,7 +77,8 @@ func printK6Usage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "with --strict the first one stops the ingest: what was read before is still summarised and")
 	fmt.Fprintln(w, "written, and the exit code is 1.")
 	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 1 the input could not be read (or --strict met a bad line),")
-	fmt.Fprintln(w, "2 bad usage or bad budget, 99 a budget was missed.")
+	fmt.Fprintln(w, "or nothing to judge (no request recorded, or a time line broken by points over 24 h off),")
+	fmt.Fprintln(w, "2 bad usage or bad budget, 99 a budget was missed, 105 the ingest was interrupted.")
 }
 
 func k6UsageError(env *cliEnv, msg string) int {

@@ -59,8 +59,9 @@ func printReportUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w)
 	printFlags(w, fs)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 99 a budget missed, 1 a log could not be read or an output")
-	fmt.Fprintln(w, "not be written, 2 bad usage or budget.")
+	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 99 a budget missed, 1 a log could not be read, an output")
+	fmt.Fprintln(w, "not be written or the run failed, 105 the run was interrupted or its log ends without its end")
+	fmt.Fprintln(w, "line (killed), 2 bad usage or budget.")
 }
 
 func reportUsageError(env *cliEnv, msg string) int {

@@ -100,8 +100,10 @@ func printRunUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w)
 	printFlags(w, fs)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 1 the run failed (e.g. the target was unreachable),")
-	fmt.Fprintln(w, "2 bad usage, bad profile or bad budget, 99 a budget was missed.")
+	fmt.Fprintln(w, "Exit codes: 0 ok (every budget met), 1 the run failed (no request answered, the target")
+	fmt.Fprintln(w, "unreachable, a worker lost), 2 bad usage, bad profile, bad budget or an --out path that cannot")
+	fmt.Fprintln(w, "be written, 99 a budget was missed, 105 interrupted (Ctrl-C, SIGTERM). Every output says how")
+	fmt.Fprintln(w, "the run ended (JSON status, a failing JUnit case).")
 }
 
 // runUsageError reports bad usage and returns exit code 2.
