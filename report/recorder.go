@@ -354,6 +354,8 @@ type Interval struct {
 	Connections int64
 	// Redirects is the number of redirects followed in the interval.
 	Redirects int64
+	// Sessions are the session outcomes of the interval, all cells.
+	Sessions Sessions
 }
 
 // CellInterval is one step × region of an Interval.
@@ -378,6 +380,9 @@ type CellInterval struct {
 	Clamped int64
 	// Dropped is the number of dropped sessions.
 	Dropped int64
+	// Sessions are the sessions that ended (and the sales made) in this
+	// cell during the interval (see Sessions for which cell counts what).
+	Sessions Sessions
 }
 
 // Count returns the cell's requests (all outcomes).

@@ -31,6 +31,8 @@ type SeriesPoint struct {
 	Corrected PointLatency
 	// Steps are the interval's figures per step, indexed by step id.
 	Steps []StepPoint
+	// Sessions are the session outcomes of the interval.
+	Sessions Sessions
 }
 
 // PointLatency is the latency figures of one interval.

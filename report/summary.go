@@ -112,6 +112,9 @@ type Stats struct {
 	// CorrectedHistogram is the corrected histogram (µs), nil when
 	// Corrected is nil. Read only.
 	CorrectedHistogram *hdr.Histogram
+	// Sessions are the session outcomes counted in the slice (see Sessions
+	// for which cell counts what).
+	Sessions Sessions
 }
 
 // Summary is the end-of-run (or so-far) report of a Recorder, or of hlogs
