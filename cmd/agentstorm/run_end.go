@@ -139,7 +139,8 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 // failed checks, the notes and where the bundled target keeps its data.
 func (s *storm) footnotes(st agents.Stats, sum *report.Summary) {
 	ramp := ""
-	if at := s.ramp.at(st); s.prof.Workload.Model != profiles.Open && s.peakAgents > 0 {
+	w := s.prof.Workload
+	if at := s.ramp.at(st); (w.Model != profiles.Open || w.TargetsInFlight()) && s.peakAgents > 0 {
 		if at > 0 {
 			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start", commas(s.peakAgents), report.FormatDuration(at.Round(10*time.Millisecond)))
 		} else {
