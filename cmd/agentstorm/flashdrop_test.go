@@ -25,8 +25,10 @@ func TestRunFlashDropScaled(t *testing.T) {
 	if code != exitOK && code != exitBudgetMissed {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "stages (sessions in flight,") {
-		t.Errorf("the banner does not say the levels are sessions in flight:\n%s", out)
+	for _, want := range []string{"stages (sessions in flight,", "Checkout: the bundled target's order queue"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output lacks %q:\n%s", want, out)
+		}
 	}
 	raw, err := os.ReadFile(js)
 	if err != nil {

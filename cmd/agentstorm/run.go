@@ -139,6 +139,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if code := s.prepare(runCtx, cancel); code != exitOK { // recorder, hlog, observers
 		return code
 	}
+	defer s.checkout.close()
 	sum, st, runErr, code := s.run(runCtx)
 	if sum == nil {
 		return code

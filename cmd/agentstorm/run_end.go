@@ -102,6 +102,7 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 	if !s.f.quiet {
 		s.out.printf("\n")
 	}
+	s.checkoutLine = s.checkout.end()
 	sum.Meta = s.meta
 	sum.Series = s.series.Points()
 	sum.Aborted = s.liveFail
@@ -148,6 +149,9 @@ func (s *storm) footnotes(st agents.Stats, sum *report.Summary) {
 		}
 	}
 	printRunFootnotes(&s.out, st, sum.Failures, ramp, s.notes)
+	if s.checkoutLine != "" {
+		s.out.printf("%s\n", s.checkoutLine)
+	}
 	switch {
 	case s.sup == nil:
 	case s.sup.DataKept():
