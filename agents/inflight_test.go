@@ -104,6 +104,9 @@ func runSampled(t *testing.T, p *profiles.Profile, base string, windows [][2]tim
 // delay, sessions that end are replaced, none is dropped while agents
 // suffice, and a falling level ends no session early.
 func TestInFlightTracksLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2.5 s at ~4,000 requests a second: timing under the race detector is not the point")
+	}
 	const delay = 40 * time.Millisecond
 	var served atomic.Int64
 	base := delayServer(t, delay, &served)
