@@ -3,10 +3,11 @@
 # target, as a user runs it:
 #   agentstorm run --profile flash-drop
 # (open model, levels: in_flight: 0 -> 50,000 sessions in flight in 6 s,
-# hold 4 s, -> 2,000 in 10 s, hold 20 s, -> 0 in 5 s; think 200 ms..1 s).
+# hold 4 s, -> 2,000 in 10 s, hold 20 s, -> 0 in 5 s; think 1 s..3 s).
 #
-# While it runs, every 0.5 s: the shards' own order queue depth (their
-# /metrics, summed over shards; max and when). From the run's JSON: sessions
+# While it runs, every 0.5 s: the shards' own order queue depth and open
+# connections (their /metrics, summed over shards; max, and when for the
+# queue). From the run's JSON: sessions
 # dropped (of those due), sessions in flight per second (6 s after the start
 # and the peak), latency per step from the intended start, errors. After it:
 # the share of orders holding pre-ordered units, read from the order stores
@@ -14,18 +15,12 @@
 # RUNS (default 1) repeats the run; COMPARE=1 runs the default (closed)
 # storm at 50,000 agents after each, for what the machine ramps then.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RUNS=${RUNS:-1}
 ARGS=${ARGS:-}    # extra flags for a trial, e.g. ARGS="--agents 300 --duration 4s --ramp 1s" PEAK=300
 PEAK=${PEAK:-50000}
-tmp=$(mktemp -d /tmp/agentstorm-flashdrop.XXXXXX)
-cpid=
-cleanup() {
-  if [ -n "$cpid" ]; then kill "$cpid" 2> /dev/null || true; wait "$cpid" 2> /dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$(dirname "$0")/lib.sh" # bench_init, start_bg (stopped by PID at exit)
+bench_init
+tmp=$TMP
 go build -o "$tmp/agentstorm" ./cmd/agentstorm
 go build -o "$tmp/orderstats" ./bench/orderstats
 
@@ -46,8 +41,8 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" >> 
 for i in $(seq 1 "$RUNS"); do
   load0=$(cut -d' ' -f1-3 /proc/loadavg)
   # shellcheck disable=SC2086
-  "$tmp/agentstorm" run --profile flash-drop --keep-data --out "json=$tmp/$i.json" $ARGS > "$tmp/$i.out" 2> "$tmp/$i.err" &
-  cpid=$!
+  start_bg "$tmp/agentstorm" run --profile flash-drop --keep-data --out "json=$tmp/$i.json" $ARGS > "$tmp/$i.out" 2> "$tmp/$i.err"
+  cpid=$BGPID
   t0=$(date +%s.%N)
   urls=() maxq=0 maxat=0 maxc=0
   while kill -0 "$cpid" 2> /dev/null; do
@@ -65,7 +60,6 @@ for i in $(seq 1 "$RUNS"); do
     sleep 0.5
   done
   wait "$cpid" && rc=0 || rc=$?
-  cpid=
   data=$(grep -o 'data in [^;)]*' "$tmp/$i.out" | head -1 | sed 's/^data in //; s/[. ]*$//' || true)
   orders='{}'
   if [ -n "$data" ] && [ -d "$data" ]; then
