@@ -17,13 +17,24 @@ import (
 // maxAbandonParts is how many step × reason parts the headline names.
 const maxAbandonParts = 4
 
-// writeSessionsHeadline writes the sessions' lines of the text summary:
-// the share of sessions abandoned, by reason and step, the sales made and
-// the sales lost, and with several regions the abandonment per region.
+// writeSessionsHeadline writes SessionLines, one a line.
 func writeSessionsHeadline(w io.Writer, s *Summary) {
+	for _, l := range SessionLines(s) {
+		fmt.Fprintln(w, l)
+	}
+}
+
+// SessionLines returns the sessions' headline of a summary, the lines the
+// text summary leads with (for other writers to say the same): the share
+// of sessions abandoned, by reason and step, the sales made and the sales
+// lost (~: an estimate, as if each abandoned session with a sale ahead had
+// gone on and its sale step answered OK), and with several regions the
+// abandonment per region. It is nil when the run has no session data (a
+// profile without patience and sale steps).
+func SessionLines(s *Summary) []string {
 	o := &s.Overall.Sessions
 	if o.IsZero() {
-		return
+		return nil
 	}
 	ended := o.Ended()
 	var b strings.Builder
@@ -47,7 +58,7 @@ func writeSessionsHeadline(w io.Writer, s *Summary) {
 			}
 		}
 	}
-	fmt.Fprintln(w, b.String())
+	lines := []string{b.String()}
 	if len(s.PerRegion) > 1 && o.AbandonedTotal() > 0 {
 		var parts []string
 		for i := range s.PerRegion {
@@ -56,8 +67,9 @@ func writeSessionsHeadline(w io.Writer, s *Summary) {
 				parts = append(parts, fmt.Sprintf("%s %s of %s", s.PerRegion[i].Name, sharePct(rs.AbandonedTotal(), n), FormatCount(n)))
 			}
 		}
-		fmt.Fprintf(w, "Abandoned by region: %s\n", strings.Join(parts, ", "))
+		lines = append(lines, "Abandoned by region: "+strings.Join(parts, ", "))
 	}
+	return lines
 }
 
 // abandonParts names the largest reasons × steps of abandonment, each as
