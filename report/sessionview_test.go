@@ -1,0 +1,136 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// withSessions gives s (two steps, add_to_cart and checkout, the sale
+// step; two regions) session outcomes per cell, and the steps', regions',
+// run's and seconds' sums of them, as the recorder's aggregation does.
+func withSessions(s *Summary) *Summary {
+	// step × region: add_to_cart @ us-east, @ ap-tokyo, checkout @ us-east, @ ap-tokyo.
+	cells := []Sessions{
+		{Abandoned: [NumAbandonReasons]int64{30, 2, 1}, Lost: 33},
+		{Abandoned: [NumAbandonReasons]int64{90, 0, 4}, Lost: 94},
+		{Completed: 900, Abandoned: [NumAbandonReasons]int64{10, 0, 0}, Sales: 910, SalesValue: 910 * 4999},
+		{Completed: 700, Failed: 6, Abandoned: [NumAbandonReasons]int64{40, 0, 0}, Sales: 740, SalesValue: 740 * 4999},
+	}
+	s.Overall.Sessions = Sessions{}
+	for i := range s.PerStep {
+		s.PerStep[i].Sessions = Sessions{}
+	}
+	for i := range s.PerRegion {
+		s.PerRegion[i].Sessions = Sessions{}
+	}
+	for i := range cells {
+		step, region := i/2, i%2
+		s.Cell(step, region).Sessions = cells[i]
+		s.PerStep[step].Sessions.Add(&cells[i])
+		s.PerRegion[region].Sessions.Add(&cells[i])
+		s.Overall.Sessions.Add(&cells[i])
+	}
+	// The seconds: the last one has most of the abandonment.
+	for i := range s.Series {
+		p := &s.Series[i]
+		p.Sessions = Sessions{Completed: 400, Sales: 412, SalesValue: 412 * 4999, Abandoned: [NumAbandonReasons]int64{10 + 30*int64(i), 0, 0}}
+	}
+	return s
+}
+
+func TestSessionsJSON(t *testing.T) {
+	s := withSessions(fullSummary(t))
+	var j JSONReport
+	if err := json.Unmarshal([]byte(written(t, WriteJSON, s)), &j); err != nil {
+		t.Fatal(err)
+	}
+	o := j.Overall.Sessions
+	if o == nil || o.Ended != 1783 || o.Completed != 1600 || o.Failed != 6 || o.Abandoned != 177 || o.Sales != 1650 ||
+		o.SalesValue != 1650*4999 || o.LostSales != 127 || o.AbandonedBy != (JSONAbandoned{Slow: 170, Error: 2, Timeout: 5}) {
+		t.Fatalf("overall sessions %+v", o)
+	}
+	if o.AbandonedShare != 177.0/1783 {
+		t.Errorf("overall abandoned share %v, want %v", o.AbandonedShare, 177.0/1783)
+	}
+	// A step's share is of the run's sessions (the steps' shares add up to
+	// the run's); a region's and a cell's of the region's.
+	add := j.Steps[0].Sessions
+	if add.Abandoned != 127 || add.AbandonedShare != 127.0/1783 || j.Steps[1].Sessions.AbandonedShare != 50.0/1783 {
+		t.Errorf("step shares %+v %+v", add, j.Steps[1].Sessions)
+	}
+	tokyo := j.Regions[1].Sessions
+	if tokyo.Ended != 840 || tokyo.AbandonedShare != 134.0/840 {
+		t.Errorf("ap-tokyo sessions %+v", tokyo)
+	}
+	for _, c := range j.Cells {
+		if c.Name == "add_to_cart @ ap-tokyo" && (c.Sessions.Abandoned != 94 || c.Sessions.AbandonedShare != 94.0/840) {
+			t.Errorf("cell %+v", c.Sessions)
+		}
+	}
+	if p := j.Series[3].Sessions; p == nil || p.Abandoned != 100 || p.AbandonedShare != 100.0/500 {
+		t.Errorf("last second's sessions %+v", p)
+	}
+}
+
+// A run without sessions writes the JSON it wrote before sessions existed:
+// no "sessions" key anywhere.
+func TestSessionsJSONLeftOutWithoutSessions(t *testing.T) {
+	out := written(t, WriteJSON, fullSummary(t))
+	if strings.Contains(out, "sessions") || strings.Contains(out, "abandoned") {
+		t.Errorf("a run without sessions shows them:\n%s", out[:min(len(out), 2000)])
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, withSessions(fullSummary(t))); err != nil || !strings.Contains(buf.String(), `"lost_sales": 127`) {
+		t.Errorf("sessions missing: %v", err)
+	}
+}
+
+func TestSessionsMarkdownAndJUnit(t *testing.T) {
+	s := withSessions(fullSummary(t))
+	md := written(t, WriteMarkdown, s)
+	for _, want := range []string{
+		"**Sessions: 9.93% abandoned** of 1,783 (slow 170, error 2, timeout 5) · 1,600 completed · 6 failed · 1,650 sales, ~127 lost · sales value 82,483.50",
+		"| step | abandoned | share |",
+		"| add_to_cart | 127 | 7.12% | 120 | 2 | 5 | 0 | 0 | 0 | 127 |",
+		"| checkout | 50 | 2.80% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 |",
+		"| ap-tokyo | 134 | 15.95% | 130 | 0 | 4 | 700 | 6 | 740 | 94 |",
+		"| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if md := written(t, WriteMarkdown, fullSummary(t)); strings.Contains(md, "Sessions") || strings.Contains(md, "abandoned") {
+		t.Errorf("markdown of a run without sessions shows them:\n%s", md)
+	}
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	j, err := ReadJUnit(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]string{}
+	for _, p := range j.Suites[0].Properties {
+		props[p.Name] = p.Value
+	}
+	for k, v := range map[string]string{"sessions": "1783", "sessions_abandoned": "177", "sessions_abandoned_share": "9.93%",
+		"sessions_abandoned_slow": "170", "sessions_abandoned_timeout": "5", "sales": "1650", "lost_sales": "127", "sales_value": "82,483.50"} {
+		if props[k] != v {
+			t.Errorf("junit property %s = %q, want %q", k, props[k], v)
+		}
+	}
+	out := j.Suites[0].SystemOut
+	for _, want := range []string{"sessions: 1,783 ended, 1,600 completed, 177 abandoned (9.93%), 6 failed; 1,650 sales, 127 lost",
+		"abandoned at add_to_cart: 7.12% (127: slow 120, error 2, timeout 5)", "abandoned in ap-tokyo: 15.95% (134: slow 130, timeout 4)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("junit system-out lacks %q:\n%s", want, out)
+		}
+	}
+	if j.Tests != 4 || j.Failures != 2 {
+		t.Errorf("sessions changed the junit cases: %d tests, %d failures", j.Tests, j.Failures)
+	}
+}
