@@ -65,11 +65,11 @@ func abandonReasons(ss *Sessions) string {
 
 // sessionRow is one row of the sessions tables (markdown, HTML).
 type sessionRow struct {
-	Name                                  string
-	Ended, Completed, Failed              string
+	Name                                   string
+	Ended, Completed, Failed               string
 	Abandoned, Share, Slow, Error, Timeout string
-	Sales, Lost, Value                    string
-	Bad                                   bool
+	Sales, Lost, Value                     string
+	Bad                                    bool
 }
 
 // sessionRows returns the rows of the sessions table of rows (the steps or
@@ -107,7 +107,9 @@ func (s *Summary) junitSessionProps() []JUnitProperty {
 		return nil
 	}
 	o := &s.Overall.Sessions
-	n := func(name string, v int64) JUnitProperty { return JUnitProperty{Name: name, Value: strconv.FormatInt(v, 10)} }
+	n := func(name string, v int64) JUnitProperty {
+		return JUnitProperty{Name: name, Value: strconv.FormatInt(v, 10)}
+	}
 	props := []JUnitProperty{n("sessions", o.Ended()), n("sessions_completed", o.Completed), n("sessions_abandoned", o.AbandonedTotal()),
 		{Name: "sessions_abandoned_share", Value: formatErrPct(o.AbandonedTotal(), o.Ended())}}
 	for r, v := range o.Abandoned {
