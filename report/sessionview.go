@@ -69,7 +69,24 @@ type sessionRow struct {
 	Ended, Completed, Failed               string
 	Abandoned, Share, Slow, Error, Timeout string
 	Sales, Lost, Value                     string
-	Bad                                    bool
+	// Bad marks an abandoned share of 1% or more; All the run's row.
+	Bad, All bool
+}
+
+// sessionTable is a sessions table: per step or per region.
+type sessionTable struct {
+	ID, Head string
+	Rows     []sessionRow
+}
+
+// sessionTables returns the sessions tables: per step, and per region
+// when there are several.
+func (s *Summary) sessionTables() []sessionTable {
+	t := []sessionTable{{ID: "steps", Head: "step", Rows: s.sessionRows(s.PerStep)}}
+	if len(s.PerRegion) > 1 {
+		t = append(t, sessionTable{ID: "regions", Head: "region", Rows: s.sessionRows(s.PerRegion)})
+	}
+	return t
 }
 
 // sessionRows returns the rows of the sessions table of rows (the steps or
@@ -91,7 +108,7 @@ func (s *Summary) sessionRows(rows []Stats) []sessionRow {
 			Abandoned: FormatCount(ss.AbandonedTotal()), Share: formatErrPct(ss.AbandonedTotal(), s.sessionBase(st)),
 			Slow: FormatCount(ss.Abandoned[AbandonSlow]), Error: FormatCount(ss.Abandoned[AbandonError]),
 			Timeout: FormatCount(ss.Abandoned[AbandonTimeout]), Sales: FormatCount(ss.Sales), Lost: FormatCount(ss.Lost),
-			Value: "-", Bad: share >= 0.01}
+			Value: "-", Bad: share >= 0.01, All: st == &s.Overall}
 		if s.Overall.Sessions.SalesValue > 0 {
 			r.Value = formatMoney(ss.SalesValue)
 		}
@@ -156,33 +173,33 @@ func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 	if !s.sessionsShown() {
 		return
 	}
-	o := &s.Overall.Sessions
-	fmt.Fprintf(bw, "\n**Sessions: %s abandoned** of %s (%s) · %s completed · %s failed · %s sales, ~%s lost",
-		formatErrPct(o.AbandonedTotal(), o.Ended()), FormatCount(o.Ended()), mdCell(abandonReasonsOrNone(o)),
-		FormatCount(o.Completed), FormatCount(o.Failed), FormatCount(o.Sales), FormatCount(o.Lost))
-	if o.SalesValue > 0 {
-		fmt.Fprintf(bw, " · sales value %s", formatMoney(o.SalesValue))
-	}
-	fmt.Fprintln(bw)
-	for _, g := range []struct {
-		head string
-		rows []Stats
-	}{{"step", s.PerStep}, {"region", s.PerRegion}} {
-		if len(g.rows) < 2 && g.head == "region" {
-			continue
-		}
-		fmt.Fprintf(bw, "\n| %s | abandoned | share | slow | error | timeout | completed | failed | sales | lost |\n", g.head)
+	fmt.Fprintf(bw, "\n**Sessions:** %s\n", mdCell(s.sessionsLine()))
+	for _, t := range s.sessionTables() {
+		fmt.Fprintf(bw, "\n| %s | abandoned | share | slow | error | timeout | completed | failed | sales | lost |\n", t.Head)
 		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-		rows := s.sessionRows(g.rows)
-		for i, r := range rows {
+		for _, r := range t.Rows {
 			name := mdCell(r.Name)
-			if i == len(rows)-1 {
+			if r.All {
 				name = "**all**"
 			}
 			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout,
 				r.Completed, r.Failed, r.Sales, r.Lost)
 		}
 	}
+}
+
+// sessionsLine says the run's session outcomes in a line: "9.93% of 1,783
+// sessions abandoned (slow 170, timeout 5) · 1,600 completed · 6 failed ·
+// 1,650 sales, ~127 lost".
+func (s *Summary) sessionsLine() string {
+	o := &s.Overall.Sessions
+	line := fmt.Sprintf("%s of %s sessions abandoned (%s) · %s completed · %s failed · %s sales, ~%s lost",
+		formatErrPct(o.AbandonedTotal(), o.Ended()), FormatCount(o.Ended()), abandonReasonsOrNone(o),
+		FormatCount(o.Completed), FormatCount(o.Failed), FormatCount(o.Sales), FormatCount(o.Lost))
+	if o.SalesValue > 0 {
+		line += " · sales value " + formatMoney(o.SalesValue)
+	}
+	return line
 }
 
 // abandonReasonsOrNone is abandonReasons, or "none" when no session was

@@ -3,8 +3,11 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"image/color"
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // withSessions gives s (two steps, add_to_cart and checkout, the sale
@@ -91,7 +94,7 @@ func TestSessionsMarkdownAndJUnit(t *testing.T) {
 	s := withSessions(fullSummary(t))
 	md := written(t, WriteMarkdown, s)
 	for _, want := range []string{
-		"**Sessions: 9.93% abandoned** of 1,783 (slow 170, error 2, timeout 5) · 1,600 completed · 6 failed · 1,650 sales, ~127 lost · sales value 82,483.50",
+		"**Sessions:** 9.93% of 1,783 sessions abandoned (slow 170, error 2, timeout 5) · 1,600 completed · 6 failed · 1,650 sales, ~127 lost · sales value 82,483.50",
 		"| step | abandoned | share |",
 		"| add_to_cart | 127 | 7.12% | 120 | 2 | 5 | 0 | 0 | 0 | 127 |",
 		"| checkout | 50 | 2.80% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 |",
@@ -132,5 +135,49 @@ func TestSessionsMarkdownAndJUnit(t *testing.T) {
 	}
 	if j.Tests != 4 || j.Failures != 2 {
 		t.Errorf("sessions changed the junit cases: %d tests, %d failures", j.Tests, j.Failures)
+	}
+}
+
+// The HTML report of a run with sessions: the sessions line and tables,
+// and the abandonment chart beside latency, drawn (with the chaos marks)
+// in Chromium.
+func TestSessionsHTMLRendersInChromium(t *testing.T) {
+	s := withSessions(fullSummary(t))
+	s.Events = []TimelineEvent{{At: 2 * time.Second, Name: "kill_shard shard 1"}}
+	path := writeHTMLFile(t, s)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(data)
+	for _, want := range []string{`<strong>Sessions:</strong> 9.93% of 1,783 sessions abandoned (slow 170, error 2, timeout 5)`,
+		`<table id="sessions-steps">`, `<td>add_to_cart</td><td>127</td><td class="bad">7.12%</td><td>120</td>`,
+		`<table id="sessions-regions">`, `<td>ap-tokyo</td><td>134</td><td class="bad">15.95%</td>`, `<td>82,483.50</td>`,
+		`"abandoned":[2.439,9.091,14.89,20]`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("html lacks %q", want)
+		}
+	}
+	dom, log := renderHTML(t, "file://"+path)
+	// The six charts and the abandonment chart, right after latency.
+	checkRendered(t, dom, log, 7)
+	i, j := strings.Index(dom, `id="chart-latency"`), strings.Index(dom, `id="chart-abandonment"`)
+	if i < 0 || j < i || strings.Contains(dom[i:max(j, i)], `id="chart-throughput"`) {
+		t.Errorf("the abandonment chart is not beside the latency chart (at %d, latency at %d)", j, i)
+	}
+	if !strings.Contains(dom, "Abandoned sessions: share of the sessions ending each second") || !strings.Contains(dom, `class="u-value">20 %<`) {
+		t.Errorf("the abandonment chart's title or its last second's value (20 %%) is missing")
+	}
+	img := screenshot(t, "file://"+path, "report-sessions")
+	if n := countColor(img, color.RGBA{R: 0xc5, G: 0x1b, B: 0x7d}); n < 300 {
+		t.Errorf("screenshot has %d pixels of the abandonment line's magenta: the chart did not draw", n)
+	}
+	// Without sessions there is no such chart, line or table.
+	plain, err := os.ReadFile(writeHTMLFile(t, fullSummary(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), "Sessions:") || strings.Contains(string(plain), `id="sessions-`) || strings.Contains(string(plain), `"abandoned":[`) {
+		t.Errorf("html of a run without sessions shows them")
 	}
 }
