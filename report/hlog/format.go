@@ -134,22 +134,43 @@ type intervalRecord struct {
 }
 
 // rowLen is the length of a cell row: step, region, the outcome counts,
-// under, clamped, dropped. Logs written before the body_too_large and
-// header_too_large classes have rows of oldRowLen, with the first
+// under, clamped, dropped. A cell where sessions ended or sales were made
+// has a row of sessRowLen: the same, then its session counts (completed,
+// failed, abandoned slow, error, timeout, lost, sales, sales value; see
+// sessionNums); cells without are written as before, so logs of runs
+// without sessions are unchanged. Logs written before the body_too_large
+// and header_too_large classes have rows of oldRowLen, with the first
 // oldOutcomes classes.
 const (
 	rowLen      = 2 + report.NumOutcomes + 3
+	sessionNums = 2 + int(report.NumAbandonReasons) + 3
+	sessRowLen  = rowLen + sessionNums
 	oldOutcomes = int(report.OtherError) + 1
 	oldRowLen   = 2 + oldOutcomes + 3
 )
 
 // appendRow appends c's row to an interval record.
 func appendRow(cells [][]int64, c *report.CellInterval) [][]int64 {
-	row := make([]int64, 0, rowLen)
+	row := make([]int64, 0, sessRowLen)
 	row = append(row, int64(c.Step), int64(c.Region))
 	row = append(row, c.Counts[:]...)
 	row = append(row, c.Under, c.Clamped, c.Dropped)
+	if s := &c.Sessions; !s.IsZero() {
+		row = append(row, s.Completed, s.Failed)
+		row = append(row, s.Abandoned[:]...)
+		row = append(row, s.Lost, s.Sales, s.SalesValue)
+	}
 	return append(cells, row)
+}
+
+// rowSessions reads the session counts at the end of a sessRowLen row.
+func rowSessions(nums []int64) report.Sessions {
+	var s report.Sessions
+	s.Completed, s.Failed = nums[0], nums[1]
+	na := int(report.NumAbandonReasons)
+	copy(s.Abandoned[:], nums[2:2+na])
+	s.Lost, s.Sales, s.SalesValue = nums[2+na], nums[3+na], nums[4+na]
+	return s
 }
 
 // addRow checks a cell row (its length, and that its step and region
@@ -159,11 +180,11 @@ func appendRow(cells [][]int64, c *report.CellInterval) [][]int64 {
 func addRow(iv *report.Interval, row []int64) error {
 	n := report.NumOutcomes
 	switch len(row) {
-	case rowLen:
+	case rowLen, sessRowLen:
 	case oldRowLen:
 		n = oldOutcomes
 	default:
-		return fmt.Errorf("interval cell has %d numbers, want %d", len(row), rowLen)
+		return fmt.Errorf("interval cell has %d numbers, want %d (or %d with sessions)", len(row), rowLen, sessRowLen)
 	}
 	c := iv.Cell(int(row[0]), int(row[1]))
 	if c == nil || row[0] < 0 || row[1] < 0 {
@@ -179,6 +200,16 @@ func addRow(iv *report.Interval, row []int64) error {
 	iv.Under += row[2+n]
 	iv.Clamped += row[3+n]
 	iv.Dropped += row[4+n]
+	if len(row) == sessRowLen {
+		s := rowSessions(row[rowLen:])
+		for _, v := range row[rowLen:] {
+			if v < 0 {
+				return fmt.Errorf("interval cell step %d region %d has a negative session count", row[0], row[1])
+			}
+		}
+		c.Sessions.Add(&s)
+		iv.Sessions.Add(&s)
+	}
 	return nil
 }
 

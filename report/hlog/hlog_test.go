@@ -57,6 +57,11 @@ func recordKnown(rec *report.Recorder, sec, offset int) {
 	rec.Record(0, 1, 1, 0, report.ConnRefused, 0)
 	rec.RecordDropped(0, 1)
 	rec.AddConnections(5)
+	// Sessions: every kind of end, in both regions, some lost, and sales.
+	for i := 0; i < 7+sec; i++ {
+		rec.RecordSession(i%2, (i+offset)%2, report.SessionEnd(i%3), report.AbandonReason(i%int(report.NumAbandonReasons)), i%4 == 1)
+		rec.RecordSale(1, i%2, int64(4250+i))
+	}
 }
 
 func sameStats(t *testing.T, what string, a, b *report.Stats) {
@@ -69,6 +74,9 @@ func sameStats(t *testing.T, what string, a, b *report.Stats) {
 	}
 	if (a.Corrected == nil) != (b.Corrected == nil) || (a.Corrected != nil && *a.Corrected != *b.Corrected) {
 		t.Errorf("%s: corrected %+v, want %+v", what, a.Corrected, b.Corrected)
+	}
+	if a.Sessions != b.Sessions {
+		t.Errorf("%s: sessions %+v, want %+v", what, a.Sessions, b.Sessions)
 	}
 }
 
@@ -169,9 +177,22 @@ func TestHlogMergeEqualsOneRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if whole.Overall.Sessions.Ended() == 0 || whole.Overall.Sessions.Lost == 0 || whole.Overall.Sessions.Sales == 0 {
+		t.Fatalf("the storm recorded no sessions: %+v", whole.Overall.Sessions)
+	}
 	sameStats(t, "overall", &got.Overall, &whole.Overall)
 	for i := range whole.PerStep {
 		sameStats(t, whole.PerStep[i].Name, &got.PerStep[i], &whole.PerStep[i])
+	}
+	for i := range whole.Cells {
+		sameStats(t, whole.Cells[i].Name, &got.Cells[i], &whole.Cells[i])
+	}
+	var seriesSessions report.Sessions
+	for i := range got.Series {
+		seriesSessions.Add(&got.Series[i].Sessions)
+	}
+	if seriesSessions != whole.Overall.Sessions {
+		t.Errorf("merged series sessions %+v, want %+v", seriesSessions, whole.Overall.Sessions)
 	}
 	if got.Connections != whole.Connections || got.Elapsed != 3*time.Second {
 		t.Errorf("connections %d (want %d), elapsed %v", got.Connections, whole.Connections, got.Elapsed)
@@ -252,6 +273,9 @@ func TestDecoderIntoRecorder(t *testing.T) {
 		t.Errorf("meta %v end %+v", da.Meta(), da.End())
 	}
 	got := co.Summary(3 * time.Second)
+	if whole.Overall.Sessions.Ended() == 0 || whole.Overall.Sessions.Lost == 0 || whole.Overall.Sessions.Sales == 0 {
+		t.Fatalf("the storm recorded no sessions: %+v", whole.Overall.Sessions)
+	}
 	sameStats(t, "overall", &got.Overall, &whole.Overall)
 	for i := range whole.PerStep {
 		sameStats(t, whole.PerStep[i].Name, &got.PerStep[1-i], &whole.PerStep[i])
@@ -297,6 +321,11 @@ func TestMerge(t *testing.T) {
 	got, _ := ls.Summary()
 	if strings.Join(got.Regions, ",") != "us-east,ap tokyo,eu-west" {
 		t.Errorf("regions %v", got.Regions)
+	}
+	wantSess := whole.Overall.Sessions
+	wantSess.Add(&sumB.Overall.Sessions)
+	if got.Overall.Sessions != wantSess {
+		t.Errorf("merged log's sessions %+v, want %+v", got.Overall.Sessions, wantSess)
 	}
 	if got.Overall.Count != whole.Overall.Count+sumB.Overall.Count || got.Failures[0].Count != 6 {
 		t.Errorf("merged %d requests, want %d + %d; failures %v", got.Overall.Count, whole.Overall.Count, sumB.Overall.Count, got.Failures)
