@@ -45,6 +45,13 @@ func TestK6IngestSessions(t *testing.T) {
 	}
 	check("report of its hlog", readJSONFile[sessionsJSON](t, again))
 
+	// Session budgets judge a k6 run: its one sale, none abandoned.
+	if code, out, errOut := k6It(t, "ingest", k6Fixture, "--sale-step", "checkout", "--budget", "sales >= 1", "--budget", "abandoned < 1%"); code != exitOK {
+		t.Errorf("sales >= 1, abandoned < 1%%: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := k6It(t, "ingest", k6Fixture, "--sale-step", "checkout", "--budget", "sales >= 2"); code != exitBudgetMissed {
+		t.Errorf("sales >= 2 with one sale: exit %d, want %d\n%s", code, exitBudgetMissed, out)
+	}
 	if code, _, errOut := k6It(t, "ingest", k6Fixture, "--order-value", "85"); code != exitUsage {
 		t.Errorf("--order-value without --sale-step: exit %d, want %d\n%s", code, exitUsage, errOut)
 	}
