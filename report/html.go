@@ -47,9 +47,10 @@ type htmlData struct {
 	Failures    []CheckFailure
 	Notes       []string
 	JudgedLabel string
-	// Sessions is the run's session outcomes in a line ("" when the run
-	// ended none); SessionTables their tables per step and per region.
-	Sessions      string
+	// Sessions are the session headline's lines (the text summary's; none
+	// when the run ended no session); SessionTables their tables per step
+	// and per region.
+	Sessions      []string
 	SessionTables []sessionTable
 }
 
@@ -152,7 +153,7 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	}
 	d.Failures = s.Failures
 	if s.sessionsShown() {
-		d.Sessions, d.SessionTables = s.sessionsLine(), s.sessionTables()
+		d.Sessions, d.SessionTables = s.sessionsHeadline(), s.sessionTables()
 	}
 	switch {
 	case s.Model == ModelOpen:
@@ -209,7 +210,7 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 <p class="headline">{{.Headline}}</p>
 <div class="sub">{{.Figure}}</div>
 {{if .Worst}}<p>{{.Worst}}</p>{{end}}
-{{if .Sessions}}<p id="sessions-line"><strong>Sessions:</strong> {{.Sessions}}</p>{{end}}
+{{if .Sessions}}<p id="sessions-line">{{range $i, $l := .Sessions}}{{if $i}}<br>{{$l}}{{else}}<strong>{{$l}}</strong>{{end}}{{end}}</p>{{end}}
 {{if .Verdict}}<p class="verdict {{if .VerdictOK}}ok{{else}}bad{{end}}" id="verdict">{{if .VerdictOK}}✔{{else}}✘{{end}} {{.Verdict}}</p>{{end}}
 {{if .Aborted}}<p class="bad"><strong>Run aborted:</strong> {{.Aborted}}</p>{{end}}
 {{if .Budgets}}

@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -34,21 +35,21 @@ func (s *Summary) abandonedShare(st *Stats) float64 {
 	return shareOf(st.Sessions.AbandonedTotal(), s.sessionBase(st))
 }
 
+// abandonedPct formats n of base as a percentage with two decimals,
+// rounded up as the headline's are, so that a loss never reads smaller
+// than it was (0.001% is "0.01%").
+func abandonedPct(n, base int64) string {
+	if base <= 0 || n <= 0 {
+		return "0.00%"
+	}
+	return strconv.FormatFloat(math.Ceil(10000*float64(n)/float64(base)-1e-9)/100, 'f', 2, 64) + "%"
+}
+
 func shareOf(n, of int64) float64 {
 	if of <= 0 {
 		return 0
 	}
 	return float64(n) / float64(of)
-}
-
-// formatMoney formats an amount in minor units (cents) with thousands
-// separators and two decimals: 123456 -> "1,234.56".
-func formatMoney(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s%s.%02d", sign, FormatCount(cents/100), cents%100)
 }
 
 // abandonReasons formats the abandoned sessions by reason, the reasons
@@ -105,7 +106,7 @@ func (s *Summary) sessionRows(rows []Stats) []sessionRow {
 		}
 		share := s.abandonedShare(st)
 		r := sessionRow{Name: st.Name, Ended: FormatCount(ss.Ended()), Completed: FormatCount(ss.Completed), Failed: FormatCount(ss.Failed),
-			Abandoned: FormatCount(ss.AbandonedTotal()), Share: formatErrPct(ss.AbandonedTotal(), s.sessionBase(st)),
+			Abandoned: FormatCount(ss.AbandonedTotal()), Share: abandonedPct(ss.AbandonedTotal(), s.sessionBase(st)),
 			Slow: FormatCount(ss.Abandoned[AbandonSlow]), Error: FormatCount(ss.Abandoned[AbandonError]),
 			Timeout: FormatCount(ss.Abandoned[AbandonTimeout]), Sales: FormatCount(ss.Sales), Lost: FormatCount(ss.Lost),
 			Value: "-", Bad: share >= 0.01, All: st == &s.Overall}
@@ -128,7 +129,7 @@ func (s *Summary) junitSessionProps() []JUnitProperty {
 		return JUnitProperty{Name: name, Value: strconv.FormatInt(v, 10)}
 	}
 	props := []JUnitProperty{n("sessions", o.Ended()), n("sessions_completed", o.Completed), n("sessions_abandoned", o.AbandonedTotal()),
-		{Name: "sessions_abandoned_share", Value: formatErrPct(o.AbandonedTotal(), o.Ended())}}
+		{Name: "sessions_abandoned_share", Value: abandonedPct(o.AbandonedTotal(), o.Ended())}}
 	for r, v := range o.Abandoned {
 		props = append(props, n("sessions_abandoned_"+AbandonReason(r).String(), v))
 	}
@@ -139,17 +140,18 @@ func (s *Summary) junitSessionProps() []JUnitProperty {
 	return props
 }
 
-// sessionsText returns the session outcomes as plain lines: the run's,
-// then the abandoned sessions per step and per region ("" when the run
-// ended no session). JUnit's system-out carries it.
+// sessionsText returns the session outcomes as plain lines: the
+// headline, the run's counts, then the abandoned sessions per step and per
+// region ("" when the run ended no session). JUnit's system-out carries it.
 func (s *Summary) sessionsText() string {
 	if !s.sessionsShown() {
 		return ""
 	}
 	var b strings.Builder
+	writeSessionsHeadline(&b, s)
 	o := &s.Overall.Sessions
 	fmt.Fprintf(&b, "sessions: %s ended, %s completed, %s abandoned (%s), %s failed; %s sales, %s lost",
-		FormatCount(o.Ended()), FormatCount(o.Completed), FormatCount(o.AbandonedTotal()), formatErrPct(o.AbandonedTotal(), o.Ended()),
+		FormatCount(o.Ended()), FormatCount(o.Completed), FormatCount(o.AbandonedTotal()), abandonedPct(o.AbandonedTotal(), o.Ended()),
 		FormatCount(o.Failed), FormatCount(o.Sales), FormatCount(o.Lost))
 	if o.SalesValue > 0 {
 		fmt.Fprintf(&b, "; sales value %s", formatMoney(o.SalesValue))
@@ -159,7 +161,7 @@ func (s *Summary) sessionsText() string {
 		for i := range group {
 			st := &group[i]
 			if a := st.Sessions.AbandonedTotal(); a > 0 {
-				fmt.Fprintf(&b, "abandoned %s %s: %s (%s: %s)\n", [2]string{"at", "in"}[g], st.Name, formatErrPct(a, s.sessionBase(st)),
+				fmt.Fprintf(&b, "abandoned %s %s: %s (%s: %s)\n", [2]string{"at", "in"}[g], st.Name, abandonedPct(a, s.sessionBase(st)),
 					FormatCount(a), abandonReasons(&st.Sessions))
 			}
 		}
@@ -173,7 +175,11 @@ func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 	if !s.sessionsShown() {
 		return
 	}
-	fmt.Fprintf(bw, "\n**Sessions:** %s\n", mdCell(s.sessionsLine()))
+	h := s.sessionsHeadline()
+	fmt.Fprintf(bw, "\n**%s**\n", mdCell(h[0]))
+	for _, l := range h[1:] {
+		fmt.Fprintf(bw, "\n%s\n", mdCell(l))
+	}
 	for _, t := range s.sessionTables() {
 		fmt.Fprintf(bw, "\n| %s | abandoned | share | slow | error | timeout | completed | failed | sales | lost |\n", t.Head)
 		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -188,25 +194,11 @@ func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 	}
 }
 
-// sessionsLine says the run's session outcomes in a line: "9.93% of 1,783
-// sessions abandoned (slow 170, timeout 5) · 1,600 completed · 6 failed ·
-// 1,650 sales, ~127 lost".
-func (s *Summary) sessionsLine() string {
-	o := &s.Overall.Sessions
-	line := fmt.Sprintf("%s of %s sessions abandoned (%s) · %s completed · %s failed · %s sales, ~%s lost",
-		formatErrPct(o.AbandonedTotal(), o.Ended()), FormatCount(o.Ended()), abandonReasonsOrNone(o),
-		FormatCount(o.Completed), FormatCount(o.Failed), FormatCount(o.Sales), FormatCount(o.Lost))
-	if o.SalesValue > 0 {
-		line += " · sales value " + formatMoney(o.SalesValue)
-	}
-	return line
-}
-
-// abandonReasonsOrNone is abandonReasons, or "none" when no session was
-// abandoned.
-func abandonReasonsOrNone(ss *Sessions) string {
-	if r := abandonReasons(ss); r != "" {
-		return r
-	}
-	return "none"
+// sessionsHeadline returns the text summary's session lines (the
+// headline, and with several regions the abandonment per region), so
+// every output leads with the same words.
+func (s *Summary) sessionsHeadline() []string {
+	var b strings.Builder
+	writeSessionsHeadline(&b, s)
+	return strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 }

@@ -94,18 +94,19 @@ func TestSessionsMarkdownAndJUnit(t *testing.T) {
 	s := withSessions(fullSummary(t))
 	md := written(t, WriteMarkdown, s)
 	for _, want := range []string{
-		"**Sessions:** 9.93% of 1,783 sessions abandoned (slow 170, error 2, timeout 5) · 1,600 completed · 6 failed · 1,650 sales, ~127 lost · sales value 82,483.50",
+		"**Agents skipped you: 10.0% of 1,783 sessions abandoned (slow add_to_cart 6.8%, slow checkout 2.9%, timeout add_to_cart 0.3%, error add_to_cart 0.2%); 1,650 sales completed (82,483.50), ~127 lost (~6,348.73 at the average sale)**",
+		"\nAbandoned by region: us-east 4.6% of 943, ap-tokyo 16.0% of 840\n",
 		"| step | abandoned | share |",
-		"| add_to_cart | 127 | 7.12% | 120 | 2 | 5 | 0 | 0 | 0 | 127 |",
-		"| checkout | 50 | 2.80% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 |",
-		"| ap-tokyo | 134 | 15.95% | 130 | 0 | 4 | 700 | 6 | 740 | 94 |",
+		"| add_to_cart | 127 | 7.13% | 120 | 2 | 5 | 0 | 0 | 0 | 127 |",
+		"| checkout | 50 | 2.81% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 |",
+		"| ap-tokyo | 134 | 15.96% | 130 | 0 | 4 | 700 | 6 | 740 | 94 |",
 		"| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	if md := written(t, WriteMarkdown, fullSummary(t)); strings.Contains(md, "Sessions") || strings.Contains(md, "abandoned") {
+	if md := written(t, WriteMarkdown, fullSummary(t)); strings.Contains(md, "skipped") || strings.Contains(md, "abandoned") {
 		t.Errorf("markdown of a run without sessions shows them:\n%s", md)
 	}
 	var buf bytes.Buffer
@@ -127,8 +128,8 @@ func TestSessionsMarkdownAndJUnit(t *testing.T) {
 		}
 	}
 	out := j.Suites[0].SystemOut
-	for _, want := range []string{"sessions: 1,783 ended, 1,600 completed, 177 abandoned (9.93%), 6 failed; 1,650 sales, 127 lost",
-		"abandoned at add_to_cart: 7.12% (127: slow 120, error 2, timeout 5)", "abandoned in ap-tokyo: 15.95% (134: slow 130, timeout 4)"} {
+	for _, want := range []string{"Agents skipped you: 10.0% of 1,783 sessions abandoned", "sessions: 1,783 ended, 1,600 completed, 177 abandoned (9.93%), 6 failed; 1,650 sales, 127 lost",
+		"abandoned at add_to_cart: 7.13% (127: slow 120, error 2, timeout 5)", "abandoned in ap-tokyo: 15.96% (134: slow 130, timeout 4)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("junit system-out lacks %q:\n%s", want, out)
 		}
@@ -150,9 +151,10 @@ func TestSessionsHTMLRendersInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(data)
-	for _, want := range []string{`<strong>Sessions:</strong> 9.93% of 1,783 sessions abandoned (slow 170, error 2, timeout 5)`,
-		`<table id="sessions-steps">`, `<td>add_to_cart</td><td>127</td><td class="bad">7.12%</td><td>120</td>`,
-		`<table id="sessions-regions">`, `<td>ap-tokyo</td><td>134</td><td class="bad">15.95%</td>`, `<td>82,483.50</td>`,
+	for _, want := range []string{`<p id="sessions-line"><strong>Agents skipped you: 10.0% of 1,783 sessions abandoned (slow add_to_cart 6.8%`,
+		`<br>Abandoned by region: us-east 4.6% of 943, ap-tokyo 16.0% of 840</p>`,
+		`<table id="sessions-steps">`, `<td>add_to_cart</td><td>127</td><td class="bad">7.13%</td><td>120</td>`,
+		`<table id="sessions-regions">`, `<td>ap-tokyo</td><td>134</td><td class="bad">15.96%</td>`, `<td>82,483.50</td>`,
 		`"abandoned":[2.439,9.091,14.89,20]`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("html lacks %q", want)
@@ -177,7 +179,7 @@ func TestSessionsHTMLRendersInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(plain), "Sessions:") || strings.Contains(string(plain), `id="sessions-`) || strings.Contains(string(plain), `"abandoned":[`) {
+	if strings.Contains(string(plain), "sessions-line") || strings.Contains(string(plain), `id="sessions-`) || strings.Contains(string(plain), `"abandoned":[`) {
 		t.Errorf("html of a run without sessions shows them")
 	}
 }

@@ -84,7 +84,7 @@ flows:
 		}
 		return string(b)
 	}
-	if md := read("run.md"); !strings.Contains(md, "**Sessions:** 100.00% of "+commas(int(o.Ended))+" sessions abandoned (slow "+commas(int(o.Abandoned))+")") ||
+	if md := read("run.md"); !strings.Contains(md, "**Agents skipped you: 100.0% of "+commas(int(o.Ended))+" sessions abandoned (slow add_to_cart 100.0%)") ||
 		!strings.Contains(md, "| add_to_cart | "+commas(int(o.Abandoned))+" | 100.00% | "+commas(int(o.Abandoned))+" | 0 | 0 |") {
 		t.Errorf("markdown:\n%s", md)
 	}
