@@ -67,7 +67,7 @@ func abandonReasons(ss *Sessions) string {
 // sessionRow is one row of the sessions tables (markdown, HTML).
 type sessionRow struct {
 	Name                                   string
-	Ended, Completed, Failed               string
+	Completed, Failed                      string
 	Abandoned, Share, Slow, Error, Timeout string
 	Sales, Lost, Value                     string
 	// Bad marks an abandoned share of 1% or more; All the run's row.
@@ -105,7 +105,7 @@ func (s *Summary) sessionRows(rows []Stats) []sessionRow {
 			continue
 		}
 		share := s.abandonedShare(st)
-		r := sessionRow{Name: st.Name, Ended: FormatCount(ss.Ended()), Completed: FormatCount(ss.Completed), Failed: FormatCount(ss.Failed),
+		r := sessionRow{Name: st.Name, Completed: FormatCount(ss.Completed), Failed: FormatCount(ss.Failed),
 			Abandoned: FormatCount(ss.AbandonedTotal()), Share: abandonedPct(ss.AbandonedTotal(), s.sessionBase(st)),
 			Slow: FormatCount(ss.Abandoned[AbandonSlow]), Error: FormatCount(ss.Abandoned[AbandonError]),
 			Timeout: FormatCount(ss.Abandoned[AbandonTimeout]), Sales: FormatCount(ss.Sales), Lost: FormatCount(ss.Lost),
