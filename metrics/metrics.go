@@ -45,8 +45,8 @@
 //
 //	sum(rate(agentstorm_sessions_total{outcome="abandoned"}[1m])) / sum(rate(agentstorm_sessions_total[1m]))
 //
-// These series appear with a cell's first session or sale, so a storm
-// without sessions exports what it always did.
+// Each of these series appears with its first count, so a storm without
+// sessions exports what it always did.
 //
 // deploy/k8s/grafana-dashboard.json is a dashboard of these metrics for a
 // live storm; its queries are tested against what this package exports.

@@ -27,44 +27,40 @@ func newSessionVecs(cl prometheus.Labels) sessionVecs {
 	}
 }
 
-// cellSessions are one step × region's session counters.
+// cellSessions are one step × region's session counters, each made at
+// its first count (a storm whose agents never give up on an error has no
+// series of that reason).
 type cellSessions struct {
+	step, region       string
 	completed, failed  prometheus.Counter
 	abandoned          [report.NumAbandonReasons]prometheus.Counter
 	sales, value, lost prometheus.Counter
 }
 
-// observeSessions adds cell c's (index i) session outcomes, making its
-// series at its first session or sale.
+// observeSessions adds cell c's (index i) session outcomes.
 func (m *Metrics) observeSessions(i int, c *report.CellInterval) {
 	cs := m.cellSessions[i]
 	if cs == nil {
-		step, region := m.steps[c.Step], m.regions[c.Region]
-		v := &m.sessions
-		cs = &cellSessions{
-			completed: v.ended.WithLabelValues(step, region, "completed", ""),
-			failed:    v.ended.WithLabelValues(step, region, "failed", ""),
-			sales:     v.sales.WithLabelValues(step, region),
-			value:     v.value.WithLabelValues(step, region),
-			lost:      v.lost.WithLabelValues(step, region),
-		}
-		for r := range cs.abandoned {
-			cs.abandoned[r] = v.ended.WithLabelValues(step, region, "abandoned", report.AbandonReason(r).String())
-		}
+		cs = &cellSessions{step: m.steps[c.Step], region: m.regions[c.Region]}
 		m.cellSessions[i] = cs
 	}
-	ss := &c.Sessions
-	add := func(ctr prometheus.Counter, n int64) {
-		if n > 0 {
-			ctr.Add(float64(n))
+	v := &m.sessions
+	add := func(ctr *prometheus.Counter, n int64, vec *prometheus.CounterVec, extra ...string) {
+		if n <= 0 {
+			return
 		}
+		if *ctr == nil {
+			*ctr = vec.WithLabelValues(append([]string{cs.step, cs.region}, extra...)...)
+		}
+		(*ctr).Add(float64(n))
 	}
-	add(cs.completed, ss.Completed)
-	add(cs.failed, ss.Failed)
+	ss := &c.Sessions
+	add(&cs.completed, ss.Completed, v.ended, "completed", "")
+	add(&cs.failed, ss.Failed, v.ended, "failed", "")
 	for r, n := range ss.Abandoned {
-		add(cs.abandoned[r], n)
+		add(&cs.abandoned[r], n, v.ended, "abandoned", report.AbandonReason(r).String())
 	}
-	add(cs.sales, ss.Sales)
-	add(cs.value, ss.SalesValue)
-	add(cs.lost, ss.Lost)
+	add(&cs.sales, ss.Sales, v.sales)
+	add(&cs.value, ss.SalesValue, v.value)
+	add(&cs.lost, ss.Lost, v.lost)
 }
