@@ -9,19 +9,19 @@ import (
 // session is an agent's patience and session outcome state, for profiles
 // whose sessions are judged (profiles.Profile.TracksSessions: a patience
 // or a sale step somewhere). Other agents have none (agent.ses is nil), so
-// a profile without patience and sales pays one nil check per answer.
+// a profile without patience and sales pays a nil check at a session's
+// start, a step's entry, an attempt's start and an answer, nothing more.
 type session struct {
 	// The session's patience, drawn at its start from the flow's (or the
 	// profile's): sessOn says there is one.
-	sessWait         time.Duration
-	sessOn, sessOnEr bool
+	sessWait          time.Duration
+	sessOn, sessOnErr bool
 	// The current step's patience: the step's own (drawn when it is
 	// entered) or the session's.
 	wait      time.Duration
 	on, onErr bool
 	execFrom  time.Time // the current execution's first attempt's latency start
 	sold      bool      // a sale step of this session was answered OK
-
 }
 
 // sessionBegun draws the session's patience (flow's or profile's) at its
@@ -30,7 +30,7 @@ func (a *agent) sessionBegun() {
 	ss := a.ses
 	*ss = session{}
 	if p := a.flow.Patience; p != nil {
-		ss.sessWait, ss.sessOn, ss.sessOnEr = p.Draw(a.rng), true, p.OnError
+		ss.sessWait, ss.sessOn, ss.sessOnErr = p.Draw(a.rng), true, p.OnError
 	}
 }
 
@@ -45,7 +45,7 @@ func (a *agent) stepEntered() {
 		}
 		return
 	}
-	ss.wait, ss.on, ss.onErr = ss.sessWait, ss.sessOn, ss.sessOnEr
+	ss.wait, ss.on, ss.onErr = ss.sessWait, ss.sessOn, ss.sessOnErr
 }
 
 // judge decides, after an attempt's answer was recorded, whether the agent

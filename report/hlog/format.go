@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -190,6 +191,9 @@ func addRow(iv *report.Interval, row []int64) error {
 	if c == nil || row[0] < 0 || row[1] < 0 {
 		return fmt.Errorf("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
 	}
+	if len(row) == sessRowLen && slices.ContainsFunc(row[rowLen:], func(v int64) bool { return v < 0 }) {
+		return fmt.Errorf("interval cell step %d region %d has a negative session count", row[0], row[1])
+	}
 	for k := 0; k < n; k++ {
 		c.Counts[k] += row[2+k]
 		iv.Counts[k] += row[2+k]
@@ -202,11 +206,6 @@ func addRow(iv *report.Interval, row []int64) error {
 	iv.Dropped += row[4+n]
 	if len(row) == sessRowLen {
 		s := rowSessions(row[rowLen:])
-		for _, v := range row[rowLen:] {
-			if v < 0 {
-				return fmt.Errorf("interval cell step %d region %d has a negative session count", row[0], row[1])
-			}
-		}
 		c.Sessions.Add(&s)
 		iv.Sessions.Add(&s)
 	}
