@@ -17,8 +17,8 @@ type PhaseSessions struct {
 	// AbandonedPct is Abandoned / Ended in percent (0 when none ended).
 	AbandonedPct float64 `json:"abandoned_pct"`
 	Sales        int64   `json:"sales"`
-	// LostSales are the abandoned sessions that had not reached their sale
-	// step.
+	// LostSales are the abandoned sessions that had not made their sale
+	// (its step still ahead, or answered later than their patience).
 	LostSales int64 `json:"lost_sales"`
 }
 

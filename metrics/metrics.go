@@ -41,7 +41,7 @@
 // the sale steps answered OK, agentstorm_sales_value_total{step,region}
 // their value in the profile's minor currency unit (cents), and
 // agentstorm_lost_sales_total{step,region} the abandoned sessions that had
-// not reached their sale step. The abandoned share of the sessions is
+// not made their sale. The abandoned share of the sessions is
 //
 //	sum(rate(agentstorm_sessions_total{outcome="abandoned"}[1m])) / sum(rate(agentstorm_sessions_total[1m]))
 //

@@ -23,7 +23,7 @@ func newSessionVecs(cl prometheus.Labels) sessionVecs {
 		sales: vec("agentstorm_sales_total", "Sale steps answered OK."),
 		value: vec("agentstorm_sales_value_total", "Value of the sales, in the profile's minor currency unit (cents)."),
 		lost: vec("agentstorm_lost_sales_total",
-			"Abandoned sessions that had not reached their flow's sale step: sales the abandonment cost."),
+			"Abandoned sessions that had not made their sale (its step still ahead, or answered later than their patience): sales the abandonment cost."),
 	}
 }
 

@@ -100,8 +100,8 @@ type JSONSessions struct {
 	// profile's minor currency unit (cents; 0 without values).
 	Sales      int64 `json:"sales"`
 	SalesValue int64 `json:"sales_value"`
-	// LostSales are the abandoned sessions that had not reached their
-	// flow's sale step yet.
+	// LostSales are the abandoned sessions that had not made their sale
+	// (the sale step still ahead, or answered later than the patience).
 	LostSales int64 `json:"lost_sales"`
 }
 
