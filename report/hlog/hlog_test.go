@@ -524,3 +524,33 @@ func latencies(iv *report.Interval) int64 {
 	}
 	return n
 }
+
+// TestHlogSessionRows: a cell row without session counts (every log
+// written before them, and cells of runs without sessions) reads as no
+// sessions; a row with them adds them; a negative count is refused.
+func TestHlogSessionRows(t *testing.T) {
+	zeros := func(n int) string { return strings.TrimSuffix(strings.Repeat("0,", n), ",") }
+	meta := `#agentstorm-meta {"agentstorm_hlog":1,"model":"open","start_ms":1700000000000,"steps":["cart"],"regions":["eu"]}` + "\n"
+	row := func(extra string) string {
+		return meta + `#agentstorm-interval {"start":0,"end":1,"active":1,"connections":0,"cells":[[0,0,3,` + zeros(report.NumOutcomes-1+3) + extra + `]],"hists":0}` + "\n"
+	}
+	read := func(data string) (*report.Summary, error) {
+		ls := NewSet()
+		if err := ls.Read("s.hlog", strings.NewReader(data)); err != nil {
+			return nil, err
+		}
+		return ls.Summary()
+	}
+	old, err := read(row(""))
+	if err != nil || old.Overall.Count != 3 || !old.Overall.Sessions.IsZero() {
+		t.Fatalf("row without sessions: %v, %+v", err, old)
+	}
+	s, err := read(row(",5,1,2,0,1,3,4,34000"))
+	want := report.Sessions{Completed: 5, Failed: 1, Abandoned: [report.NumAbandonReasons]int64{2, 0, 1}, Lost: 3, Sales: 4, SalesValue: 34000}
+	if err != nil || s.Overall.Sessions != want || s.Series[0].Sessions != want {
+		t.Fatalf("row with sessions: %v, %+v, want %+v", err, s, want)
+	}
+	if _, err := read(row(",5,1,2,0,1,3,-4,34000")); err == nil || !strings.Contains(err.Error(), "negative session count") {
+		t.Errorf("negative session count: %v", err)
+	}
+}
