@@ -3,25 +3,12 @@ package agents
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 )
-
-// delayServer answers every request after delay and counts the requests.
-func delayServer(t *testing.T, delay time.Duration, served *atomic.Int64) string {
-	t.Helper()
-	return serve(t, func(ctx *fasthttp.RequestCtx) {
-		time.Sleep(delay)
-		served.Add(1)
-		ctx.SetBodyString("ok")
-	})
-}
 
 // inFlightSampler samples the swarm's sessions in flight every 5 ms
 // between from and to (since the start).
@@ -108,8 +95,7 @@ func TestInFlightTracksLevel(t *testing.T) {
 		t.Skip("2.5 s at ~4,000 requests a second: timing under the race detector is not the point")
 	}
 	const delay = 40 * time.Millisecond
-	var served atomic.Int64
-	base := delayServer(t, delay, &served)
+	base := delayServer(t, delay, nil)
 	// A session is two requests 40 ms apart plus 40 ms of think: ~120 ms.
 	sum, s := runSampled(t, load(t, `
 target: http://127.0.0.1:1
@@ -172,8 +158,7 @@ flows:
 // sessions it cannot start, once per unit of level, and keeps every agent
 // busy; sessions keep being replaced meanwhile.
 func TestInFlightDropsWhenAgentsShort(t *testing.T) {
-	var served atomic.Int64
-	base := delayServer(t, 50*time.Millisecond, &served)
+	base := delayServer(t, 50*time.Millisecond, nil)
 	sum, s := runSampled(t, loadPing(t, `
   model: open
   levels: in_flight
@@ -195,8 +180,7 @@ func TestInFlightDropsWhenAgentsShort(t *testing.T) {
 // TestInFlightSegmentShare: a segment keeps its Share of the whole storm's
 // level in flight (101 split 51 + 50 over two segments).
 func TestInFlightSegmentShare(t *testing.T) {
-	var served atomic.Int64
-	base := delayServer(t, 30*time.Millisecond, &served)
+	base := delayServer(t, 30*time.Millisecond, nil)
 	for _, tc := range []struct {
 		seg  Segment
 		want int64
