@@ -88,8 +88,8 @@ func shortGameDay(t *testing.T, repl ...string) string {
 // every audit: the schedule ran, the blast radius hit only the killed
 // shard's region, add-to-cart stayed a sale in pre-order mode, every order
 // answered 202 was found and none twice, recovery was measured, exit 0.
-// Its agents give up on an error (patience on_error) and checkout is the
-// sale step: the kill's blast radius in lost sales is the killed region's.
+// Its agents give up on an error (the built-in's patience has on_error)
+// and checkout is the sale step: the kill's blast radius in lost sales is the killed region's.
 func TestGameDayShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 14 s storm")
@@ -100,8 +100,9 @@ func TestGameDayShort(t *testing.T) {
 		"think: exp(500ms)", "think: exp(100ms)",
 		"{at: 30s, action: kill_shard, shard: 1, duration: 15s}", "{at: 2s, action: kill_shard, shard: 1, duration: 3s}",
 		"{at: 65s, action: fail_inventory, duration: 15s}", "{at: 9s, action: fail_inventory, duration: 3s}",
-		"target: bundled\n", "target: bundled\npatience: {wait: 2s, on_error: true}\n",
-		"        timeout: 3s\n", "        timeout: 3s\n        sale: true\n")
+		// Errors, not slowness, on a loaded test machine: the built-in's
+		// 100 ms patience becomes 2 s.
+		"patience: {wait: 100ms, on_error: true}", "patience: {wait: 2s, on_error: true}")
 	jsonPath := filepath.Join(t.TempDir(), "out.json")
 	code, out, errOut := runIt(t, nil, "--profile", prof, "--out", "json="+jsonPath)
 	if code != exitOK {
