@@ -25,7 +25,14 @@ type Config struct {
 	// Command returns the command of worker i: this executable's worker
 	// subcommand with the Args of Worker for segment i of Workers.
 	Command func(i int) *exec.Cmd
-	// Workers is the number of worker processes.
+	// Local, when set, runs segment 0 in this process instead of a worker
+	// process (Worker.Run): it streams the segment to stdout, reports to
+	// stderr and returns the worker's exit code; ctx's end stops it. Every
+	// process costs its runtime and the binary's pages (~20 MB of RSS), so
+	// the coordinator, which must run anyway, holds a segment too.
+	Local func(ctx context.Context, seg agents.Segment, stdout, stderr io.Writer) int
+	// Workers is the number of segments: worker processes, and this one
+	// for segment 0 when Local is set.
 	Workers int
 	// Start is the storm's shared start time.
 	Start time.Time
@@ -112,7 +119,7 @@ func (c *Coordinator) Run(ctx context.Context) (*report.Summary, agents.Stats, e
 		case len(c.losses) == len(c.logs):
 			err = fmt.Errorf("every worker process failed (%s)", c.losses[0].Why)
 		case c.cfg.FailOnLoss && len(c.losses) > 0:
-			err = fmt.Errorf("%d of %d worker processes lost (--fail-on-worker-loss)", len(c.losses), len(c.logs))
+			err = fmt.Errorf("%d of %d segments lost (--fail-on-worker-loss)", len(c.losses), len(c.logs))
 		}
 	}
 	var logs []string
@@ -199,7 +206,13 @@ func (c *Coordinator) run(ctx context.Context) error {
 		ws[i] = st
 		hlogPath := filepath.Join(cfg.Dir, fmt.Sprintf("worker-%d.hlog", i))
 		c.logs = append(c.logs, hlogPath)
-		if err := c.startWorker(i, st, hlogPath, events, &readers); err != nil {
+		start := c.startWorker
+		if i == 0 && cfg.Local != nil {
+			start = func(i int, st *workerState, hlogPath string, events chan<- event, readers *sync.WaitGroup) error {
+				return c.startLocal(ctx, st, hlogPath, events, readers)
+			}
+		}
+		if err := start(i, st, hlogPath, events, &readers); err != nil {
 			st.done, st.lost = true, true
 			lose(Loss{Segment: seg, At: max(time.Since(cfg.Start), 0), Why: err.Error(), Log: st.logPath})
 			continue
@@ -325,6 +338,49 @@ func (c *Coordinator) startWorker(i int, st *workerState, hlogPath string, event
 			ev.err, ev.dead = rerr, true
 		case werr != nil:
 			ev.err, ev.dead = fmt.Errorf("exit: %w", werr), true
+		case !ended:
+			ev.err, ev.dead = errors.New("its stream ended without an end line"), true
+		}
+		events <- ev
+	}()
+	return nil
+}
+
+// startLocal runs segment 0 in this process (Config.Local) and a
+// goroutine reading its stream into hlogPath and events, as startWorker
+// does for a process; ctx's end stops it as SIGTERM stops a worker.
+func (c *Coordinator) startLocal(ctx context.Context, st *workerState, hlogPath string, events chan<- event, readers *sync.WaitGroup) error {
+	logf, err := os.Create(st.logPath)
+	if err != nil {
+		return fmt.Errorf("create its log: %w", err)
+	}
+	hf, err := os.Create(hlogPath)
+	if err != nil {
+		logf.Close()
+		return fmt.Errorf("create its hlog: %w", err)
+	}
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- c.cfg.Local(ctx, st.seg, pw, logf)
+		_ = pw.Close()
+	}()
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		_, ended, rerr := c.readStream(pr, hf, func(iv *report.Interval, s Stats) { events <- event{w: 0, iv: iv, stats: s} })
+		if rerr != nil {
+			_ = pr.CloseWithError(rerr) // the segment's next write fails: it ends
+		}
+		exit := <-code
+		_ = hf.Close()
+		_ = logf.Close()
+		ev := event{w: 0}
+		switch {
+		case rerr != nil:
+			ev.err, ev.dead = rerr, true
+		case exit != exitOK:
+			ev.err, ev.dead = fmt.Errorf("exit status %d", exit), true
 		case !ended:
 			ev.err, ev.dead = errors.New("its stream ended without an end line"), true
 		}

@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,10 +15,11 @@ import (
 	"github.com/agentstorm/agentstorm/report"
 )
 
-// coordTest runs a storm of n worker processes (this test binary re-run as
-// a worker) against a counting loopback server. kill, when >= 0, SIGKILLs
-// that worker after killAfter.
-func coordTest(t *testing.T, n int, args []string, kill int, killAfter time.Duration) (*Coordinator, []*report.Interval, int64, *report.Summary, agents.Stats) {
+// coordTest runs a storm of n segments in worker processes (this test
+// binary re-run as a worker) against a counting loopback server; with
+// local, segment 0 runs in this process (Config.Local) as `agentstorm run`
+// does. kill, when >= 0, SIGKILLs that worker after killAfter.
+func coordTest(t *testing.T, n int, args []string, kill int, killAfter time.Duration, local bool) (*Coordinator, []*report.Interval, int64, *report.Summary, agents.Stats) {
 	t.Helper()
 	t.Setenv(workerEnv, "1")
 	base, served := countingServer(t)
@@ -29,13 +32,15 @@ func coordTest(t *testing.T, n int, args []string, kill int, killAfter time.Dura
 	var mu sync.Mutex
 	cmds := make([]*exec.Cmd, n)
 	var ivs []*report.Interval
-	c := New(Config{
+	argsOf := func(i int) []string {
+		return append([]string{"--segment", agents.Segment{Index: i, Count: n}.String(),
+			"--start-at", start.Format(time.RFC3339Nano), "--profile", prof, "--target", base}, args...)
+	}
+	cfg := Config{
 		Workers: n, Start: start, Planned: 3 * time.Second,
 		Steps: []string{"open_cart"}, Regions: []string{"default"}, Dir: t.TempDir(),
 		Command: func(i int) *exec.Cmd {
-			a := append([]string{"--segment", agents.Segment{Index: i, Count: n}.String(),
-				"--start-at", start.Format(time.RFC3339Nano), "--profile", prof, "--target", base}, args...)
-			c := exec.Command(exe, a...)
+			c := exec.Command(exe, argsOf(i)...)
 			mu.Lock()
 			cmds[i] = c
 			mu.Unlock()
@@ -46,7 +51,16 @@ func coordTest(t *testing.T, n int, args []string, kill int, killAfter time.Dura
 			c.All = nil
 			ivs = append(ivs, &c)
 		},
-	})
+	}
+	if local {
+		cfg.Local = func(ctx context.Context, seg agents.Segment, stdout, stderr io.Writer) int {
+			if seg.Index != 0 {
+				t.Errorf("local segment %s, want 0", seg)
+			}
+			return RunWorkerMain(ctx, argsOf(seg.Index), stdout, stderr)
+		}
+	}
+	c := New(cfg)
 	if kill >= 0 {
 		time.AfterFunc(time.Until(start.Add(killAfter)), func() {
 			mu.Lock()
@@ -63,11 +77,17 @@ func coordTest(t *testing.T, n int, args []string, kill int, killAfter time.Dura
 	return c, ivs, served.Load(), sum, st
 }
 
-// TestCoordinatorMergesWorkers runs 3 workers of a 7-agent storm and checks
-// the merged live intervals, the merged logs and the target's own count
-// agree exactly.
+// TestCoordinatorMergesWorkers runs 3 segments of a 7-agent storm, in 3
+// workers and in this process and 2 workers, and checks the merged live
+// intervals, the merged logs and the target's own count agree exactly.
 func TestCoordinatorMergesWorkers(t *testing.T) {
-	c, ivs, served, sum, st := coordTest(t, 3, []string{"--agents", "7", "--duration", "2500ms", "--ramp", "0s"}, -1, 0)
+	for _, local := range []bool{false, true} {
+		t.Run(fmt.Sprintf("local=%v", local), func(t *testing.T) { testCoordinatorMerges(t, local) })
+	}
+}
+
+func testCoordinatorMerges(t *testing.T, local bool) {
+	c, ivs, served, sum, st := coordTest(t, 3, []string{"--agents", "7", "--duration", "2500ms", "--ramp", "0s"}, -1, 0, local)
 	if len(c.Losses()) != 0 || c.Started() != 3 {
 		t.Fatalf("started %d, losses %v", c.Started(), c.Losses())
 	}
@@ -89,11 +109,11 @@ func TestCoordinatorMergesWorkers(t *testing.T) {
 	}
 }
 
-// TestCoordinatorWorkerLoss kills one of two workers mid-run: the loss is
-// reported, the other worker runs to the end, and what the dead one had
-// streamed is kept.
+// TestCoordinatorWorkerLoss kills the worker process of one of two
+// segments mid-run: the loss is reported, the other segment (run in this
+// process) runs to the end, and what the dead one had streamed is kept.
 func TestCoordinatorWorkerLoss(t *testing.T) {
-	c, ivs, _, sum, _ := coordTest(t, 2, []string{"--agents", "4", "--duration", "3s", "--ramp", "0s"}, 1, 1500*time.Millisecond)
+	c, ivs, _, sum, _ := coordTest(t, 2, []string{"--agents", "4", "--duration", "3s", "--ramp", "0s"}, 1, 1500*time.Millisecond, true)
 	losses := c.Losses()
 	if len(losses) != 1 || losses[0].Segment.Index != 1 {
 		t.Fatalf("losses %v, want worker 1", losses)

@@ -208,15 +208,25 @@ func ParseRegionURLs(list []string) (map[string][]string, error) {
 // usage.
 func RunWorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	w, err := parseWorker(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "agentstorm worker: %s\n", err)
+		return exitUsage
+	}
+	// The run passes its --env values in the environment, not the command line.
+	return w.Run(ctx, os.LookupEnv, stdout, stderr)
+}
+
+// Run runs w's segment in this process, as RunWorkerMain does, and streams
+// it to stdout; lookup gives the profile's ${NAME} variables. It returns
+// the exit code as RunWorkerMain does. It sets the process's garbage
+// collection for a swarm while it runs (see setWorkerGC) unless GOGC is
+// set.
+func (w Worker) Run(ctx context.Context, lookup profiles.Lookup, stdout, stderr io.Writer) int {
 	usage := func(msg string) int {
 		fmt.Fprintf(stderr, "agentstorm worker: %s\n", msg)
 		return exitUsage
 	}
-	if err != nil {
-		return usage(err.Error())
-	}
-	// The run passes its --env values in the environment, not the command line.
-	prof, err := profiles.Named(w.Profile, os.LookupEnv)
+	prof, err := profiles.Named(w.Profile, lookup)
 	if err != nil {
 		return usage(fmt.Sprintf("profile %s: %v", w.Profile, err))
 	}
@@ -226,6 +236,12 @@ func RunWorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	capacity, _ := Capacity()
 	var afterRamp func(agents.Stats)
 	if os.Getenv("GOGC") == "" {
+		// Given back at the end: the coordinator runs a segment too.
+		pct, limit := debug.SetGCPercent(-1), debug.SetMemoryLimit(-1)
+		defer func() {
+			debug.SetGCPercent(pct)
+			debug.SetMemoryLimit(limit)
+		}()
 		afterRamp = setWorkerGC(prof.Workload.Model == profiles.Closed || prof.Workload.TargetsInFlight(), capacity, w.Start.Add(peakAt(prof.Workload)+time.Second))
 	}
 	cfg := agents.Config{Seed: w.Seed, Timeout: w.Timeout, Insecure: w.Insecure, TLS: w.TLS, MaxAgents: capacity,

@@ -117,7 +117,8 @@ func TestSegmentsMergeToOneStorm(t *testing.T) {
 }
 
 // TestRunWithWorkers runs `agentstorm run --workers 2` end to end: two
-// worker processes, one live line, one summary, one JSON output, exit 0.
+// segments (one in the run's process, one in a worker process), one live
+// line, one summary, one JSON output, exit 0.
 func TestRunWithWorkers(t *testing.T) {
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1")
 	base, served := countingServer(t)
@@ -127,7 +128,7 @@ func TestRunWithWorkers(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"2 worker processes of about 5 agents each", "agentstorm summary", "Connections: 9 dials, 0 failed.", "Ramp: all 9 agents"} {
+	for _, want := range []string{"2 segments of about 5 agents each: 0/2 in this process, 1 worker process for the rest", "agentstorm summary", "Connections: 9 dials, 0 failed.", "Ramp: all 9 agents"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -77,7 +77,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringArrayVar(&f.budgets, "budget", nil, "a budget the run must meet, such as 'add_to_cart p99 < 100ms' or 'errors < 0.1% abort' (repeatable; added to the profile's budgets; see docs/ci.md)")
 	addOutFlag(fs, &f.outs, "hlog is written as the run goes")
 	addQuietFlag(fs, &f.quiet, "nor the banner and the live line; aborts, warnings and errors still print")
-	fs.IntVar(&f.workers, "workers", 0, "worker processes to spread the agents over (default: as many as the open-file limit requires; 1: this process only)")
+	fs.IntVar(&f.workers, "workers", 0, "processes to spread the agents over: this one and N-1 worker processes (default: as many as the open-file limit requires; 1: this process only)")
 	fs.BoolVar(&f.keepData, "keep-data", false, "keep the bundled target's order stores and shard log after the run (removed otherwise, unless a game day's audit names orders in them)")
 	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm (exit 1) when a worker process dies, instead of going on with the rest")
 	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")

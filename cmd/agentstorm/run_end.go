@@ -47,8 +47,12 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 		return nil, agents.Stats{}, nil, exitFailed
 	}
 	n := s.workers
-	printRunBanner(s.chatter(), prof, f, fmt.Sprintf("%d worker processes of about %s agents each (segments 0/%d…%d/%d; their logs in %s)",
-		n, commas((fleet.StormAgents(prof)+n-1)/n), n, n-1, n, dir), s.bundled, s.sup, s.notes)
+	workers := fmt.Sprintf("%d worker processes", n-1)
+	if n == 2 {
+		workers = "1 worker process"
+	}
+	printRunBanner(s.chatter(), prof, f, fmt.Sprintf("%d segments of about %s agents each: 0/%d in this process, %s for the rest (logs in %s)",
+		n, commas((fleet.StormAgents(prof)+n-1)/n), n, workers, dir), s.bundled, s.sup, s.notes)
 	s.lastPrint = time.Now()
 	w := fleet.Worker{Start: s.start, Profile: f.profile, Seed: f.seed, Overrides: f.overrides(s.fs), Timeout: f.timeout,
 		Insecure: f.insecure, TLS: f.tls, MaxBodySize: int(f.maxBody), MaxHeaderSize: int(f.maxHeader), SourceAddrs: f.sourceAddrs, Target: s.cfg.BaseURL, RegionURLs: s.cfg.RegionURLs}
@@ -57,6 +61,11 @@ func (s *storm) run(ctx context.Context) (*report.Summary, agents.Stats, error, 
 			w := w
 			w.Segment = agents.Segment{Index: i, Count: n}
 			return f.env.passTo(exec.Command(exe, append([]string{"worker"}, w.Args()...)...))
+		},
+		Local: func(ctx context.Context, seg agents.Segment, stdout, stderr io.Writer) int {
+			w := w
+			w.Segment = seg
+			return w.Run(ctx, f.env.lookup, stdout, stderr)
 		},
 		Workers: n, Start: s.start, Planned: prof.Workload.Duration(),
 		Steps: s.rec.Steps(), Regions: s.rec.Regions(), Dir: dir, FailOnLoss: f.failOnLoss,
