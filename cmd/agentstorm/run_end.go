@@ -152,7 +152,11 @@ func (s *storm) footnotes(st agents.Stats, sum *report.Summary) {
 	w := s.prof.Workload
 	if at := s.ramp.at(st); (w.Model != profiles.Open || w.TargetsInFlight()) && s.peakAgents > 0 {
 		if at > 0 {
-			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start", commas(s.peakAgents), report.FormatDuration(at.Round(10*time.Millisecond)))
+			unit := 10 * time.Millisecond
+			if at < time.Second { // a ramp of none: 3 ms, not 0 µs
+				unit = time.Millisecond / 10
+			}
+			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start", commas(s.peakAgents), report.FormatDuration(at.Round(unit)))
 		} else {
 			ramp = fmt.Sprintf("at most %s of the peak's %s agents were connected at once", commas(int(s.ramp.maxConnected)), commas(s.peakAgents))
 		}
