@@ -290,9 +290,66 @@ func (c *Coordinator) run(ctx context.Context) error {
 	}
 }
 
-// startWorker starts worker i and a goroutine reading its stream into
-// hlogPath and events.
+// startWorker starts worker i as a process (Config.Command) and a
+// goroutine reading its stream into hlogPath and events.
 func (c *Coordinator) startWorker(i int, st *workerState, hlogPath string, events chan<- event, readers *sync.WaitGroup) error {
+	return c.startSegment(i, st, hlogPath, events, readers, func(logf *os.File) (io.Reader, func(error) error, error) {
+		cmd := c.cfg.Command(i)
+		cmd.Stderr = logf
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		// A coordinator that dies takes its workers with it.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, nil, fmt.Errorf("start worker %d: %w", i, err)
+		}
+		st.cmd = cmd
+		return out, func(readErr error) error {
+			if readErr != nil {
+				_ = cmd.Process.Kill()
+				_, _ = io.Copy(io.Discard, out)
+			}
+			if err := cmd.Wait(); err != nil {
+				return fmt.Errorf("exit: %w", err)
+			}
+			return nil
+		}, nil
+	})
+}
+
+// startLocal runs segment 0 in this process (Config.Local), as startWorker
+// does in a process; ctx's end stops it as SIGTERM stops a worker.
+func (c *Coordinator) startLocal(ctx context.Context, st *workerState, hlogPath string, events chan<- event, readers *sync.WaitGroup) error {
+	return c.startSegment(0, st, hlogPath, events, readers, func(logf *os.File) (io.Reader, func(error) error, error) {
+		pr, pw := io.Pipe()
+		code := make(chan int, 1)
+		go func() {
+			code <- c.cfg.Local(ctx, st.seg, pw, logf)
+			_ = pw.Close()
+		}()
+		return pr, func(readErr error) error {
+			if readErr != nil {
+				_ = pr.CloseWithError(readErr) // the segment's next write fails: it ends
+			}
+			if exit := <-code; exit != exitOK {
+				return fmt.Errorf("exit status %d", exit)
+			}
+			return nil
+		}, nil
+	})
+}
+
+// startSegment creates segment i's log files, launches it (launch returns
+// its stream and how to wait for its end, told of a stream that could not
+// be read) and starts a goroutine reading the stream into hlogPath and
+// events, which gets an end event when the segment has ended.
+func (c *Coordinator) startSegment(i int, st *workerState, hlogPath string, events chan<- event, readers *sync.WaitGroup,
+	launch func(logf *os.File) (io.Reader, func(readErr error) error, error)) error {
 	logf, err := os.Create(st.logPath)
 	if err != nil {
 		return fmt.Errorf("create its log: %w", err)
@@ -302,34 +359,17 @@ func (c *Coordinator) startWorker(i int, st *workerState, hlogPath string, event
 		logf.Close()
 		return fmt.Errorf("create its hlog: %w", err)
 	}
-	cmd := c.cfg.Command(i)
-	cmd.Stderr = logf
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	// A coordinator that dies takes its workers with it.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	out, err := cmd.StdoutPipe()
+	out, wait, err := launch(logf)
 	if err != nil {
 		logf.Close()
 		hf.Close()
-		return fmt.Errorf("worker %d: %w", i, err)
+		return err
 	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		hf.Close()
-		return fmt.Errorf("start worker %d: %w", i, err)
-	}
-	st.cmd = cmd
 	readers.Add(1)
 	go func() {
 		defer readers.Done()
 		_, ended, rerr := c.readStream(out, hf, func(iv *report.Interval, s Stats) { events <- event{w: i, iv: iv, stats: s} })
-		if rerr != nil {
-			_ = cmd.Process.Kill()
-			_, _ = io.Copy(io.Discard, out)
-		}
-		werr := cmd.Wait()
+		werr := wait(rerr)
 		_ = hf.Close()
 		_ = logf.Close()
 		ev := event{w: i}
@@ -337,50 +377,7 @@ func (c *Coordinator) startWorker(i int, st *workerState, hlogPath string, event
 		case rerr != nil:
 			ev.err, ev.dead = rerr, true
 		case werr != nil:
-			ev.err, ev.dead = fmt.Errorf("exit: %w", werr), true
-		case !ended:
-			ev.err, ev.dead = errors.New("its stream ended without an end line"), true
-		}
-		events <- ev
-	}()
-	return nil
-}
-
-// startLocal runs segment 0 in this process (Config.Local) and a
-// goroutine reading its stream into hlogPath and events, as startWorker
-// does for a process; ctx's end stops it as SIGTERM stops a worker.
-func (c *Coordinator) startLocal(ctx context.Context, st *workerState, hlogPath string, events chan<- event, readers *sync.WaitGroup) error {
-	logf, err := os.Create(st.logPath)
-	if err != nil {
-		return fmt.Errorf("create its log: %w", err)
-	}
-	hf, err := os.Create(hlogPath)
-	if err != nil {
-		logf.Close()
-		return fmt.Errorf("create its hlog: %w", err)
-	}
-	pr, pw := io.Pipe()
-	code := make(chan int, 1)
-	go func() {
-		code <- c.cfg.Local(ctx, st.seg, pw, logf)
-		_ = pw.Close()
-	}()
-	readers.Add(1)
-	go func() {
-		defer readers.Done()
-		_, ended, rerr := c.readStream(pr, hf, func(iv *report.Interval, s Stats) { events <- event{w: 0, iv: iv, stats: s} })
-		if rerr != nil {
-			_ = pr.CloseWithError(rerr) // the segment's next write fails: it ends
-		}
-		exit := <-code
-		_ = hf.Close()
-		_ = logf.Close()
-		ev := event{w: 0}
-		switch {
-		case rerr != nil:
-			ev.err, ev.dead = rerr, true
-		case exit != exitOK:
-			ev.err, ev.dead = fmt.Errorf("exit status %d", exit), true
+			ev.err, ev.dead = werr, true
 		case !ended:
 			ev.err, ev.dead = errors.New("its stream ended without an end line"), true
 		}
