@@ -6,8 +6,8 @@
 # default profile agent-storm: exp(2s) think, write-heavy mix, bundled target, its shard
 # count planned for AGENTS), the variants alternating, ROUNDS rounds, order rotating.
 # VARIANTS is a list of NAME[:SERVER]: "old" is REV_OLD (default main) built from a clone
-# of this repository, "new" this checkout; ":SERVER" runs the shards with
-# AGENTSTORM_SHARD_SERVER=SERVER (loop or goroutines).
+# of this repository, "new" this checkout, any other NAME the agentstorm binary in $BIN_NAME;
+# ":SERVER" runs the shards with AGENTSTORM_SHARD_SERVER=SERVER (loop or goroutines).
 #
 # Per run, over the hold (10 s after the start to 3 s before the end): the shard processes'
 # CPU (cores, and µs per request answered), the generator's (the run process and its
@@ -44,8 +44,11 @@ for r in $(seq 1 "$ROUNDS"); do
     name=${v%%:*}
     server=""
     [ "$v" != "$name" ] && server=${v#*:}
-    bin=$AGENTSTORM
-    [ "$name" = old ] && bin=$TMP/old/agentstorm
+    case $name in
+      new) bin=$AGENTSTORM ;;
+      old) bin=$TMP/old/agentstorm ;;
+      *) bin_var=BIN_$name && bin=${!bin_var} ;;
+    esac
     i=$((i + 1))
     dir=$TMP/run$i
     mkdir -p "$dir"
