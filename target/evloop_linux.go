@@ -42,7 +42,8 @@ type loopServer struct {
 	loops  []*evLoop
 	loopWG sync.WaitGroup // the loops' goroutines
 	jobs   sync.WaitGroup // answers being made on goroutines
-	quit   chan struct{}  // closed at shutdown: delayed answers stop waiting
+	quit   chan struct{}  // closed at shutdown: answers say Connection: close
+	force  chan struct{}  // closed when shutdown's grace is over: delayed answers are dropped
 	jobsP  sync.Pool      // *loopJob
 	once   sync.Once
 }
@@ -69,7 +70,7 @@ func startLoopServer(sh *Shard, addr string, loops, maxConns int, logf func(stri
 	if loops <= 0 {
 		loops = runtime.GOMAXPROCS(0)
 	}
-	srv := &loopServer{sh: sh, lnfd: lnfd, laddr: laddr, maxConns: int64(maxConns), logf: logf, quit: make(chan struct{})}
+	srv := &loopServer{sh: sh, lnfd: lnfd, laddr: laddr, maxConns: int64(maxConns), logf: logf, quit: make(chan struct{}), force: make(chan struct{})}
 	srv.jobsP.New = func() any { return new(loopJob) }
 	for range loops {
 		l, err := newEvLoop(srv)
@@ -148,6 +149,7 @@ func (srv *loopServer) shutdown(grace time.Duration) error {
 	srv.once.Do(func() {
 		close(srv.quit)
 		by := time.Now().Add(grace)
+		force := time.AfterFunc(grace, func() { close(srv.force) })
 		for _, l := range srv.loops {
 			l.mu.Lock()
 			l.stopBy = by
@@ -156,6 +158,9 @@ func (srv *loopServer) shutdown(grace time.Duration) error {
 			l.wake()
 		}
 		srv.loopWG.Wait()
+		if force.Stop() {
+			close(srv.force)
+		}
 		srv.jobs.Wait()
 		for _, l := range srv.loops {
 			l.closeFDs()
@@ -743,7 +748,7 @@ type loopJob struct {
 	delay     time.Duration
 	out, hdr  []byte
 	closeConn bool
-	abandoned bool // shutdown came during the delay: no answer, the connection is closed
+	abandoned bool // shutdown's grace ended during the delay: no answer, the connection is closed
 }
 
 func (srv *loopServer) getJob() *loopJob { return srv.jobsP.Get().(*loopJob) }
@@ -766,7 +771,7 @@ func (srv *loopServer) run(j *loopJob) {
 		t := time.NewTimer(j.delay)
 		select {
 		case <-t.C:
-		case <-srv.quit:
+		case <-srv.force:
 			t.Stop()
 			j.abandoned = true
 			j.l.post(j)
