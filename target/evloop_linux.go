@@ -58,7 +58,7 @@ const (
 const (
 	loopReadBuf     = 64 << 10 // a loop's shared read buffer
 	loopTick        = time.Second
-	maxAcceptsBatch = 256 // accepts per listener event before the loop serves its connections
+	maxAcceptsBatch = 1024 // accepts per listener event before the loop serves its connections
 )
 
 // startLoopServer listens on addr and starts loops event loops (0: GOMAXPROCS).
@@ -285,6 +285,14 @@ func (l *evLoop) run() {
 			n = 0
 		}
 		l.now = time.Now()
+		// New connections first: during a connect storm the accept queue must not
+		// fill while the loop answers requests (a full queue drops SYNs, and a dial
+		// waits a second or more for its retry).
+		for i := 0; i < n; i++ {
+			if l.events[i].Pad == tagListener {
+				l.accept()
+			}
+		}
 		for i := 0; i < n; i++ {
 			ev := &l.events[i]
 			switch ev.Pad {
@@ -292,7 +300,6 @@ func (l *evLoop) run() {
 				var buf [8]byte
 				_, _ = unix.Read(l.evfd, buf[:])
 			case tagListener:
-				l.accept()
 			default:
 				l.event(int(ev.Fd), ev.Events)
 			}
