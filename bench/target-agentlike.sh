@@ -22,6 +22,7 @@ SECS=${SECS:-40}
 RAMP=${RAMP:-6s}
 ROUNDS=${ROUNDS:-3}
 VARIANTS=${VARIANTS:-old new}
+EXTRA=${EXTRA:-} # more flags of agentstorm run, such as "--think 30s" for a connect storm alone
 REV_OLD=${REV_OLD:-main}
 source "$(dirname "$0")/lib.sh"
 bench_init
@@ -53,7 +54,7 @@ for r in $(seq 1 "$ROUNDS"); do
     dir=$TMP/run$i
     mkdir -p "$dir"
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    (cd "$dir" && AGENTSTORM_SHARD_SERVER=$server exec "$bin" run --agents "$AGENTS" --duration "${SECS}s" --ramp "$RAMP" --out "json=$dir/run.json") > "$dir/out.txt" 2>&1 &
+    (cd "$dir" && AGENTSTORM_SHARD_SERVER=$server exec "$bin" run --agents "$AGENTS" --duration "${SECS}s" --ramp "$RAMP" $EXTRA --out "json=$dir/run.json") > "$dir/out.txt" 2>&1 &
     pid=$!
     sample_storm "$pid" "$dir/cpu" &
     spid=$!
@@ -77,10 +78,11 @@ at = lambda t: min(rows, key=lambda x: abs(x[0] - t))
 a, b = at(start + t0), at(start + t1)
 span = b[0] - a[0]
 rps = reqs / (t1 - t0)
-tgt = (b[2] - a[2]) / hz / span
-gen = (b[1] - a[1]) / hz / span
-p99 = next((s["corrected_latency"]["p99_ms"] for s in j["steps"] if s["step"] == "add_to_cart"), float("nan"))
-print("%s %s %.0f %.3f %.1f %.3f %s %s %.0f %s %s" % (v, rnd, rps, tgt, tgt * 1e6 / rps, gen, failed, ramp, p99, code, load0))
+nan = float("nan")
+tgt = (b[2] - a[2]) / hz / span if span > 0 else nan
+gen = (b[1] - a[1]) / hz / span if span > 0 else nan
+p99 = next(((s.get("corrected_latency") or s.get("latency") or {}).get("p99_ms", float("nan")) for s in j["steps"] if s["step"] == "add_to_cart"), float("nan"))
+print("%s %s %.0f %.3f %.1f %.3f %s %s %.0f %s %s" % (v, rnd, rps, tgt, tgt * 1e6 / rps if rps else float("nan"), gen, failed, ramp, p99, code, load0))
 PY
   done
 done
@@ -89,7 +91,7 @@ done
   echo "## The bundled checkout at agent-like load (\`bench/target-agentlike.sh\`)"
   echo
   echo "$(nproc) cores, $(uname -sr), $(go version | awk '{print $3}'); $(date -u '+%Y-%m-%d %H:%M UTC');"
-  echo "\`agentstorm run --agents $AGENTS --duration ${SECS}s --ramp $RAMP\` (default profile), variants alternating, $ROUNDS rounds;"
+  echo "\`agentstorm run --agents $AGENTS --duration ${SECS}s --ramp $RAMP${EXTRA:+ $EXTRA}\` (default profile), variants alternating, $ROUNDS rounds;"
   echo "new = $(agentstorm_version)${old_rev:+, old = $old_rev ($REV_OLD)}. Hold = 10 s after the start to 3 s before the end."
   echo
   echo "| variant | round | req/s held | target cores | target µs/request | generator cores | failed dials | all connected after (s) | add_to_cart corrected p99 (ms) | exit | load avg before |"
