@@ -10,18 +10,23 @@ import (
 const MaxAutoWorkers = 64
 
 // MachineAgents is the most agents a run spreads over worker processes on
-// one machine: MaxAutoWorkers processes at 80% of capacity each.
+// one machine: MaxAutoWorkers processes at 90% of capacity each.
 func MachineAgents(capacity int) int {
 	return MaxAutoWorkers * PerWorker(capacity)
 }
 
 // PerWorker is the agents one worker is given when a storm is spread by
-// need: 80% of a process's capacity (at least 1).
-func PerWorker(capacity int) int { return max(capacity*4/5, 1) }
+// need: 90% of a process's capacity (at least 1). An agent holds one
+// socket at a time (a redial closes the old one first) and capacity
+// already keeps FDMargin files for the process, so the 10% is headroom,
+// not need: every worker process costs ~45 MB whatever its agents (its
+// runtime, its recorder, the binary's pages), so 50,000 agents run in 3
+// workers rather than 4.
+func PerWorker(capacity int) int { return max(capacity*9/10, 1) }
 
 // WorkersFor returns how many worker processes the storm needs: requested
 // when > 0, else 1 while the storm's agents fit in 90% of one process's
-// capacity, else enough processes to hold at most 80% of capacity each,
+// capacity, else enough processes to hold at most 90% of capacity each,
 // never more than MaxAutoWorkers (a bigger storm is split across machines
 // first).
 func WorkersFor(prof *profiles.Profile, capacity, requested int) int {

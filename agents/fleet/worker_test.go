@@ -247,7 +247,7 @@ func TestWorkerGCOffUntilConnected(t *testing.T) {
 		return p, debug.SetMemoryLimit(-1)
 	}
 
-	watch := setWorkerGC(true, 1000)
+	watch := setWorkerGC(true, 1000, time.Now().Add(time.Hour))
 	if p, l := current(); p != -1 || l != 64<<20+1000*16<<10 {
 		t.Fatalf("while connecting: GOGC %d, limit %d; want off under %d", p, l, 64<<20+1000*16<<10)
 	}
@@ -260,8 +260,16 @@ func TestWorkerGCOffUntilConnected(t *testing.T) {
 		t.Fatalf("all connected: GOGC %d, limit %d; want %d and no limit", p, l, workerGCPercent)
 	}
 
+	// A few agents still redialling: the ramp is over once its time is.
+	debug.SetGCPercent(-1)
+	watch = setWorkerGC(true, 1000, time.Now().Add(-time.Millisecond))
+	watch(agents.Stats{Connected: 990})
+	if p, _ := current(); p != workerGCPercent {
+		t.Fatalf("ramp's time over, 990 of 1000 connected: GOGC %d, want %d", p, workerGCPercent)
+	}
+
 	debug.SetGCPercent(100)
-	if watch := setWorkerGC(false, 1000); watch != nil {
+	if watch := setWorkerGC(false, 1000, time.Time{}); watch != nil {
 		t.Fatal("open model: want nothing to watch")
 	}
 	if p, _ := current(); p != workerGCPercent {
