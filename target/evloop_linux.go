@@ -453,11 +453,13 @@ func (l *evLoop) event(fd int, ev uint32) {
 		return
 	}
 	if ev&unix.EPOLLOUT != 0 && len(c.pending) > 0 {
-		if !l.writePending(c) {
-			return
+		if l.writePending(c) {
+			// What arrived while the answers waited raised its event then: read it now.
+			l.drive(c)
 		}
+		return
 	}
-	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 || len(c.in) > 0 {
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
 		l.drive(c)
 	}
 }

@@ -315,3 +315,31 @@ func TestServingGracefulClose(t *testing.T) {
 		})
 	}
 }
+
+func TestServingSlowReader(t *testing.T) {
+	if !hasLoopServer {
+		t.Skip("event loops need Linux")
+	}
+	// The event loop's own write path (fasthttp's server writes with blocking calls).
+	t.Run(ServerLoop, func(t *testing.T) {
+		s := newTestShard(t, ShardConfig{Server: ServerLoop})
+		r := dialRaw(t, s)
+		// A receive buffer over loopback's MSS (64 KiB): a smaller one stalls TCP itself.
+		_ = r.c.(*net.TCPConn).SetReadBuffer(128 << 10)
+		// Far more answers than the socket buffers hold, asked for before any is read: the
+		// server must keep what it could not write and go on once the client reads.
+		const n = 60000
+		var reqs strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&reqs, "GET /v1/inventory/sku-%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		}
+		go func() { _, _ = io.WriteString(r.c, reqs.String()) }()
+		time.Sleep(200 * time.Millisecond)
+		for i := 0; i < n; i++ {
+			resp, body := r.read("GET")
+			if want := fmt.Sprintf(`"sku":"sku-%d"`, i); resp.StatusCode != 200 || !strings.Contains(body, want) {
+				t.Fatalf("answer %d: %d %s, want %s", i, resp.StatusCode, body, want)
+			}
+		}
+	})
+}
