@@ -94,6 +94,8 @@ type agent struct {
 	sent, from  time.Time // the attempt's send instant, and the instant its latency runs from
 	deadline    time.Time
 
+	ses *session // patience and session outcomes (session.go); nil when the profile judges no session
+
 	stopping atomic.Bool   // closed model: stop after the current request (see wake)
 	idle     chan<- *agent // open model: where the agent waits for work
 }
@@ -117,6 +119,9 @@ func newAgent(s *Swarm, id int) *agent {
 	a.c.Vars = s.prof.NewVars()
 	if a.goTransport() {
 		a.g = &goConn{}
+	}
+	if s.prof.TracksSessions() {
+		a.ses = &session{}
 	}
 	a.initHosts()
 	return a
@@ -189,6 +194,9 @@ func (a *agent) beginSession(now, intended time.Time) {
 		a.c.Address = pop.PickAddress(a.rng)
 	}
 	a.intended = intended
+	if a.ses != nil {
+		a.sessionBegun()
+	}
 	a.enterStep(0)
 	a.advance(now)
 }
@@ -205,6 +213,9 @@ func (a *agent) enterStep(i int) {
 	a.n = a.step.Repeat.Count(a.rng)
 	a.perms = max(a.step.Permutations, 1)
 	a.it, a.perm = 0, 0
+	if a.ses != nil {
+		a.stepEntered()
+	}
 }
 
 // advance goes on to the session's next execution (or its end): think
@@ -212,6 +223,9 @@ func (a *agent) enterStep(i int) {
 func (a *agent) advance(now time.Time) {
 	for a.it >= a.n {
 		if a.si+1 >= len(a.flow.Steps) {
+			if a.ses != nil {
+				a.sessionEnded(report.SessionCompleted)
+			}
 			a.endSession(now)
 			return
 		}
@@ -222,6 +236,9 @@ func (a *agent) advance(now time.Time) {
 	// value, such as /v1/carts//items.
 	if name := a.step.Unset(&a.c); name != "" {
 		a.s.countFailure(a.info.id, "skipped:"+name+" unset", 0)
+		if a.ses != nil {
+			a.sessionEnded(report.SessionFailed)
+		}
 		a.endSession(now)
 		return
 	}
@@ -308,6 +325,9 @@ func (a *agent) startAttempt(now time.Time) {
 		a.from = a.intended
 	}
 	a.intended = time.Time{}
+	if a.ses != nil && a.attempt == 0 {
+		a.ses.execFrom = a.from
+	}
 	a.deadline = now.Add(a.info.timeout)
 	a.resent = false
 	a.hops = 0
@@ -406,6 +426,9 @@ func (a *agent) finish(now time.Time, class errClass, status int, body []byte) {
 	retry := a.attempt < step.Retry.Max &&
 		((step.Retry.On5xx && status >= 500) ||
 			(step.Retry.OnTimeout && (class == classTimeout || class == classRefused || class == classReset)))
+	if a.ses != nil && a.judge(now, class, retry) {
+		return
+	}
 	if !retry {
 		a.executed(now)
 		return

@@ -49,12 +49,16 @@ flows:
 // read the answer, check it, capture from it, record it. It must not
 // allocate (the in-process server is fasthttp, which does not either).
 // "json" adds a JSON capture and a JSON expectation (profiles' gjson use);
-// "status" checks the status only.
+// "status" checks the status only; "patience" is json with a patience
+// and the step a sale, so every answer is judged and every session's end
+// and sale recorded (bench/RESULTS.md compares the variants).
 func BenchmarkAgentCall(b *testing.B) {
 	b.Run("json", func(b *testing.B) { benchAgentCall(b, benchProfile) })
 	plain := strings.Replace(strings.Replace(benchProfile, "        capture: {mode: $.mode}\n", "", 1),
 		"          json: {mode: [in_stock, preorder]}\n", "", 1)
 	b.Run("status", func(b *testing.B) { benchAgentCall(b, plain) })
+	judged := "patience: 10s\norder_value: 85.00\n" + strings.Replace(benchProfile, "        capture:", "        sale: true\n        capture:", 1)
+	b.Run("patience", func(b *testing.B) { benchAgentCall(b, judged) })
 }
 
 // BenchmarkAgentCookies is BenchmarkAgentCall's json step repeated ten
@@ -170,6 +174,9 @@ func benchAgentCall(b *testing.B, src string, also ...fasthttp.RequestHandler) {
 	sum := rec.Summary(time.Second)
 	if sum.Overall.Errors != 0 {
 		b.Fatalf("errors: %v (failures %v)", sum.Overall.Counts, s.Failures())
+	}
+	if prof.TracksSessions() && sum.Overall.Sessions.Sales < int64(b.N) {
+		b.Fatalf("sessions %+v: every answer should have been a sale", sum.Overall.Sessions)
 	}
 }
 

@@ -14,7 +14,9 @@
 # Measured over HOLD seconds of the hold (after a 2 s ramp and SETTLE s):
 # requests served (the servers' own /__count), CPU (utime+stime from /proc)
 # of every generator process summed, per request; RSS of every generator
-# process summed, per connection, at the end of the window.
+# process summed, per connection, at the end of the window, and PSS the
+# same way (RSS counts the pages of a binary shared by several processes
+# once per process; PSS divides them among the processes sharing them).
 #
 #   bash bench/agent-like.sh                      # 15,000 agents, 3 rounds
 #   AGENTS=50000 SERVERS=3 bash bench/agent-like.sh
@@ -73,7 +75,7 @@ measure() {
   local label=$1
   shift
   sleep $((2 + SETTLE))
-  local pids dt=0 rss=0 c0 c1 p
+  local pids dt=0 rss=0 pss=0 c0 c1 p
   declare -A t0=()
   pids=$(for p in "$@"; do tree_pids "$p"; done)
   for p in $pids; do t0[$p]=$(cpu_ticks "$p"); done
@@ -83,10 +85,11 @@ measure() {
   for p in $pids; do # a process started in the window counts from 0
     dt=$((dt + $(cpu_ticks "$p") - ${t0[$p]:-0}))
     rss=$((rss + $(rss_kb "$p")))
+    pss=$((pss + $(pss_kb "$p")))
   done
   c1=$(served)
-  LC_ALL=C awk -v l="$label" -v t="$dt" -v hz="$CLK_TCK" -v n="$((c1 - c0))" -v r="$rss" -v a="$AGENTS" -v h="$HOLD" \
-    'BEGIN {printf "%s %.1f %.2f %.0f\n", l, t / hz * 1e6 / n, r / a, n / h}' | tee -a "$TMP/rows"
+  LC_ALL=C awk -v l="$label" -v t="$dt" -v hz="$CLK_TCK" -v n="$((c1 - c0))" -v r="$rss" -v ps="$pss" -v a="$AGENTS" -v h="$HOLD" \
+    'BEGIN {printf "%s %.1f %.2f %.0f %.2f\n", l, t / hz * 1e6 / n, r / a, n / h, ps / a}' | tee -a "$TMP/rows"
 }
 
 run_agentstorm() {
@@ -111,7 +114,7 @@ run_h2load() {
 
 : > "$TMP/rows"
 echo "agent-like load: $AGENTS connections, 0.5 req/s each, $SERVERS barefast server(s); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "tool µs-CPU/request KiB-RSS/connection req/s"
+echo "tool µs-CPU/request KiB-RSS/connection req/s KiB-PSS/connection"
 for r in $(seq 1 "$ROUNDS"); do
   for k in 0 1; do
     case $(rotated "$k" "$r" agentstorm h2load) in
@@ -124,5 +127,6 @@ med() { awk -v t="$1" -v c="$2" '$1 == t {print $c}' "$TMP/rows" | median; }
 a=$(med agentstorm 2); h=$(med h2load 2)
 echo "median µs CPU/request: agentstorm $a, h2load $h: ratio $(ratio "$a" "$h")"
 echo "median KiB RSS/connection: agentstorm $(med agentstorm 3), h2load $(med h2load 3)"
+echo "median KiB PSS/connection: agentstorm $(med agentstorm 5), h2load $(med h2load 5)"
 echo "median req/s: agentstorm $(med agentstorm 4), h2load $(med h2load 4)"
 echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"

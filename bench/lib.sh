@@ -93,6 +93,15 @@ cpu_ticks() {
   awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2> /dev/null || echo 0
 }
 
+# pss_kb PID: proportional set size of PID in KiB: its resident pages, each
+# page shared with other processes (a binary's text, libc) divided among
+# them (0 for a process gone or a zombie).
+pss_kb() {
+  local v
+  v=$(awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2> /dev/null)
+  echo "${v:-0}"
+}
+
 # rss_kb PID: resident set size of PID in KiB (0 for a process gone or a zombie).
 rss_kb() {
   local v

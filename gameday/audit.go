@@ -179,6 +179,9 @@ type Phase struct {
 	ErrorPct float64 `json:"error_pct"`
 	// P99 is the 99th percentile latency (0 without answers).
 	P99 time.Duration `json:"-"`
+	// Sessions are the sessions that ended in the window; nil when the
+	// run had none (agents without patience, flows without a sale step).
+	Sessions *PhaseSessions `json:"sessions,omitempty"`
 }
 
 // RegionImpact is one region's before / during / after of a fault.
@@ -210,6 +213,10 @@ type Fault struct {
 	Recovery time.Duration `json:"-"`
 	// Kind is "shard", "inventory", "latency", "orders" or "freeze".
 	Kind string `json:"kind"`
+	// Sessions are the sessions that ended during the fault, every region
+	// (nil when the run had none): its blast radius in abandoned sessions
+	// and lost sales.
+	Sessions *PhaseSessions `json:"sessions,omitempty"`
 }
 
 // Degradation is the graceful-degradation audit: add-to-cart answers while
@@ -337,6 +344,7 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 				baseErr += ri.Before.Errors
 			}
 		}
+		f.Sessions = tl.phaseSessions(-1, s0, s1)
 		f.Recovery = -1
 		if f.Restored {
 			f.Recovery = recovery(tl, f, baseCnt, baseErr, o)
@@ -362,6 +370,7 @@ func phase(tl *Timeline, region, from, to int) Phase {
 	if lat != nil {
 		p.P99 = time.Duration(report.ValueAtPercentile(lat, 99)) * time.Microsecond
 	}
+	p.Sessions = tl.phaseSessions(region, from, to)
 	return p
 }
 
@@ -443,6 +452,9 @@ func (r *Result) Figures() map[string]float64 {
 	if len(r.Faults) > 0 {
 		f["regions_outside_budget"] = float64(outside)
 	}
+	if lost, ok := r.faultLostSales(); ok {
+		f["fault_lost_sales"] = float64(lost)
+	}
 	var worst time.Duration
 	restored, never := 0, false
 	for _, fl := range r.Faults {
@@ -472,6 +484,7 @@ func FigureUnits() map[string]report.Unit {
 		"lost_orders": report.UnitCount, "duplicate_orders": report.UnitCount, "accepted_orders": report.UnitCount,
 		"created_orders": report.UnitCount, "processing_orders": report.UnitCount, "unreachable_orders": report.UnitCount,
 		"preorder_share": report.UnitPercent, "recovery": report.UnitDuration, "regions_outside_budget": report.UnitCount,
+		"fault_lost_sales": report.UnitCount,
 	}
 }
 
@@ -524,6 +537,7 @@ func (r *Result) Lines() []string {
 			}
 			add("  %-10s %-8s %28s %28s %28s%s", ri.Region, flag, fmtPhase(ri.Before), fmtPhase(ri.During), fmtPhase(ri.After), verdict)
 		}
+		out = append(out, sessionLines(f)...)
 	}
 	if d := r.Degradation; d != nil {
 		add("Degradation (add-to-cart while inventory was failed, %d s): %.2f%% pre-order, %d in stock, %d errors, %d other",
@@ -577,6 +591,7 @@ func (r *Result) Verdict() []string {
 				s += "; " + strings.Join(outside, ", ") + " went OUTSIDE budget"
 			}
 		}
+		s += sessionVerdict(f)
 		if f.Recovery >= 0 {
 			s += fmt.Sprintf("; recovered %s after the restore", fmtDur(f.Recovery))
 		} else if f.Restored {

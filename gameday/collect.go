@@ -159,15 +159,19 @@ type RegionSecond struct {
 	// Latency is the second's latency histogram (µs) over every step; nil
 	// when there were no answers.
 	Latency *hdr.PackedHistogram
+	// Sessions are the sessions that ended (and the sales made) in the
+	// second, every step.
+	Sessions report.Sessions
 }
 
 // Timeline keeps per-second, per-region counts and latency histograms from
 // the recorder's intervals (the input of blast radius and recovery). Add is
 // called from one goroutine (the interval callback); read it after the run.
 type Timeline struct {
-	start   time.Time
-	regions []string
-	secs    [][]RegionSecond // [second][region]
+	start    time.Time
+	regions  []string
+	secs     [][]RegionSecond // [second][region]
+	sessions bool             // some second has sessions or sales
 }
 
 // NewTimeline returns an empty timeline for a storm started at start.
@@ -201,6 +205,10 @@ func (t *Timeline) Add(iv *report.Interval) {
 		}
 		rs.Count += n
 		rs.Errors += n - ci.Counts[report.OK]
+		if !ci.Sessions.IsZero() {
+			rs.Sessions.Add(&ci.Sessions)
+			t.sessions = true
+		}
 		if ci.Latency != nil && ci.Latency.TotalCount() > 0 {
 			if rs.Latency == nil {
 				rs.Latency = ci.Latency.Clone()

@@ -3,6 +3,7 @@ package gameday
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,5 +187,79 @@ func TestExecActionKillsWhatItLeaves(t *testing.T) {
 			t.Fatalf("the backgrounded sleep (pid %d) is still running after the action", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAnalyzeLostSalesPerFault: sessions recorded with the answers give
+// each fault its blast radius in abandoned sessions and lost sales, per
+// region before, during and after, in the verdict, the lines, the JSON
+// and the figures; without sessions none of it appears.
+func TestAnalyzeLostSalesPerFault(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart", "checkout"}, Regions: []string{"a", "b"}, Start: start})
+	tl := NewTimeline(start, rec.Regions())
+	for sec := 0; sec < 10; sec++ {
+		for r := 0; r < 2; r++ {
+			rec.Record(sec, 0, r, time.Millisecond, report.OK, 0)
+			// Every second: 20 sessions per region; region b's shoppers
+			// abandon 15 of them at add_to_cart (before the sale) while
+			// its shard is slow (seconds 3-5), 1 otherwise.
+			abandoned := 1
+			if r == 1 && sec >= 3 && sec < 6 {
+				abandoned = 15
+			}
+			for i := 0; i < 20-abandoned; i++ {
+				rec.RecordSale(1, r, 100)
+				rec.RecordSession(1, r, report.SessionCompleted, 0, false)
+			}
+			for i := 0; i < abandoned; i++ {
+				rec.RecordSession(0, r, report.SessionAbandoned, report.AbandonSlow, true)
+			}
+		}
+		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
+		tl.Add(iv)
+		rec.Release(iv)
+	}
+	events := []Event{
+		{At: 3 * time.Second, Action: profiles.ChaosAddLatency, Name: "add_latency shard 1", Shards: []int{1}, Regions: []string{"b"}},
+		{At: 6 * time.Second, Action: profiles.ChaosClearLatency, Name: "clear_latency shard 1", Shards: []int{1}, Regions: []string{"b"}, Auto: true},
+	}
+	res := Analyze(events, tl, nil, AnalyzeOptions{})
+	f := res.Faults[0]
+	if s := f.Sessions; s == nil || s.Ended != 120 || s.Abandoned != 48 || s.LostSales != 48 || s.Sales != 72 || s.AbandonedPct != 40 {
+		t.Fatalf("fault sessions %+v, want 120 ended, 48 abandoned and lost (3 s × (15 + 1)), 72 sales", f.Sessions)
+	}
+	a, b := f.Regions[0], f.Regions[1]
+	if b.During.Sessions.LostSales != 45 || b.Before.Sessions.Abandoned != 3 || b.After.Sessions.AbandonedPct != 5 || a.During.Sessions.LostSales != 3 {
+		t.Errorf("region b %+v %+v %+v, a %+v", b.Before.Sessions, b.During.Sessions, b.After.Sessions, a.During.Sessions)
+	}
+	if v := res.Verdict(); len(v) != 1 || !strings.Contains(v[0], "shoppers abandoned 40.0% of sessions during it (5.0% before), ~48 sales lost") {
+		t.Errorf("verdict = %q", v)
+	}
+	lines := strings.Join(res.Lines(), "\n")
+	if !strings.Contains(lines, "75.0% of 60, 45 lost") || !strings.Contains(lines, "abandoned, lost sales: before") {
+		t.Errorf("lines lack the sessions per region:\n%s", lines)
+	}
+	if res.Figures()["fault_lost_sales"] != 48 {
+		t.Errorf("figures %v", res.Figures())
+	}
+	js, err := json.Marshal(res)
+	if err != nil || !strings.Contains(string(js), `"sessions":{"ended":120,"abandoned":48,"abandoned_pct":40,"sales":72,"lost_sales":48}`) {
+		t.Errorf("json %s (%v)", js, err)
+	}
+
+	plain := NewTimeline(start, []string{"a"})
+	prec := report.NewRecorder(report.Options{Steps: []string{"x"}, Regions: []string{"a"}, Start: start})
+	for sec := 0; sec < 4; sec++ {
+		prec.Record(0, 0, 0, time.Millisecond, report.OK, 0)
+		iv := prec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
+		plain.Add(iv)
+		prec.Release(iv)
+	}
+	res = Analyze([]Event{{At: time.Second, Action: profiles.ChaosKillShard, Name: "kill_shard shard 0", Shards: []int{0}}}, plain, nil, AnalyzeOptions{})
+	js, _ = json.Marshal(res)
+	if _, ok := res.Figures()["fault_lost_sales"]; ok || strings.Contains(string(js), "sessions") || strings.Contains(strings.Join(res.Lines(), "\n"), "sessions") ||
+		strings.Contains(strings.Join(res.Verdict(), ""), "abandoned") {
+		t.Errorf("a game day without sessions shows them: %s", js)
 	}
 }

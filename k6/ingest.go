@@ -15,7 +15,10 @@
 // tags. Other Trend metrics named in Options.Trends are recorded as steps
 // of their own name. Counters, rates and gauges (checks, iterations,
 // dropped_iterations, vus, http_req_failed, custom ones) become run-wide
-// figures budgets can judge.
+// figures budgets can judge. Iterations are also sessions (see
+// sessions.go): each iterations point is a completed session, each
+// dropped_iterations point dropped sessions, and with Options.SaleSteps
+// an OK answer of a sale step is a sale.
 //
 // Points are bucketed into one-second intervals by their own timestamps
 // (k6 time, not the time of the ingest), so the interval log, the series
@@ -97,6 +100,11 @@ type Options struct {
 	// Warn receives warnings (malformed or truncated lines, caps
 	// reached); nil drops them.
 	Warn func(msg string)
+	// SaleSteps are the steps whose OK answers are sales (k6 has no sale
+	// of its own): each is a sale worth OrderValue (minor currency unit,
+	// cents; 0 for none).
+	SaleSteps  []string
+	OrderValue int64
 }
 
 // Stats count what an ingest read.
@@ -183,15 +191,26 @@ type metricAcc struct {
 	max     float64
 }
 
-// pending is a point held until its second closes. A gauge point is the
-// vus gauge (lat holds its value, not a latency).
+// pending is a point held until its second closes: a request (lat its
+// latency), the vus gauge (lat holds its value, not a latency), or
+// sessions (lat holds their count; see sessions.go).
 type pending struct {
 	lat    time.Duration
 	step   int32
 	region int32
 	out    report.Outcome
-	gauge  bool
+	what   pointKind
 }
+
+// pointKind says what a pending point is.
+type pointKind uint8
+
+const (
+	pointRequest    pointKind = iota
+	pointGauge                // the vus gauge
+	pointIterations           // completed sessions (k6 iterations)
+	pointDropped              // dropped sessions (k6 dropped_iterations)
+)
 
 // Check is one k6 check's passes and fails.
 type Check struct {
@@ -224,6 +243,13 @@ type Ingester struct {
 	pendingN int
 	maxNanos int64
 	minNanos int64
+
+	// lastStep is the request step named last for the first time (-1
+	// before any): where an iteration is counted; firstStep the first
+	// (where a dropped iteration is). saleStep marks Options.SaleSteps by
+	// step id.
+	lastStep, firstStep int
+	saleStep            []bool
 
 	early      pending // a gauge seen before the first request
 	earlyNanos int64
@@ -260,6 +286,8 @@ func New(o Options) *Ingester {
 		regIDs:      map[string]int{},
 		otherStep:   -1,
 		otherRegion: -1,
+		lastStep:    -1,
+		firstStep:   -1,
 		metrics:     map[string]*metricAcc{},
 		checks:      map[string]*Check{},
 		win:         win,
@@ -517,9 +545,12 @@ func (in *Ingester) handle(r *record) string {
 		if m.points == 1 || r.value > m.max {
 			m.max = r.value
 		}
+		if m.kind == kindCounter && (m.name == "iterations" || m.name == "dropped_iterations") {
+			in.sessions(m.name, r)
+		}
 		if m.name == "vus" && m.kind == kindGauge {
 			if nanos, ok := in.parseTime(r.time); ok {
-				in.bucket(nanos, pending{lat: time.Duration(min(r.value, 1e9)), gauge: true})
+				in.bucket(nanos, pending{lat: time.Duration(min(r.value, 1e9)), what: pointGauge})
 			}
 		}
 	}
@@ -590,7 +621,9 @@ func (in *Ingester) request(m *metricAcc, r *record, nanos int64) {
 			}
 			in.start(nanos, string(name), reg)
 		}
+		known := len(in.stepIDs)
 		step = in.stepID(name, isWrite(r.tags[tagMethod]))
+		in.flowStep(step, len(in.stepIDs) > known)
 		region = in.regionID(r.tags[tagRegion])
 		out = outcomeOf(r.tags[tagStatus], r.tags[tagExpected], r.tags[tagErrorCode])
 	}
@@ -827,11 +860,17 @@ func (in *Ingester) slot(sec int64) int {
 }
 
 func (in *Ingester) apply(p pending) {
-	if p.gauge {
+	switch p.what {
+	case pointGauge:
 		in.rec.SetActiveAgents(int(p.lat))
-		return
+	case pointIterations, pointDropped:
+		in.applySessions(p)
+	default:
+		in.rec.Record(0, int(p.step), int(p.region), p.lat, p.out, 0)
+		if p.out == report.OK && int(p.step) < len(in.saleStep) && in.saleStep[p.step] {
+			in.rec.RecordSale(int(p.step), int(p.region), in.o.OrderValue)
+		}
 	}
-	in.rec.Record(0, int(p.step), int(p.region), p.lat, p.out, 0)
 }
 
 // advance closes the open second and opens the next, recording the

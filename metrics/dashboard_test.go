@@ -28,7 +28,8 @@ const dashboardFile = "../deploy/k8s/grafana-dashboard.json"
 type exported map[string]map[string]map[string]bool
 
 // exportedSeries runs a small storm (two steps, two regions, answers of
-// several outcomes, a dropped session, a chaos action) through the
+// several outcomes, a dropped session, completed and abandoned sessions, a
+// sale, a chaos action) through the
 // exporter and scrapes its text format. job and instance are added, as
 // every scrape and remote write adds them.
 func exportedSeries(t *testing.T) exported {
@@ -44,6 +45,10 @@ func exportedSeries(t *testing.T) exported {
 		rec.Record(0, 1, 1, 10*time.Second, report.Timeout, 0)
 		rec.Record(0, 0, 0, 5*time.Millisecond, report.BadStatus, 0)
 		rec.RecordDropped(0, 1)
+		rec.RecordSale(1, 0, 4999)
+		rec.RecordSession(1, 0, report.SessionCompleted, 0, false)
+		rec.RecordSession(0, 1, report.SessionAbandoned, report.AbandonSlow, true)
+		rec.RecordSession(1, 1, report.SessionAbandoned, report.AbandonTimeout, false)
 		iv := rec.Rotate(start.Add(time.Duration(sec) * time.Second))
 		m.Observe(iv, Snapshot{Active: 10, Connected: 10, Dials: int64(10 * sec), DialErrors: 1})
 		rec.Release(iv)
@@ -361,6 +366,8 @@ func TestDashboardQueriesUseExportedSeries(t *testing.T) {
 		"req/s":              regexp.MustCompile(`sum\(rate\(agentstorm_requests_total\{`),
 		"errors by class":    regexp.MustCompile(`sum by \(outcome\) \(rate\(agentstorm_requests_total\{[^}]*outcome!="ok"`),
 		"active agents":      regexp.MustCompile(`sum\(agentstorm_agents_active\{`),
+		"abandoned share":    regexp.MustCompile(`sum by \(step, reason\) \(rate\(agentstorm_sessions_total\{[^}]*outcome="abandoned"[^}]*\}\[1m\]\)\) / ignoring\(step, reason\) group_left sum\(rate\(agentstorm_sessions_total\{`),
+		"lost sales":         regexp.MustCompile(`sum\(rate\(agentstorm_lost_sales_total\{`),
 		"corrected figure":   regexp.MustCompile(`label_replace\(histogram_quantile\(0\.99, sum by \(step, le\) \(rate\(agentstorm_request_duration_corrected_seconds_bucket`),
 	}
 	for what, re := range want {

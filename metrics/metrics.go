@@ -33,6 +33,21 @@
 // agentstorm_dials_total, agentstorm_dial_errors_total, and for a game day
 // agentstorm_chaos_action_time_seconds (see ChaosAction).
 //
+// Session outcomes (agents with patience, flows with a sale step; see
+// report.Sessions): agentstorm_sessions_total{step,region,outcome,reason}
+// counts the sessions that ended, in the cell where they ended, by outcome
+// (completed, abandoned, failed) and, for abandoned ones, reason (slow,
+// error, timeout; empty otherwise); agentstorm_sales_total{step,region}
+// the sale steps answered OK, agentstorm_sales_value_total{step,region}
+// their value in the profile's minor currency unit (cents), and
+// agentstorm_lost_sales_total{step,region} the abandoned sessions that had
+// not made their sale. The abandoned share of the sessions is
+//
+//	sum(rate(agentstorm_sessions_total{outcome="abandoned"}[1m])) / sum(rate(agentstorm_sessions_total[1m]))
+//
+// Each of these series appears with its first count, so a storm without
+// sessions exports what it always did.
+//
 // deploy/k8s/grafana-dashboard.json is a dashboard of these metrics for a
 // live storm; its queries are tested against what this package exports.
 //
@@ -95,6 +110,8 @@ type Metrics struct {
 	requests       [][report.NumOutcomes]prometheus.Counter
 	errs           []prometheus.Counter
 	dropped        []prometheus.Counter
+	sessions       sessionVecs
+	cellSessions   []*cellSessions // per cell; nil until it ends a session or makes a sale
 
 	chaos *prometheus.GaugeVec
 
@@ -151,7 +168,9 @@ func New(steps, regions []string, constLabels map[string]string) *Metrics {
 		dialErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "agentstorm_dial_errors_total", Help: "Connection attempts that failed.", ConstLabels: cl}),
 	}
-	reg.MustRegister(lat, m.correctedVec, req, errs, drop, m.chaos, m.active, m.connected, m.dials, m.dialErrors)
+	m.sessions = newSessionVecs(cl)
+	reg.MustRegister(lat, m.correctedVec, req, errs, drop, m.chaos, m.active, m.connected, m.dials, m.dialErrors,
+		m.sessions.ended, m.sessions.sales, m.sessions.value, m.sessions.lost)
 	for _, s := range steps {
 		for _, r := range regions {
 			m.latency = append(m.latency, lat.WithLabelValues(s, r))
@@ -165,6 +184,7 @@ func New(steps, regions []string, constLabels map[string]string) *Metrics {
 		}
 	}
 	m.corrected = make([]prometheus.Observer, len(m.latency))
+	m.cellSessions = make([]*cellSessions, len(m.latency))
 	return m
 }
 
@@ -205,6 +225,9 @@ func (m *Metrics) Observe(iv *report.Interval, st Snapshot) {
 			}
 			if c.Dropped > 0 {
 				m.dropped[i].Add(float64(c.Dropped))
+			}
+			if !c.Sessions.IsZero() {
+				m.observeSessions(i, c)
 			}
 			observeHDR(m.latency[i], c.Latency)
 			if c.Corrected != nil {

@@ -144,6 +144,17 @@ func TestPrometheusWithoutNativeHistograms(t *testing.T) {
 			}
 			rec.Record(i, 1, i%2, d, report.OK, 200*time.Millisecond)
 		}
+		// Sessions: 90 completed with a sale at checkout, and 7 + sec
+		// abandoned (slow) at add_to_cart before it, per region.
+		for r := 0; r < 2; r++ {
+			for i := 0; i < 90; i++ {
+				rec.RecordSale(1, r, 8500)
+				rec.RecordSession(1, r, report.SessionCompleted, 0, false)
+			}
+			for i := 0; i < 7+sec; i++ {
+				rec.RecordSession(0, r, report.SessionAbandoned, report.AbandonSlow, true)
+			}
+		}
 		iv := rec.Rotate(start.Add(time.Duration(sec) * time.Second))
 		m.Observe(iv, Snapshot{Active: 2000})
 		rec.Release(iv)
@@ -203,5 +214,30 @@ func TestPrometheusWithoutNativeHistograms(t *testing.T) {
 			}
 			t.Logf("job %s, step %s: p99 %.4f s (run %v), within 100 ms %.4f (run %.4f)", job, c.step, p99, run.P99, share, run.Compliance())
 		}
+		// The sessions panels: the abandoned share (all steps, and by step
+		// and reason: add_to_cart's slow ones, a share of every session)
+		// and the lost sales are the run's.
+		o := &sum.Overall.Sessions
+		for _, c := range []struct {
+			step, panel string
+			want        float64
+		}{
+			{".*", `panel "Abandoned sessions by step and reason" target A`, float64(o.AbandonedTotal()) / float64(o.Ended())},
+			{"add_to_cart", `panel "Abandoned sessions by step and reason" target B`, float64(sum.PerStep[0].Sessions.Abandoned[report.AbandonSlow]) / float64(o.Ended())},
+			{".*", `panel "Sales and lost sales /s" target A`, float64(o.Sales)},
+			{".*", `panel "Sales and lost sales /s" target B`, float64(o.Lost)},
+		} {
+			q := dashboardQueries(t, dash, strings.NewReplacer("$step", c.step, "$region", ".*", `job="agentstorm"`, fmt.Sprintf("job=%q", job)))[c.panel]
+			if q == "" {
+				t.Fatalf("the dashboard lacks %s", c.panel)
+			}
+			q = cumulative.ReplaceAllString(q, "$1")
+			if got, ok := promQuery(t, base, q); !ok || got != c.want {
+				t.Errorf("job %s, %s (step %s): Prometheus says %v (%v), the run %v", job, c.panel, c.step, got, ok, c.want)
+			}
+		}
+	}
+	if o := sum.Overall.Sessions; o.AbandonedTotal() != 2*(8+9+10+11) || o.Completed != 720 {
+		t.Errorf("the run's sessions %+v: the test's premise fails", o)
 	}
 }

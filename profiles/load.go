@@ -158,7 +158,7 @@ func (l *loader) load() *Profile {
 		return nil
 	}
 	root := deref(doc.Content[0])
-	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos", "cookies", "compression", "targets"})
+	f := l.fields(root, "profile", []string{"name", "description", "target", "workload", "population", "flows", "budgets", "chaos", "cookies", "compression", "targets", "patience", "order_value"})
 	if f == nil {
 		return nil
 	}
@@ -183,6 +183,12 @@ func (l *loader) load() *Profile {
 		l.errf(root, "add e.g. workload: {model: closed, stages: \"0->20 in 1s, hold 9s\"}", "missing workload:; expected the workload model and its stages")
 	}
 	l.population(f["population"])
+	if n := f["patience"]; n != nil {
+		p.Patience = l.patience(n, "patience")
+	}
+	if n := f["order_value"]; n != nil {
+		p.OrderValue, _ = l.money(n, "order_value")
+	}
 	if n := f["flows"]; n != nil {
 		l.flows(n)
 	} else {
@@ -208,6 +214,7 @@ func (l *loader) load() *Profile {
 		l.chaos(n)
 	}
 	l.checkTargetRegions(f["target"], f["population"])
+	l.resolveSessions()
 	return p
 }
 
@@ -707,16 +714,23 @@ func (l *loader) stageItem(n *yaml.Node, text string, off int, level *int) ([]St
 	return append(out, Stage{Duration: d, Target: int(to)}), true
 }
 
-// think parses none | 2s | 1s..3s | exp(2s).
+// think parses workload.think: none | 2s | 1s..3s | exp(2s).
 func (l *loader) think(n *yaml.Node) Think {
-	const hint = "none, a constant (2s), uniform (1s..3s) or exponential with a mean (exp(2s))"
+	return l.dist(n, "workload.think", "think time",
+		"none, a constant (2s), uniform (1s..3s) or exponential with a mean (exp(2s))")
+}
+
+// dist parses a duration distribution, none | 2s | 1s..3s | exp(2s), the
+// syntax of think times and patience; what names the field in errors,
+// noun what it expects.
+func (l *loader) dist(n *yaml.Node, what, noun, hint string) Think {
 	if n.Kind != yaml.ScalarNode {
-		l.errf(n, hint, "workload.think: expected a think time; got %s", kindName(n))
+		l.errf(n, hint, "%s: expected a %s; got %s", what, noun, kindName(n))
 		return Think{}
 	}
 	s := strings.TrimSpace(n.Value)
 	bad := func() Think {
-		l.errf(n, hint, "workload.think: cannot read %q; expected a think time", s)
+		l.errf(n, hint, "%s: cannot read %q; expected a %s", what, s, noun)
 		return Think{}
 	}
 	switch {
@@ -736,7 +750,7 @@ func (l *loader) think(n *yaml.Node) Think {
 			return bad()
 		}
 		if lo > hi {
-			l.errf(n, "write the smaller duration first", "workload.think: %s is above %s; expected MIN..MAX", a, b)
+			l.errf(n, "write the smaller duration first", "%s: %s is above %s; expected MIN..MAX", what, a, b)
 			return Think{}
 		}
 		return Think{Kind: ThinkUniform, Min: lo, Max: hi, Mean: (lo + hi) / 2}

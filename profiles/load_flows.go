@@ -11,7 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode", "redirects", "compression", "target"}
+var stepKeys = []string{"name", "method", "path", "headers", "body", "set", "capture", "expect", "timeout", "repeat", "retry", "idempotency_key", "permute", "permute_mode", "redirects", "compression", "target", "patience", "sale"}
 
 const (
 	defaultTimeout  = 10 * time.Second
@@ -174,7 +174,7 @@ func (l *loader) flows(n *yaml.Node) {
 	names := map[string]int{}
 	for _, fn := range n.Content {
 		fn = deref(fn)
-		f := l.fields(fn, "flow", []string{"name", "weight", "steps"})
+		f := l.fields(fn, "flow", []string{"name", "weight", "steps", "patience"})
 		if f == nil {
 			continue
 		}
@@ -195,6 +195,9 @@ func (l *loader) flows(n *yaml.Node) {
 				v = 0
 			}
 			flow.Weight = v
+		}
+		if pn := f["patience"]; pn != nil {
+			flow.Patience = l.patience(pn, "flow "+flow.Name+" patience")
 		}
 		weights = append(weights, flow.Weight)
 		l.flow = flow.Name
@@ -345,6 +348,12 @@ func (l *loader) step(n *yaml.Node) *Step {
 	}
 	if r := f["retry"]; r != nil {
 		s.Retry = l.retry(r, what)
+	}
+	if pn := f["patience"]; pn != nil {
+		s.Patience = l.patience(pn, what+" patience")
+	}
+	if sn := f["sale"]; sn != nil {
+		s.Sale, s.SaleValue = l.sale(sn, what+" sale")
 	}
 	switch s.Method {
 	case "POST", "PUT", "PATCH":

@@ -49,6 +49,10 @@
 //	        permute: {destinations: ["10001", JP], speeds: [standard, express]}
 //	        permute_mode: each           # each: one request per combination ({{perm.destination}});
 //	                                     # single: one request, {{perm.destinations}} is the whole list
+//	        patience: 300ms              # this step's own (see below); none: no patience here
+//	        sale: {value: 42.50}         # or sale: true: an OK answer here is a sale (cents kept)
+//	patience: 80ms..300ms                # or 100ms, exp(150ms), {wait: 100ms, on_error: true}; also per flow
+//	order_value: 85.00                   # the value of a sale step that gives none
 //	budgets: ["p99(add_to_cart) < 100ms", "errors < 0.1%"]
 //	chaos: [{at: 30s, action: kill_shard, shard: 1, duration: 15s}]  # game day: see ChaosAction
 //
@@ -121,6 +125,12 @@ type Profile struct {
 	// ChaosActions is the validated chaos: schedule, in file order (see
 	// ChaosAction); nil when the profile has none.
 	ChaosActions []ChaosAction
+	// Patience is the profile's patience (patience:), nil when it has
+	// none; a flow without its own inherits it (Flow.Patience).
+	Patience *Patience
+	// OrderValue is the average order value (order_value:) in cents, the
+	// value of a sale step that gives none; 0 when not set.
+	OrderValue int64
 	// VarCount is the number of variable slots an agent needs (captures and
 	// set: variables); NewVars allocates exactly this many.
 	VarCount int
@@ -225,6 +235,13 @@ type Flow struct {
 	Weight float64
 	Steps  []*Step
 	Line   int // position of the flow in the profile, for messages
+	// Patience is the session's patience, drawn once when a session of the
+	// flow starts: the flow's own patience: or else the profile's; nil
+	// when neither has one (or the flow says patience: none).
+	Patience *Patience
+	// HasSale says a step of the flow is marked sale:, so a session that
+	// abandons before its first sale is a lost sale.
+	HasSale bool
 }
 
 // Range is an inclusive count range; Min == Max for a fixed count.
@@ -318,8 +335,17 @@ type Step struct {
 	// TargetID is the host the step sends to: 0 for the profile's target,
 	// i+1 for Profile.Targets[i] (target: NAME).
 	TargetID int
-	Captures []Capture
-	Expect   Expect
+	// Patience is the step's own patience (patience: on the step), drawn
+	// when the step is entered and used instead of the session's; nil
+	// when the step has none.
+	Patience *Patience
+	// Sale marks the step whose OK answer (within the agent's patience) is
+	// a sale; SaleValue is its value in cents (sale: {value: 42.50}, else
+	// the profile's order_value:, else 0).
+	Sale      bool
+	SaleValue int64
+	Captures  []Capture
+	Expect    Expect
 	// Line and Column locate the step in its profile.
 	Line, Column int
 

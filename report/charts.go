@@ -28,6 +28,10 @@ type chartData struct {
 	// second (nil when none were dropped).
 	Active  jsNums `json:"active"`
 	Dropped jsNums `json:"dropped,omitempty"`
+	// Abandoned is the share (%) of the sessions that ended in each second
+	// that were abandoned (null in a second where none ended); nil when
+	// the run ended no session.
+	Abandoned jsNums `json:"abandoned,omitempty"`
 	// Steps are "all" first, then every step with requests.
 	Steps  []chartStep  `json:"steps"`
 	Events []chartEvent `json:"events,omitempty"`
@@ -127,6 +131,16 @@ func chartDataOf(s *Summary) *chartData {
 	}
 	if anyDrop {
 		d.Dropped = dropped
+	}
+	if s.sessionsShown() {
+		d.Abandoned = make(jsNums, n)
+		for i := range s.Series {
+			ss := &s.Series[i].Sessions
+			d.Abandoned[i] = math.NaN()
+			if e := ss.Ended(); e > 0 {
+				d.Abandoned[i] = 100 * float64(ss.AbandonedTotal()) / float64(e)
+			}
+		}
 	}
 	all := func(p *SeriesPoint) StepPoint {
 		return StepPoint{Count: p.Count, Errors: p.Errors, Corrected: p.Corrected,

@@ -16,7 +16,8 @@ import (
 // state (see Options.Writes); a step once marked stays marked.
 //
 // AddStep and AddRegion are for recorders fed by a single goroutine: they
-// must not run at the same time as Record, RecordDropped or MergeInterval
+// must not run at the same time as Record, RecordDropped, RecordSession,
+// RecordSale or MergeInterval
 // (which read the cell layout without a lock). They are safe with Rotate
 // and Summary, whose lock they take. Callers keep their own name → id map
 // and call AddStep only for names they have not seen, so the cost (a copy
@@ -55,7 +56,7 @@ func (r *Recorder) AddRegion(name string) int {
 	return len(regions) - 1
 }
 
-// relayout moves every cell's stripes, totals and dropped counters to the
+// relayout moves every cell's stripes, totals, dropped and session counters to the
 // layout of ns steps × nr regions (both at least the current counts).
 // rotMu must be held and no Record may run.
 func (r *Recorder) relayout(ns, nr int) {
@@ -66,6 +67,7 @@ func (r *Recorder) relayout(ns, nr int) {
 	dropped := make([]atomic.Int64, cells)
 	totals := make([]cellTotal, cells)
 	prev := make([]int64, cells)
+	sessions := make([]sessionCell, cells)
 	for c := range r.totals {
 		step, region := c/oldNR, c%oldNR
 		nc := step*nr + region
@@ -75,8 +77,9 @@ func (r *Recorder) relayout(ns, nr int) {
 			dst.under, dst.clamped, dst.eiSum, dst.eiN = src.under, src.clamped, src.eiSum, src.eiN
 		}
 		dropped[nc].Store(r.dropped[c].Load())
+		sessions[nc].s = r.sessions[c].peek()
 		totals[nc] = r.totals[c]
 		prev[nc] = r.prevDropped[c]
 	}
-	r.stripes, r.dropped, r.totals, r.prevDropped = stripes, dropped, totals, prev
+	r.stripes, r.dropped, r.totals, r.prevDropped, r.sessions = stripes, dropped, totals, prev, sessions
 }

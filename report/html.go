@@ -47,6 +47,11 @@ type htmlData struct {
 	Failures    []CheckFailure
 	Notes       []string
 	JudgedLabel string
+	// Sessions are the session headline's lines (the text summary's; none
+	// when the run ended no session); SessionTables their tables per step
+	// and per region.
+	Sessions      []string
+	SessionTables []sessionTable
 }
 
 func (s *Summary) htmlRows(rows []Stats) []htmlRow {
@@ -147,6 +152,9 @@ func WriteHTML(w io.Writer, s *Summary) error {
 		}
 	}
 	d.Failures = s.Failures
+	if s.sessionsShown() {
+		d.Sessions, d.SessionTables = s.sessionsHeadline(), s.sessionTables()
+	}
 	switch {
 	case s.Model == ModelOpen:
 		d.Notes = append(d.Notes, "Open model: every latency runs from the request's intended (scheduled) start, so time spent waiting behind a slow target counts (as wrk2).")
@@ -202,6 +210,7 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 <p class="headline">{{.Headline}}</p>
 <div class="sub">{{.Figure}}</div>
 {{if .Worst}}<p>{{.Worst}}</p>{{end}}
+{{if .Sessions}}<p id="sessions-line">{{range $i, $l := .Sessions}}{{if $i}}<br>{{$l}}{{else}}<strong>{{$l}}</strong>{{end}}{{end}}</p>{{end}}
 {{if .Verdict}}<p class="verdict {{if .VerdictOK}}ok{{else}}bad{{end}}" id="verdict">{{if .VerdictOK}}✔{{else}}✘{{end}} {{.Verdict}}</p>{{end}}
 {{if .Aborted}}<p class="bad"><strong>Run aborted:</strong> {{.Aborted}}</p>{{end}}
 {{if .Budgets}}
@@ -237,6 +246,11 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 <table id="cells"><tr><th>step @ region</th><th>requests</th><th>req/s</th><th>errors</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>≤100 ms</th></tr>
 {{range .Cells}}<tr><td>{{.Name}}</td><td>{{.Count}}</td><td>{{.RPS}}</td><td>{{.Err}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td{{if .Bad}} class="bad"{{end}}>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td><td>{{.Compliance}}</td></tr>
 {{end}}</table>{{end}}
+{{if .Sessions}}<h2>Sessions (where they ended; abandoned share of the sessions of the region)</h2>
+{{range .SessionTables}}<table id="sessions-{{.ID}}"><tr><th>{{.Head}}</th><th>abandoned</th><th>share</th><th>slow</th><th>error</th><th>timeout</th><th>completed</th><th>failed</th><th>sales</th><th>lost</th><th>sales value</th></tr>
+{{range .Rows}}<tr><td>{{if .All}}<strong>all</strong>{{else}}{{.Name}}{{end}}</td><td>{{.Abandoned}}</td><td{{if .Bad}} class="bad"{{end}}>{{.Share}}</td><td>{{.Slow}}</td><td>{{.Error}}</td><td>{{.Timeout}}</td><td>{{.Completed}}</td><td>{{.Failed}}</td><td>{{.Sales}}</td><td>{{.Lost}}</td><td>{{.Value}}</td></tr>
+{{end}}</table>
+{{end}}{{end}}
 {{if .Errors}}<h2>Errors by class</h2><ul>{{range .Errors}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Failures}}<h2>Failed checks</h2>
 <table id="failures"><tr><th>step</th><th>check</th><th>status</th><th>count</th></tr>

@@ -77,6 +77,46 @@ type JSONStats struct {
 	// Judged is "corrected" when CorrectedLatency is the figure to judge
 	// by, else "latency".
 	Judged string `json:"judged"`
+	// Sessions are the slice's session outcomes; nil (left out) when the
+	// run ended no session.
+	Sessions *JSONSessions `json:"sessions,omitempty"`
+}
+
+// JSONSessions are the session outcomes of a slice or a second (see
+// report.Sessions for which slice counts a session).
+type JSONSessions struct {
+	// Ended is Completed + Abandoned + Failed.
+	Ended     int64 `json:"ended"`
+	Completed int64 `json:"completed"`
+	Abandoned int64 `json:"abandoned"`
+	// AbandonedBy are the abandoned sessions by reason.
+	AbandonedBy JSONAbandoned `json:"abandoned_by"`
+	// AbandonedShare is Abandoned as a share (0…1) of the sessions of the
+	// regions the slice covers (a step's: the run's; a region's or a
+	// cell's: the region's; a second's: that second's).
+	AbandonedShare float64 `json:"abandoned_share"`
+	Failed         int64   `json:"failed"`
+	// Sales are the sale steps answered OK; SalesValue their value in the
+	// profile's minor currency unit (cents; 0 without values).
+	Sales      int64 `json:"sales"`
+	SalesValue int64 `json:"sales_value"`
+	// LostSales are the abandoned sessions that had not made their sale
+	// (the sale step still ahead, or answered later than the patience).
+	LostSales int64 `json:"lost_sales"`
+}
+
+// JSONAbandoned are abandoned sessions by reason.
+type JSONAbandoned struct {
+	Slow    int64 `json:"slow"`
+	Error   int64 `json:"error"`
+	Timeout int64 `json:"timeout"`
+}
+
+func jsonSessions(ss *Sessions, base int64) *JSONSessions {
+	a := ss.AbandonedTotal()
+	return &JSONSessions{Ended: ss.Ended(), Completed: ss.Completed, Abandoned: a,
+		AbandonedBy:    JSONAbandoned{Slow: ss.Abandoned[AbandonSlow], Error: ss.Abandoned[AbandonError], Timeout: ss.Abandoned[AbandonTimeout]},
+		AbandonedShare: shareOf(a, base), Failed: ss.Failed, Sales: ss.Sales, SalesValue: ss.SalesValue, LostSales: ss.Lost}
 }
 
 // JSONLatency is a latency distribution in milliseconds.
@@ -129,6 +169,9 @@ type JSONPoint struct {
 	MaxMs        float64 `json:"max_ms"`
 	Under100     int64   `json:"under_100ms"`
 	ActiveAgents int     `json:"active_agents"`
+	// Sessions are the sessions that ended in the second; nil (left out)
+	// when the run ended no session.
+	Sessions *JSONSessions `json:"sessions,omitempty"`
 }
 
 func durMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -157,6 +200,9 @@ func (s *Summary) jsonStats(st *Stats) JSONStats {
 		c := jsonLatency(st.Corrected)
 		js.CorrectedLatency = &c
 		js.Judged = "corrected"
+	}
+	if s.sessionsShown() {
+		js.Sessions = jsonSessions(&st.Sessions, s.sessionBase(st))
 	}
 	return js
 }
@@ -208,9 +254,13 @@ func (s *Summary) JSON() *JSONReport {
 	j.Events, j.Sections = s.jsonEvents(), s.jsonSections()
 	for i := range s.Series {
 		p := &s.Series[i]
-		j.Series = append(j.Series, JSONPoint{AtSeconds: p.At.Seconds(), Seconds: p.Seconds, Requests: p.Count,
+		jp := JSONPoint{AtSeconds: p.At.Seconds(), Seconds: p.Seconds, Requests: p.Count,
 			Errors: p.Errors, Dropped: p.Dropped, RPS: p.RPS(), P50Ms: durMs(p.P50), P99Ms: durMs(p.P99),
-			MaxMs: durMs(p.Max), Under100: p.Under, ActiveAgents: p.ActiveAgents})
+			MaxMs: durMs(p.Max), Under100: p.Under, ActiveAgents: p.ActiveAgents}
+		if s.sessionsShown() {
+			jp.Sessions = jsonSessions(&p.Sessions, p.Sessions.Ended())
+		}
+		j.Series = append(j.Series, jp)
 	}
 	return j
 }

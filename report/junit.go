@@ -73,8 +73,9 @@ func (s *Summary) JUnit() *JUnitSuites {
 		JUnitProperty{Name: "model", Value: s.Model},
 		JUnitProperty{Name: "requests", Value: strconv.FormatInt(s.Overall.Count, 10)},
 		JUnitProperty{Name: "compliance_100ms", Value: formatPct(s.Overall.Judged().Compliance())})
+	props = append(props, s.junitSessionProps()...)
 
-	budgets := JUnitSuite{Name: "agentstorm budgets", Time: secs, Timestamp: ts, Properties: props}
+	budgets := JUnitSuite{Name: "agentstorm budgets", Time: secs, Timestamp: ts, Properties: props, SystemOut: s.sessionsText()}
 	for i := range s.Budgets {
 		r := &s.Budgets[i]
 		c := JUnitCase{Name: r.Expr, ClassName: "agentstorm.budgets", Time: secs,

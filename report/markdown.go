@@ -74,6 +74,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, FormatCount(st.Count), formatRate(st.RPS),
 			formatErrPct(st.Errors, st.Count), lat[0], lat[1], lat[2], lat[3], lat[4])
 	}
+	writeMarkdownSessions(bw, s)
 	if len(s.Failures) > 0 {
 		fmt.Fprintln(bw)
 		parts := make([]string, 0, len(s.Failures))

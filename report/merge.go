@@ -29,7 +29,7 @@ func (r *Recorder) MergeInterval(iv *Interval) {
 	for i := range iv.Cells {
 		ci := &iv.Cells[i]
 		n := sumCounts(&ci.Counts)
-		if n == 0 && ci.Dropped == 0 && ci.Clamped == 0 && ci.Latency == nil && ci.Corrected == nil {
+		if n == 0 && ci.Dropped == 0 && ci.Clamped == 0 && ci.Latency == nil && ci.Corrected == nil && ci.Sessions.IsZero() {
 			continue
 		}
 		if ci.Step >= len(stepMap) || ci.Region >= len(regMap) || stepMap[ci.Step] < 0 || regMap[ci.Region] < 0 {
@@ -71,6 +71,12 @@ func (r *Recorder) MergeInterval(iv *Interval) {
 		r.putDense(newCorr)
 		if ci.Dropped > 0 {
 			r.dropped[c].Add(ci.Dropped)
+		}
+		if !ci.Sessions.IsZero() {
+			sc := &r.sessions[c]
+			sc.mu.Lock()
+			sc.s.Add(&ci.Sessions)
+			sc.mu.Unlock()
 		}
 	}
 	r.connections.Add(iv.Connections)

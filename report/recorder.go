@@ -119,6 +119,7 @@ type cellTotal struct {
 	clamped   int64
 	eiSum     int64
 	eiN       int64
+	sessions  Sessions
 }
 
 // Recorder records latencies and outcomes of a storm. All its methods are
@@ -140,6 +141,7 @@ type Recorder struct {
 	redirects   atomic.Int64
 	active      atomic.Int64
 	dropped     []atomic.Int64 // per cell
+	sessions    []sessionCell  // per cell
 
 	rotMu       sync.Mutex // serialises Rotate and Summary; guards the fields below
 	totals      []cellTotal
@@ -193,6 +195,7 @@ func NewRecorder(o Options) *Recorder {
 		lastRotate:  start,
 		stripes:     make([]stripe, cells<<shift),
 		dropped:     make([]atomic.Int64, cells),
+		sessions:    make([]sessionCell, cells),
 		totals:      make([]cellTotal, cells),
 		prevDropped: make([]int64, cells),
 	}
@@ -598,6 +601,9 @@ func (r *Recorder) Rotate(now time.Time) *Interval {
 		ci.Dropped = d - r.prevDropped[c]
 		r.prevDropped[c] = d
 		iv.Dropped += ci.Dropped
+		ci.Sessions = r.sessions[c].take()
+		t.sessions.Add(&ci.Sessions)
+		iv.Sessions.Add(&ci.Sessions)
 		// Packed into dense merges touch only the populated buckets.
 		if ci.Latency != nil {
 			if t.raw == nil {

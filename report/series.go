@@ -72,6 +72,7 @@ func PointOf(iv *Interval, start time.Time) SeriesPoint {
 		b.AddCounts(c.Step, &c.Counts, c.Under, c.Dropped)
 		b.AddLatency(c.Step, false, c.Latency)
 		b.AddLatency(c.Step, true, c.Corrected)
+		b.AddSessions(&c.Sessions)
 	}
 	return b.Point(iv.End.Sub(start), len(iv.Steps))
 }
@@ -86,6 +87,7 @@ type PointBuilder struct {
 	ActiveAgents int
 
 	under, dropped int64
+	sessions       Sessions
 	steps          []stepAcc
 }
 
@@ -115,6 +117,9 @@ func (b *PointBuilder) AddCounts(step int, counts *[NumOutcomes]int64, under, dr
 	b.dropped += dropped
 }
 
+// AddSessions adds session outcomes to the point.
+func (b *PointBuilder) AddSessions(s *Sessions) { b.sessions.Add(s) }
+
 // AddLatency merges h (nil for none) into step's raw or corrected latency.
 func (b *PointBuilder) AddLatency(step int, corrected bool, h *hdr.PackedHistogram) {
 	if step < 0 || h == nil || h.TotalCount() == 0 {
@@ -135,7 +140,7 @@ func (b *PointBuilder) AddLatency(step int, corrected bool, h *hdr.PackedHistogr
 // with nSteps steps (at least those added).
 func (b *PointBuilder) Point(at time.Duration, nSteps int) SeriesPoint {
 	p := SeriesPoint{At: at, Seconds: b.Seconds, Under: b.under, Dropped: b.dropped, ActiveAgents: b.ActiveAgents,
-		Steps: make([]StepPoint, max(nSteps, len(b.steps)))}
+		Sessions: b.sessions, Steps: make([]StepPoint, max(nSteps, len(b.steps)))}
 	var all, allCorr *hdr.PackedHistogram
 	for i := range b.steps {
 		a := &b.steps[i]
@@ -211,6 +216,7 @@ func AppendPoint(points []SeriesPoint, p SeriesPoint) []SeriesPoint {
 	last.Dropped += p.Dropped
 	last.Under += p.Under
 	last.Latencies += p.Latencies
+	last.Sessions.Add(&p.Sessions)
 	last.Max = max(last.Max, p.Max)
 	foldLatency(&last.Corrected, &p.Corrected)
 	for i := range p.Steps {

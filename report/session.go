@@ -7,7 +7,11 @@ package report
 // it ended (its flow's last step when completed, the step it gave up at when
 // abandoned, the step it could not go on from when failed) and of the
 // agent's region. Sales are counted in the cell of the sale step (a step
-// marked sale: whose answer was OK), whatever happens to the session later.
+// marked sale: whose answer was OK within the agent's patience), whatever
+// happens to the session later; a sale step answered later than the
+// agent's patience is no sale (the shopper left before it came) but a lost
+// one. Only profiles with a patience or a sale step count sessions: the
+// others record none, and their outputs show no session figures.
 // Sessions cut by the end of the run are not counted anywhere: they neither
 // completed nor were abandoned.
 

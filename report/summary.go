@@ -265,6 +265,7 @@ type acc struct {
 	under, clamped int64
 	eiSum, eiN     int64
 	dropped        int64
+	sessions       Sessions
 }
 
 func (a *acc) add(b *acc) {
@@ -288,10 +289,12 @@ func (a *acc) add(b *acc) {
 	a.eiSum += b.eiSum
 	a.eiN += b.eiN
 	a.dropped += b.dropped
+	a.sessions.Add(&b.sessions)
 }
 
 func (a *acc) stats(name string, step, region int, elapsed time.Duration) Stats {
-	st := Stats{Name: name, Step: step, Region: region, Counts: a.counts, Dropped: a.dropped, Clamped: a.clamped}
+	st := Stats{Name: name, Step: step, Region: region, Counts: a.counts, Dropped: a.dropped, Clamped: a.clamped,
+		Sessions: a.sessions}
 	st.Count = sumCounts(&a.counts)
 	st.Errors = st.Count - a.counts[OK]
 	if st.Count > 0 {
@@ -336,6 +339,9 @@ func (r *Recorder) Summary(elapsed time.Duration) *Summary {
 		}
 		a.counts, a.under, a.clamped, a.eiSum, a.eiN = t.counts, t.under, t.clamped, t.eiSum, t.eiN
 		a.dropped = r.dropped[c].Load()
+		a.sessions = t.sessions
+		pendingSessions := r.sessions[c].peek()
+		a.sessions.Add(&pendingSessions)
 		for s := 0; s <= r.mask; s++ {
 			st := &r.stripes[c<<r.shift+s]
 			st.mu.Lock()
@@ -376,6 +382,8 @@ type CellTotals struct {
 	// EISum and EIN are the sum (µs) and count of the closed model's
 	// expected intervals.
 	EISum, EIN int64
+	// Sessions are the cell's session outcomes.
+	Sessions Sessions
 }
 
 // Fill computes the per-cell, per-step, per-region and overall stats from
@@ -385,7 +393,7 @@ func (s *Summary) Fill(cells []CellTotals) {
 	accs := make([]acc, len(cells))
 	for i, c := range cells {
 		accs[i] = acc{raw: c.Raw, corr: c.Corrected, counts: c.Counts, under: c.Under, clamped: c.Clamped,
-			eiSum: c.EISum, eiN: c.EIN, dropped: c.Dropped}
+			eiSum: c.EISum, eiN: c.EIN, dropped: c.Dropped, sessions: c.Sessions}
 	}
 	s.fill(accs)
 }

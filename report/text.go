@@ -114,6 +114,7 @@ func WriteText(w io.Writer, s *Summary) error {
 	case StatusInterrupted:
 		fmt.Fprintf(bw, "RUN INTERRUPTED: %s. The figures below cover only what was recorded until then.\n", s.StatusReason())
 	}
+	writeSessionsHeadline(bw, s)
 	o := &s.Overall
 	if o.Raw.Count == 0 {
 		fmt.Fprintf(bw, "Sub-100 ms compliance: no answers recorded\n")

@@ -59,6 +59,7 @@ func (m *merger) add(k int, iv *report.Interval) {
 	acc.Dropped += iv.Dropped
 	acc.Connections += iv.Connections
 	acc.ActiveAgents += iv.ActiveAgents
+	acc.Sessions.Add(&iv.Sessions)
 	for c := range iv.Cells {
 		src, dst := &iv.Cells[c], &acc.Cells[c]
 		for k := range src.Counts {
@@ -67,6 +68,7 @@ func (m *merger) add(k int, iv *report.Interval) {
 		dst.Under += src.Under
 		dst.Clamped += src.Clamped
 		dst.Dropped += src.Dropped
+		dst.Sessions.Add(&src.Sessions)
 		dst.Latency = report.MergePacked(dst.Latency, src.Latency)
 		dst.Corrected = report.MergePacked(dst.Corrected, src.Corrected)
 	}

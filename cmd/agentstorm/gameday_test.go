@@ -41,6 +41,11 @@ type gameDayJSON struct {
 					During struct {
 						Count    int64   `json:"count"`
 						ErrorPct float64 `json:"error_pct"`
+						Sessions *struct {
+							Ended        int64   `json:"ended"`
+							AbandonedPct float64 `json:"abandoned_pct"`
+							LostSales    int64   `json:"lost_sales"`
+						} `json:"sessions"`
 					} `json:"during"`
 				} `json:"regions"`
 			} `json:"faults"`
@@ -83,6 +88,8 @@ func shortGameDay(t *testing.T, repl ...string) string {
 // every audit: the schedule ran, the blast radius hit only the killed
 // shard's region, add-to-cart stayed a sale in pre-order mode, every order
 // answered 202 was found and none twice, recovery was measured, exit 0.
+// Its agents give up on an error (the built-in's patience has on_error)
+// and checkout is the sale step: the kill's blast radius in lost sales is the killed region's.
 func TestGameDayShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 14 s storm")
@@ -92,7 +99,10 @@ func TestGameDayShort(t *testing.T) {
 		"0->300 in 5s, hold 100s, ->0 in 5s", "0->16 in 1s, hold 13s",
 		"think: exp(500ms)", "think: exp(100ms)",
 		"{at: 30s, action: kill_shard, shard: 1, duration: 15s}", "{at: 2s, action: kill_shard, shard: 1, duration: 3s}",
-		"{at: 65s, action: fail_inventory, duration: 15s}", "{at: 9s, action: fail_inventory, duration: 3s}")
+		"{at: 65s, action: fail_inventory, duration: 15s}", "{at: 9s, action: fail_inventory, duration: 3s}",
+		// Errors, not slowness, on a loaded test machine: the built-in's
+		// 100 ms patience becomes 2 s.
+		"patience: {wait: 100ms, on_error: true}", "patience: {wait: 2s, on_error: true}")
 	jsonPath := filepath.Join(t.TempDir(), "out.json")
 	code, out, errOut := runIt(t, nil, "--profile", prof, "--out", "json="+jsonPath)
 	if code != exitOK {
@@ -141,11 +151,20 @@ func TestGameDayShort(t *testing.T) {
 			if !r.Faulted || r.During.ErrorPct < 50 {
 				t.Errorf("killed shard's region %+v: want faulted, most requests failing", r)
 			}
+			if s := r.During.Sessions; s == nil || s.AbandonedPct < 50 || s.LostSales == 0 {
+				t.Errorf("killed shard's region sessions %+v: want most abandoned (errors), sales lost", s)
+			}
 		default:
 			if r.Faulted || !r.WithinBudget || r.During.Count == 0 || r.During.ErrorPct > 1 {
 				t.Errorf("region %+v: want untouched by the kill", r)
 			}
+			if s := r.During.Sessions; s == nil || s.Ended == 0 || s.AbandonedPct > 5 {
+				t.Errorf("region %s sessions %+v: want sessions, few abandoned", r.Region, s)
+			}
 		}
+	}
+	if j.Figures["fault_lost_sales"] == 0 || !strings.Contains(out, "shoppers abandoned") {
+		t.Errorf("no sales lost to the kill: figures %v", j.Figures)
 	}
 	d := gd.Degradation
 	if d == nil || d.Seconds < 2 || d.Preorder == 0 || d.InStock != 0 {

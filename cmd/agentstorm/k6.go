@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -37,6 +38,8 @@ type k6Flags struct {
 	idle, window       time.Duration
 	maxSteps           int
 	quiet              bool
+	saleSteps          []string
+	orderValue         float64
 }
 
 func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
@@ -49,6 +52,8 @@ func newK6FlagSet(f *k6Flags) *pflag.FlagSet {
 	fs.StringVar(&f.stepTag, "step-tag", "name", "the tag that names a request's step (k6 sets name to the URL unless the script names the request)")
 	fs.StringVar(&f.regionTag, "region-tag", "", "a tag that names a request's region (default: one region)")
 	fs.StringArrayVar(&f.trends, "trend", nil, "another Trend metric to record as a step of its own name, such as http_req_waiting or a custom trend (repeatable)")
+	fs.StringArrayVar(&f.saleSteps, "sale-step", nil, "a step whose OK answers are sales, such as checkout, for the sessions' sales and budgets like 'sales >= 1000' (repeatable)")
+	fs.Float64Var(&f.orderValue, "order-value", 0, "with --sale-step: the value of a sale, such as 85.00 (kept in cents), for the sales value")
 	fs.IntVar(&f.maxSteps, "max-steps", k6.DefaultMaxSteps, "most distinct step names; further names are recorded as step \"other\"")
 	fs.DurationVar(&f.window, "window", k6.DefaultWindow, "out-of-order window (whole seconds): points this late still land in their own second of k6 time; the live line lags by it")
 	fs.BoolVar(&f.strict, "strict", false, "stop at the first malformed line (exit 1) instead of reporting and skipping it")
@@ -68,6 +73,9 @@ func printK6Usage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "its outcome from the status, expected_response and error_code tags. Counters, rates and")
 	fmt.Fprintln(w, "gauges (checks, iterations, dropped_iterations, vus, http_req_failed, custom ones) are figures")
 	fmt.Fprintln(w, "budgets can judge. Points are bucketed by their own timestamps (k6 time).")
+	fmt.Fprintln(w, "Iterations are sessions: each iterations point a completed session, dropped_iterations")
+	fmt.Fprintln(w, "dropped ones, an OK answer of a --sale-step a sale; k6's VUs have no patience, so none is")
+	fmt.Fprintln(w, "abandoned (README: \"Already using k6?\").")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "k6 is AGPL: agentstorm imports nothing of it and reads only its documented output formats.")
 	fmt.Fprintln(w)
@@ -115,6 +123,10 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		return k6UsageError(env, fmt.Sprintf("--window %s: want whole seconds above 0, such as 2s (k6 time is binned by the second)", f.window))
 	case f.maxSteps < 2:
 		return k6UsageError(env, fmt.Sprintf("--max-steps %d: want at least 2", f.maxSteps))
+	case f.orderValue < 0 || f.orderValue > 1e12 || math.IsNaN(f.orderValue):
+		return k6UsageError(env, fmt.Sprintf("--order-value %v: want an amount from 0 to 1e12, such as 85.00", f.orderValue))
+	case f.orderValue > 0 && len(f.saleSteps) == 0:
+		return k6UsageError(env, "--order-value is the value of a sale: name the sale step with --sale-step")
 	case strings.TrimSpace(f.stepTag) == "":
 		return k6UsageError(env, "--step-tag: want a tag name, such as name")
 	}
@@ -182,6 +194,7 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 	k.in = k6.New(k6.Options{
 		StepTag: f.stepTag, RegionTag: f.regionTag, Trends: f.trends, MaxSteps: f.maxSteps,
 		Window: f.window, Strict: f.strict, OnInterval: k.onInterval,
+		SaleSteps: f.saleSteps, OrderValue: int64(math.Round(f.orderValue * 100)),
 		Warn: func(msg string) { out.printf("agentstorm k6: %s\n", msg) },
 	})
 	if k.showLive {

@@ -24,6 +24,10 @@ type View struct {
 	Seconds float64
 	// Figures are run-wide named figures (report.Summary.Figures).
 	Figures map[string]float64
+	// Sessions are the session outcomes of the selection; SessionBase
+	// those of every step of the selected regions (the denominator of a
+	// share: a session ends at one step only).
+	Sessions, SessionBase report.Sessions
 }
 
 func (v *View) latency() (*hdr.Histogram, bool) {
@@ -182,6 +186,10 @@ func (b *Budget) View(s *report.Summary) *View {
 			v.Raw = raw
 		}
 	}
+	for i := range s.Cells {
+		c := &s.Cells[i]
+		b.addSessions(v, c.Step, c.Region, &c.Sessions)
+	}
 	return v
 }
 
@@ -303,6 +311,7 @@ func (c *LiveChecker) intervalView(b *Budget, iv *report.Interval) *View {
 		if ci.Latency != nil {
 			ci.Latency.MergeInto(c.rawScratch)
 		}
+		b.addSessions(v, ci.Step, ci.Region, &ci.Sessions)
 		n := ci.Count()
 		v.Requests += n
 		v.Errors += n - ci.Counts[report.OK]

@@ -20,6 +20,7 @@ import (
 //	filter  := ("region" | "step" | "name" | "shard") "=" WORD
 //	metric  := pNN[.N] | pNN(STEP) | max | mean | min | under(DURATION)
 //	         | errors | rps | requests | dropped | FIGURE
+//	         | abandoned[(STEP)] | sales | lost_sales   (see sessions.go)
 //	OP      := "<" | "<=" | ">" | ">=" | "==" | "!="
 //	value   := DURATION (1.5ms, 100ms, 2s, 250us) | NUMBER% | NUMBER
 //	abort   := "abort" ["after" DURATION] ["min" INTEGER ["samples"]]
@@ -246,7 +247,7 @@ func (p *parser) errAt(t token, format string, args ...any) *Error {
 	return &Error{Expr: p.expr, Column: t.col, Msg: fmt.Sprintf(format, args...)}
 }
 
-const metricHelp = "p50, p90, p99, p99.9, max, mean, min, under(100ms), errors, rps, requests or dropped"
+const metricHelp = "p50, p90, p99, p99.9, max, mean, min, under(100ms), errors, rps, requests, dropped, abandoned, sales or lost_sales"
 
 // Parse parses one budget expression against the run's steps and
 // regions. Errors are *Error values naming the column and what was
@@ -312,6 +313,10 @@ var metricWords = map[string]func() Metric{
 	"requests":   func() Metric { return requestsMetric{} },
 	"count":      func() Metric { return requestsMetric{} },
 	"dropped":    func() Metric { return droppedMetric{} },
+	// abandoned and lost_sales are shares or counts, as errors.
+	"abandoned":  func() Metric { return sessionMetric{kind: sessAbandoned} },
+	"sales":      func() Metric { return sessionMetric{kind: sessSales} },
+	"lost_sales": func() Metric { return sessionMetric{kind: sessLost} },
 }
 
 // clauseWords are the words of the function-form metric and the abort clause.
@@ -436,6 +441,10 @@ func (p *parser) parse() (*Budget, *Error) {
 	if em, ok := m.(errorsMetric); ok {
 		em.share = strings.HasSuffix(vt.text, "%")
 		b.Metric = em
+	}
+	if sm, ok := m.(sessionMetric); ok && sm.sharable() {
+		sm.share = strings.HasSuffix(vt.text, "%")
+		b.Metric = sm
 	}
 	// Abort clause.
 	if t := p.peek(); t.kind == tokWord && strings.EqualFold(t.text, "abort") {
@@ -644,7 +653,7 @@ func (p *parser) value(t token, u report.Unit, metric string) (float64, *Error) 
 	default:
 		// errors with a percentage is a share; a plain-number figure may be
 		// written with % when it is itself a percentage (k6's checks).
-		if (metric == "errors" || u == report.UnitNumber) && suffix == "%" {
+		if (metric == "errors" || metric == "abandoned" || metric == "lost_sales" || u == report.UnitNumber) && suffix == "%" {
 			if v > 100 {
 				return 0, p.errAt(t, "a percentage is at most 100%%; got %q", t.text)
 			}

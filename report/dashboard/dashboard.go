@@ -46,13 +46,14 @@ type Dashboard struct {
 	budgets   []*budget.Budget
 	judge     *budget.LiveChecker
 	raw, corr *hdr.Histogram
-	frames    [][]byte       // JSON of the frames kept, oldest first
-	seq       int            // the frames made so far (kept or dropped)
-	requests  int64          // the run's requests so far
-	under     int64          // the run's answers within 100 ms so far
-	answers   int64          // the run's answers with a latency so far
-	events    []string       // markers not yet sent
-	states    []budget.State // the budgets on the last full interval
+	frames    [][]byte        // JSON of the frames kept, oldest first
+	seq       int             // the frames made so far (kept or dropped)
+	requests  int64           // the run's requests so far
+	under     int64           // the run's answers within 100 ms so far
+	answers   int64           // the run's answers with a latency so far
+	sessions  report.Sessions // the run's session outcomes so far
+	events    []string        // markers not yet sent
+	states    []budget.State  // the budgets on the last full interval
 	wake      chan struct{}
 	report    []byte        // the final HTML report, once finished
 	end       []byte        // the end event's JSON, once finished
@@ -99,6 +100,7 @@ func (d *Dashboard) Observe(iv *report.Interval, f Figures) {
 		}
 	}
 	fr.Steps = stepFrames(iv, d.raw, d.corr)
+	fr.Sessions = sessionFrame(iv, &d.sessions)
 	if iv.Duration() >= sliver {
 		d.states = d.judge.States(d.budgets, iv, f.Elapsed)
 	} else {

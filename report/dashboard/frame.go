@@ -40,6 +40,42 @@ type Frame struct {
 	Budgets []budget.State `json:"budgets,omitempty"`
 	// Events are the markers (chaos actions, notes) since the last frame.
 	Events []string `json:"events,omitempty"`
+	// Sessions are the session outcomes, from the run's first ended
+	// session or sale on (nil before, and in runs without sessions).
+	Sessions *SessionFrame `json:"s,omitempty"`
+}
+
+// A SessionFrame is the session outcomes of an interval and of the run so
+// far: the agents that skipped the target.
+type SessionFrame struct {
+	// Ended and Abandoned are the sessions that ended in the interval, and
+	// were abandoned; Share is Abandoned / Ended (nil when none ended).
+	Ended     int64    `json:"ended"`
+	Abandoned int64    `json:"ab"`
+	Share     *float64 `json:"share"`
+	// ShareAll is the run's abandoned share so far (nil when no session
+	// ended yet); Sales and Lost the run's sales and lost sales so far.
+	ShareAll *float64 `json:"shareAll"`
+	Sales    int64    `json:"sales"`
+	Lost     int64    `json:"lost"`
+}
+
+// sessionFrame adds iv's sessions to the run's (run) and returns the
+// frame's, nil while the run has none.
+func sessionFrame(iv *report.Interval, run *report.Sessions) *SessionFrame {
+	run.Add(&iv.Sessions)
+	if run.IsZero() {
+		return nil
+	}
+	share := func(ss *report.Sessions) *float64 {
+		if ss.Ended() == 0 {
+			return nil
+		}
+		v := float64(ss.AbandonedTotal()) / float64(ss.Ended())
+		return &v
+	}
+	return &SessionFrame{Ended: iv.Sessions.Ended(), Abandoned: iv.Sessions.AbandonedTotal(), Share: share(&iv.Sessions),
+		ShareAll: share(run), Sales: run.Sales, Lost: run.Lost}
 }
 
 // A StepFrame is one step's latency in an interval: p50 and p99 raw, and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -134,22 +135,43 @@ type intervalRecord struct {
 }
 
 // rowLen is the length of a cell row: step, region, the outcome counts,
-// under, clamped, dropped. Logs written before the body_too_large and
-// header_too_large classes have rows of oldRowLen, with the first
+// under, clamped, dropped. A cell where sessions ended or sales were made
+// has a row of sessRowLen: the same, then its session counts (completed,
+// failed, abandoned slow, error, timeout, lost, sales, sales value; see
+// sessionNums); cells without are written as before, so logs of runs
+// without sessions are unchanged. Logs written before the body_too_large
+// and header_too_large classes have rows of oldRowLen, with the first
 // oldOutcomes classes.
 const (
 	rowLen      = 2 + report.NumOutcomes + 3
+	sessionNums = 2 + int(report.NumAbandonReasons) + 3
+	sessRowLen  = rowLen + sessionNums
 	oldOutcomes = int(report.OtherError) + 1
 	oldRowLen   = 2 + oldOutcomes + 3
 )
 
 // appendRow appends c's row to an interval record.
 func appendRow(cells [][]int64, c *report.CellInterval) [][]int64 {
-	row := make([]int64, 0, rowLen)
+	row := make([]int64, 0, sessRowLen)
 	row = append(row, int64(c.Step), int64(c.Region))
 	row = append(row, c.Counts[:]...)
 	row = append(row, c.Under, c.Clamped, c.Dropped)
+	if s := &c.Sessions; !s.IsZero() {
+		row = append(row, s.Completed, s.Failed)
+		row = append(row, s.Abandoned[:]...)
+		row = append(row, s.Lost, s.Sales, s.SalesValue)
+	}
 	return append(cells, row)
+}
+
+// rowSessions reads the session counts at the end of a sessRowLen row.
+func rowSessions(nums []int64) report.Sessions {
+	var s report.Sessions
+	s.Completed, s.Failed = nums[0], nums[1]
+	na := int(report.NumAbandonReasons)
+	copy(s.Abandoned[:], nums[2:2+na])
+	s.Lost, s.Sales, s.SalesValue = nums[2+na], nums[3+na], nums[4+na]
+	return s
 }
 
 // addRow checks a cell row (its length, and that its step and region
@@ -159,15 +181,18 @@ func appendRow(cells [][]int64, c *report.CellInterval) [][]int64 {
 func addRow(iv *report.Interval, row []int64) error {
 	n := report.NumOutcomes
 	switch len(row) {
-	case rowLen:
+	case rowLen, sessRowLen:
 	case oldRowLen:
 		n = oldOutcomes
 	default:
-		return fmt.Errorf("interval cell has %d numbers, want %d", len(row), rowLen)
+		return fmt.Errorf("interval cell has %d numbers, want %d (or %d with sessions)", len(row), rowLen, sessRowLen)
 	}
 	c := iv.Cell(int(row[0]), int(row[1]))
 	if c == nil || row[0] < 0 || row[1] < 0 {
 		return fmt.Errorf("interval cell names step %d region %d, which the metadata does not have", row[0], row[1])
+	}
+	if len(row) == sessRowLen && slices.ContainsFunc(row[rowLen:], func(v int64) bool { return v < 0 }) {
+		return fmt.Errorf("interval cell step %d region %d has a negative session count", row[0], row[1])
 	}
 	for k := 0; k < n; k++ {
 		c.Counts[k] += row[2+k]
@@ -179,6 +204,11 @@ func addRow(iv *report.Interval, row []int64) error {
 	iv.Under += row[2+n]
 	iv.Clamped += row[3+n]
 	iv.Dropped += row[4+n]
+	if len(row) == sessRowLen {
+		s := rowSessions(row[rowLen:])
+		c.Sessions.Add(&s)
+		iv.Sessions.Add(&s)
+	}
 	return nil
 }
 

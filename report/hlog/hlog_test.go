@@ -57,6 +57,11 @@ func recordKnown(rec *report.Recorder, sec, offset int) {
 	rec.Record(0, 1, 1, 0, report.ConnRefused, 0)
 	rec.RecordDropped(0, 1)
 	rec.AddConnections(5)
+	// Sessions: every kind of end, in both regions, some lost, and sales.
+	for i := 0; i < 7+sec; i++ {
+		rec.RecordSession(i%2, (i+offset)%2, report.SessionEnd(i%3), report.AbandonReason(i%int(report.NumAbandonReasons)), i%4 == 1)
+		rec.RecordSale(1, i%2, int64(4250+i))
+	}
 }
 
 func sameStats(t *testing.T, what string, a, b *report.Stats) {
@@ -69,6 +74,9 @@ func sameStats(t *testing.T, what string, a, b *report.Stats) {
 	}
 	if (a.Corrected == nil) != (b.Corrected == nil) || (a.Corrected != nil && *a.Corrected != *b.Corrected) {
 		t.Errorf("%s: corrected %+v, want %+v", what, a.Corrected, b.Corrected)
+	}
+	if a.Sessions != b.Sessions {
+		t.Errorf("%s: sessions %+v, want %+v", what, a.Sessions, b.Sessions)
 	}
 }
 
@@ -169,9 +177,22 @@ func TestHlogMergeEqualsOneRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if whole.Overall.Sessions.Ended() == 0 || whole.Overall.Sessions.Lost == 0 || whole.Overall.Sessions.Sales == 0 {
+		t.Fatalf("the storm recorded no sessions: %+v", whole.Overall.Sessions)
+	}
 	sameStats(t, "overall", &got.Overall, &whole.Overall)
 	for i := range whole.PerStep {
 		sameStats(t, whole.PerStep[i].Name, &got.PerStep[i], &whole.PerStep[i])
+	}
+	for i := range whole.Cells {
+		sameStats(t, whole.Cells[i].Name, &got.Cells[i], &whole.Cells[i])
+	}
+	var seriesSessions report.Sessions
+	for i := range got.Series {
+		seriesSessions.Add(&got.Series[i].Sessions)
+	}
+	if seriesSessions != whole.Overall.Sessions {
+		t.Errorf("merged series sessions %+v, want %+v", seriesSessions, whole.Overall.Sessions)
 	}
 	if got.Connections != whole.Connections || got.Elapsed != 3*time.Second {
 		t.Errorf("connections %d (want %d), elapsed %v", got.Connections, whole.Connections, got.Elapsed)
@@ -252,6 +273,9 @@ func TestDecoderIntoRecorder(t *testing.T) {
 		t.Errorf("meta %v end %+v", da.Meta(), da.End())
 	}
 	got := co.Summary(3 * time.Second)
+	if whole.Overall.Sessions.Ended() == 0 || whole.Overall.Sessions.Lost == 0 || whole.Overall.Sessions.Sales == 0 {
+		t.Fatalf("the storm recorded no sessions: %+v", whole.Overall.Sessions)
+	}
 	sameStats(t, "overall", &got.Overall, &whole.Overall)
 	for i := range whole.PerStep {
 		sameStats(t, whole.PerStep[i].Name, &got.PerStep[1-i], &whole.PerStep[i])
@@ -297,6 +321,11 @@ func TestMerge(t *testing.T) {
 	got, _ := ls.Summary()
 	if strings.Join(got.Regions, ",") != "us-east,ap tokyo,eu-west" {
 		t.Errorf("regions %v", got.Regions)
+	}
+	wantSess := whole.Overall.Sessions
+	wantSess.Add(&sumB.Overall.Sessions)
+	if got.Overall.Sessions != wantSess {
+		t.Errorf("merged log's sessions %+v, want %+v", got.Overall.Sessions, wantSess)
 	}
 	if got.Overall.Count != whole.Overall.Count+sumB.Overall.Count || got.Failures[0].Count != 6 {
 		t.Errorf("merged %d requests, want %d + %d; failures %v", got.Overall.Count, whole.Overall.Count, sumB.Overall.Count, got.Failures)
@@ -494,4 +523,34 @@ func latencies(iv *report.Interval) int64 {
 		}
 	}
 	return n
+}
+
+// TestHlogSessionRows: a cell row without session counts (every log
+// written before them, and cells of runs without sessions) reads as no
+// sessions; a row with them adds them; a negative count is refused.
+func TestHlogSessionRows(t *testing.T) {
+	zeros := func(n int) string { return strings.TrimSuffix(strings.Repeat("0,", n), ",") }
+	meta := `#agentstorm-meta {"agentstorm_hlog":1,"model":"open","start_ms":1700000000000,"steps":["cart"],"regions":["eu"]}` + "\n"
+	row := func(extra string) string {
+		return meta + `#agentstorm-interval {"start":0,"end":1,"active":1,"connections":0,"cells":[[0,0,3,` + zeros(report.NumOutcomes-1+3) + extra + `]],"hists":0}` + "\n"
+	}
+	read := func(data string) (*report.Summary, error) {
+		ls := NewSet()
+		if err := ls.Read("s.hlog", strings.NewReader(data)); err != nil {
+			return nil, err
+		}
+		return ls.Summary()
+	}
+	old, err := read(row(""))
+	if err != nil || old.Overall.Count != 3 || !old.Overall.Sessions.IsZero() {
+		t.Fatalf("row without sessions: %v, %+v", err, old)
+	}
+	s, err := read(row(",5,1,2,0,1,3,4,34000"))
+	want := report.Sessions{Completed: 5, Failed: 1, Abandoned: [report.NumAbandonReasons]int64{2, 0, 1}, Lost: 3, Sales: 4, SalesValue: 34000}
+	if err != nil || s.Overall.Sessions != want || s.Series[0].Sessions != want {
+		t.Fatalf("row with sessions: %v, %+v, want %+v", err, s, want)
+	}
+	if _, err := read(row(",5,1,2,0,1,3,-4,34000")); err == nil || !strings.Contains(err.Error(), "negative session count") {
+		t.Errorf("negative session count: %v", err)
+	}
 }

@@ -210,7 +210,7 @@ func (ls *Set) add(rec *Record, sa *secAcc) {
 	for i := range rec.Cells {
 		c := &rec.Cells[i]
 		n := c.Count()
-		if n == 0 && c.Dropped == 0 && c.Clamped == 0 && c.Latency == nil && c.Corrected == nil {
+		if n == 0 && c.Dropped == 0 && c.Clamped == 0 && c.Latency == nil && c.Corrected == nil && c.Sessions.IsZero() {
 			continue
 		}
 		step := ls.step(rec.Steps[c.Step], false)
@@ -221,6 +221,8 @@ func (ls *Set) add(rec *Record, sa *secAcc) {
 		a.Under += c.Under
 		a.Clamped += c.Clamped
 		a.Dropped += c.Dropped
+		a.Sessions.Add(&c.Sessions)
+		sa.b.AddSessions(&c.Sessions)
 		if c.Latency != nil {
 			if a.Raw == nil {
 				a.Raw = report.NewHistogram()

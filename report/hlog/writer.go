@@ -75,7 +75,7 @@ func (l *Writer) WriteInterval(iv *report.Interval) error {
 	}
 	for i := range iv.Cells {
 		c := &iv.Cells[i]
-		if c.Count() == 0 && c.Dropped == 0 && c.Clamped == 0 {
+		if c.Count() == 0 && c.Dropped == 0 && c.Clamped == 0 && c.Sessions.IsZero() {
 			continue
 		}
 		rec.Cells = appendRow(rec.Cells, c)

@@ -15,7 +15,7 @@
   });
   var charts = []; // {def, u}
   var STEPS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
-  var RED = "#d62728", GREEN = "#2ca02c", BLUE = "#1f77b4", GRAY = "#777";
+  var RED = "#d62728", GREEN = "#2ca02c", BLUE = "#1f77b4", GRAY = "#777", ABANDON = "#c51b7d";
   var RIGHT = 64; // right margin: where the budget line is labelled, off the data
   var TOP = 18;   // top margin: where chaos events are marked
 
@@ -200,6 +200,17 @@
         { series: [2, 1], fill: "rgba(31,119,180,0.16)" }, { series: [3, 2], fill: "rgba(255,127,14,0.14)" }
       ]), data];
     } });
+    if (D.abandoned) {
+      // Beside latency: the share of the sessions ending each second that
+      // the agents abandoned (their patience ran out, or an error).
+      defs.push({ id: "abandonment", time: true, make: function () {
+        var pct = function (v) { return v == null || isNaN(v) ? "–" : fmtNum(v, 2) + " %"; };
+        return [timeOpts("Abandoned sessions: share of the sessions ending each second", 220,
+          [line("abandoned", ABANDON, pct, { fill: "rgba(197,27,125,0.12)", width: 2 })],
+          { range: function (u, lo, hi) { return [0, Math.min(100, Math.max(hi || 0, 1) * 1.15)]; } },
+          [{ values: function (u, v) { return v.map(function (x) { return fmtNum(x, 1) + " %"; }); }, size: 64 }]), [D.t, D.abandoned]];
+      } });
+    }
     if (D.steps.length > 2) {
       defs.push({ id: "p99-steps", time: true, make: function () {
         var log = state.log, f = log ? positive : function (a) { return a; }, data = [D.t], series = [];

@@ -1,0 +1,101 @@
+package gameday
+
+import (
+	"fmt"
+
+	"github.com/agentstorm/agentstorm/report"
+)
+
+// The blast radius of a fault in the shoppers' terms: the sessions
+// abandoned (their patience ran out, or an error) and the sales lost
+// during it, beside the same before and after (see report.Sessions).
+
+// PhaseSessions are the sessions that ended in a window.
+type PhaseSessions struct {
+	Ended     int64 `json:"ended"`
+	Abandoned int64 `json:"abandoned"`
+	// AbandonedPct is Abandoned / Ended in percent (0 when none ended).
+	AbandonedPct float64 `json:"abandoned_pct"`
+	Sales        int64   `json:"sales"`
+	// LostSales are the abandoned sessions that had not made their sale
+	// (its step still ahead, or answered later than their patience).
+	LostSales int64 `json:"lost_sales"`
+}
+
+// phaseSessions sums region's (-1: every region) sessions over the
+// seconds [from, to); nil when the timeline has no session at all.
+func (t *Timeline) phaseSessions(region, from, to int) *PhaseSessions {
+	if !t.sessions {
+		return nil
+	}
+	var ss report.Sessions
+	for s := max(from, 0); s < min(to, len(t.secs)); s++ {
+		for r := range t.secs[s] {
+			if region < 0 || r == region {
+				ss.Add(&t.secs[s][r].Sessions)
+			}
+		}
+	}
+	p := &PhaseSessions{Ended: ss.Ended(), Abandoned: ss.AbandonedTotal(), Sales: ss.Sales, LostSales: ss.Lost}
+	if p.Ended > 0 {
+		p.AbandonedPct = 100 * float64(p.Abandoned) / float64(p.Ended)
+	}
+	return p
+}
+
+// faultLostSales sums the sales lost during the faults; false when the
+// run had no sessions or no fault.
+func (r *Result) faultLostSales() (int64, bool) {
+	var n int64
+	ok := false
+	for _, f := range r.Faults {
+		if f.Sessions != nil {
+			n += f.Sessions.LostSales
+			ok = true
+		}
+	}
+	return n, ok
+}
+
+// fmtSessions formats a window's sessions: "12.3% of 1,000 abandoned, 45
+// lost" ("-" when none ended).
+func fmtSessions(p *PhaseSessions) string {
+	if p == nil || p.Ended == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%% of %s, %s lost", p.AbandonedPct, report.FormatCount(p.Ended), report.FormatCount(p.LostSales))
+}
+
+// sessionLines are a fault's sessions per region, before, during and
+// after (none when the run had no sessions).
+func sessionLines(f Fault) []string {
+	if f.Sessions == nil {
+		return nil
+	}
+	out := []string{fmt.Sprintf("  %-10s %-8s %28s %28s %28s", "sessions", "", "abandoned, lost sales: before", "during", "after")}
+	for _, ri := range f.Regions {
+		out = append(out, fmt.Sprintf("  %-10s %-8s %28s %28s %28s", ri.Region, "", fmtSessions(ri.Before.Sessions),
+			fmtSessions(ri.During.Sessions), fmtSessions(ri.After.Sessions)))
+	}
+	return out
+}
+
+// sessionVerdict is what a fault cost in sessions and sales, for the
+// verdict ("" when the run had no sessions or none ended during it).
+func sessionVerdict(f Fault) string {
+	d := f.Sessions
+	if d == nil || d.Ended == 0 {
+		return ""
+	}
+	var ended, abandoned int64 // before the fault, every region
+	for _, ri := range f.Regions {
+		if b := ri.Before.Sessions; b != nil {
+			ended, abandoned = ended+b.Ended, abandoned+b.Abandoned
+		}
+	}
+	s := fmt.Sprintf("; shoppers abandoned %.1f%% of sessions during it", d.AbandonedPct)
+	if ended > 0 {
+		s += fmt.Sprintf(" (%.1f%% before)", 100*float64(abandoned)/float64(ended))
+	}
+	return s + fmt.Sprintf(", ~%s sales lost", report.FormatCount(d.LostSales))
+}
