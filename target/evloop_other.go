@@ -7,9 +7,6 @@ import "errors"
 // hasLoopServer is false here: shards serve with fasthttp's goroutines.
 const hasLoopServer = false
 
-// serverName is the Server header of every answer.
-const serverName = "agentstorm-target"
-
 func startLoopServer(*Shard, string, int, int, func(string, ...any)) (httpServer, error) {
 	return nil, errors.New("event loops need Linux (epoll)")
 }

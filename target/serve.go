@@ -21,6 +21,9 @@ const (
 	ServerGoroutines = "goroutines"
 )
 
+// serverName is the Server header of every answer.
+const serverName = "agentstorm-target"
+
 // ServerEnv names the environment variable that picks a shard's server (ServerLoop or
 // ServerGoroutines) when its --server flag is not given, so that a benchmark can compare
 // them through a supervisor.
