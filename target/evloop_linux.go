@@ -24,7 +24,7 @@ const hasLoopServer = true
 // connection it accepted as a small state machine over its own epoll instance, so an idle
 // keep-alive connection costs its socket and an evConn, not a parked goroutine with its
 // stack and buffers (at agent-like load, connections idle between requests most of the
-// time, the wake-up of a goroutine per request was most of a shard's CPU). Requests are
+// time, waking a goroutine per request was a quarter of a shard's CPU). Requests are
 // parsed and answered with fasthttp's Request and Response, by the shard's own handler.
 //
 // An answer that must wait (a checkout waits for its fsync; chaos latency holds an answer)
