@@ -98,6 +98,7 @@ type agent struct {
 
 	stopping atomic.Bool   // closed model: stop after the current request (see wake)
 	idle     chan<- *agent // open model: where the agent waits for work
+	ended    time.Time     // open model: when its last session ended (read by the scheduler off idle)
 }
 
 func newAgent(s *Swarm, id int) *agent {
@@ -288,6 +289,7 @@ func (a *agent) endSession(now time.Time) {
 			return
 		}
 		a.phase = phOff
+		a.ended = now
 		a.idle <- a // never blocks: the queue holds every agent
 		return
 	}

@@ -20,6 +20,8 @@ import (
 //   - open-model arrivals: the whole storm's arrival schedule is generated
 //     in every segment and arrival k goes to segment k % Count, so the
 //     segments' sessions add up to the plan exactly, at the planned times;
+//   - open-model in-flight levels (profiles.InFlight) are split as
+//     closed-model stages are, with Share at every instant;
 //   - the open model's most concurrent sessions are split with Share.
 //
 // The zero value (and Count 1) is the whole storm.

@@ -289,10 +289,7 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 	}
 	s.maxAgents = prof.Workload.Peak()
 	if s.open {
-		s.maxAgents = prof.Workload.MaxAgents
-		if s.maxAgents <= 0 {
-			s.maxAgents = DefaultOpenMaxAgents
-		}
+		s.maxAgents = MaxOpenAgents(prof.Workload)
 	}
 	// Source addresses are spread by global id over the whole storm's
 	// agents, so segments on one machine never crowd one address.
@@ -307,6 +304,19 @@ func New(cfg Config, prof *profiles.Profile, rec *report.Recorder) (*Swarm, erro
 	s.dialer = newDialer(cfg.DialTimeout, max(stormAgents, s.maxAgents), cfg.SourceAddrs)
 	s.pool = newBufPool(readBufSize, maxPooledBufs)
 	return s, nil
+}
+
+// MaxOpenAgents is the most agents an open-model workload has alive at
+// once: its max_agents, else the peak for in-flight levels (a session in
+// flight holds an agent), else DefaultOpenMaxAgents.
+func MaxOpenAgents(w profiles.Workload) int {
+	switch {
+	case w.MaxAgents > 0:
+		return w.MaxAgents
+	case w.TargetsInFlight():
+		return w.Peak()
+	}
+	return DefaultOpenMaxAgents
 }
 
 // RecorderOptions returns the recorder options matching prof: its step
@@ -475,9 +485,12 @@ func (s *Swarm) Run(ctx context.Context) error {
 	rotStop := make(chan struct{})
 	go s.rotate(rotStop, rotDone)
 
-	if s.open {
+	switch {
+	case s.prof.Workload.TargetsInFlight():
+		s.track(runCtx)
+	case s.open:
 		s.schedule(runCtx)
-	} else {
+	default:
 		s.control(runCtx)
 	}
 	s.stopped.Store(int64(time.Since(s.start)))
@@ -707,7 +720,8 @@ func (g *arrivals) nextAll() (time.Duration, bool) {
 // a session: the Go runtime's timer granularity when idle.
 const earlyStart = time.Millisecond
 
-// schedule is the open model: it starts sessions at the planned rate on idle
+// schedule is the open model with per-second levels (track runs in-flight
+// ones): it starts sessions at the planned rate on idle
 // agents (creating agents up to the maximum); a session due when none is
 // free is recorded as dropped. Lateness never slows the schedule: every
 // session keeps its intended start time.
@@ -752,16 +766,23 @@ func (s *Swarm) schedule(ctx context.Context) {
 				s.wg.Add(1)
 				a.l.post(command{kind: cmdWork, a: a, at: at})
 			} else {
-				f := s.prof.PickFlow(rng)
-				region := 0
-				if s.prof.Population != nil && len(s.prof.Population.Regions()) > 0 {
-					region, _ = s.prof.Population.PickRegion(rng)
-				}
-				s.rec.RecordDropped(s.steps[f.Steps[0]].id, region)
-				s.dropped.Add(1)
+				s.dropSession(rng)
 			}
 		}
 	}
+}
+
+// dropSession records an open-model session that found no idle agent,
+// under the first step of a flow and a region drawn from rng as an agent
+// would have drawn them.
+func (s *Swarm) dropSession(rng *rand.Rand) {
+	f := s.prof.PickFlow(rng)
+	region := 0
+	if s.prof.Population != nil && len(s.prof.Population.Regions()) > 0 {
+		region, _ = s.prof.Population.PickRegion(rng)
+	}
+	s.rec.RecordDropped(s.steps[f.Steps[0]].id, region)
+	s.dropped.Add(1)
 }
 
 // defaultStepTimeout bounds a request whose step sets no timeout (and

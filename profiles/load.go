@@ -549,7 +549,7 @@ func (l *loader) checkTargetRegions(target, population *yaml.Node) {
 // ---- workload ----
 
 func (l *loader) workload(n *yaml.Node) {
-	f := l.fields(n, "workload", []string{"model", "stages", "max_agents", "think"})
+	f := l.fields(n, "workload", []string{"model", "levels", "stages", "max_agents", "think"})
 	if f == nil {
 		return
 	}
@@ -564,6 +564,18 @@ func (l *loader) workload(n *yaml.Node) {
 		}
 	} else {
 		l.errf(n, "closed: N concurrent agents; open: N sessions started per second", "workload: missing model:; expected closed or open")
+	}
+	if lv := f["levels"]; lv != nil {
+		s, _ := l.str(lv, "workload.levels")
+		switch Levels(s) {
+		case PerSecond, InFlight:
+			w.Levels = Levels(s)
+			if w.Model == Closed {
+				l.errf(lv, "remove it: the closed model's levels are agents", "workload.levels applies to the open model only")
+			}
+		default:
+			l.errf(lv, didYouMean(s, []string{string(PerSecond), string(InFlight)}), "workload.levels: unknown %q; expected per_second (sessions started per second) or in_flight (sessions in flight)", s)
+		}
 	}
 	if s := f["stages"]; s != nil {
 		w.Stages = l.stages(s)

@@ -154,7 +154,7 @@ func TestBuiltinShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fd.Workload.Model != Open || fd.Workload.Peak() != 50000 || fd.Workload.Stages[0].Duration != 6*time.Second || fd.Population.popularity != Hot {
+	if fd.Workload.Model != Open || !fd.Workload.TargetsInFlight() || fd.Workload.Peak() != 50000 || fd.Workload.Stages[0].Duration != 6*time.Second || fd.Population.popularity != Hot {
 		t.Errorf("flash-drop = %+v", fd.Workload)
 	}
 	sm, err := Builtin("smoke")

@@ -26,8 +26,9 @@ func Named(name string, lookup Lookup) (*Profile, error) {
 
 // Overrides are changes to a profile's workload from a command line.
 type Overrides struct {
-	// Agents, when above 0, scales the stages to a new peak (closed model)
-	// or sets the most concurrent sessions (open model).
+	// Agents, when above 0, scales the stages to a new peak (closed model,
+	// and the open model's in-flight levels, with max_agents if set) or
+	// sets the most concurrent sessions (open model, per-second levels).
 	Agents int
 	// Duration, when above 0, makes the stages a ramp (Ramp) and a hold
 	// for the rest of it.
@@ -53,9 +54,16 @@ func (o Overrides) Apply(p *Profile) error {
 	}
 	peak := w.Peak()
 	if o.Agents > 0 {
-		if w.Model == Open {
+		switch {
+		case w.TargetsInFlight():
+			if w.MaxAgents > 0 && peak > 0 {
+				w.MaxAgents = max(int(math.Round(float64(w.MaxAgents)*float64(o.Agents)/float64(peak))), 1)
+			}
+			w.ScaleStages(o.Agents)
+			peak = o.Agents
+		case w.Model == Open:
 			w.MaxAgents = o.Agents
-		} else {
+		default:
 			w.ScaleStages(o.Agents)
 			peak = o.Agents
 		}

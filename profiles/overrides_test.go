@@ -30,6 +30,12 @@ func TestOverridesApply(t *testing.T) {
 	if err := (Overrides{Agents: 30}).Apply(open); err != nil || open.Workload.MaxAgents != 30 || open.Workload.Stages[0].Target != 50 {
 		t.Errorf("open --agents 30: max %d stages %v, %v", open.Workload.MaxAgents, open.Workload.Stages, err)
 	}
+	// In-flight levels are the sessions at once: --agents scales them (and
+	// max_agents with them), as for the closed model.
+	inflight := &Profile{Workload: Workload{Model: Open, Levels: InFlight, MaxAgents: 40, Stages: []Stage{{Duration: time.Second, Target: 50}, {Duration: time.Second, Target: 10}}}}
+	if err := (Overrides{Agents: 5}).Apply(inflight); err != nil || inflight.Workload.MaxAgents != 4 || inflight.Workload.Stages[0].Target != 5 || inflight.Workload.Stages[1].Target != 1 {
+		t.Errorf("in-flight --agents 5: max %d stages %v, %v", inflight.Workload.MaxAgents, inflight.Workload.Stages, err)
+	}
 	// A workload of no time at all is refused.
 	if err := (Overrides{}).Apply(&Profile{Workload: Workload{Model: Closed}}); err == nil || !strings.Contains(err.Error(), "lasts 0 s") {
 		t.Errorf("empty workload: %v", err)

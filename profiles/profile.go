@@ -17,6 +17,7 @@
 //	compression: gzip                    # Accept-Encoding (gzip, br, deflate, zstd, a list, none); also per step
 //	workload:
 //	  model: closed                      # closed: levels are agents; open: sessions/s (max_agents caps)
+//	  # levels: in_flight                # open only: levels are sessions in flight, not started per second
 //	  stages: "0->50000 in 6s, hold 60s, ->0 in 5s"   # or a list of {to: N, over: D} / {hold: D}
 //	  think: exp(2s)                     # none | 2s | 1s..3s | exp(2s)
 //	population:
@@ -55,6 +56,15 @@
 //	order_value: 85.00                   # the value of a sale step that gives none
 //	budgets: ["p99(add_to_cart) < 100ms", "errors < 0.1%"]
 //	chaos: [{at: 30s, action: kill_shard, shard: 1, duration: 15s}]  # game day: see ChaosAction
+//
+// The open model's levels are sessions started per second unless
+// levels: in_flight makes them sessions in flight (a flash drop's "50,000
+// shoppers at once"): a session is due at each instant the level rises by
+// one, and a session that ends is replaced by one due at the instant it
+// ended while no more are in flight than the level; a falling level cuts no
+// session short. Either way a session is timed from the instant it was due,
+// and one due when all max_agents agents (default: the peak) are busy is
+// dropped and counted. See InFlight.
 //
 // Template variables: agent.id, agent.region, customer.id, session,
 // iteration, address, address.zone, row.COLUMN, perm.NAME and every variable
@@ -186,9 +196,29 @@ const (
 	// Closed runs a number of concurrent agents; each waits for its answer,
 	// then thinks, then sends the next request. Stage levels are agents.
 	Closed Model = "closed"
-	// Open starts agent sessions at a rate whatever the answers do. Stage
-	// levels are sessions started per second.
+	// Open starts agent sessions on a schedule whatever the answers do.
+	// Stage levels are sessions started per second, or sessions in flight
+	// with Levels InFlight.
 	Open Model = "open"
+)
+
+// Levels is what the open model's stage levels count (workload.levels).
+type Levels string
+
+// The open model's level kinds.
+const (
+	// PerSecond levels are sessions started per second (the default): the
+	// arrival schedule integrates the rate and never looks at the answers.
+	PerSecond Levels = "per_second"
+	// InFlight levels are sessions in flight (started and not ended): each
+	// time the level rises by one a session is due at that instant, and a
+	// session that ends while no more are in flight than the level is
+	// replaced by one due at the instant it ended. A falling level ends
+	// no session: sessions end on their own and are not replaced until
+	// fewer are in flight than the level. Every session is timed from the
+	// instant it was due; one due when every agent is busy is dropped and
+	// counted, once per unit of level it could not fill.
+	InFlight Levels = "in_flight"
 )
 
 // Workload is how many agents there are, or how fast they arrive, over time.
@@ -198,7 +228,11 @@ type Workload struct {
 	// (0 for the first) to its Target over its Duration. A hold is a stage
 	// whose Target equals the previous level; a jump is a stage of Duration 0.
 	Stages []Stage
-	// MaxAgents caps concurrent sessions in the open model (0: no cap).
+	// Levels is what the open model's levels count: PerSecond ("" is the
+	// same) or InFlight. The closed model's levels are agents.
+	Levels Levels
+	// MaxAgents caps concurrent sessions in the open model (0: the
+	// swarm's default for per-second levels, the peak for in-flight ones).
 	MaxAgents int
 	// Think is the pause between two steps of an agent.
 	Think Think

@@ -44,10 +44,7 @@ func WorkersFor(prof *profiles.Profile, capacity, requested int) int {
 // StormAgents is the most agents the whole storm has alive at once.
 func StormAgents(prof *profiles.Profile) int {
 	if prof.Workload.Model == profiles.Open {
-		if prof.Workload.MaxAgents > 0 {
-			return prof.Workload.MaxAgents
-		}
-		return agents.DefaultOpenMaxAgents
+		return agents.MaxOpenAgents(prof.Workload)
 	}
 	return prof.Workload.Peak()
 }

@@ -226,7 +226,7 @@ func RunWorkerMain(ctx context.Context, args []string, stdout, stderr io.Writer)
 	capacity, _ := Capacity()
 	var afterRamp func(agents.Stats)
 	if os.Getenv("GOGC") == "" {
-		afterRamp = setWorkerGC(prof.Workload.Model == profiles.Closed, capacity, w.Start.Add(peakAt(prof.Workload)+time.Second))
+		afterRamp = setWorkerGC(prof.Workload.Model == profiles.Closed || prof.Workload.TargetsInFlight(), capacity, w.Start.Add(peakAt(prof.Workload)+time.Second))
 	}
 	cfg := agents.Config{Seed: w.Seed, Timeout: w.Timeout, Insecure: w.Insecure, TLS: w.TLS, MaxAgents: capacity,
 		MaxBodySize: w.MaxBodySize, MaxHeaderSize: w.MaxHeaderSize,
@@ -320,7 +320,8 @@ const workerGCPercent = 25
 // worker's heap is mostly its agents' state, which lives for the whole run:
 // collecting at 25% growth instead of Go's 100% keeps the heap's headroom
 // small (measured at 50,000 agents with 4 workers: 16 KiB of RSS per agent
-// at 100, 11.4 at 25). But while a closed model's agents connect the heap
+// at 100, 11.4 at 25). But while a ramp's agents connect (closed model, or
+// open-model in-flight levels: ramped is true) the heap
 // only grows, and at 25% the collector would mark it about five times over
 // (1 + 1/1.25 + 1/1.25² + ...) just when the storm is heaviest: so the
 // collector is off until the ramp is over, under a memory limit (capacity
@@ -332,8 +333,8 @@ const workerGCPercent = 25
 // worker's RSS garbage for as long as a dial kept failing. The returned
 // function watches the stats for that moment; nil when there is nothing to
 // watch.
-func setWorkerGC(closed bool, capacity int, rampOver time.Time) func(agents.Stats) {
-	if !closed {
+func setWorkerGC(ramped bool, capacity int, rampOver time.Time) func(agents.Stats) {
+	if !ramped {
 		debug.SetGCPercent(workerGCPercent)
 		return nil
 	}

@@ -62,7 +62,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	fs.StringVar(&f.profile, "profile", profiles.DefaultBuiltin, "built-in profile NAME (see 'agentstorm profiles list') or profile FILE (.yaml)")
 	addEnvFlag(fs, &f.env)
 	fs.StringVar(&f.target, "target", "", `base URL every request goes to (http://HOST:PORT, https://...), or "bundled" to start the reference checkout (default: the profile's target)`)
-	fs.IntVarP(&f.agents, "agents", "u", 0, "peak agents (closed model; the stages are scaled to it) or most concurrent sessions (open model); -u as k6's --vus")
+	fs.IntVarP(&f.agents, "agents", "u", 0, "peak agents (closed model) or sessions in flight (open model, levels: in_flight): the stages are scaled to it; most concurrent sessions (open model, per-second levels); -u as k6's --vus")
 	fs.DurationVarP(&f.duration, "duration", "d", 0, "run length: the stages become a ramp (--ramp) and a hold for the rest")
 	fs.DurationVar(&f.ramp, "ramp", 0, "ramp from 0 to the peak over this long, then hold (default with --duration: the profile's first stage, at most the duration)")
 	fs.DurationVar(&f.think, "think", 0, "constant think time between an agent's requests, replacing the profile's (0: none)")
@@ -139,6 +139,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if code := s.prepare(runCtx, cancel); code != exitOK { // recorder, hlog, observers
 		return code
 	}
+	defer s.checkout.close()
 	sum, st, runErr, code := s.run(runCtx)
 	if sum == nil {
 		return code

@@ -102,6 +102,7 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 	if !s.f.quiet {
 		s.out.printf("\n")
 	}
+	s.checkoutLine = s.checkout.end()
 	sum.Meta = s.meta
 	sum.Series = s.series.Points()
 	sum.Aborted = s.liveFail
@@ -139,7 +140,8 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 // failed checks, the notes and where the bundled target keeps its data.
 func (s *storm) footnotes(st agents.Stats, sum *report.Summary) {
 	ramp := ""
-	if at := s.ramp.at(st); s.prof.Workload.Model != profiles.Open && s.peakAgents > 0 {
+	w := s.prof.Workload
+	if at := s.ramp.at(st); (w.Model != profiles.Open || w.TargetsInFlight()) && s.peakAgents > 0 {
 		if at > 0 {
 			ramp = fmt.Sprintf("all %s agents of the peak connected %s after the start", commas(s.peakAgents), report.FormatDuration(at.Round(10*time.Millisecond)))
 		} else {
@@ -147,6 +149,9 @@ func (s *storm) footnotes(st agents.Stats, sum *report.Summary) {
 		}
 	}
 	printRunFootnotes(&s.out, st, sum.Failures, ramp, s.notes)
+	if s.checkoutLine != "" {
+		s.out.printf("%s\n", s.checkoutLine)
+	}
 	switch {
 	case s.sup == nil:
 	case s.sup.DataKept():

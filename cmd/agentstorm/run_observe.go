@@ -128,6 +128,17 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 		s.cfg.OnAnswer = s.gd.onAnswer
 		obs.Add(func(iv *report.Interval, _ agents.Stats) { s.gd.tl.Add(iv) })
 	}
+	if s.sup != nil {
+		var urls []string
+		for _, sh := range s.sup.Topology().Shards {
+			urls = append(urls, sh.URL)
+		}
+		start := s.start
+		if start.IsZero() {
+			start = time.Now()
+		}
+		s.checkout = watchCheckout(urls, start, time.Second)
+	}
 	obs.Add(s.ramp.observe(s.peakAgents))
 	obs.Add(s.liveLine)
 	s.cfg.OnInterval = obs.ObserveInterval

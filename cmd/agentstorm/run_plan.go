@@ -49,7 +49,7 @@ func (s *storm) plan() string {
 // a note saying so ("" when nothing changed).
 func scaleToCapacity(prof *profiles.Profile, capacity int) string {
 	w := &prof.Workload
-	if w.Model == profiles.Open {
+	if w.Model == profiles.Open && !w.TargetsInFlight() {
 		if w.MaxAgents == 0 || w.MaxAgents > capacity {
 			was := w.MaxAgents
 			w.MaxAgents = capacity
@@ -64,6 +64,7 @@ func scaleToCapacity(prof *profiles.Profile, capacity int) string {
 		return ""
 	}
 	w.ScaleStages(capacity)
+	w.MaxAgents = min(w.MaxAgents, capacity) // in-flight levels: their agent cap, if set
 	return fmt.Sprintf("the profile asks for %s agents; scaled to %s (every stage by the same factor)", commas(peak), commas(w.Peak()))
 }
 

@@ -80,7 +80,10 @@ func printRunFootnotes(out *syncWriter, st agents.Stats, fails []report.CheckFai
 
 func describeStages(w profiles.Workload) string {
 	unit := "agents"
-	if w.Model == profiles.Open {
+	switch {
+	case w.TargetsInFlight():
+		unit = "sessions in flight"
+	case w.Model == profiles.Open:
 		unit = "sessions/s"
 	}
 	parts := make([]string, 0, len(w.Stages))

@@ -61,9 +61,12 @@ type storm struct {
 	peakAgents int
 	ramp       rampWatch
 	gd         *gameDay
-	stopPush   func() // the metrics' remote write, when pushed
-	dash       *liveDashboard
-	lostLive   int // workers lost so far (told by the merging goroutine, as the intervals)
+	checkout   *checkoutWatch // the bundled target's order queue, read while the run goes
+	// checkoutLine is checkout's footnote, taken when the run ends.
+	checkoutLine string
+	stopPush     func() // the metrics' remote write, when pushed
+	dash         *liveDashboard
+	lostLive     int // workers lost so far (told by the merging goroutine, as the intervals)
 }
 
 // newStorm checks the flags, loads the profile, plans the processes and

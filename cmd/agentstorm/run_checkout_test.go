@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCheckoutWatchSumsShards: the order queue depth is summed over the
+// shards' /metrics, the highest sum and the last are kept, and a shard
+// that cannot be read spoils that reading only (and is said).
+func TestCheckoutWatchSumsShards(t *testing.T) {
+	var depth atomic.Int64
+	var broken atomic.Bool
+	shard := func(scale int64) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if broken.Load() && scale == 2 {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintf(w, "# HELP %s Orders.\n%s_total 999\n%s{region=\"r\",shard=\"%d\"} %d\nother 1\n",
+				queueDepthMetric, queueDepthMetric, queueDepthMetric, scale, depth.Load()*scale)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	urls := []string{shard(1), shard(2)}
+	w := watchCheckout(urls, time.Now(), time.Hour) // readings taken by hand below
+	defer w.close()
+	for _, d := range []int64{5, 40, 10} {
+		depth.Store(d)
+		w.sample(t.Context())
+	}
+	broken.Store(true)
+	depth.Store(1000)
+	w.sample(t.Context()) // one shard down: not a reading
+	broken.Store(false)
+	depth.Store(3)
+	line := w.end() // the last reading: 3 + 6
+	for _, want := range []string{"peaked at 120 orders", "; 9 when the run ended", "(1 readings missed a shard)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("footnote %q lacks %q", line, want)
+		}
+	}
+	var nothing *checkoutWatch
+	nothing.close()
+	if nothing.end() != "" {
+		t.Error("a nil watch has a footnote")
+	}
+	none := watchCheckout([]string{"http://127.0.0.1:1"}, time.Now(), time.Hour)
+	if line := none.end(); line != "" {
+		t.Errorf("no reading, yet a footnote: %q", line)
+	}
+}
