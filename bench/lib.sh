@@ -274,3 +274,26 @@ tree_pids() {
 # tree_ticks PID / tree_rss_kb PID: CPU ticks and RSS summed over PID's process tree.
 tree_ticks() { local p s=0; for p in $(tree_pids "$1"); do s=$((s + $(cpu_ticks "$p"))); done; echo "$s"; }
 tree_rss_kb() { local p s=0; for p in $(tree_pids "$1"); do s=$((s + $(rss_kb "$p"))); done; echo "$s"; }
+
+# sample_storm PID OUT: once a second, "epoch generator_ticks target_ticks" of PID's
+# process tree (worker and run processes count as generator, target-shard as
+# target; a process's last reading is kept after it exits) until PID exits.
+sample_storm() {
+  local pid=$1 out=$2 p args
+  declare -A gen=() tgt=()
+  while kill -0 "$pid" 2> /dev/null; do
+    gen[$pid]=$(cpu_ticks "$pid")
+    for p in $(pgrep -P "$pid"); do
+      args=$( (tr '\0' ' ' < "/proc/$p/cmdline") 2> /dev/null || true)
+      case $args in
+        *" worker "*) gen[$p]=$(cpu_ticks "$p") ;;
+        *" target-shard "*) tgt[$p]=$(cpu_ticks "$p") ;;
+      esac
+    done
+    local g=0 t=0
+    for p in "${!gen[@]}"; do g=$((g + gen[$p])); done
+    for p in "${!tgt[@]}"; do t=$((t + tgt[$p])); done
+    echo "$(date +%s.%N) $g $t" >> "$out"
+    sleep 1
+  done
+}

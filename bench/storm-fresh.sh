@@ -32,29 +32,6 @@ rev=$(cd "$TMP/src" && git checkout -q "$REV" && git rev-parse --short HEAD)
 (cd "$TMP/src" && go build -o "$TMP/agentstorm" ./cmd/agentstorm)
 echo "built agentstorm $rev from a clean clone of $REPO"
 
-# sample PID OUT: once a second, "epoch generator_ticks target_ticks" of PID's
-# process tree (worker and run processes count as generator, target-shard as
-# target; a process's last reading is kept after it exits) until PID exits.
-sample() {
-  local pid=$1 out=$2 p args
-  declare -A gen=() tgt=()
-  while kill -0 "$pid" 2> /dev/null; do
-    gen[$pid]=$(cpu_ticks "$pid")
-    for p in $(pgrep -P "$pid"); do
-      args=$( (tr '\0' ' ' < "/proc/$p/cmdline") 2> /dev/null || true)
-      case $args in
-        *" worker "*) gen[$p]=$(cpu_ticks "$p") ;;
-        *" target-shard "*) tgt[$p]=$(cpu_ticks "$p") ;;
-      esac
-    done
-    local g=0 t=0
-    for p in "${!gen[@]}"; do g=$((g + gen[$p])); done
-    for p in "${!tgt[@]}"; do t=$((t + tgt[$p])); done
-    echo "$(date +%s.%N) $g $t" >> "$out"
-    sleep 1
-  done
-}
-
 : > "$TMP/rows"
 for r in $(seq 1 "$RUNS"); do
   dir=$TMP/run$r
@@ -62,7 +39,7 @@ for r in $(seq 1 "$RUNS"); do
   load0=$(cut -d' ' -f1-3 /proc/loadavg)
   (cd "$dir" && exec "$TMP/agentstorm" run --out "json=$dir/run.json") > "$dir/out.txt" 2>&1 &
   pid=$!
-  sample "$pid" "$dir/cpu" &
+  sample_storm "$pid" "$dir/cpu" &
   spid=$!
   code=0
   wait "$pid" || code=$?

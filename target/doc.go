@@ -1,8 +1,15 @@
 // Package target is the bundled reference checkout that agentstorm storms run against out of
-// the box. One Shard is one process's worth of the checkout: an HTTP/1.1 server (fasthttp) with
+// the box. One Shard is one process's worth of the checkout: an HTTP/1.1 server with
 // in-memory carts, a finite per-SKU inventory, a deterministic shipping rate model, and a durable
 // order queue in bbolt that accepts checkouts with group commit (one fsync per burst) and turns
 // them into created orders at a fixed rate (queue-based load levelling).
+//
+// On Linux a shard serves on epoll event loops (ServerLoop): every connection is a small state
+// machine, requests are parsed and answered with fasthttp's Request and Response, and only the
+// answers that wait (a checkout for its fsync, an answer held by chaos latency) are made on a
+// goroutine. An idle keep-alive connection costs its socket and well under a KiB, not a parked
+// goroutine and its buffers, which is what a storm of mostly idle agents needs. Elsewhere, or
+// with ServerGoroutines, fasthttp's server runs a goroutine per connection.
 //
 // A shard degrades gracefully under chaos (see ChaosState): with inventory failed, add-to-cart
 // still answers 200 in pre-order mode; latency rules and a topology round trip delay answers;

@@ -20,7 +20,8 @@ var (
 	bearerPrefix    = []byte("Bearer ")
 )
 
-// handle is the shard's fasthttp handler: it applies chaos latency, routes, and counts.
+// handle is the shard's fasthttp handler (the goroutine server): it applies chaos latency,
+// then serves.
 func (s *Shard) handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	if !bytes.HasPrefix(path, []byte("/internal/")) {
@@ -30,7 +31,12 @@ func (s *Shard) handle(ctx *fasthttp.RequestCtx) {
 			time.Sleep(d)
 		}
 	}
-	r := s.route(ctx, path)
+	s.serve(ctx)
+}
+
+// serve routes one request, answers it and counts it (the chaos delay is the caller's).
+func (s *Shard) serve(ctx *fasthttp.RequestCtx) {
+	r := s.route(ctx, ctx.Path())
 	s.metrics.count(r, ctx.Response.StatusCode())
 }
 
@@ -150,11 +156,24 @@ func (s *Shard) handleServerError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", MaxBodySize))
+		s.writeRequestError(ctx, fasthttp.StatusRequestEntityTooLarge, "")
 	case errors.As(err, &small):
-		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request headers are over the limit of %d bytes", readBufferSize))
+		s.writeRequestError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "")
 	default:
-		s.writeError(ctx, fasthttp.StatusBadRequest, "malformed HTTP request: "+err.Error())
+		s.writeRequestError(ctx, fasthttp.StatusBadRequest, err.Error())
+	}
+}
+
+// writeRequestError answers a request that could not be read: 413 (body over
+// MaxBodySize), 431 (header over the read buffer) or 400 with detail saying why.
+func (s *Shard) writeRequestError(ctx *fasthttp.RequestCtx, status int, detail string) {
+	switch status {
+	case fasthttp.StatusRequestEntityTooLarge:
+		s.writeError(ctx, status, fmt.Sprintf("request body is over the limit of %d bytes", MaxBodySize))
+	case fasthttp.StatusRequestHeaderFieldsTooLarge:
+		s.writeError(ctx, status, fmt.Sprintf("request headers are over the limit of %d bytes", readBufferSize))
+	default:
+		s.writeError(ctx, status, "malformed HTTP request: "+detail)
 	}
 }
 

@@ -21,6 +21,14 @@ const (
 	maxAcceptBackoff = time.Second
 )
 
+// connStats counts a shard's client connections, whichever server accepts them (the
+// /metrics gauges and counters read it).
+type connStats struct {
+	open    atomic.Int64  // accepted connections not yet closed
+	retries atomic.Uint64 // accept errors survived
+	refused atomic.Uint64 // connections refused over the cap
+}
+
 // resilientListener wraps a net.Listener so that running out of file descriptors (EMFILE,
 // ENFILE, ENOBUFS, ENOMEM) or a connection aborted before accept makes Accept wait and retry
 // instead of returning an error, which would stop fasthttp's Serve for good. It counts the
@@ -28,10 +36,8 @@ const (
 // over that cap with a JSON 503 and closes them instead of handing them out.
 type resilientListener struct {
 	net.Listener
+	connStats
 	maxConns int64
-	open     atomic.Int64  // accepted connections not yet closed
-	retries  atomic.Uint64 // accept errors survived
-	refused  atomic.Uint64 // connections refused over maxConns
 	closed   chan struct{}
 	once     sync.Once
 	logf     func(format string, args ...any)

@@ -336,7 +336,7 @@ func TestMaxConnsCap(t *testing.T) {
 	if !strings.Contains(string(rest), `{"error":"this shard holds its maximum of open connections`) {
 		t.Fatalf("503 answer: %q", rest)
 	}
-	if r := s.ln.refused.Load(); r != 1 {
+	if r := s.stats().refused.Load(); r != 1 {
 		t.Fatalf("refused %d, want 1", r)
 	}
 	// Freeing one makes room again.

@@ -31,7 +31,7 @@ const shardGCPercent = 200
 // binaries that re-exec themselves as a shard. It parses flags (pflag):
 //
 //	--id N --region R --listen HOST:PORT --data-dir DIR --order-rate F
-//	--extra-rtt D --max-conns N --stock N
+//	--extra-rtt D --max-conns N --stock N --server loop|goroutines --loops N
 //
 // takes the chaos control token from the environment (ControlTokenEnv; unset disables
 // /internal/chaos), starts the shard, prints exactly one line "LISTENING host:port\n" to
@@ -55,6 +55,8 @@ func RunShardMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&cfg.ExtraRTT, "extra-rtt", 0, "delay added to every answer (topology central)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", DefaultMaxConns, "cap on open client connections")
 	fs.Int64Var(&cfg.StockPerSKU, "stock", DefaultStockPerSKU, "initial stock of every SKU")
+	fs.StringVar(&cfg.Server, "server", os.Getenv(ServerEnv), `how to serve HTTP: "loop" (event loops; the default on Linux) or "goroutines" (a goroutine per connection)`)
+	fs.IntVar(&cfg.Loops, "loops", 0, "event loops of --server loop (0: one per CPU the process may use)")
 	// Hidden, for the broken-durability test only; the environment variable lets a test
 	// reach shards started by a supervisor.
 	fs.BoolVar(&cfg.UnsafeAckBeforeWrite, "unsafe-ack-before-write", os.Getenv(UnsafeAckEnv) == "1", "answer checkouts before the order is written (broken on purpose, for tests)")

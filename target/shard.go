@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // ShardConfig configures one shard.
@@ -24,6 +21,11 @@ type ShardConfig struct {
 	ExtraRTT     time.Duration // added to every answer (topology central: region -> us-east origin RTT)
 	MaxConns     int           // cap on open client connections (0 = DefaultMaxConns)
 	StockPerSKU  int64         // initial stock of every SKU (0 = DefaultStockPerSKU)
+	// Server is how the shard serves HTTP: ServerLoop (event loops, the default on Linux)
+	// or ServerGoroutines (fasthttp's goroutine per connection; the default elsewhere).
+	Server string
+	// Loops is the number of event loops of ServerLoop (0: GOMAXPROCS).
+	Loops int
 	// UnsafeAckBeforeWrite answers checkouts 202 before the order is written (it is written
 	// a second later): deliberately broken durability, for the test that proves the
 	// game-day order audit catches lost orders. Never use it otherwise.
@@ -49,8 +51,7 @@ const (
 // inventory, durable order queue and order worker.
 type Shard struct {
 	cfg     ShardConfig
-	ln      *resilientListener
-	srv     *fasthttp.Server
+	http    httpServer
 	store   *orderStore
 	carts   *cartStore
 	inv     *inventory
@@ -66,7 +67,6 @@ type Shard struct {
 
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
-	serveDone  chan error
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -112,14 +112,8 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 		return nil, fmt.Errorf("start shard %d: %w", cfg.ID, err)
 	}
 	store.unsafeAck = cfg.UnsafeAckBeforeWrite
-	inner, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		_ = store.close()
-		return nil, fmt.Errorf("start shard %d: listen on %s: %w", cfg.ID, cfg.Listen, err)
-	}
 	s := &Shard{
 		cfg:         cfg,
-		ln:          newResilientListener(inner, cfg.MaxConns, cfg.Logf),
 		store:       store,
 		carts:       newCartStore(cartsPerGeneration),
 		inv:         newInventory(cfg.StockPerSKU),
@@ -127,41 +121,26 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 		orderPrefix: fmt.Sprintf("o%d-", cfg.ID),
 		inflight:    make(map[string]chan struct{}),
 		workerDone:  make(chan struct{}),
-		serveDone:   make(chan error, 1),
 	}
 	s.decs.New = func() any { return new(decoder) }
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	s.chaos.Store(&chaosRuntime{extraRTT: cfg.ExtraRTT})
 	s.metrics = newShardMetrics(s)
-	s.srv = &fasthttp.Server{
-		Handler:              s.handle,
-		ErrorHandler:         s.handleServerError,
-		Name:                 "agentstorm-target",
-		Concurrency:          cfg.MaxConns + 64, // the listener enforces MaxConns; this is a backstop
-		ReadBufferSize:       readBufferSize,
-		WriteBufferSize:      writeBufferSize,
-		MaxRequestBodySize:   MaxBodySize,
-		IdleTimeout:          idleTimeout,
-		ReduceMemoryUsage:    true,
-		NoDefaultContentType: true,
-		CloseOnShutdown:      true,
-		Logger:               logfLogger(cfg.Logf),
+	if s.http, err = startServer(s, cfg); err != nil {
+		_ = store.close()
+		return nil, fmt.Errorf("start shard %d: %w", cfg.ID, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorker = cancel
 	go s.runWorker(ctx)
-	go func() { s.serveDone <- s.srv.Serve(s.ln) }()
 	return s, nil
 }
 
-// logfLogger adapts a printf function to fasthttp.Logger.
-type logfLogger func(format string, args ...any)
-
-// Printf logs one line.
-func (l logfLogger) Printf(format string, args ...any) { l(format, args...) }
-
 // Addr returns the host:port the shard listens on.
-func (s *Shard) Addr() string { return s.ln.Addr().String() }
+func (s *Shard) Addr() string { return s.http.addr().String() }
+
+// stats returns the counts of the shard's client connections.
+func (s *Shard) stats() *connStats { return s.http.stats() }
 
 // URL returns the shard's base URL, "http://" + Addr().
 func (s *Shard) URL() string { return "http://" + s.Addr() }
@@ -201,20 +180,8 @@ const closeGrace = time.Second
 func (s *Shard) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		// Requests in flight get a grace period; then every connection still open is closed
-		// (fasthttp leaves connections that never sent a request open until they do).
-		grace := time.AfterFunc(closeGrace, s.ln.closeAll)
-		ctx, cancel := context.WithTimeout(context.Background(), closeGrace+2*time.Second)
-		defer cancel()
-		if err := s.srv.ShutdownWithContext(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down HTTP server: %w", err))
-		}
-		grace.Stop()
-		// Shutdown does nothing if Serve has not registered the listener yet (Close right
-		// after StartShard); closing it ourselves makes Serve return in every case.
-		_ = s.ln.Close()
-		if err := <-s.serveDone; err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, fmt.Errorf("serve: %w", err))
+		if err := s.http.shutdown(closeGrace); err != nil {
+			errs = append(errs, err)
 		}
 		s.stopWorker()
 		<-s.workerDone

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -419,7 +420,15 @@ func (s *Supervisor) shardArgs(sh *shard) []string {
 		"--order-rate", strconv.FormatFloat(s.cfg.OrderRate, 'g', -1, 64),
 		"--extra-rtt", sh.extraRTT.String(),
 		"--max-conns", strconv.Itoa(s.cfg.MaxConnsPerShard),
+		"--loops", strconv.Itoa(shardLoops(s.cfg.Shards, runtime.NumCPU())),
 	}
+}
+
+// shardLoops is the number of event loops each of n shard processes runs on a machine of
+// cpus: one loop per CPU in all. A shard serving a storm alone uses every core; with as
+// many shards as cores or more, one loop each gathers the most socket events per wake-up.
+func shardLoops(n, cpus int) int {
+	return max(1, cpus/max(n, 1))
 }
 
 // startShard starts a process for sh, waits for its LISTENING line and

@@ -886,3 +886,13 @@ func TestUnexpectedExit(t *testing.T) {
 		t.Fatalf("after restore: %+v", st)
 	}
 }
+
+func TestShardLoops(t *testing.T) {
+	for _, tc := range []struct{ shards, cpus, want int }{
+		{1, 2, 2}, {2, 2, 1}, {6, 2, 1}, {1, 8, 8}, {3, 8, 2}, {0, 1, 1},
+	} {
+		if got := shardLoops(tc.shards, tc.cpus); got != tc.want {
+			t.Errorf("shardLoops(%d shards, %d CPUs) = %d, want %d", tc.shards, tc.cpus, got, tc.want)
+		}
+	}
+}
