@@ -58,6 +58,7 @@ type Dashboard struct {
 	report    []byte        // the final HTML report, once finished
 	end       []byte        // the end event's JSON, once finished
 	streams   int           // event streams open now
+	followed  bool          // a stream was open when the run finished
 	fetched   chan struct{} // closed when the report is first served
 }
 
@@ -158,6 +159,9 @@ func (d *Dashboard) Finish(s *report.Summary) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.report, d.end = buf.Bytes(), e
+	// Read now: a page's stream ends once it has sent the end event,
+	// possibly before WaitFetched looks.
+	d.followed = d.streams > 0
 	d.notify()
 	return nil
 }
@@ -184,9 +188,9 @@ func (d *Dashboard) since(n int) (frames [][]byte, next int, end []byte, wake <-
 // none was.
 func (d *Dashboard) WaitFetched(timeout time.Duration) {
 	d.mu.Lock()
-	open := d.streams > 0
+	followed := d.followed
 	d.mu.Unlock()
-	if !open {
+	if !followed {
 		return
 	}
 	t := time.NewTimer(timeout)
