@@ -66,6 +66,8 @@ for i in $(seq 1 "$RUNS"); do
     orders=$("$tmp/orderstats" "$data" || echo '{}')
     case "$data" in /tmp/agentstorm-target-*) rm -rf "$data" ;; esac
   fi
+  shardlog=$(grep -o 'shard logs: [^)]*' "$tmp/$i.out" | head -1 | sed 's/^shard logs: //' || true)
+  case "$shardlog" in /tmp/agentstorm-target-*.log) rm -f "$shardlog" ;; esac
   python3 - "$tmp/$i.json" "$i" "$load0 → $(cut -d' ' -f1-3 /proc/loadavg)" "$rc" "$maxq" "$maxat" "$orders" "$maxc" "$PEAK" >> "$tmp/rows" << 'PY'
 import json, sys
 path, run, load, rc, maxq, maxat, orders, maxc, level = sys.argv[1:]
