@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,8 +184,9 @@ func benchAgentCall(b *testing.B, src string, also ...fasthttp.RequestHandler) {
 // BenchmarkSwarmClosedLoop runs the real swarm, 256 agents with no think
 // time in the closed model, against the server at $AGENTSTORM_BENCH_TARGET
 // (bench/barefast in another process) for $AGENTSTORM_BENCH_SECONDS
-// (default 5). Run with -benchtime=1x; bench/swarm-vs-wrk.sh alternates it
-// with wrk -t2 -c256.
+// (default 5), on $AGENTSTORM_BENCH_LOOPS event loops (default
+// DefaultLoops). Run with -benchtime=1x; bench/swarm-vs-wrk.sh alternates
+// it with wrk -t2 -c256.
 func BenchmarkSwarmClosedLoop(b *testing.B) {
 	target := os.Getenv("AGENTSTORM_BENCH_TARGET")
 	if target == "" {
@@ -212,7 +214,8 @@ flows:
 		b.Fatal(err)
 	}
 	rec := report.NewRecorder(RecorderOptions(prof))
-	s, err := New(Config{BaseURL: target}, prof, rec)
+	loops, _ := strconv.Atoi(os.Getenv("AGENTSTORM_BENCH_LOOPS")) // 0: the default
+	s, err := New(Config{BaseURL: target, Loops: loops}, prof, rec)
 	if err != nil {
 		b.Fatal(err)
 	}
