@@ -19,9 +19,9 @@ func MachineAgents(capacity int) int {
 // need: 90% of a process's capacity (at least 1). An agent holds one
 // socket at a time (a redial closes the old one first) and capacity
 // already keeps FDMargin files for the process, so the 10% is headroom,
-// not need: every worker process costs ~45 MB whatever its agents (its
-// runtime, its recorder, the binary's pages), so 50,000 agents run in 3
-// workers rather than 4.
+// not need: every process costs ~20 MB whatever its agents (its runtime,
+// its recorder, the binary's pages), so 50,000 agents run in 3 segments
+// rather than 4.
 func PerWorker(capacity int) int { return max(capacity*9/10, 1) }
 
 // WorkersFor returns how many worker processes the storm needs: requested
