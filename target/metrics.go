@@ -72,6 +72,8 @@ func newShardMetrics(s *Shard) *shardMetrics {
 			func() float64 { return float64(s.store.queued.Load()) }),
 		counter("agentstorm_target_orders_accepted_total", "Orders accepted with 202 since start (durable before the answer).",
 			func() float64 { return float64(s.store.accepted.Load()) }),
+		counter("agentstorm_target_orders_preorder_total", "Of the orders accepted, those holding pre-ordered units (inventory short or degraded).",
+			func() float64 { return float64(s.store.preorder.Load()) }),
 		counter("agentstorm_target_orders_created_total", "Orders created by the worker since start.",
 			func() float64 { return float64(s.store.created.Load()) }),
 		counter("agentstorm_target_orders_rejected_total", "Orders the worker rejected (purchase limit) since start.",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,8 @@ func TestHappyPath(t *testing.T) {
 	for _, want := range []string{
 		`agentstorm_target_requests_total{code="2xx",region="eu-west",route="add_item",shard="3"} 3`,
 		`agentstorm_target_orders_created_total{region="eu-west",shard="3"} 1`,
+		`agentstorm_target_orders_accepted_total{region="eu-west",shard="3"} 1`,
+		`agentstorm_target_orders_preorder_total{region="eu-west",shard="3"} 0`,
 		`agentstorm_target_order_queue_depth{region="eu-west",shard="3"} 0`,
 		`agentstorm_target_inventory_failed{region="eu-west",shard="3"} 0`,
 		`agentstorm_target_orders_paused{region="eu-west",shard="3"} 0`,
@@ -367,6 +370,10 @@ func TestStockRunsOutToPreorder(t *testing.T) {
 	expect(t, co, 202, "checkout with preorder")
 	if co.json["preorder"] != true {
 		t.Fatalf("checkout: %s", co.body)
+	}
+	m := call(t, s, "GET", "/metrics", "")
+	if !regexp.MustCompile(`(?m)^agentstorm_target_orders_preorder_total\{[^}]*\} 1$`).Match(m.body) {
+		t.Errorf("the pre-ordered order is not counted:\n%s", m.body)
 	}
 }
 

@@ -97,6 +97,7 @@ type orderStore struct {
 
 	queued   atomic.Int64  // orders accepted and not yet created
 	accepted atomic.Uint64 // orders accepted since start
+	preorder atomic.Uint64 // of those, orders holding pre-ordered units
 	created  atomic.Uint64 // orders created since start
 	rejected atomic.Uint64 // orders rejected since start
 	batches  atomic.Uint64 // write transactions committed for checkouts
@@ -258,10 +259,10 @@ func (s *orderStore) commitLoop() {
 // commit writes one batch in one transaction and wakes its callers after the fsync.
 func (s *orderStore) commit(batch []*commitReq) {
 	now := time.Now().UTC()
-	fresh := 0
+	fresh, preorder := 0, 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		orders, queue, idem := tx.Bucket(bucketOrders), tx.Bucket(bucketQueue), tx.Bucket(bucketIdem)
-		fresh = 0
+		fresh, preorder = 0, 0
 		for _, r := range batch {
 			r.fresh = false
 			if v := idem.Get([]byte(r.key)); len(v) == 8 {
@@ -299,12 +300,16 @@ func (s *orderStore) commit(batch []*commitReq) {
 				return fmt.Errorf("store idempotency key of order %s: %w", r.rec.ID, err)
 			}
 			fresh++
+			if r.rec.Preorder {
+				preorder++
+			}
 		}
 		return nil
 	})
 	if err == nil {
 		s.queued.Add(int64(fresh))
 		s.accepted.Add(uint64(fresh))
+		s.preorder.Add(uint64(preorder))
 		s.batches.Add(1)
 	} else {
 		err = fmt.Errorf("commit %d checkouts: %w", len(batch), err)

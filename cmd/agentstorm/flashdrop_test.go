@@ -14,7 +14,8 @@ import (
 // in flight after 1 s, held 3 s, 100 ms between clicks so that sessions end
 // and are replaced within the run) against the bundled target: its sessions
 // in flight reach the level, almost none is dropped, and the summary is
-// the checkout's (every step answered and timed).
+// the checkout's (every step answered and timed; its order queue and the
+// share of orders pre-ordered, from the shards' own counters).
 func TestRunFlashDropScaled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a storm against the bundled target")
@@ -25,7 +26,7 @@ func TestRunFlashDropScaled(t *testing.T) {
 	if code != exitOK && code != exitBudgetMissed {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"stages (sessions in flight,", "Checkout: the bundled target's order queue"} {
+	for _, want := range []string{"stages (sessions in flight,", "Checkout: the bundled target's order queue", "hold pre-ordered units"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
 		}

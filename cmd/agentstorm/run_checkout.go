@@ -13,13 +13,19 @@ import (
 	"github.com/agentstorm/agentstorm/report"
 )
 
-// queueDepthMetric is the bundled target's gauge of orders accepted (durable)
-// and not yet created, one per shard.
-const queueDepthMetric = "agentstorm_target_order_queue_depth"
+// The bundled target's own figures the watch reads, one of each per shard:
+// the gauge of orders accepted (durable) and not yet created, and the
+// counters of orders accepted and of those holding pre-ordered units.
+const (
+	queueDepthMetric = "agentstorm_target_order_queue_depth"
+	acceptedMetric   = "agentstorm_target_orders_accepted_total"
+	preorderMetric   = "agentstorm_target_orders_preorder_total"
+)
 
-// checkoutWatch reads the bundled target's own order queue depth (every
-// shard's /metrics, summed) once a second while a run storms it, for the
-// footnotes: how the queue-levelled checkout absorbed the storm.
+// checkoutWatch reads the bundled target's own order queue depth and order
+// counts (every shard's /metrics, summed) once a second while a run storms
+// it, for the footnotes: how the queue-levelled checkout absorbed the storm
+// and how much of what it sold it sold in pre-order mode.
 type checkoutWatch struct {
 	urls   []string
 	client *http.Client
@@ -30,7 +36,9 @@ type checkoutWatch struct {
 
 	mu          sync.Mutex
 	read        bool          // at least one reading of every shard
-	most, last  int64         // the highest sum read, and the last
+	most, last  int64         // the highest queue depth read, and the last
+	accepted    int64         // orders accepted, at the last reading
+	preorder    int64         // of those, holding pre-ordered units
 	mostAt      time.Duration // when the highest was read, since start
 	unreachable int           // readings that missed a shard
 }
@@ -59,62 +67,76 @@ func (w *checkoutWatch) run(ctx context.Context) {
 	}
 }
 
-// sample reads every shard once and keeps the sum.
+// sample reads every shard once and keeps the sums.
 func (w *checkoutWatch) sample(ctx context.Context) {
-	var sum int64
+	var sum shardReading
 	for _, u := range w.urls {
-		n, err := w.queueDepth(ctx, u)
+		r, err := w.readShard(ctx, u)
 		if err != nil {
 			w.mu.Lock()
 			w.unreachable++
 			w.mu.Unlock()
 			return
 		}
-		sum += n
+		sum.queue += r.queue
+		sum.accepted += r.accepted
+		sum.preorder += r.preorder
 	}
 	at := time.Since(w.start)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.read || sum > w.most {
-		w.most, w.mostAt = sum, at
+	if !w.read || sum.queue > w.most {
+		w.most, w.mostAt = sum.queue, at
 	}
-	w.read, w.last = true, sum
+	w.read, w.last = true, sum.queue
+	w.accepted, w.preorder = sum.accepted, sum.preorder
 }
 
-// queueDepth reads one shard's gauge.
-func (w *checkoutWatch) queueDepth(ctx context.Context, base string) (int64, error) {
+// shardReading is one shard's figures.
+type shardReading struct{ queue, accepted, preorder int64 }
+
+// readShard reads one shard's figures from its /metrics.
+func (w *checkoutWatch) readShard(ctx context.Context, base string) (shardReading, error) {
+	var r shardReading
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return r, err
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return 0, err
+		return r, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%s/metrics: status %d", base, resp.StatusCode)
+		return r, fmt.Errorf("%s/metrics: status %d", base, resp.StatusCode)
 	}
+	fields := map[string]*int64{queueDepthMetric: &r.queue, acceptedMetric: &r.accepted, preorderMetric: &r.preorder}
+	found := 0
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, queueDepthMetric) {
-			continue
+		name, rest, _ := strings.Cut(line, "{")
+		if name == line { // no labels
+			name, rest, _ = strings.Cut(line, " ")
 		}
-		rest := line[len(queueDepthMetric):]
-		if rest != "" && rest[0] != '{' && rest[0] != ' ' {
-			continue // another metric with this name as its prefix
+		dst, ok := fields[name]
+		if !ok {
+			continue
 		}
 		v, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s/metrics: %q: %w", base, line, err)
+			return r, fmt.Errorf("%s/metrics: %q: %w", base, line, err)
 		}
-		return int64(v), nil
+		*dst = int64(v)
+		found++
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return r, err
 	}
-	return 0, fmt.Errorf("%s/metrics: no %s", base, queueDepthMetric)
+	if found < len(fields) {
+		return r, fmt.Errorf("%s/metrics: want %s, %s and %s", base, queueDepthMetric, acceptedMetric, preorderMetric)
+	}
+	return r, nil
 }
 
 // close stops the readings; a nil watch has none. It may be called more
@@ -142,6 +164,9 @@ func (w *checkoutWatch) end() string {
 	}
 	line := fmt.Sprintf("Checkout: the bundled target's order queue (answered 202, durable, not yet created) peaked at %s orders %s after the start; %s when the run ended",
 		commas(int(w.most)), report.FormatDuration(w.mostAt.Round(time.Second)), commas(int(w.last)))
+	if w.accepted > 0 {
+		line += fmt.Sprintf("; of the %s orders it accepted, %.1f%% hold pre-ordered units", commas(int(w.accepted)), 100*float64(w.preorder)/float64(w.accepted))
+	}
 	if w.unreachable > 0 {
 		line += fmt.Sprintf(" (%d readings missed a shard)", w.unreachable)
 	}

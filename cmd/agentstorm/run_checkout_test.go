@@ -11,7 +11,8 @@ import (
 )
 
 // TestCheckoutWatchSumsShards: the order queue depth is summed over the
-// shards' /metrics, the highest sum and the last are kept, and a shard
+// shards' /metrics, the highest sum and the last are kept, the orders
+// accepted and pre-ordered are summed at the last reading, and a shard
 // that cannot be read spoils that reading only (and is said).
 func TestCheckoutWatchSumsShards(t *testing.T) {
 	var depth atomic.Int64
@@ -24,6 +25,7 @@ func TestCheckoutWatchSumsShards(t *testing.T) {
 			}
 			fmt.Fprintf(w, "# HELP %s Orders.\n%s_total 999\n%s{region=\"r\",shard=\"%d\"} %d\nother 1\n",
 				queueDepthMetric, queueDepthMetric, queueDepthMetric, scale, depth.Load()*scale)
+			fmt.Fprintf(w, "%s{shard=\"%d\"} %d\n%s{shard=\"%d\"} %d\n", acceptedMetric, scale, 100*scale, preorderMetric, scale, depth.Load()*scale)
 		}))
 		t.Cleanup(srv.Close)
 		return srv.URL
@@ -41,7 +43,7 @@ func TestCheckoutWatchSumsShards(t *testing.T) {
 	broken.Store(false)
 	depth.Store(3)
 	line := w.end() // the last reading: 3 + 6
-	for _, want := range []string{"peaked at 120 orders", "; 9 when the run ended", "(1 readings missed a shard)"} {
+	for _, want := range []string{"peaked at 120 orders", "; 9 when the run ended", "of the 300 orders it accepted, 3.0% hold pre-ordered units", "(1 readings missed a shard)"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("footnote %q lacks %q", line, want)
 		}
