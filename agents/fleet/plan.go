@@ -16,9 +16,10 @@ func MachineAgents(capacity int) int {
 }
 
 // PerWorker is the agents one worker is given when a storm is spread by
-// need: 90% of a process's capacity (at least 1). An agent holds one
-// socket at a time (a redial closes the old one first) and capacity
-// already keeps FDMargin files for the process, so the 10% is headroom,
+// need: 90% of a process's capacity in agents (at least 1; see
+// AgentCapacity). An agent holds its sockets one per host at a time (a
+// redial closes the old one first) and capacity already keeps FDMargin
+// files for the process, so the 10% is headroom,
 // not need: every process costs ~20 MB whatever its agents (its runtime,
 // its recorder, the binary's pages), so 50,000 agents run in 3 segments
 // rather than 4.

@@ -233,7 +233,7 @@ func (w Worker) Run(ctx context.Context, lookup profiles.Lookup, stdout, stderr 
 	if err := w.Overrides.Apply(prof); err != nil {
 		return usage(err.Error())
 	}
-	capacity, _ := Capacity()
+	capacity, _ := AgentCapacity(prof)
 	var afterRamp func(agents.Stats)
 	if os.Getenv("GOGC") == "" {
 		// Given back at the end: the coordinator runs a segment too.

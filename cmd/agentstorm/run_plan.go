@@ -14,7 +14,7 @@ import (
 // what it capped; it returns a usage message when the storm cannot run so.
 func (s *storm) plan() string {
 	f, prof := s.f, s.prof
-	capacity, limit := fleet.Capacity()
+	capacity, limit := fleet.AgentCapacity(prof)
 	s.capacity = capacity
 	if f.segment != "" {
 		s.seg, _ = agents.ParseSegment(f.segment) // validated
@@ -34,8 +34,12 @@ func (s *storm) plan() string {
 	}
 	if s.workers == 1 && seg.Whole() {
 		if n := scaleToCapacity(prof, capacity); n != "" {
-			s.notes = append(s.notes, fmt.Sprintf("%s: one process holds at most %s agents (open-file limit %d minus %d for the process itself); leave out --workers 1 to spread the storm over worker processes",
-				n, commas(capacity), limit, fleet.FDMargin))
+			per := ""
+			if k := fleet.SocketsPerAgent(prof); k > 1 {
+				per = fmt.Sprintf(", %d connections per agent: its target and targets:", k)
+			}
+			s.notes = append(s.notes, fmt.Sprintf("%s: one process holds at most %s agents (open-file limit %d minus %d for the process itself%s); leave out --workers 1 to spread the storm over worker processes",
+				n, commas(capacity), limit, fleet.FDMargin, per))
 		}
 	}
 	if !seg.Whole() && seg.Share(fleet.StormAgents(prof)) > capacity {
