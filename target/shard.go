@@ -51,7 +51,7 @@ const (
 // inventory, durable order queue and order worker.
 type Shard struct {
 	cfg     ShardConfig
-	http    httpServer
+	http    atomic.Pointer[httpServer] // set once serving started; read by /metrics, which may come first
 	store   *orderStore
 	carts   *cartStore
 	inv     *inventory
@@ -126,10 +126,12 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	s.chaos.Store(&chaosRuntime{extraRTT: cfg.ExtraRTT})
 	s.metrics = newShardMetrics(s)
-	if s.http, err = startServer(s, cfg); err != nil {
+	srv, err := startServer(s, cfg)
+	if err != nil {
 		_ = store.close()
 		return nil, fmt.Errorf("start shard %d: %w", cfg.ID, err)
 	}
+	s.http.Store(&srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorker = cancel
 	go s.runWorker(ctx)
@@ -137,10 +139,16 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 }
 
 // Addr returns the host:port the shard listens on.
-func (s *Shard) Addr() string { return s.http.addr().String() }
+func (s *Shard) Addr() string { return (*s.http.Load()).addr().String() }
 
-// stats returns the counts of the shard's client connections.
-func (s *Shard) stats() *connStats { return s.http.stats() }
+// stats returns the counts of the shard's client connections (none yet
+// while StartShard has not stored its server).
+func (s *Shard) stats() *connStats {
+	if srv := s.http.Load(); srv != nil {
+		return (*srv).stats()
+	}
+	return &connStats{}
+}
 
 // URL returns the shard's base URL, "http://" + Addr().
 func (s *Shard) URL() string { return "http://" + s.Addr() }
@@ -180,7 +188,7 @@ const closeGrace = time.Second
 func (s *Shard) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if err := s.http.shutdown(closeGrace); err != nil {
+		if err := (*s.http.Load()).shutdown(closeGrace); err != nil {
 			errs = append(errs, err)
 		}
 		s.stopWorker()
