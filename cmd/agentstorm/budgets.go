@@ -14,10 +14,12 @@ func budgetOptions(s *report.Summary) budget.Options {
 	o := budget.Options{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes}
 	if len(s.Figures) > 0 {
 		o.Figures = map[string]report.Unit{}
-		gd := gameday.FigureUnits() // game-day audit figures keep their units
+		gd, co := gameday.FigureUnits(), checkoutFigureUnits() // the audit's and the checkout's figures keep their units
 		for k := range s.Figures {
 			o.Figures[k] = report.UnitNumber
 			if u, ok := gd[k]; ok {
+				o.Figures[k] = u
+			} else if u, ok := co[k]; ok {
 				o.Figures[k] = u
 			}
 		}

@@ -15,14 +15,16 @@ import (
 // and are replaced within the run) against the bundled target: its sessions
 // in flight reach the level, almost none is dropped, and the summary is
 // the checkout's (every step answered and timed; its order queue and the
-// share of orders pre-ordered, from the shards' own counters).
+// share of orders pre-ordered, from the shards' own counters, in the
+// footnote, the JSON's figures and budgets).
 func TestRunFlashDropScaled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a storm against the bundled target")
 	}
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1") // the shards are this test binary (see TestMain)
 	js := filepath.Join(t.TempDir(), "flash.json")
-	code, out, errOut := runIt(t, nil, "--profile", "flash-drop", "--agents", "300", "--duration", "4s", "--ramp", "1s", "--think", "100ms", "--out", "json="+js)
+	code, out, errOut := runIt(t, nil, "--profile", "flash-drop", "--agents", "300", "--duration", "4s", "--ramp", "1s", "--think", "100ms", "--out", "json="+js,
+		"--budget", "orders_preorder_share <= 100%", "--budget", "order_queue_peak >= 0")
 	if code != exitOK && code != exitBudgetMissed {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -38,6 +40,13 @@ func TestRunFlashDropScaled(t *testing.T) {
 	var sum report.JSONReport
 	if err := json.Unmarshal(raw, &sum); err != nil {
 		t.Fatal(err)
+	}
+	// The checkout's own figures, for the JSON and budgets.
+	if share, ok := sum.Figures["orders_preorder_share"]; !ok || share < 0 || share > 100 {
+		t.Errorf("figures %v: want orders_preorder_share in 0..100", sum.Figures)
+	}
+	if _, ok := sum.Figures["order_queue_peak"]; !ok {
+		t.Errorf("figures %v: want order_queue_peak", sum.Figures)
 	}
 	steps := map[string]int64{}
 	for _, st := range sum.Steps {

@@ -22,6 +22,13 @@ const (
 	preorderMetric   = "agentstorm_target_orders_preorder_total"
 )
 
+// checkoutFigureUnits are the figures a run against the bundled target
+// adds for budgets and the JSON (see checkoutWatch.figures): the order
+// queue's peak and the share of accepted orders holding pre-ordered units.
+func checkoutFigureUnits() map[string]report.Unit {
+	return map[string]report.Unit{"order_queue_peak": report.UnitCount, "orders_preorder_share": report.UnitPercent}
+}
+
 // checkoutWatch reads the bundled target's own order queue depth and order
 // counts (every shard's /metrics, summed) once a second while a run storms
 // it, for the footnotes: how the queue-levelled checkout absorbed the storm
@@ -147,6 +154,25 @@ func (w *checkoutWatch) close() {
 	}
 	w.cancel()
 	<-w.done
+}
+
+// figures returns what end read as budget figures (checkoutFigureUnits);
+// nil when no reading succeeded or w is nil, and no share before an order
+// was accepted. Call it after end.
+func (w *checkoutWatch) figures() map[string]float64 {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.read {
+		return nil
+	}
+	f := map[string]float64{"order_queue_peak": float64(w.most)}
+	if w.accepted > 0 {
+		f["orders_preorder_share"] = 100 * float64(w.preorder) / float64(w.accepted)
+	}
+	return f
 }
 
 // end stops the readings, takes a last one (the queue at the run's end) and

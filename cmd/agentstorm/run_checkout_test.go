@@ -48,10 +48,13 @@ func TestCheckoutWatchSumsShards(t *testing.T) {
 			t.Errorf("footnote %q lacks %q", line, want)
 		}
 	}
+	if f := w.figures(); f["order_queue_peak"] != 120 || f["orders_preorder_share"] != 3 {
+		t.Errorf("figures %v, want the peak 120 and 3%% pre-ordered", f)
+	}
 	var nothing *checkoutWatch
 	nothing.close()
-	if nothing.end() != "" {
-		t.Error("a nil watch has a footnote")
+	if nothing.end() != "" || nothing.figures() != nil {
+		t.Error("a nil watch has a footnote or figures")
 	}
 	none := watchCheckout([]string{"http://127.0.0.1:1"}, time.Now(), time.Hour)
 	if line := none.end(); line != "" {

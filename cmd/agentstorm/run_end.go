@@ -120,6 +120,14 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 			s.sup.Keep() // the audit names orders in the bundled target's stores
 		}
 	}
+	if f := s.checkout.figures(); f != nil {
+		if sum.Figures == nil {
+			sum.Figures = map[string]float64{}
+		}
+		for k, v := range f {
+			sum.Figures[k] = v
+		}
+	}
 	fin := finish.Run{Command: "run", Stdout: &s.out, Stderr: s.env.stderr, Summary: sum, Budgets: s.budgets,
 		Aborts: []*report.Abort{s.liveFail.Abort()}, Quiet: s.f.quiet, AfterText: func(io.Writer) { s.footnotes(st, sum) },
 		OutputFailed: s.hlogFailed, Outputs: finish.SummaryOutputs(s.outs)}

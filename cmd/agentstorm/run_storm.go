@@ -115,6 +115,14 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	if s.chaos {
 		bopts.Figures = gameday.FigureUnits()
 	}
+	if f.target == "bundled" || (f.target == "" && prof.Target.Bundled) { // the checkout's own figures
+		if bopts.Figures == nil {
+			bopts.Figures = map[string]report.Unit{}
+		}
+		for k, u := range checkoutFigureUnits() {
+			bopts.Figures[k] = u
+		}
+	}
 	if s.budgets, err = budget.ParseAll(s.bexprs, s.bsources, bopts); err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)
 		return nil, exitUsage
