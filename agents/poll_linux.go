@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/agentstorm/agentstorm/internal/epoll"
 )
 
 // hasPoller reports whether plain-HTTP connections run on the event loops'
@@ -14,47 +16,29 @@ import (
 const hasPoller = true
 
 // poller is one event loop's epoll instance and the eventfd that wakes it.
-type poller struct {
-	epfd   int
-	evfd   int
-	events []unix.EpollEvent
-}
+type poller struct{ *epoll.Set }
 
 // Events of a socket: edge-triggered, so an idle connection costs nothing
 // until its server writes or closes.
 const sockEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 
+// wakeTag tags the eventfd's events (a socket's tag is its seq, >= 0).
+const wakeTag = -1
+
 func newPoller() (*poller, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	s, err := epoll.New(512, wakeTag)
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
-	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: -1}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
-	}
-	return &poller{epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 512)}, nil
+	return &poller{s}, nil
 }
 
 // close releases the poller's descriptors.
-func (p *poller) close() {
-	unix.Close(p.epfd)
-	unix.Close(p.evfd)
-}
+func (p *poller) close() { p.Close() }
 
 // wake makes a wait in progress (or the next one) return. Safe from any
 // goroutine.
-func (p *poller) wake() {
-	one := [8]byte{1}
-	_, _ = unix.Write(p.evfd, one[:])
-}
+func (p *poller) wake() { p.Wake() }
 
 // wait blocks up to timeout (negative: until an event) and calls fn for
 // every socket event; it reports whether the eventfd was signalled.
@@ -65,15 +49,14 @@ func (p *poller) wait(timeout time.Duration, fn func(fd int, seq uint32, ev uint
 		// millisecond away does not make the loop spin.
 		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
-	n, err := unix.EpollWait(p.epfd, p.events, ms)
+	n, err := unix.EpollWait(p.FD, p.Events, ms)
 	if err != nil { // EINTR
 		return false
 	}
 	for i := range n {
-		ev := &p.events[i]
-		if ev.Pad == -1 {
-			var buf [8]byte
-			_, _ = unix.Read(p.evfd, buf[:])
+		ev := &p.Events[i]
+		if ev.Pad == wakeTag {
+			p.Drain()
 			woken = true
 			continue
 		}
@@ -121,7 +104,7 @@ func (p *poller) prepare(fd, family int, src net.IP, dst *net.TCPAddr, seq uint3
 		}
 	}
 	ev := unix.EpollEvent{Events: sockEvents, Fd: int32(fd), Pad: int32(seq & 0x7fffffff)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := unix.EpollCtl(p.FD, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}
 	sa, err := sockaddr(family, dst.IP, dst.Port)

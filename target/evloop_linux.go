@@ -15,6 +15,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sys/unix"
+
+	"github.com/agentstorm/agentstorm/internal/epoll"
 )
 
 // hasLoopServer reports whether shards can serve on event loops here (Linux: epoll).
@@ -75,7 +77,7 @@ func startLoopServer(sh *Shard, addr string, loops, maxConns int, logf func(stri
 		l, err := newEvLoop(srv)
 		if err != nil {
 			for _, l := range srv.loops {
-				l.closeFDs()
+				l.Close()
 			}
 			unix.Close(lnfd)
 			return nil, err
@@ -154,7 +156,7 @@ func (srv *loopServer) shutdown(grace time.Duration) error {
 			l.stopBy = by
 			l.mu.Unlock()
 			l.stop.Store(true)
-			l.wake()
+			l.Wake()
 		}
 		srv.loopWG.Wait()
 		if force.Stop() {
@@ -162,7 +164,7 @@ func (srv *loopServer) shutdown(grace time.Duration) error {
 		}
 		srv.jobs.Wait()
 		for _, l := range srv.loops {
-			l.closeFDs()
+			l.Close()
 		}
 		unix.Close(srv.lnfd)
 	})
@@ -172,13 +174,11 @@ func (srv *loopServer) shutdown(grace time.Duration) error {
 // evLoop is one event loop: its epoll instance, its connections (by descriptor) and the
 // buffers it lends to one connection at a time.
 type evLoop struct {
-	srv    *loopServer
-	epfd   int
-	evfd   int
-	events []unix.EpollEvent
-	conns  []*evConn // by file descriptor
-	live   int       // connections open on this loop
-	now    time.Time
+	srv        *loopServer
+	*epoll.Set           // its epoll instance, woken by post
+	conns      []*evConn // by file descriptor
+	live       int       // connections open on this loop
+	now        time.Time
 
 	rbuf []byte // shared read buffer: a request read whole in one read is answered from here
 	out  []byte // answers to the connection being served, written in one write
@@ -201,32 +201,17 @@ type evLoop struct {
 }
 
 func newEvLoop(srv *loopServer) (*evLoop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	set, err := epoll.New(256, tagWake)
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
-	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	l := &evLoop{srv: srv, epfd: epfd, evfd: evfd, events: make([]unix.EpollEvent, 256), rbuf: make([]byte, loopReadBuf)}
+	l := &evLoop{srv: srv, Set: set, rbuf: make([]byte, loopReadBuf)}
 	l.br = bufio.NewReaderSize(&l.rd, readBufferSize+4096)
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: tagWake}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		l.closeFDs()
-		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
-	}
 	if err := l.listen(true); err != nil {
-		l.closeFDs()
+		l.Close()
 		return nil, err
 	}
 	return l, nil
-}
-
-func (l *evLoop) closeFDs() {
-	unix.Close(l.epfd)
-	unix.Close(l.evfd)
 }
 
 // listen adds the listener to (on) or removes it from (!on) the loop's epoll set. Every
@@ -237,23 +222,17 @@ func (l *evLoop) listen(on bool) error {
 	}
 	if !on {
 		l.lnOn = false
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.srv.lnfd, nil); err != nil {
+		if err := unix.EpollCtl(l.FD, unix.EPOLL_CTL_DEL, l.srv.lnfd, nil); err != nil {
 			return fmt.Errorf("epoll_ctl del listener: %w", err)
 		}
 		return nil
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(l.srv.lnfd), Pad: tagListener}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.srv.lnfd, &ev); err != nil {
+	if err := unix.EpollCtl(l.FD, unix.EPOLL_CTL_ADD, l.srv.lnfd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl add listener: %w", err)
 	}
 	l.lnOn = true
 	return nil
-}
-
-// wake makes the loop's wait return. Safe from any goroutine.
-func (l *evLoop) wake() {
-	one := [8]byte{1}
-	_, _ = unix.Write(l.evfd, one[:])
 }
 
 // post hands a finished answer to the loop.
@@ -263,7 +242,7 @@ func (l *evLoop) post(j *loopJob) {
 	first := len(l.mail) == 1
 	l.mu.Unlock()
 	if first {
-		l.wake()
+		l.Wake()
 	}
 }
 
@@ -278,7 +257,7 @@ func (l *evLoop) run() {
 			wait = l.resumeAt.Sub(l.now)
 		}
 		ms := max(int((wait+time.Millisecond-1)/time.Millisecond), 0)
-		n, err := unix.EpollWait(l.epfd, l.events, ms)
+		n, err := unix.EpollWait(l.FD, l.Events, ms)
 		if err != nil && err != unix.EINTR {
 			l.srv.logf("event loop: epoll_wait: %v", err)
 			n = 0
@@ -288,16 +267,15 @@ func (l *evLoop) run() {
 		// fill while the loop answers requests (a full queue drops SYNs, and a dial
 		// waits a second or more for its retry).
 		for i := 0; i < n; i++ {
-			if l.events[i].Pad == tagListener {
+			if l.Events[i].Pad == tagListener {
 				l.accept()
 			}
 		}
 		for i := 0; i < n; i++ {
-			ev := &l.events[i]
+			ev := &l.Events[i]
 			switch ev.Pad {
 			case tagWake:
-				var buf [8]byte
-				_, _ = unix.Read(l.evfd, buf[:])
+				l.Drain()
 			case tagListener:
 			default:
 				l.event(int(ev.Fd), ev.Events)
@@ -416,7 +394,7 @@ func (l *evLoop) add(fd int) error {
 	}
 	c := &evConn{fd: fd, last: l.now}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := unix.EpollCtl(l.FD, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl add connection: %w", err)
 	}
 	if fd >= len(l.conns) {

@@ -1,0 +1,66 @@
+// Package epoll is the part of an epoll event loop that the agents' loops
+// and the bundled target's server loops share: an epoll instance with an
+// eventfd registered in it, so that another goroutine can wake a wait.
+// Each loop keeps its own wait, its own sockets and its own tags (the
+// EpollEvent's Pad).
+package epoll
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Set is an epoll instance, the eventfd that wakes its waits and a buffer
+// of events for them.
+type Set struct {
+	// FD is the epoll instance.
+	FD int
+	// Events is the buffer a wait fills (unix.EpollWait(FD, Events, ms)).
+	Events []unix.EpollEvent
+	// WakeTag is the Pad of the eventfd's events: an event with it is a
+	// wake, to be acknowledged with Drain.
+	WakeTag int32
+
+	evfd int
+}
+
+// New returns a Set with room for events per wait whose eventfd's events
+// carry wakeTag.
+func New(events int, wakeTag int32) (*Set, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: wakeTag}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
+	}
+	return &Set{FD: epfd, Events: make([]unix.EpollEvent, events), WakeTag: wakeTag, evfd: evfd}, nil
+}
+
+// Wake makes a wait in progress (or the next one) return with a WakeTag
+// event. Safe from any goroutine.
+func (s *Set) Wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(s.evfd, one[:])
+}
+
+// Drain acknowledges the wakes so far (after a WakeTag event).
+func (s *Set) Drain() {
+	var buf [8]byte
+	_, _ = unix.Read(s.evfd, buf[:])
+}
+
+// Close releases the epoll instance and the eventfd.
+func (s *Set) Close() {
+	unix.Close(s.FD)
+	unix.Close(s.evfd)
+}
