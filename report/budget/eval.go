@@ -296,6 +296,9 @@ func (c *LiveChecker) intervalView(b *Budget, iv *report.Interval) *View {
 	v := &View{Latency: c.scratch, Seconds: iv.Duration().Seconds()}
 	for i := range iv.Cells {
 		ci := &iv.Cells[i]
+		// Every cell's sessions: a step's abandoned share is of all the
+		// sessions that ended (SessionBase), as at the end.
+		b.addSessions(v, ci.Step, ci.Region, &ci.Sessions)
 		if !b.selects(ci.Step, ci.Region) {
 			continue
 		}
@@ -311,7 +314,6 @@ func (c *LiveChecker) intervalView(b *Budget, iv *report.Interval) *View {
 		if ci.Latency != nil {
 			ci.Latency.MergeInto(c.rawScratch)
 		}
-		b.addSessions(v, ci.Step, ci.Region, &ci.Sessions)
 		n := ci.Count()
 		v.Requests += n
 		v.Errors += n - ci.Counts[report.OK]

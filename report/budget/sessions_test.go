@@ -107,3 +107,21 @@ func TestSessionBudgetLive(t *testing.T) {
 		t.Fatalf("an interval without sessions failed live: %+v", f)
 	}
 }
+
+// TestSessionStepBudgetLive: live, a step's abandoned share is of every
+// session that ended in the second, as at the end (40 of 200 = 20%), not
+// of the sessions that ended at that step (which would be 100%).
+func TestSessionStepBudgetLive(t *testing.T) {
+	b, err := Parse("abandoned(add_to_cart) < 25% abort after 1s min 10", testBudgetOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := NewLiveChecker([]*Budget{b})
+	r, sum := sessionsSummary(t)
+	if f := lc.Check(r.Rotate(r.Start().Add(2*time.Second)), 2*time.Second); f != nil {
+		t.Fatalf("live failure %+v; add_to_cart abandoned 40 of 200 sessions (20%%)", f)
+	}
+	if res := Evaluate([]*Budget{b}, sum); !res[0].Met || res[0].Actual != 20 {
+		t.Fatalf("at the end: %+v, want met at 20%%", res[0])
+	}
+}
