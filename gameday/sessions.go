@@ -63,7 +63,7 @@ func fmtSessions(p *PhaseSessions) string {
 	if p == nil || p.Ended == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f%% of %s, %s lost", p.AbandonedPct, report.FormatCount(p.Ended), report.FormatCount(p.LostSales))
+	return fmt.Sprintf("%s of %s, %s lost", report.SharePct(p.Abandoned, p.Ended), report.FormatCount(p.Ended), report.FormatCount(p.LostSales))
 }
 
 // sessionLines are a fault's sessions per region, before, during and
@@ -93,9 +93,10 @@ func sessionVerdict(f Fault) string {
 			ended, abandoned = ended+b.Ended, abandoned+b.Abandoned
 		}
 	}
-	s := fmt.Sprintf("; shoppers abandoned %.1f%% of sessions during it", d.AbandonedPct)
+	// Shares rounded up, as everywhere a loss is said.
+	s := fmt.Sprintf("; shoppers abandoned %s of sessions during it", report.SharePct(d.Abandoned, d.Ended))
 	if ended > 0 {
-		s += fmt.Sprintf(" (%.1f%% before)", 100*float64(abandoned)/float64(ended))
+		s += fmt.Sprintf(" (%s before)", report.SharePct(abandoned, ended))
 	}
 	return s + fmt.Sprintf(", ~%s sales lost", report.FormatCount(d.LostSales))
 }

@@ -39,7 +39,7 @@ func SessionLines(s *Summary) []string {
 	ended := o.Ended()
 	var b strings.Builder
 	if ab := o.AbandonedTotal(); ab > 0 {
-		fmt.Fprintf(&b, "Agents skipped you: %s of %s sessions abandoned", sharePct(ab, ended), FormatCount(ended))
+		fmt.Fprintf(&b, "Agents skipped you: %s of %s sessions abandoned", SharePct(ab, ended), FormatCount(ended))
 		if parts := abandonParts(s, ended); parts != "" {
 			b.WriteString(" (" + parts + ")")
 		}
@@ -64,7 +64,7 @@ func SessionLines(s *Summary) []string {
 		for i := range s.PerRegion {
 			rs := &s.PerRegion[i].Sessions
 			if n := rs.Ended(); n > 0 {
-				parts = append(parts, fmt.Sprintf("%s %s of %s", s.PerRegion[i].Name, sharePct(rs.AbandonedTotal(), n), FormatCount(n)))
+				parts = append(parts, fmt.Sprintf("%s %s of %s", s.PerRegion[i].Name, SharePct(rs.AbandonedTotal(), n), FormatCount(n)))
 			}
 		}
 		lines = append(lines, "Abandoned by region: "+strings.Join(parts, ", "))
@@ -95,14 +95,14 @@ func abandonParts(s *Summary, ended int64) string {
 			out = append(out, fmt.Sprintf("%d more", len(parts)-i))
 			break
 		}
-		out = append(out, fmt.Sprintf("%s %s %s", p.reason, p.step, sharePct(p.n, ended)))
+		out = append(out, fmt.Sprintf("%s %s %s", p.reason, p.step, SharePct(p.n, ended)))
 	}
 	return strings.Join(out, ", ")
 }
 
-// sharePct formats n of total as a percentage with one decimal, rounded
+// SharePct formats n of total as a percentage with one decimal, rounded
 // up so that a loss never reads smaller than it was (0.01% is "0.1%").
-func sharePct(n, total int64) string {
+func SharePct(n, total int64) string {
 	if total <= 0 {
 		return "0%"
 	}

@@ -58,8 +58,8 @@ func TestSharePctRoundsUp(t *testing.T) {
 		n, total int64
 		want     string
 	}{{1, 10000, "0.1%"}, {124, 1000, "12.4%"}, {1241, 10000, "12.5%"}, {0, 5, "0.0%"}, {5, 5, "100.0%"}} {
-		if got := sharePct(c.n, c.total); got != c.want {
-			t.Errorf("sharePct(%d, %d) = %s, want %s", c.n, c.total, got, c.want)
+		if got := SharePct(c.n, c.total); got != c.want {
+			t.Errorf("SharePct(%d, %d) = %s, want %s", c.n, c.total, got, c.want)
 		}
 	}
 }
