@@ -111,8 +111,8 @@ func TestSessionPageInChromium(t *testing.T) {
 		t.Errorf("the page's script failed:\n%s", clog.String())
 	}
 	page := dom.String()
-	// The run: 51 of 201 sessions abandoned (25.37 %).
-	for _, want := range []string{`<b id="abandoned">40.00 %</b>`, `<em id="abandonedAll">25.37 %</em>`, `<b id="sales">150</b>`,
+	// The run: 51 of 201 sessions abandoned (25.373 %, shown rounded up).
+	for _, want := range []string{`<b id="abandoned">40.00 %</b>`, `<em id="abandonedAll">25.38 %</em>`, `<b id="sales">150</b>`,
 		`<em id="lost">51</em>`, `<div class="kpi" id="abandonKpi">`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s", want)
