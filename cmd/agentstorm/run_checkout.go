@@ -80,9 +80,11 @@ func (w *checkoutWatch) sample(ctx context.Context) {
 	for _, u := range w.urls {
 		r, err := w.readShard(ctx, u)
 		if err != nil {
-			w.mu.Lock()
-			w.unreachable++
-			w.mu.Unlock()
+			if ctx.Err() == nil { // not a reading cut by close
+				w.mu.Lock()
+				w.unreachable++
+				w.mu.Unlock()
+			}
 			return
 		}
 		sum.queue += r.queue
@@ -158,7 +160,9 @@ func (w *checkoutWatch) close() {
 
 // figures returns what end read as budget figures (checkoutFigureUnits);
 // nil when no reading succeeded or w is nil, and no share before an order
-// was accepted. Call it after end.
+// was accepted. The queue's peak is left out when a reading missed a shard:
+// the peak may have been in it, and a budget on it then has no data rather
+// than a figure lower than the truth. Call it after end.
 func (w *checkoutWatch) figures() map[string]float64 {
 	if w == nil {
 		return nil
@@ -168,7 +172,10 @@ func (w *checkoutWatch) figures() map[string]float64 {
 	if !w.read {
 		return nil
 	}
-	f := map[string]float64{"order_queue_peak": float64(w.most)}
+	f := map[string]float64{}
+	if w.unreachable == 0 {
+		f["order_queue_peak"] = float64(w.most)
+	}
 	if w.accepted > 0 {
 		f["orders_preorder_share"] = 100 * float64(w.preorder) / float64(w.accepted)
 	}
