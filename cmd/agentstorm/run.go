@@ -79,7 +79,7 @@ func newRunFlagSet(f *runFlags) *pflag.FlagSet {
 	addQuietFlag(fs, &f.quiet, "nor the banner and the live line; aborts, warnings and errors still print")
 	fs.IntVar(&f.workers, "workers", 0, "processes to spread the agents over: this one and N-1 worker processes (default: as many as the open-file limit requires; 1: this process only)")
 	fs.BoolVar(&f.keepData, "keep-data", false, "keep the bundled target's order stores and shard log after the run (removed otherwise, unless a game day's audit names orders in them)")
-	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm (exit 1) when a worker process dies, instead of going on with the rest")
+	fs.BoolVar(&f.failOnLoss, "fail-on-worker-loss", false, "stop the whole storm at once when a worker process dies, instead of finishing with the rest (a lost worker exits 1 either way)")
 	fs.StringVar(&f.segment, "segment", "", "run only segment I of N of the storm (I/N, from 0), for storms spread over machines; merge with 'agentstorm report merge'")
 	fs.StringVar(&f.startAt, "start-at", "", "wait until this time (RFC 3339, e.g. 2026-11-26T18:00:00Z) and start the stages from it, so segments on several hosts start together")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (latency as classic and native histograms) at http://ADDR/metrics, e.g. :9464")
