@@ -38,10 +38,10 @@ done
 : > "$TMP/rows"
 i=0
 for r in $(seq 1 "$ROUNDS"); do
-  vs=($VARIANTS)
-  n=${#vs[@]}
+  n=$(wc -w <<< "$VARIANTS")
   for k in $(seq 0 $((n - 1))); do
-    v=${vs[$(((k + r - 1) % n))]}
+    # shellcheck disable=SC2086 # VARIANTS is a list of words
+    v=$(rotated "$k" "$r" $VARIANTS)
     name=${v%%:*}
     server=""
     [ "$v" != "$name" ] && server=${v#*:}

@@ -39,10 +39,10 @@ answered() { curl -s "http://$1/metrics" | awk '/^agentstorm_target_requests_tot
 
 : > "$TMP/rows"
 for r in $(seq 1 "$ROUNDS"); do
-  vs=($VARIANTS)
-  n=${#vs[@]}
+  n=$(wc -w <<< "$VARIANTS")
   for k in $(seq 0 $((n - 1))); do
-    v=${vs[$(((k + r - 1) % n))]}
+    # shellcheck disable=SC2086 # VARIANTS is a list of words
+    v=$(rotated "$k" "$r" $VARIANTS)
     name=${v%%:*}
     server=""
     [ "$v" != "$name" ] && server=${v#*:}
