@@ -43,14 +43,8 @@ func (p *poller) wake() { p.Wake() }
 // wait blocks up to timeout (negative: until an event) and calls fn for
 // every socket event; it reports whether the eventfd was signalled.
 func (p *poller) wait(timeout time.Duration, fn func(fd int, seq uint32, ev uint32)) (woken bool) {
-	ms := -1
-	if timeout >= 0 {
-		// Round up: a timer never fires early, and a timer less than a
-		// millisecond away does not make the loop spin.
-		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
-	}
-	n, err := unix.EpollWait(p.FD, p.Events, ms)
-	if err != nil { // EINTR
+	n, err := p.Wait(timeout)
+	if err != nil {
 		return false
 	}
 	for i := range n {

@@ -256,11 +256,9 @@ func (l *evLoop) run() {
 		if !l.lnOn && !l.stopping && l.resumeAt.Sub(l.now) < wait {
 			wait = l.resumeAt.Sub(l.now)
 		}
-		ms := max(int((wait+time.Millisecond-1)/time.Millisecond), 0)
-		n, err := unix.EpollWait(l.FD, l.Events, ms)
-		if err != nil && err != unix.EINTR {
-			l.srv.logf("event loop: epoll_wait: %v", err)
-			n = 0
+		n, err := l.Wait(max(wait, 0))
+		if err != nil {
+			l.srv.logf("event loop: %v", err)
 		}
 		l.now = time.Now()
 		// New connections first: during a connect storm the accept queue must not
