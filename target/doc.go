@@ -1,8 +1,19 @@
 // Package target is the bundled reference checkout that agentstorm storms run against out of
 // the box. One Shard is one process's worth of the checkout: an HTTP/1.1 server with
 // in-memory carts, a finite per-SKU inventory, a deterministic shipping rate model, and a durable
-// order queue in bbolt that accepts checkouts with group commit (one fsync per burst) and turns
-// them into created orders at a fixed rate (queue-based load levelling).
+// order queue that accepts checkouts with group commit and turns them into created orders at a
+// fixed rate (queue-based load levelling).
+//
+// The order queue is an append-only log per shard (OrderLogName in the shard's data dir; format
+// in orderlog.go, ReadOrderLog reads it): a checkout's order is one CRC-checked record, written
+// with the others of its batch in one write and one fdatasync before any of them is answered 202;
+// the worker appends one record per order it creates or rejects, synced likewise. In memory a
+// shard keeps only where each order's latest record is, the order number of each Idempotency-Key
+// and the queue, all rebuilt by replaying the log at start: GET /v1/orders/{order_id} is one
+// pread. A write cut short by a crash is cut off at start (and logged); a damaged record
+// followed by valid ones stops the shard with an error naming the file and offset. A data dir
+// holding the bbolt store of earlier versions (orders.bbolt) is refused: remove that file or use
+// another data dir.
 //
 // On Linux a shard serves on epoll event loops (ServerLoop): every connection is a small state
 // machine, requests are parsed and answered with fasthttp's Request and Response, and only the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,8 @@ func field(body, name string) string {
 
 // TestKill9MidBurst kills a shard process with SIGKILL while checkouts pour in, restarts it
 // on the same data, and checks that every order answered 202 survived, that retries of the
-// unanswered checkouts do not duplicate anything, and that every order gets created.
+// unanswered checkouts do not duplicate anything, and that every order gets created, each
+// once.
 func TestKill9MidBurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills shard processes")
@@ -158,6 +160,24 @@ func TestKill9MidBurst(t *testing.T) {
 				t.Fatalf("order o0-%d not created: %d %s %v", n, st, body, err)
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// The log holds each order's acceptance and its decision once, across the kill (the
+	// worker was deciding orders when it came).
+	seen := map[[2]uint64]bool{}
+	if _, err := ReadOrderLog(filepath.Join(dir, OrderLogName), func(r OrderLogRecord) error {
+		k := [2]uint64{uint64(r.Kind), r.Number}
+		if seen[k] {
+			return fmt.Errorf("order o0-%d has two %q records", r.Number, r.Kind)
+		}
+		seen[k] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for n := uint64(1); n <= uint64(maxNum); n++ {
+		if !seen[[2]uint64{uint64(OrderAccepted), n}] || !seen[[2]uint64{uint64(OrderDecided), n}] {
+			t.Fatalf("order o0-%d: accepted %v, decided %v in the log", n, seen[[2]uint64{uint64(OrderAccepted), n}], seen[[2]uint64{uint64(OrderDecided), n}])
 		}
 	}
 	t.Logf("%d of %d attempted checkouts acknowledged before kill -9; %d orders after retries", len(acked), tried.Load(), maxNum)

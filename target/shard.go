@@ -15,7 +15,7 @@ type ShardConfig struct {
 	ID           int           // shard number, 0-based
 	Region       string        // region this shard serves, e.g. "us-east"
 	Listen       string        // host:port; port 0 picks a free port; empty means 127.0.0.1:0
-	DataDir      string        // this shard's own directory (bbolt file inside); created if missing
+	DataDir      string        // this shard's own directory (its order log inside); created if missing
 	OrderRate    float64       // orders turned from queued to created per second (0 = DefaultOrderRate)
 	ControlToken string        // bearer token for /internal/chaos; empty disables the endpoint
 	ExtraRTT     time.Duration // added to every answer (topology central: region -> us-east origin RTT)
@@ -107,7 +107,7 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
-	store, err := openStore(cfg.DataDir, cfg.ID)
+	store, err := openStore(cfg.DataDir, cfg.ID, cfg.Logf)
 	if err != nil {
 		return nil, fmt.Errorf("start shard %d: %w", cfg.ID, err)
 	}

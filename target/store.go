@@ -1,7 +1,6 @@
 package target
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Order statuses as they appear in GET /v1/orders/{order_id}.
@@ -24,12 +21,6 @@ const (
 // MaxUnitsPerSKUPerOrder is the purchase limit the order worker enforces, as shops do for
 // drops: an order with more units of one SKU is rejected when its turn comes, not created.
 const MaxUnitsPerSKUPerOrder = 500
-
-var (
-	bucketOrders = []byte("orders") // order number (8-byte big endian) -> orderRecord JSON
-	bucketQueue  = []byte("queue")  // order number -> empty: accepted, not yet created
-	bucketIdem   = []byte("idem")   // Idempotency-Key -> order number
-)
 
 // errStoreClosed is returned by accept after the store started closing.
 var errStoreClosed = errors.New("order store is closed")
@@ -69,25 +60,41 @@ func (r *orderRecord) check() string {
 	return ""
 }
 
-// commitReq is one checkout waiting for the group commit.
-type commitReq struct {
-	key  string
-	rec  *orderRecord
-	done chan struct{}
-	// pre is the order number already answered (unsafe ack-before-write mode); 0 otherwise.
-	pre uint64
-	// results
-	num   uint64
-	fresh bool
-	err   error
+// orderLoc is where an order's latest JSON is in the log.
+type orderLoc struct {
+	off     int64  // file offset of the JSON
+	n       uint32 // its length
+	decided bool   // created or rejected: its latest record is an OrderDecided one
 }
 
-// orderStore is a shard's durable order queue in bbolt. Checkouts are coalesced by one
-// committer goroutine: whatever arrived while the previous transaction was committing goes
-// into the next one, so a burst costs one fsync per batch, not per order.
+// orderStore is a shard's durable order queue: an append-only order log (see orderlog.go)
+// and, in memory, where each order's latest record is, the order number of each
+// Idempotency-Key and the queue of orders not yet decided. Checkouts are coalesced by one
+// committer goroutine (commit.go): whatever arrived while the previous batch was being
+// written goes into the next one, so a burst costs one write and one fdatasync per batch,
+// not per order. Nothing is published in memory before the write holding it is synced.
 type orderStore struct {
-	db    *bolt.DB
+	path  string
+	f     *os.File
 	shard int
+
+	wmu    sync.Mutex // serialises appends: end, failed
+	end    int64      // length of the log's valid prefix: where the next write goes
+	failed error      // set when the log can no longer be appended to safely
+
+	idx   sync.RWMutex        // guards what follows (the committer alone writes idem)
+	idem  map[string]uint64   // Idempotency-Key -> order number
+	index map[uint64]orderLoc // order number -> latest record
+	queue []uint64            // accepted, not yet decided orders from qhead on, oldest first
+	qhead int
+
+	// The committer's own state.
+	seq     uint64            // highest order number written
+	wbuf    []byte            // records of the batch being written
+	pending map[string]uint64 // keys of the batch being written
+
+	workMu  sync.Mutex // one createNext at a time
+	workBuf []byte
 
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
@@ -100,7 +107,7 @@ type orderStore struct {
 	preorder atomic.Uint64 // of those, orders holding pre-ordered units
 	created  atomic.Uint64 // orders created since start
 	rejected atomic.Uint64 // orders rejected since start
-	batches  atomic.Uint64 // write transactions committed for checkouts
+	batches  atomic.Uint64 // synced writes of checkouts
 
 	// unsafeAck answers checkouts before their order is written (a deliberately broken
 	// mode, only for the test that proves the game-day audit catches lost orders).
@@ -108,50 +115,144 @@ type orderStore struct {
 	unsafeSeq atomic.Uint64
 }
 
-// unsafeWriteDelay is how long an order answered in unsafe ack-before-write mode waits in
-// memory before it is written: a kill -9 in that window loses it.
-const unsafeWriteDelay = time.Second
+// unsafeSeqJump is how far past the highest written order number the unsafe mode's numbers
+// start after an open: numbers answered before a crash and never written are not reused
+// (unless more than this many were lost).
+const unsafeSeqJump = 1_000_000
 
-// maxBatch bounds the orders committed in one transaction.
-const maxBatch = 4096
-
-// openStore opens (creating if needed) the bbolt file in dir and starts the committer.
-func openStore(dir string, shard int) (*orderStore, error) {
+// openStore opens (creating if needed) the order log in dir, replays it into memory and
+// starts the committer. A torn last write (a crash mid-write) is cut off and logged with
+// logf; damage before it is an error. A data dir holding the bbolt store of older versions
+// is an error saying what to do.
+func openStore(dir string, shard int, logf func(format string, args ...any)) (*orderStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, "orders.bbolt")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         2 * time.Second, // another live process holding the file fails fast
-		InitialMmapSize: 64 << 20,        // avoid remapping (which blocks readers) during bursts
-		FreelistType:    bolt.FreelistMapType,
-		// The free list is rebuilt by a scan at open instead of being
-		// written by every commit: fewer pages per group commit and fsync
-		// (the kill -9 test reopens a store written this way).
-		NoFreelistSync: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open order store %s: %w", path, err)
+	if old := filepath.Join(dir, "orders.bbolt"); fileExists(old) {
+		return nil, fmt.Errorf("data dir %s holds %s, the order store of an older agentstorm (bbolt), which this version does not read: remove it (its orders are then gone) or use another data dir", dir, old)
 	}
-	s := &orderStore{db: db, shard: shard, reqs: make(chan *commitReq, maxBatch), done: make(chan struct{})}
+	path := filepath.Join(dir, OrderLogName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open order log: %w", err)
+	}
+	s := &orderStore{
+		path: path, f: f, shard: shard,
+		idem: make(map[string]uint64), index: make(map[uint64]orderLoc), pending: make(map[string]uint64),
+		reqs: make(chan *commitReq, maxBatch), done: make(chan struct{}),
+	}
+	if err := s.load(dir, logf); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
 	s.pool.New = func() any { return &commitReq{done: make(chan struct{}, 1)} }
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketOrders, bucketQueue, bucketIdem} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("create bucket %s: %w", b, err)
+	s.unsafeSeq.Store(s.seq + unsafeSeqJump)
+	go s.commitLoop()
+	return s, nil
+}
+
+// load locks the log against other processes, replays it and makes its end whole.
+func (s *orderStore) load(dir string, logf func(format string, args ...any)) error {
+	if err := lockFile(s.f, 2*time.Second); err != nil {
+		return fmt.Errorf("order log %s: %w", s.path, err)
+	}
+	var accepted []uint64 // in log order
+	end, err := readOrderLog(s.f, s.path, func(r OrderLogRecord) error {
+		loc := orderLoc{off: r.JSONOffset, n: uint32(len(r.JSON)), decided: r.Kind == OrderDecided}
+		old, known := s.index[r.Number]
+		switch {
+		case r.Kind == OrderAccepted && known:
+			return fmt.Errorf("order %d accepted a second time", r.Number)
+		case r.Kind == OrderAccepted:
+			if n, dup := s.idem[r.Key]; dup {
+				return fmt.Errorf("order %d: Idempotency-Key %q already belongs to order %d", r.Number, r.Key, n)
 			}
+			s.idem[r.Key] = r.Number
+			accepted = append(accepted, r.Number)
+			s.seq = max(s.seq, r.Number)
+		case !known:
+			return fmt.Errorf("decision on order %d, which was never accepted", r.Number)
+		case old.decided:
+			return fmt.Errorf("order %d decided a second time", r.Number)
 		}
-		s.queued.Store(int64(tx.Bucket(bucketQueue).Stats().KeyN))
-		// Numbers handed out before a crash and never written are not reused.
-		s.unsafeSeq.Store(tx.Bucket(bucketOrders).Sequence() + 1_000_000)
+		s.index[r.Number] = loc
 		return nil
 	})
 	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("initialise order store %s: %w", path, err)
+		return fmt.Errorf("replay: %w", err)
 	}
-	go s.commitLoop()
-	return s, nil
+	for _, n := range accepted {
+		if !s.index[n].decided {
+			s.queue = append(s.queue, n)
+		}
+	}
+	s.queued.Store(int64(len(s.queue)))
+	s.end = end.Valid
+	if end.Torn {
+		fi, err := s.f.Stat()
+		if err != nil {
+			return fmt.Errorf("order log %s: %w", s.path, err)
+		}
+		logf("shard %d: order log %s: %s at offset %d; cutting off its last %d bytes (a write a crash cut short, never acknowledged)",
+			s.shard, s.path, end.Why, end.Valid, fi.Size()-end.Valid)
+		if err := s.f.Truncate(end.Valid); err != nil {
+			return fmt.Errorf("order log %s: cut off a torn write at offset %d: %w", s.path, end.Valid, err)
+		}
+	}
+	if s.end == 0 {
+		if _, err := s.f.WriteAt([]byte(orderLogMagic), 0); err != nil {
+			return fmt.Errorf("order log %s: write header: %w", s.path, err)
+		}
+		s.end = int64(len(orderLogMagic))
+	}
+	if err := fdatasync(s.f); err != nil {
+		return fmt.Errorf("order log %s: %w", s.path, err)
+	}
+	return syncDir(dir)
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// syncDir makes the entries of dir (a created log) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync data dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync data dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// appendDurable writes b at the end of the log and fdatasyncs it; it returns the offset b
+// starts at. A failed write is cut off again; a failed sync leaves the log unknown until a
+// restart replays it, so every later append fails.
+func (s *orderStore) appendDurable(b []byte) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.failed != nil {
+		return 0, s.failed
+	}
+	off := s.end
+	if _, err := s.f.WriteAt(b, off); err != nil {
+		if terr := s.f.Truncate(off); terr != nil {
+			s.failed = fmt.Errorf("order log %s: write failed (%v) and cutting it off failed (%v): restart the shard", s.path, err, terr)
+			return 0, s.failed
+		}
+		return 0, fmt.Errorf("write order log %s: %w", s.path, err)
+	}
+	if err := fdatasync(s.f); err != nil {
+		s.failed = fmt.Errorf("sync order log %s: %w (restart the shard to replay what was kept)", s.path, err)
+		return 0, s.failed
+	}
+	s.end += int64(len(b))
+	return off, nil
 }
 
 // orderID formats the public id of order number n.
@@ -159,260 +260,118 @@ func (s *orderStore) orderID(n uint64) string {
 	return fmt.Sprintf("o%d-%d", s.shard, n)
 }
 
-func numKey(n uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], n)
-	return k[:]
-}
-
 // lookupKey returns the order number stored for an idempotency key, if any.
 func (s *orderStore) lookupKey(key string) (uint64, bool, error) {
-	var n uint64
-	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketIdem).Get([]byte(key)); len(v) == 8 {
-			n, ok = binary.BigEndian.Uint64(v), true
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("look up idempotency key: %w", err)
-	}
+	s.idx.RLock()
+	n, ok := s.idem[key]
+	s.idx.RUnlock()
 	return n, ok, nil
 }
 
-// accept makes rec durable and queued under idempotency key, returning its order number.
-// If the key was already used, nothing is written and the existing number is returned with
-// fresh false. It returns only after the transaction holding the order has been fsynced.
-func (s *orderStore) accept(key string, rec *orderRecord) (n uint64, fresh bool, err error) {
-	if s.unsafeAck {
-		return s.acceptUnsafe(key, rec)
-	}
-	r := s.pool.Get().(*commitReq)
-	r.key, r.rec, r.num, r.fresh, r.err = key, rec, 0, false, nil
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		s.pool.Put(r)
-		return 0, false, errStoreClosed
-	}
-	s.reqs <- r
-	s.mu.RUnlock()
-	<-r.done
-	n, fresh, err = r.num, r.fresh, r.err
-	r.rec = nil
-	s.pool.Put(r)
-	return n, fresh, err
+// locate returns where order number n's latest JSON is.
+func (s *orderStore) locate(n uint64) (orderLoc, bool) {
+	s.idx.RLock()
+	loc, ok := s.index[n]
+	s.idx.RUnlock()
+	return loc, ok
 }
 
-// acceptUnsafe answers at once with a number held in memory and writes the order
-// unsafeWriteDelay later: the broken durability the game-day integrity audit must catch.
-func (s *orderStore) acceptUnsafe(key string, rec *orderRecord) (uint64, bool, error) {
-	n := s.unsafeSeq.Add(1)
-	r := &commitReq{key: key, rec: rec, pre: n, done: make(chan struct{}, 1)}
-	time.AfterFunc(unsafeWriteDelay, func() {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		if !s.closed {
-			s.reqs <- r
-		}
-	})
-	return n, true, nil
-}
-
-// minCommitGap is the least time between two checkout commits. A commit (its page
-// writes and two fdatasyncs) costs the same CPU for one order as for a hundred; at a
-// storm's few hundred checkouts per second per shard, answering each as soon as the disk
-// allows made batches of one or two, and the commits were a fifth of a shard's CPU. The
-// committer waits out the gap, gathering what arrives meanwhile: a checkout waits at
-// most this much longer, and at low load (one commit per gap or fewer) not at all.
-const minCommitGap = 10 * time.Millisecond
-
-// commitLoop is the single committer: it takes everything queued and commits it at once,
-// at most once per minCommitGap.
-func (s *orderStore) commitLoop() {
-	defer close(s.done)
-	batch := make([]*commitReq, 0, maxBatch)
-	var last time.Time
-	for first := range s.reqs {
-		if wait := minCommitGap - time.Since(last); wait > 0 {
-			time.Sleep(wait)
-		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-		last = time.Now()
+// appendJSON appends order number n as stored (its JSON, as GET /v1/orders/{id} answers it:
+// one pread, no decoding and re-encoding on the polled path).
+func (s *orderStore) appendJSON(dst []byte, n uint64) ([]byte, bool, error) {
+	loc, ok := s.locate(n)
+	if !ok {
+		return dst, false, nil
 	}
-}
-
-// commit writes one batch in one transaction and wakes its callers after the fsync.
-func (s *orderStore) commit(batch []*commitReq) {
-	now := time.Now().UTC()
-	fresh, preorder := 0, 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		orders, queue, idem := tx.Bucket(bucketOrders), tx.Bucket(bucketQueue), tx.Bucket(bucketIdem)
-		fresh, preorder = 0, 0
-		for _, r := range batch {
-			r.fresh = false
-			if v := idem.Get([]byte(r.key)); len(v) == 8 {
-				r.num = binary.BigEndian.Uint64(v)
-				continue
-			}
-			n := r.pre
-			if n == 0 {
-				var err error
-				if n, err = orders.NextSequence(); err != nil {
-					return fmt.Errorf("next order number: %w", err)
-				}
-			} else if n > orders.Sequence() {
-				if err := orders.SetSequence(n); err != nil {
-					return fmt.Errorf("order number: %w", err)
-				}
-			}
-			r.num, r.fresh = n, true
-			r.rec.ID = s.orderID(n)
-			r.rec.Status = StatusProcessing
-			r.rec.IdempotencyKey = r.key
-			r.rec.AcceptedAt = now
-			data, err := json.Marshal(r.rec)
-			if err != nil {
-				return fmt.Errorf("encode order %s: %w", r.rec.ID, err)
-			}
-			k := numKey(n)
-			if err := orders.Put(k, data); err != nil {
-				return fmt.Errorf("store order %s: %w", r.rec.ID, err)
-			}
-			if err := queue.Put(k, nil); err != nil {
-				return fmt.Errorf("queue order %s: %w", r.rec.ID, err)
-			}
-			if err := idem.Put([]byte(r.key), k); err != nil {
-				return fmt.Errorf("store idempotency key of order %s: %w", r.rec.ID, err)
-			}
-			fresh++
-			if r.rec.Preorder {
-				preorder++
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		s.queued.Add(int64(fresh))
-		s.accepted.Add(uint64(fresh))
-		s.preorder.Add(uint64(preorder))
-		s.batches.Add(1)
-	} else {
-		err = fmt.Errorf("commit %d checkouts: %w", len(batch), err)
+	l := len(dst)
+	dst = append(dst, make([]byte, loc.n)...)
+	if _, err := s.f.ReadAt(dst[l:], loc.off); err != nil {
+		return dst[:l], false, fmt.Errorf("read order %s from %s at offset %d: %w", s.orderID(n), s.path, loc.off, err)
 	}
-	for _, r := range batch {
-		if err != nil {
-			r.err, r.fresh = err, false
-		}
-		r.done <- struct{}{}
-	}
+	return dst, true, nil
 }
 
 // get reads order number n.
 func (s *orderStore) get(n uint64) (orderRecord, bool, error) {
 	var rec orderRecord
-	var found bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketOrders).Get(numKey(n))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &rec)
-	})
-	if err != nil {
-		return rec, false, fmt.Errorf("read order %s: %w", s.orderID(n), err)
+	data, found, err := s.appendJSON(nil, n)
+	if err != nil || !found {
+		return rec, found, err
 	}
-	return rec, found, nil
-}
-
-// appendJSON appends order number n as stored (its JSON, as GET
-// /v1/orders/{id} answers it: no decoding and re-encoding on the polled path).
-func (s *orderStore) appendJSON(dst []byte, n uint64) ([]byte, bool, error) {
-	found := false
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketOrders).Get(numKey(n))
-		found = v != nil
-		dst = append(dst, v...) // v is only valid inside the transaction
-		return nil
-	})
-	if err != nil {
-		return dst, false, fmt.Errorf("read order %s: %w", s.orderID(n), err)
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, false, fmt.Errorf("decode order %s: %w", s.orderID(n), err)
 	}
-	return dst, found, nil
+	return rec, true, nil
 }
 
 // createNext turns up to max queued orders, oldest first, into created (or rejected)
-// orders in one transaction (the status change and the removal from the queue commit
-// together, so each order is created exactly once, also across crashes). It returns how many
-// it took from the queue.
+// orders: their decided records are written in one synced write before the queue lets go of
+// them, and a replay queues only orders without one, so each order is decided exactly once,
+// also across crashes. It returns how many it took from the queue.
 func (s *orderStore) createNext(max int) (int, error) {
 	if max <= 0 {
 		return 0, nil
 	}
-	made, refused := 0, 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		made, refused = 0, 0
-		orders, queue := tx.Bucket(bucketOrders), tx.Bucket(bucketQueue)
-		var keys [][]byte
-		c := queue.Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < max; k, _ = c.Next() {
-			keys = append(keys, append([]byte(nil), k...))
+	s.workMu.Lock()
+	defer s.workMu.Unlock()
+	// Only createNext takes from the queue's head, so what it reads here stays there.
+	s.idx.RLock()
+	nums := append([]uint64(nil), s.queue[s.qhead:s.qhead+min(max, len(s.queue)-s.qhead)]...)
+	s.idx.RUnlock()
+	if len(nums) == 0 {
+		return 0, nil
+	}
+	now := time.Now().UTC()
+	refused := 0
+	b := s.workBuf[:0]
+	ends := make([]int, len(nums)) // where each JSON ends in b
+	locs := make([]orderLoc, len(nums))
+	for i, n := range nums {
+		data, found, err := s.appendJSON(nil, n)
+		if err != nil || !found {
+			return 0, fmt.Errorf("create queued orders: read order %s: found %v: %w", s.orderID(n), found, err)
 		}
-		now := time.Now().UTC()
-		for _, k := range keys {
-			v := orders.Get(k)
-			if v == nil {
-				return fmt.Errorf("queued order %d has no record", binary.BigEndian.Uint64(k))
-			}
-			var rec orderRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode order %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			if why := rec.check(); why != "" {
-				rec.Status, rec.RejectedAt, rec.RejectReason = StatusRejected, &now, why
-				refused++
-			} else {
-				rec.Status, rec.CreatedAt = StatusCreated, &now
-			}
-			data, err := json.Marshal(&rec)
-			if err != nil {
-				return fmt.Errorf("encode order %s: %w", rec.ID, err)
-			}
-			if err := orders.Put(k, data); err != nil {
-				return fmt.Errorf("store order %s: %w", rec.ID, err)
-			}
-			if err := queue.Delete(k); err != nil {
-				return fmt.Errorf("dequeue order %s: %w", rec.ID, err)
-			}
-			made++
+		var rec orderRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return 0, fmt.Errorf("create queued orders: decode order %s: %w", s.orderID(n), err)
 		}
-		return nil
-	})
+		if why := rec.check(); why != "" {
+			rec.Status, rec.RejectedAt, rec.RejectReason = StatusRejected, &now, why
+			refused++
+		} else {
+			rec.Status, rec.CreatedAt = StatusCreated, &now
+		}
+		data, err = json.Marshal(&rec)
+		if err != nil {
+			return 0, fmt.Errorf("create queued orders: encode order %s: %w", rec.ID, err)
+		}
+		b = appendOrderLogRecord(b, OrderDecided, n, "", data)
+		ends[i] = len(b)
+		locs[i] = orderLoc{n: uint32(len(data)), decided: true}
+	}
+	s.workBuf = b
+	off, err := s.appendDurable(b)
 	if err != nil {
 		return 0, fmt.Errorf("create queued orders: %w", err)
 	}
-	s.queued.Add(-int64(made))
-	s.created.Add(uint64(made - refused))
+	s.idx.Lock()
+	for i, n := range nums {
+		locs[i].off = off + int64(ends[i]) - int64(locs[i].n)
+		s.index[n] = locs[i]
+	}
+	s.qhead += len(nums)
+	if s.qhead >= 1024 && 2*s.qhead >= len(s.queue) {
+		s.queue = s.queue[:copy(s.queue, s.queue[s.qhead:])]
+		s.qhead = 0
+	}
+	s.idx.Unlock()
+	s.queued.Add(-int64(len(nums)))
+	s.created.Add(uint64(len(nums) - refused))
 	s.rejected.Add(uint64(refused))
-	return made, nil
+	return len(nums), nil
 }
 
-// close stops accepting, commits what is pending and closes the database.
+// close stops accepting, commits what is pending and closes the log.
 func (s *orderStore) close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -423,8 +382,11 @@ func (s *orderStore) close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close order store: %w", err)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.failed = errStoreClosed
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("close order log %s: %w", s.path, err)
 	}
 	return nil
 }
