@@ -2,10 +2,13 @@ package target
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -141,4 +144,69 @@ func BenchmarkCheckoutBurst(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
 	b.ReportMetric(float64(b.N)/float64(s.store.batches.Load()), "orders/fsync")
+}
+
+// BenchmarkOrderStore measures the order store alone at a storm's checkout pattern: 256
+// goroutines accept orders under random UUID Idempotency-Keys (group commit, fdatasync before
+// each accept returns) while the shard's worker decides them all (the rate is set so high that
+// nothing stays queued). It reports the process's CPU time (user + system, getrusage) per
+// order, both steps included, and orders per synced checkout write.
+func BenchmarkOrderStore(b *testing.B) {
+	s := newTestShard(b, ShardConfig{StockPerSKU: 1 << 40, OrderRate: 1e6})
+	const conc = 256
+	keys := make([]string, b.N)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", rnd.Uint32(), rnd.Uint32()&0xffff, rnd.Uint32()&0xfff, rnd.Uint32()&0xffff|0x8000, rnd.Uint64()&0xffffffffffff)
+	}
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(keys) {
+					return
+				}
+				rec := &orderRecord{
+					CartID:      fmt.Sprintf("c0-%d", i),
+					Items:       []orderItem{{SKU: "sku-42", Qty: 1}, {SKU: "sku-7", Qty: 2, PreorderQty: 1}},
+					Destination: "US", Carrier: "ups", Speed: "standard", ShippingCents: 1299, Preorder: true,
+				}
+				if _, fresh, err := s.store.accept(keys[i], rec); err != nil || !fresh {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.store.queued.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cpu := processCPU(b) - cpu0
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d orders failed", f, b.N)
+	}
+	if q := s.store.queued.Load(); q > 0 {
+		b.Fatalf("%d orders still queued 10 s after the last was accepted", q)
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/order")
+	b.ReportMetric(float64(b.N)/float64(s.store.batches.Load()), "orders/fsync")
+}
+
+// processCPU returns the CPU time (user + system) the process has used so far.
+func processCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -161,7 +161,7 @@ func (s *orderStore) commit(batch []*commitReq) {
 			continue
 		}
 		s.idem[r.key] = r.num
-		s.index[r.num] = orderLoc{off: off + int64(r.jsonEnd-r.jsonLen), n: uint32(r.jsonLen)}
+		s.index[r.num] = orderLoc{off: off + int64(r.jsonEnd-r.jsonLen), n: uint32(r.jsonLen), reject: r.rec.check() != ""}
 		s.queue = append(s.queue, r.num)
 		fresh++
 		if r.rec.Preorder {

@@ -75,6 +75,14 @@ var errOrderLogCorrupt = errors.New("corrupt order log record")
 
 // appendOrderLogRecord appends the framed record (kind, n, key, json) to dst.
 func appendOrderLogRecord(dst []byte, kind OrderLogKind, n uint64, key string, json []byte) []byte {
+	dst, start := beginOrderLogRecord(dst, kind, n, key)
+	return endOrderLogRecord(append(dst, json...), start)
+}
+
+// beginOrderLogRecord appends a record's framing and the head of its payload (kind, n and,
+// for OrderAccepted, key) to dst and returns where the record starts: the caller appends the
+// order's JSON and then seals the record with endOrderLogRecord.
+func beginOrderLogRecord(dst []byte, kind OrderLogKind, n uint64, key string) ([]byte, int) {
 	start := len(dst)
 	dst = append(dst, make([]byte, orderLogHeader)...)
 	dst = append(dst, byte(kind))
@@ -83,7 +91,11 @@ func appendOrderLogRecord(dst []byte, kind OrderLogKind, n uint64, key string, j
 		dst = binary.AppendUvarint(dst, uint64(len(key)))
 		dst = append(dst, key...)
 	}
-	dst = append(dst, json...)
+	return dst, start
+}
+
+// endOrderLogRecord fills in the length and checksum of the record started at start.
+func endOrderLogRecord(dst []byte, start int) []byte {
 	payload := dst[start+orderLogHeader:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, castagnoli))

@@ -347,3 +347,27 @@ func TestOrderLogNumbersNotReused(t *testing.T) {
 		t.Fatalf("unsafe number after reopen %d (%v): the lost %d may be reused", again, err, lost)
 	}
 }
+
+func TestOrderLogCreateNextFarApart(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), nil)
+	defer closeTestStore(t, s)
+	early := acceptN(t, s, "early", 20)
+	a1 := acceptN(t, s, "a1-", 1)[0]
+	if made, err := s.createNext(20); err != nil || made != 20 {
+		t.Fatalf("createNext: %d %v", made, err)
+	}
+	a2 := acceptN(t, s, "a2-", 1)[0]
+	// Twenty decided records lie between the two queued orders: read one by one.
+	s.idx.RLock()
+	l1, l2 := s.index[a1], s.index[a2]
+	s.idx.RUnlock()
+	if gap := l2.off - l1.off; gap < 10*int64(l1.n) {
+		t.Fatalf("the queued orders are only %d bytes apart", gap)
+	}
+	if made, err := s.createNext(5); err != nil || made != 2 {
+		t.Fatalf("createNext: %d %v", made, err)
+	}
+	for _, n := range append(early, a1, a2) {
+		mustStatus(t, s, n, StatusCreated)
+	}
+}

@@ -65,6 +65,7 @@ type orderLoc struct {
 	off     int64  // file offset of the JSON
 	n       uint32 // its length
 	decided bool   // created or rejected: its latest record is an OrderDecided one
+	reject  bool   // queued, and the worker's rules will reject it (orderRecord.check)
 }
 
 // orderStore is a shard's durable order queue: an append-only order log (see orderlog.go)
@@ -182,9 +183,17 @@ func (s *orderStore) load(dir string, logf func(format string, args ...any)) err
 		return fmt.Errorf("replay: %w", err)
 	}
 	for _, n := range accepted {
-		if !s.index[n].decided {
-			s.queue = append(s.queue, n)
+		loc := s.index[n]
+		if loc.decided {
+			continue
 		}
+		rec, _, err := s.get(n)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		loc.reject = rec.check() != ""
+		s.index[n] = loc
+		s.queue = append(s.queue, n)
 	}
 	s.queued.Store(int64(len(s.queue)))
 	s.end = end.Valid
@@ -283,12 +292,18 @@ func (s *orderStore) appendJSON(dst []byte, n uint64) ([]byte, bool, error) {
 	if !ok {
 		return dst, false, nil
 	}
+	dst, err := s.readJSON(dst, n, loc)
+	return dst, err == nil, err
+}
+
+// readJSON appends the JSON of order n at loc to dst.
+func (s *orderStore) readJSON(dst []byte, n uint64, loc orderLoc) ([]byte, error) {
 	l := len(dst)
 	dst = append(dst, make([]byte, loc.n)...)
 	if _, err := s.f.ReadAt(dst[l:], loc.off); err != nil {
-		return dst[:l], false, fmt.Errorf("read order %s from %s at offset %d: %w", s.orderID(n), s.path, loc.off, err)
+		return dst[:l], fmt.Errorf("read order %s from %s at offset %d: %w", s.orderID(n), s.path, loc.off, err)
 	}
-	return dst, true, nil
+	return dst, nil
 }
 
 // get reads order number n.
@@ -317,6 +332,10 @@ func (s *orderStore) createNext(max int) (int, error) {
 	// Only createNext takes from the queue's head, so what it reads here stays there.
 	s.idx.RLock()
 	nums := append([]uint64(nil), s.queue[s.qhead:s.qhead+min(max, len(s.queue)-s.qhead)]...)
+	locs := make([]orderLoc, len(nums))
+	for i, n := range nums {
+		locs[i] = s.index[n]
+	}
 	s.idx.RUnlock()
 	if len(nums) == 0 {
 		return 0, nil
@@ -324,30 +343,34 @@ func (s *orderStore) createNext(max int) (int, error) {
 	now := time.Now().UTC()
 	refused := 0
 	b := s.workBuf[:0]
-	ends := make([]int, len(nums)) // where each JSON ends in b
-	locs := make([]orderLoc, len(nums))
+	ends := make([]int, len(nums)) // where each decided JSON ends in b
+	span, spanOff, err := s.readSpan(nums, locs)
+	if err != nil {
+		return 0, fmt.Errorf("create queued orders: %w", err)
+	}
+	var data []byte
 	for i, n := range nums {
-		data, found, err := s.appendJSON(nil, n)
-		if err != nil || !found {
-			return 0, fmt.Errorf("create queued orders: read order %s: found %v: %w", s.orderID(n), found, err)
+		var (
+			start    int
+			rejected bool
+			err      error
+		)
+		if span != nil {
+			data = span[locs[i].off-spanOff:][:locs[i].n]
+		} else if data, err = s.readJSON(data[:0], n, locs[i]); err != nil {
+			return 0, fmt.Errorf("create queued orders: %w", err)
 		}
-		var rec orderRecord
-		if err := json.Unmarshal(data, &rec); err != nil {
-			return 0, fmt.Errorf("create queued orders: decode order %s: %w", s.orderID(n), err)
+		b, start = beginOrderLogRecord(b, OrderDecided, n, "")
+		jsonStart := len(b)
+		if b, rejected, err = s.decideOrder(b, data, n, locs[i].reject, now); err != nil {
+			return 0, fmt.Errorf("create queued orders: %w", err)
 		}
-		if why := rec.check(); why != "" {
-			rec.Status, rec.RejectedAt, rec.RejectReason = StatusRejected, &now, why
+		if rejected {
 			refused++
-		} else {
-			rec.Status, rec.CreatedAt = StatusCreated, &now
 		}
-		data, err = json.Marshal(&rec)
-		if err != nil {
-			return 0, fmt.Errorf("create queued orders: encode order %s: %w", rec.ID, err)
-		}
-		b = appendOrderLogRecord(b, OrderDecided, n, "", data)
+		b = endOrderLogRecord(b, start)
 		ends[i] = len(b)
-		locs[i] = orderLoc{n: uint32(len(data)), decided: true}
+		locs[i] = orderLoc{n: uint32(len(b) - jsonStart), decided: true}
 	}
 	s.workBuf = b
 	off, err := s.appendDurable(b)
@@ -369,6 +392,27 @@ func (s *orderStore) createNext(max int) (int, error) {
 	s.created.Add(uint64(len(nums) - refused))
 	s.rejected.Add(uint64(refused))
 	return len(nums), nil
+}
+
+// maxSpanRead bounds the bytes createNext reads in one pread to get at the orders it decides.
+const maxSpanRead = 4 << 20
+
+// readSpan reads the stretch of the log holding the orders at locs with one pread, when it is
+// at most maxSpanRead and not mostly other records (queued orders lie close together in the
+// log: one pread instead of one per order). It returns nil when they are too far apart.
+func (s *orderStore) readSpan(nums []uint64, locs []orderLoc) ([]byte, int64, error) {
+	lo, hi, total := locs[0].off, int64(0), int64(0)
+	for _, l := range locs {
+		lo, hi, total = min(lo, l.off), max(hi, l.off+int64(l.n)), total+int64(l.n)
+	}
+	if hi-lo > maxSpanRead || hi-lo > 4*total {
+		return nil, 0, nil
+	}
+	b := make([]byte, hi-lo)
+	if _, err := s.f.ReadAt(b, lo); err != nil {
+		return nil, 0, fmt.Errorf("read orders %s to %s from %s at offset %d: %w", s.orderID(nums[0]), s.orderID(nums[len(nums)-1]), s.path, lo, err)
+	}
+	return b, lo, nil
 }
 
 // close stops accepting, commits what is pending and closes the log.
