@@ -95,12 +95,15 @@ func BenchmarkAddToCartHandlerParallel(b *testing.B) {
 
 // BenchmarkCheckoutBurst measures durable checkouts per second on one shard: 256
 // goroutines each open a cart, add an item and check out over loopback HTTP; every 202 comes
-// after the group commit's fsync. It reports orders/s.
+// after the group commit's fsync. It reports orders/s and the process's CPU time (client
+// included) per order.
 func BenchmarkCheckoutBurst(b *testing.B) {
 	s := newTestShard(b, ShardConfig{StockPerSKU: 1 << 40, OrderRate: 1})
 	const conc = 256
 	client := &fasthttp.HostClient{Addr: s.Addr(), MaxConns: conc}
-	// Carts are prepared outside the timed part: one per checkout.
+	// Carts and keys (random UUIDs, as agents send) are prepared outside the timed part: one
+	// per checkout.
+	keys := uuidKeys(b.N)
 	ids := make([]string, b.N)
 	for i := range ids {
 		ids[i] = inProcessCart(b, s)
@@ -113,6 +116,7 @@ func BenchmarkCheckoutBurst(b *testing.B) {
 	var next atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := processCPU(b)
 	b.ResetTimer()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
@@ -129,7 +133,7 @@ func BenchmarkCheckoutBurst(b *testing.B) {
 				req.Reset()
 				req.Header.SetMethod("POST")
 				req.SetRequestURI("http://" + s.Addr() + "/v1/carts/" + ids[i] + "/checkout")
-				req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", i))
+				req.Header.Set("Idempotency-Key", keys[i])
 				req.SetBodyString(`{"destination":"US","carrier":"ups","speed":"standard"}`)
 				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 202 {
 					failed.Add(1)
@@ -139,26 +143,31 @@ func BenchmarkCheckoutBurst(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	cpu := processCPU(b) - cpu0
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d checkouts failed", f, b.N)
 	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/order")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
 	b.ReportMetric(float64(b.N)/float64(s.store.batches.Load()), "orders/fsync")
 }
 
 // BenchmarkOrderStore measures the order store alone at a storm's checkout pattern: 256
 // goroutines accept orders under random UUID Idempotency-Keys (group commit, fdatasync before
-// each accept returns) while the shard's worker decides them all (the rate is set so high that
-// nothing stays queued). It reports the process's CPU time (user + system, getrusage) per
-// order, both steps included, and orders per synced checkout write.
+// each accept returns). In "accept" the worker is paused, as in a storm, where checkouts come
+// far faster than the worker's 100 orders/s; in "accept+decide" it decides every order as
+// well (its rate set so high that nothing stays queued). It reports the process's CPU time
+// (user + system, getrusage) per order and orders per synced checkout write.
 func BenchmarkOrderStore(b *testing.B) {
+	b.Run("accept", func(b *testing.B) { benchOrderStore(b, true) })
+	b.Run("accept+decide", func(b *testing.B) { benchOrderStore(b, false) })
+}
+
+func benchOrderStore(b *testing.B, paused bool) {
 	s := newTestShard(b, ShardConfig{StockPerSKU: 1 << 40, OrderRate: 1e6})
+	s.SetChaos(ChaosState{OrdersPaused: paused})
 	const conc = 256
-	keys := make([]string, b.N)
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for i := range keys {
-		keys[i] = fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", rnd.Uint32(), rnd.Uint32()&0xffff, rnd.Uint32()&0xfff, rnd.Uint32()&0xffff|0x8000, rnd.Uint64()&0xffffffffffff)
-	}
+	keys := uuidKeys(b.N)
 	var next atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
@@ -186,7 +195,7 @@ func BenchmarkOrderStore(b *testing.B) {
 	}
 	wg.Wait()
 	deadline := time.Now().Add(10 * time.Second)
-	for s.store.queued.Load() > 0 && time.Now().Before(deadline) {
+	for !paused && s.store.queued.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
@@ -194,11 +203,21 @@ func BenchmarkOrderStore(b *testing.B) {
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d orders failed", f, b.N)
 	}
-	if q := s.store.queued.Load(); q > 0 {
+	if q := s.store.queued.Load(); !paused && q > 0 {
 		b.Fatalf("%d orders still queued 10 s after the last was accepted", q)
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/order")
 	b.ReportMetric(float64(b.N)/float64(s.store.batches.Load()), "orders/fsync")
+}
+
+// uuidKeys returns n Idempotency-Keys shaped like random (version 4) UUIDs, from a fixed seed.
+func uuidKeys(n int) []string {
+	keys := make([]string, n)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", rnd.Uint32(), rnd.Uint32()&0xffff, rnd.Uint32()&0xfff, rnd.Uint32()&0x3fff|0x8000, rnd.Uint64()&0xffffffffffff)
+	}
+	return keys
 }
 
 // processCPU returns the CPU time (user + system) the process has used so far.
