@@ -73,7 +73,8 @@ type orderLoc struct {
 // Idempotency-Key and the queue of orders not yet decided. Checkouts are coalesced by one
 // committer goroutine (commit.go): whatever arrived while the previous batch was being
 // written goes into the next one, so a burst costs one write and one fdatasync per batch,
-// not per order. Nothing is published in memory before the write holding it is synced.
+// not per order. The worker's side is decide.go, the replay at open replay.go. Nothing is
+// published in memory before the write holding it is synced.
 type orderStore struct {
 	path  string
 	f     *os.File
@@ -150,93 +151,6 @@ func openStore(dir string, shard int, logf func(format string, args ...any)) (*o
 	s.unsafeSeq.Store(s.seq + unsafeSeqJump)
 	go s.commitLoop()
 	return s, nil
-}
-
-// load locks the log against other processes, replays it and makes its end whole.
-func (s *orderStore) load(dir string, logf func(format string, args ...any)) error {
-	if err := lockFile(s.f, 2*time.Second); err != nil {
-		return fmt.Errorf("order log %s: %w", s.path, err)
-	}
-	var accepted []uint64 // in log order
-	end, err := readOrderLog(s.f, s.path, func(r OrderLogRecord) error {
-		loc := orderLoc{off: r.JSONOffset, n: uint32(len(r.JSON)), decided: r.Kind == OrderDecided}
-		old, known := s.index[r.Number]
-		switch {
-		case r.Kind == OrderAccepted && known:
-			return fmt.Errorf("order %d accepted a second time", r.Number)
-		case r.Kind == OrderAccepted:
-			if n, dup := s.idem[r.Key]; dup {
-				return fmt.Errorf("order %d: Idempotency-Key %q already belongs to order %d", r.Number, r.Key, n)
-			}
-			s.idem[r.Key] = r.Number
-			accepted = append(accepted, r.Number)
-			s.seq = max(s.seq, r.Number)
-		case !known:
-			return fmt.Errorf("decision on order %d, which was never accepted", r.Number)
-		case old.decided:
-			return fmt.Errorf("order %d decided a second time", r.Number)
-		}
-		s.index[r.Number] = loc
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	for _, n := range accepted {
-		loc := s.index[n]
-		if loc.decided {
-			continue
-		}
-		rec, _, err := s.get(n)
-		if err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-		loc.reject = rec.check() != ""
-		s.index[n] = loc
-		s.queue = append(s.queue, n)
-	}
-	s.queued.Store(int64(len(s.queue)))
-	s.end = end.Valid
-	if end.Torn {
-		fi, err := s.f.Stat()
-		if err != nil {
-			return fmt.Errorf("order log %s: %w", s.path, err)
-		}
-		logf("shard %d: order log %s: %s at offset %d; cutting off its last %d bytes (a write a crash cut short, never acknowledged)",
-			s.shard, s.path, end.Why, end.Valid, fi.Size()-end.Valid)
-		if err := s.f.Truncate(end.Valid); err != nil {
-			return fmt.Errorf("order log %s: cut off a torn write at offset %d: %w", s.path, end.Valid, err)
-		}
-	}
-	if s.end == 0 {
-		if _, err := s.f.WriteAt([]byte(orderLogMagic), 0); err != nil {
-			return fmt.Errorf("order log %s: write header: %w", s.path, err)
-		}
-		s.end = int64(len(orderLogMagic))
-	}
-	if err := fdatasync(s.f); err != nil {
-		return fmt.Errorf("order log %s: %w", s.path, err)
-	}
-	return syncDir(dir)
-}
-
-// fileExists reports whether path names an existing file.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-// syncDir makes the entries of dir (a created log) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync data dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync data dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 // appendDurable writes b at the end of the log and fdatasyncs it; it returns the offset b
@@ -317,102 +231,6 @@ func (s *orderStore) get(n uint64) (orderRecord, bool, error) {
 		return rec, false, fmt.Errorf("decode order %s: %w", s.orderID(n), err)
 	}
 	return rec, true, nil
-}
-
-// createNext turns up to max queued orders, oldest first, into created (or rejected)
-// orders: their decided records are written in one synced write before the queue lets go of
-// them, and a replay queues only orders without one, so each order is decided exactly once,
-// also across crashes. It returns how many it took from the queue.
-func (s *orderStore) createNext(max int) (int, error) {
-	if max <= 0 {
-		return 0, nil
-	}
-	s.workMu.Lock()
-	defer s.workMu.Unlock()
-	// Only createNext takes from the queue's head, so what it reads here stays there.
-	s.idx.RLock()
-	nums := append([]uint64(nil), s.queue[s.qhead:s.qhead+min(max, len(s.queue)-s.qhead)]...)
-	locs := make([]orderLoc, len(nums))
-	for i, n := range nums {
-		locs[i] = s.index[n]
-	}
-	s.idx.RUnlock()
-	if len(nums) == 0 {
-		return 0, nil
-	}
-	now := time.Now().UTC()
-	refused := 0
-	b := s.workBuf[:0]
-	ends := make([]int, len(nums)) // where each decided JSON ends in b
-	span, spanOff, err := s.readSpan(nums, locs)
-	if err != nil {
-		return 0, fmt.Errorf("create queued orders: %w", err)
-	}
-	var data []byte
-	for i, n := range nums {
-		var (
-			start    int
-			rejected bool
-			err      error
-		)
-		if span != nil {
-			data = span[locs[i].off-spanOff:][:locs[i].n]
-		} else if data, err = s.readJSON(data[:0], n, locs[i]); err != nil {
-			return 0, fmt.Errorf("create queued orders: %w", err)
-		}
-		b, start = beginOrderLogRecord(b, OrderDecided, n, "")
-		jsonStart := len(b)
-		if b, rejected, err = s.decideOrder(b, data, n, locs[i].reject, now); err != nil {
-			return 0, fmt.Errorf("create queued orders: %w", err)
-		}
-		if rejected {
-			refused++
-		}
-		b = endOrderLogRecord(b, start)
-		ends[i] = len(b)
-		locs[i] = orderLoc{n: uint32(len(b) - jsonStart), decided: true}
-	}
-	s.workBuf = b
-	off, err := s.appendDurable(b)
-	if err != nil {
-		return 0, fmt.Errorf("create queued orders: %w", err)
-	}
-	s.idx.Lock()
-	for i, n := range nums {
-		locs[i].off = off + int64(ends[i]) - int64(locs[i].n)
-		s.index[n] = locs[i]
-	}
-	s.qhead += len(nums)
-	if s.qhead >= 1024 && 2*s.qhead >= len(s.queue) {
-		s.queue = s.queue[:copy(s.queue, s.queue[s.qhead:])]
-		s.qhead = 0
-	}
-	s.idx.Unlock()
-	s.queued.Add(-int64(len(nums)))
-	s.created.Add(uint64(len(nums) - refused))
-	s.rejected.Add(uint64(refused))
-	return len(nums), nil
-}
-
-// maxSpanRead bounds the bytes createNext reads in one pread to get at the orders it decides.
-const maxSpanRead = 4 << 20
-
-// readSpan reads the stretch of the log holding the orders at locs with one pread, when it is
-// at most maxSpanRead and not mostly other records (queued orders lie close together in the
-// log: one pread instead of one per order). It returns nil when they are too far apart.
-func (s *orderStore) readSpan(nums []uint64, locs []orderLoc) ([]byte, int64, error) {
-	lo, hi, total := locs[0].off, int64(0), int64(0)
-	for _, l := range locs {
-		lo, hi, total = min(lo, l.off), max(hi, l.off+int64(l.n)), total+int64(l.n)
-	}
-	if hi-lo > maxSpanRead || hi-lo > 4*total {
-		return nil, 0, nil
-	}
-	b := make([]byte, hi-lo)
-	if _, err := s.f.ReadAt(b, lo); err != nil {
-		return nil, 0, fmt.Errorf("read orders %s to %s from %s at offset %d: %w", s.orderID(nums[0]), s.orderID(nums[len(nums)-1]), s.path, lo, err)
-	}
-	return b, lo, nil
 }
 
 // close stops accepting, commits what is pending and closes the log.
