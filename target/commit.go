@@ -1,6 +1,7 @@
 package target
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -110,9 +111,8 @@ func (s *orderStore) commit(batch []*commitReq) {
 	seq := s.seq
 	b := s.wbuf[:0]
 	clear(s.pending)
-	var err error
 	for _, r := range batch {
-		r.fresh = false
+		r.fresh, r.err = false, nil
 		// The committer is the only writer of idem, so it reads it without the lock.
 		if n, ok := s.idem[r.key]; ok {
 			r.num = n
@@ -126,23 +126,28 @@ func (s *orderStore) commit(batch []*commitReq) {
 		if n == 0 {
 			n = seq + 1
 		}
-		seq = max(seq, n)
 		r.rec.ID = s.orderID(n)
 		r.rec.Status = StatusProcessing
 		r.rec.IdempotencyKey = r.key
 		r.rec.AcceptedAt = now
-		data, jerr := json.Marshal(r.rec)
-		if jerr != nil {
-			err = fmt.Errorf("encode order %s: %w", r.rec.ID, jerr)
-			break
+		data, err := json.Marshal(r.rec)
+		if err == nil && len(data)+len(r.key)+2*binary.MaxVarintLen64+1 > maxOrderLogRecord {
+			err = fmt.Errorf("%d bytes, over the limit of %d", len(data), maxOrderLogRecord)
+		}
+		if err != nil {
+			// This checkout alone fails; its number is not used.
+			r.err = fmt.Errorf("encode order %s: %w", r.rec.ID, err)
+			continue
 		}
 		b = appendOrderLogRecord(b, OrderAccepted, n, r.key, data)
+		seq = max(seq, n)
 		r.num, r.fresh, r.jsonEnd, r.jsonLen = n, true, len(b), len(data)
 		s.pending[r.key] = n
 	}
 	s.wbuf = b
 	var off int64
-	if err == nil && len(b) > 0 {
+	var err error
+	if len(b) > 0 {
 		off, err = s.appendDurable(b)
 	}
 	if err != nil {

@@ -29,8 +29,8 @@ const (
 	orderLogMagic = "AGSOLOG1"
 	// orderLogHeader is the framing before a record's payload: length and checksum.
 	orderLogHeader = 8
-	// maxOrderLogRecord bounds one record's payload: an order comes from a cart whose
-	// request bodies are at most MaxBodySize each; a larger length is a torn or corrupt frame.
+	// maxOrderLogRecord bounds one record's payload (an order of maxCartItems lines is a few
+	// tens of KiB): a larger length read back is a torn or corrupt frame.
 	maxOrderLogRecord = 16 << 20
 )
 

@@ -371,3 +371,21 @@ func TestOrderLogCreateNextFarApart(t *testing.T) {
 		mustStatus(t, s, n, StatusCreated)
 	}
 }
+
+func TestOrderLogRefusesOversizeOrder(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir, nil)
+	huge := testOrder(1)
+	huge.CartID = strings.Repeat("c", maxOrderLogRecord)
+	if _, _, err := s.accept("huge", huge); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Fatalf("accept of a %d-byte order: %v", maxOrderLogRecord, err)
+	}
+	n := acceptN(t, s, "k", 1)[0]
+	closeTestStore(t, s)
+	s = openTestStore(t, dir, nil)
+	defer closeTestStore(t, s)
+	if _, ok, _ := s.lookupKey("huge"); ok || n != 1 {
+		t.Fatalf("the refused order left a key (%v) or used a number (next %d)", ok, n)
+	}
+	mustStatus(t, s, n, StatusProcessing)
+}
