@@ -170,7 +170,7 @@ func (s *Summary) sessionsText() string {
 }
 
 // writeMarkdownSessions writes the sessions line and tables (per step,
-// per region) as markdown; nothing when the run ended no session.
+// per region) as markdown, with the HTML tables' columns and figures; nothing when the run ended no session.
 func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 	if !s.sessionsShown() {
 		return
@@ -181,15 +181,15 @@ func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 		fmt.Fprintf(bw, "\n%s\n", mdCell(l))
 	}
 	for _, t := range s.sessionTables() {
-		fmt.Fprintf(bw, "\n| %s | abandoned | share | slow | error | timeout | completed | failed | sales | lost |\n", t.Head)
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintf(bw, "\n| %s | abandoned | share | slow | error | timeout | completed | failed | sales | lost | sales value |\n", t.Head)
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, r := range t.Rows {
 			name := mdCell(r.Name)
 			if r.All {
 				name = "**all**"
 			}
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout,
-				r.Completed, r.Failed, r.Sales, r.Lost)
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout,
+				r.Completed, r.Failed, r.Sales, r.Lost, r.Value)
 		}
 	}
 }

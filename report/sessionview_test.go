@@ -96,15 +96,23 @@ func TestSessionsMarkdownAndJUnit(t *testing.T) {
 	for _, want := range []string{
 		"**Agents skipped you: 10.0% of 1,783 sessions abandoned (slow add_to_cart 6.8%, slow checkout 2.9%, timeout add_to_cart 0.3%, error add_to_cart 0.2%); 1,650 sales completed (82,483.50), ~127 lost (~6,348.73 at the average sale)**",
 		"\nAbandoned by region: us-east 4.6% of 943, ap-tokyo 16.0% of 840\n",
-		"| step | abandoned | share |",
-		"| add_to_cart | 127 | 7.13% | 120 | 2 | 5 | 0 | 0 | 0 | 127 |",
-		"| checkout | 50 | 2.81% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 |",
-		"| ap-tokyo | 134 | 15.96% | 130 | 0 | 4 | 700 | 6 | 740 | 94 |",
-		"| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 |",
+		"| step | abandoned | share | slow | error | timeout | completed | failed | sales | lost | sales value |",
+		"| add_to_cart | 127 | 7.13% | 120 | 2 | 5 | 0 | 0 | 0 | 127 | 0.00 |",
+		"| checkout | 50 | 2.81% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 | 82,483.50 |",
+		"| ap-tokyo | 134 | 15.96% | 130 | 0 | 4 | 700 | 6 | 740 | 94 | 36,992.60 |",
+		"| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 | 82,483.50 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+	// Without sale values the column says so, as the HTML one does.
+	free := withSessions(fullSummary(t))
+	for _, ss := range []*Sessions{&free.Overall.Sessions, &free.PerStep[1].Sessions, &free.PerRegion[0].Sessions, &free.PerRegion[1].Sessions} {
+		ss.SalesValue = 0
+	}
+	if md := written(t, WriteMarkdown, free); !strings.Contains(md, "| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 | - |") {
+		t.Errorf("markdown without sale values:\n%s", md)
 	}
 	if md := written(t, WriteMarkdown, fullSummary(t)); strings.Contains(md, "skipped") || strings.Contains(md, "abandoned") {
 		t.Errorf("markdown of a run without sessions shows them:\n%s", md)
