@@ -216,7 +216,7 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 {{if .Budgets}}
 <h2>Budgets</h2>
 <table id="budgets"><tr><th>budget</th><th>actual</th><th>limit</th><th>verdict</th><th>source</th></tr>
-{{range .Budgets}}<tr><td class="expr">{{.Expr}}</td><td>{{.ActualText}}</td><td>{{.LimitText}}</td><td class="{{if .Met}}ok{{else}}bad{{end}}">{{.Verdict}}</td><td>{{.Source}}</td></tr>
+{{range .Budgets}}<tr><td class="expr">{{.Expr}}</td><td>{{.ActualText}}</td><td>{{.LimitText}}</td><td class="{{if .Met}}ok{{else}}bad{{end}}">{{.VerdictText}}</td><td>{{.Source}}</td></tr>
 {{end}}</table>
 {{end}}
 {{range .Sections}}<h2>{{.Title}}</h2>

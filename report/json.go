@@ -152,6 +152,7 @@ type JSONBudget struct {
 	Samples          int64    `json:"samples"`
 	Met              bool     `json:"met"`
 	Verdict          string   `json:"verdict"`
+	NoDataReason     string   `json:"no_data_reason,omitempty"`
 	Aborted          bool     `json:"aborted,omitempty"`
 	AbortedAtSeconds float64  `json:"aborted_at_seconds,omitempty"`
 }
@@ -240,7 +241,7 @@ func (s *Summary) JSON() *JSONReport {
 	for i := range s.Budgets {
 		r := &s.Budgets[i]
 		jb := JSONBudget{Expr: r.Expr, Source: r.Source, Metric: r.Metric, Unit: r.Unit.String(), Op: r.Op.String(),
-			Limit: r.Limit, Samples: r.Samples, Met: r.Met, Verdict: r.Verdict(), Aborted: r.Aborted,
+			Limit: r.Limit, Samples: r.Samples, Met: r.Met, Verdict: r.Verdict(), NoDataReason: r.NoDataReason, Aborted: r.Aborted,
 			AbortedAtSeconds: r.AbortedAt.Seconds()}
 		if !r.NoData {
 			a := r.Actual
