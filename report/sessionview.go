@@ -36,13 +36,19 @@ func (s *Summary) abandonedShare(st *Stats) float64 {
 }
 
 // abandonedPct formats n of base as a percentage with two decimals,
-// rounded up as the headline's are, so that a loss never reads smaller
-// than it was (0.001% is "0.01%").
+// rounded up as the headline's are (shareUpPct).
 func abandonedPct(n, base int64) string {
+	return strconv.FormatFloat(shareUpPct(n, base), 'f', 2, 64) + "%"
+}
+
+// shareUpPct returns n of base as a percentage rounded up to two decimals,
+// so that a loss never reads smaller than it was (0.001% is 0.01), 0
+// without a base.
+func shareUpPct(n, base int64) float64 {
 	if base <= 0 || n <= 0 {
-		return "0.00%"
+		return 0
 	}
-	return strconv.FormatFloat(math.Ceil(10000*float64(n)/float64(base)-1e-9)/100, 'f', 2, 64) + "%"
+	return math.Ceil(10000*float64(n)/float64(base)-1e-9) / 100
 }
 
 func shareOf(n, of int64) float64 {

@@ -150,6 +150,20 @@ func TestK6IngestUnmeasuredBudgets(t *testing.T) {
 	check("report of the hlog", o.String())
 	checkJSON("report's json", readJSONFile[budgetJSON](t, out("again.json")))
 
+	// Compared, the k6 run's abandonment is no data, its sales measured.
+	var co, ce runBuffer
+	code = runCLI(t.Context(), &cliEnv{stdout: &co, stderr: &ce}, []string{"report", "compare", out("k6.hlog"), out("k6.hlog"), "--out", "markdown=" + out("cmp.md")})
+	if code != exitOK {
+		t.Fatalf("report compare: exit %d\n%s\n%s", code, co.String(), ce.String())
+	}
+	cmp := read(out("cmp.md"))
+	for _, want := range []string{"| sessions | abandoned | no data | no data |  |", "| sessions | sales | 1 | 1 | +0 (+0.0%) |",
+		"| sessions | lost_sales | no data | no data |  |"} {
+		if !strings.Contains(cmp, want) || !strings.Contains(co.String(), "no data") {
+			t.Errorf("compare of k6 runs lacks %q:\n%s", want, cmp)
+		}
+	}
+
 	// Without --sale-step, sales are not measured either.
 	code, text, _ = k6It(t, "ingest", k6Fixture, "--budget", "sales < 1")
 	if want := "MISSED (no data, not measured: the k6 ingest named no sale step (--sale-step))"; code != exitBudgetMissed || !strings.Contains(text, want) {
