@@ -2,10 +2,8 @@ package agents
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net/http/cookiejar"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -368,9 +366,9 @@ func (a *agent) onTimer(now time.Time) {
 		}
 	case phConnect, phDial:
 		a.closeConn() // the socket of a connect in flight, or the place in the queue
-		a.dialFailed(now, fmt.Errorf("dial %s: %w", a.ep.addr, os.ErrDeadlineExceeded))
+		a.dialFailed(now, errDialTimeout)
 	case phCall:
-		a.callFailed(now, fmt.Errorf("read answer: %w", os.ErrDeadlineExceeded), true)
+		a.callFailed(now, errCallTimeout, true)
 	}
 }
 

@@ -203,30 +203,23 @@ func (c errClass) String() string {
 
 // classify maps a transport error to its class.
 func classify(err error) errClass {
-	if err == nil {
-		return classOK
-	}
-	var dnsErr *net.DNSError
-	var tErr *tlsError
-	var certErr *tls.CertificateVerificationError
-	var recErr tls.RecordHeaderError
-	var alert tls.AlertError
-	var unknownAuth x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalid x509.CertificateInvalidError
 	switch {
+	case err == nil:
+		return classOK
+	case err == errCallTimeout || err == errDialTimeout: // an overloaded target's many timeouts
+		return classTimeout
 	case errors.Is(err, errBodyTooLarge):
 		return classBodyTooLarge
 	case errors.Is(err, errHeaderTooLarge):
 		return classHeaderTooLarge
-	case errors.As(err, &dnsErr):
+	case isA[*net.DNSError](err):
 		return classDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return classRefused
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return classTimeout
-	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert),
-		errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid), isTLSAlert(err):
+	case isA[*tls.CertificateVerificationError](err), isA[tls.RecordHeaderError](err), isA[tls.AlertError](err),
+		isA[x509.UnknownAuthorityError](err), isA[x509.HostnameError](err), isA[x509.CertificateInvalidError](err), isTLSAlert(err):
 		return classTLS
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
@@ -236,11 +229,26 @@ func classify(err error) errClass {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return classTimeout
 	}
-	if errors.As(err, &tErr) {
+	if isA[*tlsError](err) {
 		return classTLS
 	}
 	return classOther
 }
+
+// isA reports whether err's chain holds an error of type T. Its target
+// escapes to the heap, so each check allocates only when it is made, not
+// every check of classify on every failed call.
+func isA[T error](err error) bool {
+	var target T
+	return errors.As(err, &target)
+}
+
+// The timeouts the event loops report. Only their class is recorded, so a
+// storm's thousands of timeouts a second allocate no error each.
+var (
+	errCallTimeout = fmt.Errorf("read answer: %w", os.ErrDeadlineExceeded)
+	errDialTimeout = fmt.Errorf("dial: %w", os.ErrDeadlineExceeded)
+)
 
 // trackedConn sits between an agent's connection and the pooled
 // bufio.Reader: it remembers the last read error (fasthttp folds every error
