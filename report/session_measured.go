@@ -26,16 +26,22 @@ type SessionsUnmeasured struct {
 	Abandoned, LostSales, Sales string
 }
 
-// SessionsUnmeasured returns what s's sessions could not measure (see
-// SessionsUnmeasured): for a k6 ingest (Meta "source" is "k6") abandoned
-// sessions and lost sales, and sales when it named no sale step and made
-// none; nothing for other runs.
+// SessionsUnmeasured returns what s's sessions could not measure
+// (UnmeasuredSessions of its meta and sales).
 func (s *Summary) SessionsUnmeasured() SessionsUnmeasured {
-	if s.Meta["source"] != "k6" {
+	return UnmeasuredSessions(s.Meta, s.Overall.Sessions.Sales)
+}
+
+// UnmeasuredSessions returns what the sessions of a run with metadata meta
+// and sales so far could not measure: for a k6 ingest (meta "source" is
+// "k6") abandoned sessions and lost sales, and sales when it named no sale
+// step and made none; nothing for other runs.
+func UnmeasuredSessions(meta map[string]string, sales int64) SessionsUnmeasured {
+	if meta["source"] != "k6" {
 		return SessionsUnmeasured{}
 	}
 	u := SessionsUnmeasured{Abandoned: notMeasuredK6Patience, LostSales: notMeasuredK6Lost}
-	if s.Meta[MetaSaleSteps] == "" && s.Overall.Sessions.Sales == 0 {
+	if meta[MetaSaleSteps] == "" && sales == 0 {
 		u.Sales = notMeasuredK6Sales
 	}
 	return u
