@@ -1,5 +1,7 @@
 package report
 
+import "strings"
+
 // What a run's sessions could not measure. An agentstorm run with patience
 // and sale steps measures every session figure; a k6 ingest does not: a k6
 // VU has no patience, so no iteration is ever abandoned, and its abandoned
@@ -45,4 +47,16 @@ func UnmeasuredSessions(meta map[string]string, sales int64) SessionsUnmeasured 
 		u.Sales = notMeasuredK6Sales
 	}
 	return u
+}
+
+// Note returns one line saying what is not measured and why ("" when
+// everything is), for the outputs that show "-" in its place.
+func (u SessionsUnmeasured) Note() string {
+	var parts []string
+	for _, p := range [][2]string{{"abandoned sessions ", u.Abandoned}, {"lost sales ", u.LostSales}, {"sales ", u.Sales}} {
+		if p[1] != "" {
+			parts = append(parts, p[0]+p[1])
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -100,6 +100,7 @@ func (s *Summary) sessionTables() []sessionTable {
 // the regions) and the run's, last, leaving out slices without sessions
 // or sales.
 func (s *Summary) sessionRows(rows []Stats) []sessionRow {
+	u := s.SessionsUnmeasured()
 	out := make([]sessionRow, 0, len(rows)+1)
 	for i := 0; i <= len(rows); i++ {
 		st := &s.Overall
@@ -119,6 +120,16 @@ func (s *Summary) sessionRows(rows []Stats) []sessionRow {
 		if s.Overall.Sessions.SalesValue > 0 {
 			r.Value = formatMoney(ss.SalesValue)
 		}
+		// Not measured is "-", never a 0 (SessionsUnmeasured.Note says why).
+		if u.Abandoned != "" {
+			r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout, r.Bad = "-", "-", "-", "-", "-", false
+		}
+		if u.LostSales != "" {
+			r.Lost = "-"
+		}
+		if u.Sales != "" {
+			r.Sales, r.Value = "-", "-"
+		}
 		out = append(out, r)
 	}
 	return out
@@ -131,17 +142,31 @@ func (s *Summary) junitSessionProps() []JUnitProperty {
 		return nil
 	}
 	o := &s.Overall.Sessions
+	u := s.SessionsUnmeasured()
 	n := func(name string, v int64) JUnitProperty {
 		return JUnitProperty{Name: name, Value: strconv.FormatInt(v, 10)}
 	}
-	props := []JUnitProperty{n("sessions", o.Ended()), n("sessions_completed", o.Completed), n("sessions_abandoned", o.AbandonedTotal()),
-		{Name: "sessions_abandoned_share", Value: abandonedPct(o.AbandonedTotal(), o.Ended())}}
-	for r, v := range o.Abandoned {
-		props = append(props, n("sessions_abandoned_"+AbandonReason(r).String(), v))
+	// What is not measured has no property, and sessions_not_measured says why.
+	props := []JUnitProperty{n("sessions", o.Ended()), n("sessions_completed", o.Completed)}
+	if u.Abandoned == "" {
+		props = append(props, n("sessions_abandoned", o.AbandonedTotal()),
+			JUnitProperty{Name: "sessions_abandoned_share", Value: abandonedPct(o.AbandonedTotal(), o.Ended())})
+		for r, v := range o.Abandoned {
+			props = append(props, n("sessions_abandoned_"+AbandonReason(r).String(), v))
+		}
 	}
-	props = append(props, n("sessions_failed", o.Failed), n("sales", o.Sales), n("lost_sales", o.Lost))
+	props = append(props, n("sessions_failed", o.Failed))
+	if u.Sales == "" {
+		props = append(props, n("sales", o.Sales))
+	}
+	if u.LostSales == "" {
+		props = append(props, n("lost_sales", o.Lost))
+	}
 	if o.SalesValue > 0 {
 		props = append(props, JUnitProperty{Name: "sales_value", Value: formatMoney(o.SalesValue)})
+	}
+	if note := u.Note(); note != "" {
+		props = append(props, JUnitProperty{Name: "sessions_not_measured", Value: note})
 	}
 	return props
 }
@@ -156,13 +181,26 @@ func (s *Summary) sessionsText() string {
 	var b strings.Builder
 	writeSessionsHeadline(&b, s)
 	o := &s.Overall.Sessions
-	fmt.Fprintf(&b, "sessions: %s ended, %s completed, %s abandoned (%s), %s failed; %s sales, %s lost",
-		FormatCount(o.Ended()), FormatCount(o.Completed), FormatCount(o.AbandonedTotal()), abandonedPct(o.AbandonedTotal(), o.Ended()),
-		FormatCount(o.Failed), FormatCount(o.Sales), FormatCount(o.Lost))
+	u := s.SessionsUnmeasured()
+	abandoned, sales, lost := "- abandoned", "-", "-" // not measured
+	if u.Abandoned == "" {
+		abandoned = FormatCount(o.AbandonedTotal()) + " abandoned (" + abandonedPct(o.AbandonedTotal(), o.Ended()) + ")"
+	}
+	if u.Sales == "" {
+		sales = FormatCount(o.Sales)
+	}
+	if u.LostSales == "" {
+		lost = FormatCount(o.Lost)
+	}
+	fmt.Fprintf(&b, "sessions: %s ended, %s completed, %s, %s failed; %s sales, %s lost",
+		FormatCount(o.Ended()), FormatCount(o.Completed), abandoned, FormatCount(o.Failed), sales, lost)
 	if o.SalesValue > 0 {
 		fmt.Fprintf(&b, "; sales value %s", formatMoney(o.SalesValue))
 	}
 	b.WriteByte('\n')
+	if note := u.Note(); note != "" {
+		fmt.Fprintf(&b, "-: %s\n", note)
+	}
 	for g, group := range [][]Stats{s.PerStep, s.PerRegion} {
 		for i := range group {
 			st := &group[i]
@@ -197,6 +235,9 @@ func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout,
 				r.Completed, r.Failed, r.Sales, r.Lost, r.Value)
 		}
+	}
+	if note := s.SessionsUnmeasured().Note(); note != "" {
+		fmt.Fprintf(bw, "\n-: %s\n", mdCell(note))
 	}
 }
 

@@ -191,3 +191,62 @@ func TestSessionsHTMLRendersInChromium(t *testing.T) {
 		t.Errorf("html of a run without sessions shows them")
 	}
 }
+
+// TestSessionsUnmeasuredOutputs: a k6 ingest cannot measure abandonment
+// (a VU has no patience) nor, without a sale step, sales: the tables show
+// "-" for them and say why, JUnit has no property for them, JSON says
+// why at its root, and the HTML report draws no abandonment chart.
+func TestSessionsUnmeasuredOutputs(t *testing.T) {
+	s := withSessions(fullSummary(t))
+	s.Meta = map[string]string{"source": "k6"}
+	for i := range s.Series {
+		s.Series[i].Sessions.Abandoned = [NumAbandonReasons]int64{}
+	}
+	// Sales were made here, so only abandonment and lost sales are unmeasured.
+	note := "abandoned sessions not measured: a k6 run has no agent patience; lost sales not measured: a k6 run has no agent patience, so no sale is ever lost"
+	md := written(t, WriteMarkdown, s)
+	for _, want := range []string{"| add_to_cart | - | - | - | - | - | 0 | 0 | 0 | - | 0.00 |", "| **all** | - | - | - | - | - | 1,600 | 6 | 1,650 | - | 82,483.50 |",
+		"\n-: " + note + "\n"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	j, err := ReadJUnit(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]string{}
+	for _, p := range j.Suites[0].Properties {
+		props[p.Name] = p.Value
+	}
+	if _, ok := props["sessions_abandoned"]; ok || props["sessions_not_measured"] != note || props["sales"] != "1650" {
+		t.Errorf("junit properties %v", props)
+	}
+	if _, ok := props["lost_sales"]; ok {
+		t.Errorf("junit has lost_sales %q, not measured", props["lost_sales"])
+	}
+	if out := j.Suites[0].SystemOut; !strings.Contains(out, "sessions: 1,783 ended, 1,600 completed, - abandoned, 6 failed; 1,650 sales, - lost") {
+		t.Errorf("junit system-out:\n%s", out)
+	}
+	var jr JSONReport
+	if err := json.Unmarshal([]byte(written(t, WriteJSON, s)), &jr); err != nil {
+		t.Fatal(err)
+	}
+	if nm := jr.SessionsNotMeasured; nm == nil || !strings.HasPrefix(nm.Abandoned, "not measured: a k6 run") || nm.LostSales == "" || nm.Sales != "" {
+		t.Errorf("json sessions_not_measured %+v", nm)
+	}
+	html := written(t, WriteHTML, s)
+	if !strings.Contains(html, `<p id="sessions-not-measured">-: `+note+`</p>`) || !strings.Contains(html, `<td><strong>all</strong></td><td>-</td><td>-</td>`) ||
+		strings.Contains(html, `"abandoned":[`) {
+		t.Errorf("html: the note or the '-' missing, or an abandonment chart drawn")
+	}
+	// An agentstorm run says nothing of it.
+	s.Meta = nil
+	if md := written(t, WriteMarkdown, s); strings.Contains(md, "not measured") || strings.Contains(written(t, WriteJSON, s), "not_measured") {
+		t.Errorf("an agentstorm run's outputs say something is not measured")
+	}
+}
