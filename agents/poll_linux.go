@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/agentstorm/agentstorm/internal/epoll"
+	"github.com/agentstorm/agentstorm/internal/sock"
 )
 
 // hasPoller reports whether plain-HTTP connections run on the event loops'
@@ -89,9 +90,9 @@ func (p *poller) prepare(fd, family int, src net.IP, dst *net.TCPAddr, seq uint3
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
 			return fmt.Errorf("set IP_BIND_ADDRESS_NO_PORT: %w", err)
 		}
-		sa, err := sockaddr(family, src, 0)
+		sa, err := sock.Addr(family, src, 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("source address for %s: %w", dst, err)
 		}
 		if err := unix.Bind(fd, sa); err != nil {
 			return fmt.Errorf("bind %s: %w", src, err)
@@ -101,34 +102,14 @@ func (p *poller) prepare(fd, family int, src net.IP, dst *net.TCPAddr, seq uint3
 	if err := unix.EpollCtl(p.FD, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}
-	sa, err := sockaddr(family, dst.IP, dst.Port)
+	sa, err := sock.Addr(family, dst.IP, dst.Port)
 	if err != nil {
-		return err
+		return fmt.Errorf("dial %s: %w", dst, err)
 	}
 	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
 		return fmt.Errorf("dial %s: %w", dst, err)
 	}
 	return nil
-}
-
-// sockaddr converts ip:port to the socket address of family.
-func sockaddr(family int, ip net.IP, port int) (unix.Sockaddr, error) {
-	if family == unix.AF_INET {
-		ip4 := ip.To4()
-		if ip4 == nil {
-			return nil, fmt.Errorf("address %s is not IPv4 like the target", ip)
-		}
-		sa := &unix.SockaddrInet4{Port: port}
-		copy(sa.Addr[:], ip4)
-		return sa, nil
-	}
-	ip16 := ip.To16()
-	if ip16 == nil || ip.To4() != nil {
-		return nil, fmt.Errorf("address %s is not IPv6 like the target", ip)
-	}
-	sa := &unix.SockaddrInet6{Port: port}
-	copy(sa.Addr[:], ip16)
-	return sa, nil
 }
 
 // connectResult reads the outcome of a non-blocking connect once the socket
@@ -152,21 +133,8 @@ const (
 )
 
 // sysRead and sysWrite are the non-blocking socket calls (EAGAIN: nothing now).
-func sysRead(fd int, p []byte) (int, error) {
-	return ignoringEINTR(func() (int, error) { return unix.Read(fd, p) })
-}
-func sysWrite(fd int, p []byte) (int, error) {
-	return ignoringEINTR(func() (int, error) { return unix.Write(fd, p) })
-}
-
-func ignoringEINTR(fn func() (int, error)) (int, error) {
-	for {
-		n, err := fn()
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
-}
+func sysRead(fd int, p []byte) (int, error)  { return sock.Read(fd, p) }
+func sysWrite(fd int, p []byte) (int, error) { return sock.Write(fd, p) }
 
 // isAgain reports whether err says a non-blocking call would block.
 func isAgain(err error) bool { return err == unix.EAGAIN }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/agentstorm/agentstorm/internal/sock"
 )
 
 // event handles one socket event of a connection.
@@ -59,7 +61,7 @@ func (l *evLoop) deliver() {
 // writePending writes what an earlier write left; it reports whether c may go on (all
 // written and c still open).
 func (l *evLoop) writePending(c *evConn) bool {
-	n, err := sysWrite(c.fd, c.pending)
+	n, err := sock.Write(c.fd, c.pending)
 	if err != nil && err != unix.EAGAIN {
 		l.close(c)
 		return false
@@ -89,7 +91,7 @@ func (l *evLoop) flush(c *evConn) {
 		c.pending = append(c.pending, out...)
 		return
 	}
-	n, err := sysWrite(c.fd, out)
+	n, err := sock.Write(c.fd, out)
 	if err != nil && err != unix.EAGAIN {
 		l.close(c)
 		return
@@ -128,7 +130,7 @@ func (l *evLoop) drive(c *evConn) {
 			}
 			buf = c.in[len(c.in):cap(c.in)]
 		}
-		n, err := sysRead(c.fd, buf)
+		n, err := sock.Read(c.fd, buf)
 		if err == unix.EAGAIN {
 			return
 		}
@@ -147,25 +149,6 @@ func (l *evLoop) drive(c *evConn) {
 		l.flush(c)
 		if n < len(buf) && len(c.in) == 0 {
 			return // the socket is drained: the next request will raise a new event
-		}
-	}
-}
-
-// sysRead and sysWrite are the non-blocking socket calls (EAGAIN: nothing now).
-func sysRead(fd int, p []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, p)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
-}
-
-func sysWrite(fd int, p []byte) (int, error) {
-	for {
-		n, err := unix.Write(fd, p)
-		if err != unix.EINTR {
-			return n, err
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/agentstorm/agentstorm/internal/epoll"
+	"github.com/agentstorm/agentstorm/internal/sock"
 )
 
 // hasLoopServer reports whether shards can serve on event loops here (Linux: epoll).
@@ -97,16 +98,15 @@ func listenTCP(addr string) (int, net.Addr, error) {
 	if err != nil {
 		return -1, nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	family, sa := unix.AF_INET, unix.Sockaddr(nil)
-	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
-		a := &unix.SockaddrInet4{Port: ta.Port}
-		copy(a.Addr[:], ip4)
-		sa = a
-	} else {
+	family, ip := unix.AF_INET, ta.IP
+	if ip == nil {
+		ip = net.IPv4zero
+	} else if ip.To4() == nil {
 		family = unix.AF_INET6
-		a := &unix.SockaddrInet6{Port: ta.Port}
-		copy(a.Addr[:], ta.IP.To16())
-		sa = a
+	}
+	sa, err := sock.Addr(family, ip, ta.Port)
+	if err != nil {
+		return -1, nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -130,14 +130,7 @@ func listenTCP(addr string) (int, net.Addr, error) {
 	if err != nil {
 		return fail("getsockname", err)
 	}
-	var la *net.TCPAddr
-	switch a := got.(type) {
-	case *unix.SockaddrInet4:
-		la = &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
-	case *unix.SockaddrInet6:
-		la = &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
-	}
-	return fd, la, nil
+	return fd, sock.TCPAddr(got), nil
 }
 
 func (srv *loopServer) addr() net.Addr    { return srv.laddr }

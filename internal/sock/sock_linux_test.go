@@ -1,0 +1,49 @@
+package sock
+
+import (
+	"net"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestAddrRoundTrip: an address converted to a socket address and back is
+// the same; an address of the wrong family is refused.
+func TestAddrRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		family int
+		ip     string
+	}{{unix.AF_INET, "127.0.0.2"}, {unix.AF_INET6, "::1"}} {
+		sa, err := Addr(c.family, net.ParseIP(c.ip), 8080)
+		if err != nil {
+			t.Fatalf("Addr(%s): %v", c.ip, err)
+		}
+		if got := TCPAddr(sa); got == nil || !got.IP.Equal(net.ParseIP(c.ip)) || got.Port != 8080 {
+			t.Errorf("%s:8080 came back as %v", c.ip, got)
+		}
+	}
+	if _, err := Addr(unix.AF_INET, net.ParseIP("::1"), 1); err == nil {
+		t.Error("an IPv6 address as IPv4: no error")
+	}
+	if _, err := Addr(unix.AF_INET6, net.ParseIP("127.0.0.1"), 1); err == nil {
+		t.Error("an IPv4 address as IPv6: no error")
+	}
+}
+
+// TestReadWrite: bytes written to one end of a socket pair are read at
+// the other.
+func TestReadWrite(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	if n, err := Write(fds[0], []byte("ping")); n != 4 || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	buf := make([]byte, 8)
+	if n, err := Read(fds[1], buf); n != 4 || err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("read: %q, %v", buf[:n], err)
+	}
+}
