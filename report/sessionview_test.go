@@ -117,18 +117,7 @@ func TestSessionsMarkdownAndJUnit(t *testing.T) {
 	if md := written(t, WriteMarkdown, fullSummary(t)); strings.Contains(md, "skipped") || strings.Contains(md, "abandoned") {
 		t.Errorf("markdown of a run without sessions shows them:\n%s", md)
 	}
-	var buf bytes.Buffer
-	if err := WriteJUnit(&buf, s); err != nil {
-		t.Fatal(err)
-	}
-	j, err := ReadJUnit(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := map[string]string{}
-	for _, p := range j.Suites[0].Properties {
-		props[p.Name] = p.Value
-	}
+	j, props := junitOf(t, s)
 	for k, v := range map[string]string{"sessions": "1783", "sessions_abandoned": "177", "sessions_abandoned_share": "9.93%",
 		"sessions_abandoned_slow": "170", "sessions_abandoned_timeout": "5", "sales": "1650", "lost_sales": "127", "sales_value": "82,483.50"} {
 		if props[k] != v {
@@ -211,18 +200,7 @@ func TestSessionsUnmeasuredOutputs(t *testing.T) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	var buf bytes.Buffer
-	if err := WriteJUnit(&buf, s); err != nil {
-		t.Fatal(err)
-	}
-	j, err := ReadJUnit(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := map[string]string{}
-	for _, p := range j.Suites[0].Properties {
-		props[p.Name] = p.Value
-	}
+	j, props := junitOf(t, s)
 	if _, ok := props["sessions_abandoned"]; ok || props["sessions_not_measured"] != note || props["sales"] != "1650" {
 		t.Errorf("junit properties %v", props)
 	}
@@ -249,4 +227,23 @@ func TestSessionsUnmeasuredOutputs(t *testing.T) {
 	if md := written(t, WriteMarkdown, s); strings.Contains(md, "not measured") || strings.Contains(written(t, WriteJSON, s), "not_measured") {
 		t.Errorf("an agentstorm run's outputs say something is not measured")
 	}
+}
+
+// junitOf writes s as JUnit, reads it back, and returns it with the
+// budgets suite's properties by name.
+func junitOf(t *testing.T, s *Summary) (*JUnitSuites, map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	j, err := ReadJUnit(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]string{}
+	for _, p := range j.Suites[0].Properties {
+		props[p.Name] = p.Value
+	}
+	return j, props
 }
