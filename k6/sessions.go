@@ -32,8 +32,10 @@ import (
 //     writes its iterations point, so it cannot be told apart.
 //   - sales: with Options.SaleSteps, each OK answer of a sale step.
 //
-// So budgets on sessions (sales >= N, abandoned < 1%) judge k6 runs too;
-// the abandoned share of a k6 run is 0 by construction.
+// So budgets on sales (sales >= N) judge k6 runs too. The abandoned share
+// of a k6 run is 0 by construction, not by measurement: budgets on
+// abandoned sessions and lost sales have no data (report.SessionsUnmeasured),
+// as do budgets on sales when the ingest names no sale step.
 
 // maxSessionsPerPoint bounds the sessions one counter point may record
 // (k6 writes 1 per iteration; a dropped_iterations point counts a few).

@@ -353,7 +353,7 @@ func (l *loader) step(n *yaml.Node) *Step {
 		s.Patience = l.patience(pn, what+" patience")
 	}
 	if sn := f["sale"]; sn != nil {
-		s.Sale, s.SaleValue = l.sale(sn, what+" sale")
+		l.sale(sn, what+" sale", s)
 	}
 	switch s.Method {
 	case "POST", "PUT", "PATCH":

@@ -69,7 +69,8 @@ func (l *loader) boolean(n *yaml.Node, what string) bool {
 }
 
 // resolveSessions applies the profile's patience to flows without their
-// own, the order value to sale steps without their own, and marks the
+// own, the order value to sale steps without a value of their own (an
+// explicit value, 0 included, wins), and marks the
 // flows with a sale step. It runs after flows and order_value are read.
 func (l *loader) resolveSessions() {
 	p := l.p
@@ -83,7 +84,7 @@ func (l *loader) resolveSessions() {
 		for _, st := range f.Steps {
 			if st.Sale {
 				f.HasSale = true
-				if st.SaleValue == 0 {
+				if !st.saleValueSet {
 					st.SaleValue = p.OrderValue
 				}
 			}

@@ -21,6 +21,7 @@ flows:
     patience: {wait: 2s}
     steps:
       - {name: look, path: /l, sale: {value: 42.50}}
+      - {name: sample, path: /f, sale: {value: 0}}
   - name: calm
     patience: none
     steps:
@@ -54,6 +55,10 @@ func TestPatienceAndSaleLoad(t *testing.T) {
 	}
 	if browser.Patience.Wait.Min != 2*time.Second || browser.Steps[0].SaleValue != 4250 {
 		t.Errorf("browser: %+v, value %d", browser.Patience, browser.Steps[0].SaleValue)
+	}
+	// An explicit value wins over order_value:, 0 included (a free order).
+	if free := browser.Steps[1]; !free.Sale || free.SaleValue != 0 {
+		t.Errorf("sample: sale {value: 0} is a sale worth 0, got sale %v value %d", free.Sale, free.SaleValue)
 	}
 	if calm.Patience != nil {
 		t.Errorf("calm: patience none turns the profile's off, got %+v", calm.Patience)

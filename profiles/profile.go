@@ -374,12 +374,14 @@ type Step struct {
 	// when the step has none.
 	Patience *Patience
 	// Sale marks the step whose OK answer (within the agent's patience) is
-	// a sale; SaleValue is its value in cents (sale: {value: 42.50}, else
-	// the profile's order_value:, else 0).
+	// a sale; SaleValue is its value in cents (sale: {value: 42.50}, 0
+	// included: a free order; else the profile's order_value:, else 0).
 	Sale      bool
 	SaleValue int64
-	Captures  []Capture
-	Expect    Expect
+	// saleValueSet says the step gave its sale a value (sale: {value: V}).
+	saleValueSet bool
+	Captures     []Capture
+	Expect       Expect
 	// Line and Column locate the step in its profile.
 	Line, Column int
 

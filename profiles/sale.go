@@ -10,29 +10,31 @@ import (
 // int64 with room to add up a run's sales.
 const maxMoney = 1e12
 
-// sale parses a step's sale: true | false | {value: 42.50} and returns
-// whether the step is a sale and its value in cents (0: the profile's
-// order_value:).
-func (l *loader) sale(n *yaml.Node, what string) (bool, int64) {
+// sale parses a step's sale: true | false | {value: 42.50} into s: whether
+// the step is a sale and, when a value is given, its value in cents. An
+// explicit value wins, 0 included (a free order: a sale worth 0); without
+// one the step takes the profile's order_value: (resolveSessions).
+func (l *loader) sale(n *yaml.Node, what string, s *Step) {
 	n = deref(n)
 	if n.Kind == yaml.ScalarNode {
-		return l.boolean(n, what), 0
+		s.Sale = l.boolean(n, what)
+		return
 	}
 	if n.Kind != yaml.MappingNode {
 		l.errf(n, "sale: true, or sale: {value: 42.50}", "%s: expected true, false or {value: AMOUNT}; got %s", what, kindName(n))
-		return false, 0
+		return
 	}
 	f := l.fields(n, what, []string{"value"})
 	if f == nil {
-		return false, 0
+		return
 	}
+	s.Sale = true
 	v := f["value"]
 	if v == nil {
 		l.errf(n, "e.g. sale: {value: 42.50}", "%s: missing value:", what)
-		return true, 0
+		return
 	}
-	cents, _ := l.money(v, what+".value")
-	return true, cents
+	s.SaleValue, s.saleValueSet = l.money(v, what+".value")
 }
 
 // money parses an amount in the currency's major unit (85.00) into cents.

@@ -132,7 +132,7 @@ func chartDataOf(s *Summary) *chartData {
 	if anyDrop {
 		d.Dropped = dropped
 	}
-	if s.sessionsShown() {
+	if s.sessionsShown() && s.SessionsUnmeasured().Abandoned == "" { // no chart of what was not measured
 		d.Abandoned = make(jsNums, n)
 		for i := range s.Series {
 			ss := &s.Series[i].Sessions

@@ -12,10 +12,14 @@ import (
 
 // CompareRow is one figure of one step in a before/after comparison.
 type CompareRow struct {
-	// Step is the step name, or "all".
+	// Step is the step name, "all", or "sessions" for the run's session
+	// figures.
 	Step string
 	// Figure is "p50", "p90", "p99", "p99.9", "max", "under_100ms",
-	// "rps" or "errors".
+	// "rps" or "errors"; for the sessions "abandoned" (the share of the
+	// ended sessions, rounded up to 2 decimals), "sales", "sales_value",
+	// "lost_sales" and "lost_sales_value" (estimates, at the average sale;
+	// values in the currency's major unit).
 	Figure string
 	// Unit is the figures' unit (ms for latencies).
 	Unit Unit
@@ -23,6 +27,9 @@ type CompareRow struct {
 	// data for them.
 	Before, After       float64
 	HasBefore, HasAfter bool
+
+	style  compareStyle // how the figures are formatted
+	approx bool         // an estimate, written with "~"
 }
 
 // Change returns After - Before and the relative change (After/Before - 1,
@@ -35,20 +42,20 @@ func (r *CompareRow) Change() (float64, float64) {
 	return d, r.After/r.Before - 1
 }
 
-// texts formats the row's before and after figures ("-" without data)
-// and the change ("" unless both have data; relative too, except for
+// texts formats the row's before and after figures ("no data" without
+// data) and the change ("" unless both have data; relative too, except for
 // percentages, whose change is in points).
 func (r *CompareRow) texts() (before, after, change string) {
-	before, after = "-", "-"
+	before, after = "no data", "no data"
 	if r.HasBefore {
-		before = r.Unit.formatActual(r.Before)
+		before = r.format(r.Before)
 	}
 	if r.HasAfter {
-		after = r.Unit.formatActual(r.After)
+		after = r.format(r.After)
 	}
 	if r.HasBefore && r.HasAfter {
 		d, rel := r.Change()
-		change = formatDelta(r.Unit, d)
+		change = r.delta(d)
 		if !math.IsNaN(rel) && r.Unit != UnitPercent {
 			change += fmt.Sprintf(" (%+.1f%%)", 100*rel)
 		}
@@ -76,7 +83,8 @@ func compareFigures(st *Stats) []CompareRow {
 }
 
 // Compare returns every figure of every step (by name, the union of both
-// runs' steps, then "all") side by side. Latencies are the judged figures.
+// runs' steps, then "all") side by side, then the sessions' figures when
+// either run has session data. Latencies are the judged figures.
 func Compare(before, after *Summary) []CompareRow {
 	var out []CompareRow
 	names := append([]string(nil), before.Steps...)
@@ -121,6 +129,13 @@ func Compare(before, after *Summary) []CompareRow {
 		pair(find(before, n), find(after, n), n)
 	}
 	pair(&before.Overall, &after.Overall, "all")
+	if !before.Overall.Sessions.IsZero() || !after.Overall.Sessions.IsZero() {
+		rb, ra := compareSessions(before), compareSessions(after)
+		for i := range rb {
+			rb[i].After, rb[i].HasAfter = ra[i].Before, ra[i].HasBefore
+		}
+		out = append(out, rb...)
+	}
 	return out
 }
 
@@ -138,10 +153,13 @@ func WriteCompare(w io.Writer, before, after *Summary, beforeName, afterName str
 		r := &rows[i]
 		if r.Step != step {
 			step = r.Step
-			fmt.Fprintf(bw, "\n%-14s %12s %12s %22s\n", step, "before", "after", "change")
+			fmt.Fprintf(bw, "\n%-18s %12s %12s %22s\n", step, "before", "after", "change")
 		}
 		b, a, ch := r.texts()
-		fmt.Fprintf(bw, "  %-12s %12s %12s %22s\n", r.Figure, b, a, ch)
+		fmt.Fprintf(bw, "  %-16s %12s %12s %22s\n", r.Figure, b, a, ch)
+	}
+	if step == compareSessionsStep {
+		fmt.Fprintf(bw, "\n%s\n", compareSessionsNote)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write comparison: %w", err)
@@ -149,19 +167,24 @@ func WriteCompare(w io.Writer, before, after *Summary, beforeName, afterName str
 	return nil
 }
 
-func formatDelta(u Unit, d float64) string {
+// delta formats a change d of the row's figure, signed.
+func (r *CompareRow) delta(d float64) string {
 	sign := "+"
 	if d < 0 {
 		sign = "-"
 		d = -d
 	}
-	switch u {
-	case UnitDuration:
+	switch {
+	case r.style == styleMoney:
+		return sign + formatMoney(int64(math.Round(d*100)))
+	case r.Unit == UnitDuration:
 		return sign + FormatDuration(msDuration(d))
-	case UnitPercent:
+	case r.Unit == UnitPercent:
 		return sign + strconv.FormatFloat(d, 'f', 2, 64) + " pts"
-	case UnitRate:
+	case r.Unit == UnitRate:
 		return sign + formatRate(d) + "/s"
+	case r.Unit == UnitCount && d == math.Trunc(d) && d < 1e15:
+		return sign + FormatCount(int64(d))
 	}
 	return sign + strings.TrimSpace(strconv.FormatFloat(d, 'g', 6, 64))
 }
@@ -177,6 +200,9 @@ func WriteCompareMarkdown(w io.Writer, before, after *Summary, beforeName, after
 		r := &rows[i]
 		b, a, ch := r.texts()
 		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", mdCell(r.Step), r.Figure, mdCell(b), mdCell(a), mdCell(ch))
+	}
+	if len(rows) > 0 && rows[len(rows)-1].Step == compareSessionsStep {
+		fmt.Fprintf(bw, "\n%s\n", compareSessionsNote)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write comparison: %w", err)

@@ -52,6 +52,9 @@ type htmlData struct {
 	// and per region.
 	Sessions      []string
 	SessionTables []sessionTable
+	// SessionsNote says what the tables' "-" are: figures the run could
+	// not measure (SessionsUnmeasured.Note); "" when none.
+	SessionsNote string
 }
 
 func (s *Summary) htmlRows(rows []Stats) []htmlRow {
@@ -153,7 +156,7 @@ func WriteHTML(w io.Writer, s *Summary) error {
 	}
 	d.Failures = s.Failures
 	if s.sessionsShown() {
-		d.Sessions, d.SessionTables = s.sessionsHeadline(), s.sessionTables()
+		d.Sessions, d.SessionTables, d.SessionsNote = s.sessionsHeadline(), s.sessionTables(), s.SessionsUnmeasured().Note()
 	}
 	switch {
 	case s.Model == ModelOpen:
@@ -216,7 +219,7 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 {{if .Budgets}}
 <h2>Budgets</h2>
 <table id="budgets"><tr><th>budget</th><th>actual</th><th>limit</th><th>verdict</th><th>source</th></tr>
-{{range .Budgets}}<tr><td class="expr">{{.Expr}}</td><td>{{.ActualText}}</td><td>{{.LimitText}}</td><td class="{{if .Met}}ok{{else}}bad{{end}}">{{.Verdict}}</td><td>{{.Source}}</td></tr>
+{{range .Budgets}}<tr><td class="expr">{{.Expr}}</td><td>{{.ActualText}}</td><td>{{.LimitText}}</td><td class="{{if .Met}}ok{{else}}bad{{end}}">{{.VerdictText}}</td><td>{{.Source}}</td></tr>
 {{end}}</table>
 {{end}}
 {{range .Sections}}<h2>{{.Title}}</h2>
@@ -250,7 +253,7 @@ td.expr{font-family:ui-monospace,Menlo,Consolas,monospace}
 {{range .SessionTables}}<table id="sessions-{{.ID}}"><tr><th>{{.Head}}</th><th>abandoned</th><th>share</th><th>slow</th><th>error</th><th>timeout</th><th>completed</th><th>failed</th><th>sales</th><th>lost</th><th>sales value</th></tr>
 {{range .Rows}}<tr><td>{{if .All}}<strong>all</strong>{{else}}{{.Name}}{{end}}</td><td>{{.Abandoned}}</td><td{{if .Bad}} class="bad"{{end}}>{{.Share}}</td><td>{{.Slow}}</td><td>{{.Error}}</td><td>{{.Timeout}}</td><td>{{.Completed}}</td><td>{{.Failed}}</td><td>{{.Sales}}</td><td>{{.Lost}}</td><td>{{.Value}}</td></tr>
 {{end}}</table>
-{{end}}{{end}}
+{{end}}{{if .SessionsNote}}<p id="sessions-not-measured">-: {{.SessionsNote}}</p>{{end}}{{end}}
 {{if .Errors}}<h2>Errors by class</h2><ul>{{range .Errors}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Failures}}<h2>Failed checks</h2>
 <table id="failures"><tr><th>step</th><th>check</th><th>status</th><th>count</th></tr>

@@ -16,33 +16,37 @@ const JSONSchemaVersion = 1
 // snake_case; durations are milliseconds (float), shares 0…1, percentages
 // 0…100 where the name ends in _pct.
 type JSONReport struct {
-	SchemaVersion    int                `json:"schema_version"`
-	Tool             string             `json:"tool"`
-	Status           string             `json:"status"`
-	StatusReason     string             `json:"status_reason,omitempty"`
-	Model            string             `json:"model"`
-	Start            time.Time          `json:"start"`
-	ElapsedSeconds   float64            `json:"elapsed_seconds"`
-	Meta             map[string]string  `json:"meta,omitempty"`
-	Compliance       JSONCompliance     `json:"compliance"`
-	Overall          JSONStats          `json:"overall"`
-	Steps            []JSONStats        `json:"steps"`
-	Regions          []JSONStats        `json:"regions"`
-	Cells            []JSONStats        `json:"cells"`
-	Connections      int64              `json:"connections"`
-	Redirects        int64              `json:"redirects,omitempty"`
-	Dropped          int64              `json:"dropped"`
-	Clamped          int64              `json:"clamped"`
-	Invalid          int64              `json:"invalid"`
-	PeakActiveAgents int                `json:"peak_active_agents"`
-	Failures         []JSONFailure      `json:"failures"`
-	Figures          map[string]float64 `json:"figures,omitempty"`
-	Budgets          []JSONBudget       `json:"budgets"`
-	BudgetsMet       bool               `json:"budgets_met"`
-	Aborted          string             `json:"aborted,omitempty"`
-	Series           []JSONPoint        `json:"series"`
-	Events           []JSONEvent        `json:"events,omitempty"`
-	Sections         map[string]any     `json:"sections,omitempty"`
+	SchemaVersion  int               `json:"schema_version"`
+	Tool           string            `json:"tool"`
+	Status         string            `json:"status"`
+	StatusReason   string            `json:"status_reason,omitempty"`
+	Model          string            `json:"model"`
+	Start          time.Time         `json:"start"`
+	ElapsedSeconds float64           `json:"elapsed_seconds"`
+	Meta           map[string]string `json:"meta,omitempty"`
+	Compliance     JSONCompliance    `json:"compliance"`
+	Overall        JSONStats         `json:"overall"`
+	Steps          []JSONStats       `json:"steps"`
+	Regions        []JSONStats       `json:"regions"`
+	Cells          []JSONStats       `json:"cells"`
+	Connections    int64             `json:"connections"`
+	Redirects      int64             `json:"redirects,omitempty"`
+	Dropped        int64             `json:"dropped"`
+	// SessionsNotMeasured says which session figures the run could not
+	// measure, and why (a k6 ingest's abandonment); nil when it measured
+	// them all. Those figures read 0 in "sessions": they are not counts.
+	SessionsNotMeasured *JSONNotMeasured   `json:"sessions_not_measured,omitempty"`
+	Clamped             int64              `json:"clamped"`
+	Invalid             int64              `json:"invalid"`
+	PeakActiveAgents    int                `json:"peak_active_agents"`
+	Failures            []JSONFailure      `json:"failures"`
+	Figures             map[string]float64 `json:"figures,omitempty"`
+	Budgets             []JSONBudget       `json:"budgets"`
+	BudgetsMet          bool               `json:"budgets_met"`
+	Aborted             string             `json:"aborted,omitempty"`
+	Series              []JSONPoint        `json:"series"`
+	Events              []JSONEvent        `json:"events,omitempty"`
+	Sections            map[string]any     `json:"sections,omitempty"`
 }
 
 // JSONCompliance is the headline: the share of answers within 100 ms.
@@ -105,6 +109,14 @@ type JSONSessions struct {
 	LostSales int64 `json:"lost_sales"`
 }
 
+// JSONNotMeasured are the reasons session figures were not measured
+// (report.SessionsUnmeasured), each omitted when the figure was.
+type JSONNotMeasured struct {
+	Abandoned string `json:"abandoned,omitempty"`
+	LostSales string `json:"lost_sales,omitempty"`
+	Sales     string `json:"sales,omitempty"`
+}
+
 // JSONAbandoned are abandoned sessions by reason.
 type JSONAbandoned struct {
 	Slow    int64 `json:"slow"`
@@ -152,6 +164,7 @@ type JSONBudget struct {
 	Samples          int64    `json:"samples"`
 	Met              bool     `json:"met"`
 	Verdict          string   `json:"verdict"`
+	NoDataReason     string   `json:"no_data_reason,omitempty"`
 	Aborted          bool     `json:"aborted,omitempty"`
 	AbortedAtSeconds float64  `json:"aborted_at_seconds,omitempty"`
 }
@@ -220,6 +233,9 @@ func (s *Summary) JSON() *JSONReport {
 	o := s.Overall.Judged()
 	j.Compliance = JSONCompliance{LimitMs: durMs(ComplianceLimit), Share: o.Compliance(), Answers: o.Count, Figure: s.judgedFigure()}
 	j.Status, j.StatusReason = s.Status(), s.StatusReason()
+	if u := s.SessionsUnmeasured(); s.sessionsShown() && u != (SessionsUnmeasured{}) {
+		j.SessionsNotMeasured = &JSONNotMeasured{Abandoned: u.Abandoned, LostSales: u.LostSales, Sales: u.Sales}
+	}
 	if w, _ := s.WorstWriteStep(); w != nil {
 		j.Compliance.WorstStep, j.Compliance.WorstStepShare = w.Name, w.Judged().Compliance()
 	}
@@ -240,7 +256,7 @@ func (s *Summary) JSON() *JSONReport {
 	for i := range s.Budgets {
 		r := &s.Budgets[i]
 		jb := JSONBudget{Expr: r.Expr, Source: r.Source, Metric: r.Metric, Unit: r.Unit.String(), Op: r.Op.String(),
-			Limit: r.Limit, Samples: r.Samples, Met: r.Met, Verdict: r.Verdict(), Aborted: r.Aborted,
+			Limit: r.Limit, Samples: r.Samples, Met: r.Met, Verdict: r.Verdict(), NoDataReason: r.NoDataReason, Aborted: r.Aborted,
 			AbortedAtSeconds: r.AbortedAt.Seconds()}
 		if !r.NoData {
 			a := r.Actual

@@ -82,14 +82,17 @@ func (s *Summary) JUnit() *JUnitSuites {
 			SystemOut: fmt.Sprintf("actual %s, limit %s, %d samples", r.ActualText(), r.LimitText(), r.Samples)}
 		if !r.Met {
 			budgets.Failures++
-			msg := fmt.Sprintf("%s: actual %s, limit %s", r.Verdict(), r.ActualText(), r.LimitText())
+			msg := fmt.Sprintf("%s: actual %s, limit %s", r.VerdictText(), r.ActualText(), r.LimitText())
 			var text strings.Builder
 			fmt.Fprintf(&text, "budget: %s\n", r.Expr)
 			if r.Source != "" {
 				fmt.Fprintf(&text, "from: %s\n", r.Source)
 			}
 			fmt.Fprintf(&text, "metric: %s\nactual: %s\nlimit: %s\nsamples: %d\n", r.Metric, r.ActualText(), r.LimitText(), r.Samples)
-			if r.NoData {
+			switch {
+			case r.NoData && r.NoDataReason != "":
+				fmt.Fprintf(&text, "no data: %s\n", r.NoDataReason)
+			case r.NoData:
 				text.WriteString("no data: nothing was measured for this budget's selection\n")
 			}
 			if r.Aborted {

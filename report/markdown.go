@@ -48,7 +48,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 			r := &s.Budgets[i]
 			v := "✅ met"
 			if !r.Met {
-				v = "❌ " + r.Verdict()
+				v = "❌ " + r.VerdictText()
 			}
 			fmt.Fprintf(bw, "| `%s` | %s | %s | %s |\n", strings.ReplaceAll(r.Expr, "|", `\|`), mdCell(r.ActualText()), mdCell(r.LimitText()), v)
 		}

@@ -43,7 +43,7 @@ func SessionLines(s *Summary) []string {
 		if parts := abandonParts(s, ended); parts != "" {
 			b.WriteString(" (" + parts + ")")
 		}
-	} else if s.Meta["source"] == "k6" { // no patience: nothing could be abandoned
+	} else if s.SessionsUnmeasured().Abandoned != "" { // a k6 VU has no patience: nothing could be abandoned
 		fmt.Fprintf(&b, "Sessions: %s ended (k6 iterations; abandonment is not measured, a k6 VU has no patience)", FormatCount(ended))
 	} else {
 		fmt.Fprintf(&b, "Agents never skipped you: no session abandoned of %s ended", FormatCount(ended))

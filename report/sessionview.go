@@ -36,13 +36,19 @@ func (s *Summary) abandonedShare(st *Stats) float64 {
 }
 
 // abandonedPct formats n of base as a percentage with two decimals,
-// rounded up as the headline's are, so that a loss never reads smaller
-// than it was (0.001% is "0.01%").
+// rounded up as the headline's are (shareUpPct).
 func abandonedPct(n, base int64) string {
+	return strconv.FormatFloat(shareUpPct(n, base), 'f', 2, 64) + "%"
+}
+
+// shareUpPct returns n of base as a percentage rounded up to two decimals,
+// so that a loss never reads smaller than it was (0.001% is 0.01), 0
+// without a base.
+func shareUpPct(n, base int64) float64 {
 	if base <= 0 || n <= 0 {
-		return "0.00%"
+		return 0
 	}
-	return strconv.FormatFloat(math.Ceil(10000*float64(n)/float64(base)-1e-9)/100, 'f', 2, 64) + "%"
+	return math.Ceil(10000*float64(n)/float64(base)-1e-9) / 100
 }
 
 func shareOf(n, of int64) float64 {
@@ -94,6 +100,7 @@ func (s *Summary) sessionTables() []sessionTable {
 // the regions) and the run's, last, leaving out slices without sessions
 // or sales.
 func (s *Summary) sessionRows(rows []Stats) []sessionRow {
+	u := s.SessionsUnmeasured()
 	out := make([]sessionRow, 0, len(rows)+1)
 	for i := 0; i <= len(rows); i++ {
 		st := &s.Overall
@@ -113,6 +120,16 @@ func (s *Summary) sessionRows(rows []Stats) []sessionRow {
 		if s.Overall.Sessions.SalesValue > 0 {
 			r.Value = formatMoney(ss.SalesValue)
 		}
+		// Not measured is "-", never a 0 (SessionsUnmeasured.Note says why).
+		if u.Abandoned != "" {
+			r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout, r.Bad = "-", "-", "-", "-", "-", false
+		}
+		if u.LostSales != "" {
+			r.Lost = "-"
+		}
+		if u.Sales != "" {
+			r.Sales, r.Value = "-", "-"
+		}
 		out = append(out, r)
 	}
 	return out
@@ -125,17 +142,31 @@ func (s *Summary) junitSessionProps() []JUnitProperty {
 		return nil
 	}
 	o := &s.Overall.Sessions
+	u := s.SessionsUnmeasured()
 	n := func(name string, v int64) JUnitProperty {
 		return JUnitProperty{Name: name, Value: strconv.FormatInt(v, 10)}
 	}
-	props := []JUnitProperty{n("sessions", o.Ended()), n("sessions_completed", o.Completed), n("sessions_abandoned", o.AbandonedTotal()),
-		{Name: "sessions_abandoned_share", Value: abandonedPct(o.AbandonedTotal(), o.Ended())}}
-	for r, v := range o.Abandoned {
-		props = append(props, n("sessions_abandoned_"+AbandonReason(r).String(), v))
+	// What is not measured has no property, and sessions_not_measured says why.
+	props := []JUnitProperty{n("sessions", o.Ended()), n("sessions_completed", o.Completed)}
+	if u.Abandoned == "" {
+		props = append(props, n("sessions_abandoned", o.AbandonedTotal()),
+			JUnitProperty{Name: "sessions_abandoned_share", Value: abandonedPct(o.AbandonedTotal(), o.Ended())})
+		for r, v := range o.Abandoned {
+			props = append(props, n("sessions_abandoned_"+AbandonReason(r).String(), v))
+		}
 	}
-	props = append(props, n("sessions_failed", o.Failed), n("sales", o.Sales), n("lost_sales", o.Lost))
+	props = append(props, n("sessions_failed", o.Failed))
+	if u.Sales == "" {
+		props = append(props, n("sales", o.Sales))
+	}
+	if u.LostSales == "" {
+		props = append(props, n("lost_sales", o.Lost))
+	}
 	if o.SalesValue > 0 {
 		props = append(props, JUnitProperty{Name: "sales_value", Value: formatMoney(o.SalesValue)})
+	}
+	if note := u.Note(); note != "" {
+		props = append(props, JUnitProperty{Name: "sessions_not_measured", Value: note})
 	}
 	return props
 }
@@ -150,13 +181,26 @@ func (s *Summary) sessionsText() string {
 	var b strings.Builder
 	writeSessionsHeadline(&b, s)
 	o := &s.Overall.Sessions
-	fmt.Fprintf(&b, "sessions: %s ended, %s completed, %s abandoned (%s), %s failed; %s sales, %s lost",
-		FormatCount(o.Ended()), FormatCount(o.Completed), FormatCount(o.AbandonedTotal()), abandonedPct(o.AbandonedTotal(), o.Ended()),
-		FormatCount(o.Failed), FormatCount(o.Sales), FormatCount(o.Lost))
+	u := s.SessionsUnmeasured()
+	abandoned, sales, lost := "- abandoned", "-", "-" // not measured
+	if u.Abandoned == "" {
+		abandoned = FormatCount(o.AbandonedTotal()) + " abandoned (" + abandonedPct(o.AbandonedTotal(), o.Ended()) + ")"
+	}
+	if u.Sales == "" {
+		sales = FormatCount(o.Sales)
+	}
+	if u.LostSales == "" {
+		lost = FormatCount(o.Lost)
+	}
+	fmt.Fprintf(&b, "sessions: %s ended, %s completed, %s, %s failed; %s sales, %s lost",
+		FormatCount(o.Ended()), FormatCount(o.Completed), abandoned, FormatCount(o.Failed), sales, lost)
 	if o.SalesValue > 0 {
 		fmt.Fprintf(&b, "; sales value %s", formatMoney(o.SalesValue))
 	}
 	b.WriteByte('\n')
+	if note := u.Note(); note != "" {
+		fmt.Fprintf(&b, "-: %s\n", note)
+	}
 	for g, group := range [][]Stats{s.PerStep, s.PerRegion} {
 		for i := range group {
 			st := &group[i]
@@ -170,7 +214,7 @@ func (s *Summary) sessionsText() string {
 }
 
 // writeMarkdownSessions writes the sessions line and tables (per step,
-// per region) as markdown; nothing when the run ended no session.
+// per region) as markdown, with the HTML tables' columns and figures; nothing when the run ended no session.
 func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 	if !s.sessionsShown() {
 		return
@@ -181,16 +225,19 @@ func writeMarkdownSessions(bw *bufio.Writer, s *Summary) {
 		fmt.Fprintf(bw, "\n%s\n", mdCell(l))
 	}
 	for _, t := range s.sessionTables() {
-		fmt.Fprintf(bw, "\n| %s | abandoned | share | slow | error | timeout | completed | failed | sales | lost |\n", t.Head)
-		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintf(bw, "\n| %s | abandoned | share | slow | error | timeout | completed | failed | sales | lost | sales value |\n", t.Head)
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, r := range t.Rows {
 			name := mdCell(r.Name)
 			if r.All {
 				name = "**all**"
 			}
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout,
-				r.Completed, r.Failed, r.Sales, r.Lost)
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, r.Abandoned, r.Share, r.Slow, r.Error, r.Timeout,
+				r.Completed, r.Failed, r.Sales, r.Lost, r.Value)
 		}
+	}
+	if note := s.SessionsUnmeasured().Note(); note != "" {
+		fmt.Fprintf(bw, "\n-: %s\n", mdCell(note))
 	}
 }
 

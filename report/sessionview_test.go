@@ -96,31 +96,28 @@ func TestSessionsMarkdownAndJUnit(t *testing.T) {
 	for _, want := range []string{
 		"**Agents skipped you: 10.0% of 1,783 sessions abandoned (slow add_to_cart 6.8%, slow checkout 2.9%, timeout add_to_cart 0.3%, error add_to_cart 0.2%); 1,650 sales completed (82,483.50), ~127 lost (~6,348.73 at the average sale)**",
 		"\nAbandoned by region: us-east 4.6% of 943, ap-tokyo 16.0% of 840\n",
-		"| step | abandoned | share |",
-		"| add_to_cart | 127 | 7.13% | 120 | 2 | 5 | 0 | 0 | 0 | 127 |",
-		"| checkout | 50 | 2.81% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 |",
-		"| ap-tokyo | 134 | 15.96% | 130 | 0 | 4 | 700 | 6 | 740 | 94 |",
-		"| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 |",
+		"| step | abandoned | share | slow | error | timeout | completed | failed | sales | lost | sales value |",
+		"| add_to_cart | 127 | 7.13% | 120 | 2 | 5 | 0 | 0 | 0 | 127 | 0.00 |",
+		"| checkout | 50 | 2.81% | 50 | 0 | 0 | 1,600 | 6 | 1,650 | 0 | 82,483.50 |",
+		"| ap-tokyo | 134 | 15.96% | 130 | 0 | 4 | 700 | 6 | 740 | 94 | 36,992.60 |",
+		"| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 | 82,483.50 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
+	// Without sale values the column says so, as the HTML one does.
+	free := withSessions(fullSummary(t))
+	for _, ss := range []*Sessions{&free.Overall.Sessions, &free.PerStep[1].Sessions, &free.PerRegion[0].Sessions, &free.PerRegion[1].Sessions} {
+		ss.SalesValue = 0
+	}
+	if md := written(t, WriteMarkdown, free); !strings.Contains(md, "| **all** | 177 | 9.93% | 170 | 2 | 5 | 1,600 | 6 | 1,650 | 127 | - |") {
+		t.Errorf("markdown without sale values:\n%s", md)
+	}
 	if md := written(t, WriteMarkdown, fullSummary(t)); strings.Contains(md, "skipped") || strings.Contains(md, "abandoned") {
 		t.Errorf("markdown of a run without sessions shows them:\n%s", md)
 	}
-	var buf bytes.Buffer
-	if err := WriteJUnit(&buf, s); err != nil {
-		t.Fatal(err)
-	}
-	j, err := ReadJUnit(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := map[string]string{}
-	for _, p := range j.Suites[0].Properties {
-		props[p.Name] = p.Value
-	}
+	j, props := junitOf(t, s)
 	for k, v := range map[string]string{"sessions": "1783", "sessions_abandoned": "177", "sessions_abandoned_share": "9.93%",
 		"sessions_abandoned_slow": "170", "sessions_abandoned_timeout": "5", "sales": "1650", "lost_sales": "127", "sales_value": "82,483.50"} {
 		if props[k] != v {
@@ -182,4 +179,71 @@ func TestSessionsHTMLRendersInChromium(t *testing.T) {
 	if strings.Contains(string(plain), "sessions-line") || strings.Contains(string(plain), `id="sessions-`) || strings.Contains(string(plain), `"abandoned":[`) {
 		t.Errorf("html of a run without sessions shows them")
 	}
+}
+
+// TestSessionsUnmeasuredOutputs: a k6 ingest cannot measure abandonment
+// (a VU has no patience) nor, without a sale step, sales: the tables show
+// "-" for them and say why, JUnit has no property for them, JSON says
+// why at its root, and the HTML report draws no abandonment chart.
+func TestSessionsUnmeasuredOutputs(t *testing.T) {
+	s := withSessions(fullSummary(t))
+	s.Meta = map[string]string{"source": "k6"}
+	for i := range s.Series {
+		s.Series[i].Sessions.Abandoned = [NumAbandonReasons]int64{}
+	}
+	// Sales were made here, so only abandonment and lost sales are unmeasured.
+	note := "abandoned sessions not measured: a k6 run has no agent patience; lost sales not measured: a k6 run has no agent patience, so no sale is ever lost"
+	md := written(t, WriteMarkdown, s)
+	for _, want := range []string{"| add_to_cart | - | - | - | - | - | 0 | 0 | 0 | - | 0.00 |", "| **all** | - | - | - | - | - | 1,600 | 6 | 1,650 | - | 82,483.50 |",
+		"\n-: " + note + "\n"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	j, props := junitOf(t, s)
+	if _, ok := props["sessions_abandoned"]; ok || props["sessions_not_measured"] != note || props["sales"] != "1650" {
+		t.Errorf("junit properties %v", props)
+	}
+	if _, ok := props["lost_sales"]; ok {
+		t.Errorf("junit has lost_sales %q, not measured", props["lost_sales"])
+	}
+	if out := j.Suites[0].SystemOut; !strings.Contains(out, "sessions: 1,783 ended, 1,600 completed, - abandoned, 6 failed; 1,650 sales, - lost") {
+		t.Errorf("junit system-out:\n%s", out)
+	}
+	var jr JSONReport
+	if err := json.Unmarshal([]byte(written(t, WriteJSON, s)), &jr); err != nil {
+		t.Fatal(err)
+	}
+	if nm := jr.SessionsNotMeasured; nm == nil || !strings.HasPrefix(nm.Abandoned, "not measured: a k6 run") || nm.LostSales == "" || nm.Sales != "" {
+		t.Errorf("json sessions_not_measured %+v", nm)
+	}
+	html := written(t, WriteHTML, s)
+	if !strings.Contains(html, `<p id="sessions-not-measured">-: `+note+`</p>`) || !strings.Contains(html, `<td><strong>all</strong></td><td>-</td><td>-</td>`) ||
+		strings.Contains(html, `"abandoned":[`) {
+		t.Errorf("html: the note or the '-' missing, or an abandonment chart drawn")
+	}
+	// An agentstorm run says nothing of it.
+	s.Meta = nil
+	if md := written(t, WriteMarkdown, s); strings.Contains(md, "not measured") || strings.Contains(written(t, WriteJSON, s), "not_measured") {
+		t.Errorf("an agentstorm run's outputs say something is not measured")
+	}
+}
+
+// junitOf writes s as JUnit, reads it back, and returns it with the
+// budgets suite's properties by name.
+func junitOf(t *testing.T, s *Summary) (*JUnitSuites, map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	j, err := ReadJUnit(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]string{}
+	for _, p := range j.Suites[0].Properties {
+		props[p.Name] = p.Value
+	}
+	return j, props
 }

@@ -342,7 +342,7 @@ func writeBudgetTable(w io.Writer, s *Summary) {
 	fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad("budget", exprW), pad("actual", actW), pad("limit", limW), "verdict")
 	for i := range results {
 		r := &results[i]
-		fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad(r.Expr, exprW), pad(r.ActualText(), actW), pad(r.LimitText(), limW), r.Verdict())
+		fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad(r.Expr, exprW), pad(r.ActualText(), actW), pad(r.LimitText(), limW), r.VerdictText())
 	}
 	if missed := budgetsMissed(results); missed == 0 {
 		fmt.Fprintf(w, "All %d budgets met.\n", len(results))

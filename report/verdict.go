@@ -122,6 +122,10 @@ type BudgetResult struct {
 	Actual  float64
 	Samples int64
 	NoData  bool
+	// NoDataReason says why there was no data when the run could not
+	// measure the metric at all ("not measured: a k6 run has no agent
+	// patience"); "" otherwise.
+	NoDataReason string
 	// Met is the verdict.
 	Met bool
 	// Aborted is true when this budget stopped the run live; AbortedAt is
@@ -144,6 +148,16 @@ func (r *BudgetResult) Verdict() string {
 	return "MISSED"
 }
 
+// VerdictText returns Verdict for people: with the reason there was no
+// data when known ("MISSED (no data, not measured: a k6 run has no agent
+// patience)"). Verdict stays one of its few values, for programs.
+func (r *BudgetResult) VerdictText() string {
+	if !r.Met && !r.Aborted && r.NoData && r.NoDataReason != "" {
+		return "MISSED (no data, " + r.NoDataReason + ")"
+	}
+	return r.Verdict()
+}
+
 // ActualText formats Actual ("-" without data).
 func (r *BudgetResult) ActualText() string {
 	if r.NoData {
@@ -157,7 +171,7 @@ func (r *BudgetResult) LimitText() string { return r.Op.String() + " " + r.Unit.
 
 // Describe returns one line naming the budget, the actual figure and the limit.
 func (r *BudgetResult) Describe() string {
-	s := fmt.Sprintf("%s: actual %s, limit %s: %s", r.Expr, r.ActualText(), r.LimitText(), r.Verdict())
+	s := fmt.Sprintf("%s: actual %s, limit %s: %s", r.Expr, r.ActualText(), r.LimitText(), r.VerdictText())
 	if r.Aborted {
 		s += fmt.Sprintf(" (at %s the second's figure was %s)", formatClock(r.AbortedAt), r.Unit.formatActual(r.AbortActual))
 	}

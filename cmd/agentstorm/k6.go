@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentstorm/agentstorm/k6"
+	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/finish"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -74,8 +75,9 @@ func printK6Usage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintln(w, "gauges (checks, iterations, dropped_iterations, vus, http_req_failed, custom ones) are figures")
 	fmt.Fprintln(w, "budgets can judge. Points are bucketed by their own timestamps (k6 time).")
 	fmt.Fprintln(w, "Iterations are sessions: each iterations point a completed session, dropped_iterations")
-	fmt.Fprintln(w, "dropped ones, an OK answer of a --sale-step a sale; k6's VUs have no patience, so none is")
-	fmt.Fprintln(w, "abandoned (README: \"Already using k6?\").")
+	fmt.Fprintln(w, "dropped ones, an OK answer of a --sale-step a sale. k6's VUs have no patience, so abandonment")
+	fmt.Fprintln(w, "is not measured: budgets on abandoned and lost_sales (and on sales without --sale-step) are")
+	fmt.Fprintln(w, "missed with no data, saying so (README: \"Already using k6?\").")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "k6 is AGPL: agentstorm imports nothing of it and reads only its documented output formats.")
 	fmt.Fprintln(w)
@@ -177,6 +179,9 @@ func runK6(ctx context.Context, env *cliEnv, args []string) int {
 		"model": "closed (k6 VUs; latency from the send)"}
 	if f.regionTag != "" {
 		meta["region_tag"] = f.regionTag
+	}
+	if len(f.saleSteps) > 0 { // sales are measured (report.SessionsUnmeasured)
+		meta[report.MetaSaleSteps] = strings.Join(f.saleSteps, ",")
 	}
 	var spool *hlog.Spool
 	if o, ok := finish.Find(outs, "hlog"); ok {

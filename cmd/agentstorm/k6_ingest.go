@@ -56,7 +56,9 @@ func (k *k6Ingest) onInterval(iv *report.Interval) {
 	}
 	if k.dash != nil {
 		// k6 says nothing of connections; its budgets are known only at the end.
-		k.dash.Observe(iv, dashboard.Figures{Elapsed: elapsed, Agents: int64(iv.ActiveAgents), Connections: -1})
+		// A VU has no patience: abandonment is not measured.
+		k.dash.Observe(iv, dashboard.Figures{Elapsed: elapsed, Agents: int64(iv.ActiveAgents), Connections: -1,
+			Unmeasured: report.UnmeasuredSessions(k.meta, 0)})
 	}
 	if !k.showLive || iv.Duration() < 500*time.Millisecond {
 		return

@@ -28,6 +28,9 @@ type View struct {
 	// those of every step of the selected regions (the denominator of a
 	// share: a session ends at one step only).
 	Sessions, SessionBase report.Sessions
+	// Unmeasured says which session figures the run could not measure
+	// (they have no data, whatever the counts say).
+	Unmeasured report.SessionsUnmeasured
 }
 
 func (v *View) latency() (*hdr.Histogram, bool) {
@@ -147,7 +150,7 @@ func (b *Budget) selects(step, region int) bool {
 
 // View returns the part of s the budget selects.
 func (b *Budget) View(s *report.Summary) *View {
-	v := &View{Seconds: s.Elapsed.Seconds(), Figures: s.Figures}
+	v := &View{Seconds: s.Elapsed.Seconds(), Figures: s.Figures, Unmeasured: s.SessionsUnmeasured()}
 	fill := func(st *report.Stats) {
 		v.Latency = st.JudgedHistogram()
 		if st.CorrectedHistogram != nil {
@@ -227,8 +230,12 @@ func (b *Budget) value(v *View) (float64, int64, bool) {
 // Evaluate judges the budget on s's totals.
 func (b *Budget) Evaluate(s *report.Summary) report.BudgetResult {
 	r := report.BudgetResult{Expr: b.Expr, Source: b.Source, Metric: b.Metric.Name(), Unit: b.Metric.Unit(), Op: b.Op, Limit: b.Limit}
-	val, n, ok := b.value(b.View(s))
+	v := b.View(s)
+	val, n, ok := b.value(v)
 	r.Actual, r.Samples, r.NoData = val, n, !ok
+	if m, isSession := b.Metric.(sessionMetric); isSession && !ok {
+		r.NoDataReason = m.unmeasured(v)
+	}
 	r.Met = ok && b.Op.Holds(val, b.Limit)
 	return r
 }

@@ -18,7 +18,10 @@ import (
 // A step filter selects where sessions ended (or sales were made); the
 // share's denominator is every session that ended in the selected regions,
 // whatever its step, since a session ends at one step only. A run (or an
-// interval) in which no session ended has no data for these budgets.
+// interval) in which no session ended has no data for these budgets, and
+// so has a run that could not measure the figure at all (a k6 ingest's
+// abandoned sessions and lost sales: report.SessionsUnmeasured), whose
+// verdict says why.
 
 // sessionKind is what a session metric counts.
 type sessionKind uint8
@@ -56,9 +59,21 @@ func (m sessionMetric) Unit() report.Unit {
 // sharable reports whether the metric may be written as a share (%).
 func (m sessionMetric) sharable() bool { return m.kind != sessSales }
 
+// unmeasured returns why the run behind v could not measure the metric,
+// "" when it could.
+func (m sessionMetric) unmeasured(v *View) string {
+	switch m.kind {
+	case sessSales:
+		return v.Unmeasured.Sales
+	case sessLost:
+		return v.Unmeasured.LostSales
+	}
+	return v.Unmeasured.Abandoned
+}
+
 func (m sessionMetric) Value(v *View) (float64, int64, bool) {
 	ended := v.SessionBase.Ended()
-	if ended == 0 {
+	if ended == 0 || m.unmeasured(v) != "" {
 		return 0, 0, false
 	}
 	var n int64

@@ -88,6 +88,55 @@ func TestSessionBudgetsNoData(t *testing.T) {
 	}
 }
 
+// TestSessionBudgetsUnmeasured: on a k6 ingest (a VU has no patience)
+// abandonment and lost sales are not measured, so their budgets have no
+// data and say why, whatever the counts (0 by construction); sales are
+// measured once the ingest names a sale step, or made some.
+func TestSessionBudgetsUnmeasured(t *testing.T) {
+	r := report.NewRecorder(report.Options{Steps: testBudgetOpts.Steps, Regions: testBudgetOpts.Regions})
+	for i := 0; i < 50; i++ {
+		r.RecordSession(3, 0, report.SessionCompleted, 0, false)
+	}
+	s := r.Summary(time.Second)
+	s.Meta = map[string]string{"source": "k6"}
+	for _, c := range []struct{ expr, reason string }{
+		{"abandoned < 1%", "not measured: a k6 run has no agent patience"},
+		{"abandoned(add_to_cart) < 0.5%", "not measured: a k6 run has no agent patience"},
+		{"region=us-east abandoned == 0", "not measured: a k6 run has no agent patience"},
+		{"lost_sales < 1", "not measured: a k6 run has no agent patience, so no sale is ever lost"},
+		{"sales < 1", "not measured: the k6 ingest named no sale step (--sale-step)"},
+	} {
+		b, err := Parse(c.expr, testBudgetOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := b.Evaluate(s)
+		if !res.NoData || res.Met || res.NoDataReason != c.reason {
+			t.Errorf("%s on a k6 run: %+v, want no data, not met, because %q", c.expr, res, c.reason)
+		}
+		if want := "MISSED (no data, " + c.reason + ")"; res.VerdictText() != want || res.Verdict() != "MISSED (no data)" {
+			t.Errorf("%s: verdicts %q, %q; want %q, %q", c.expr, res.VerdictText(), res.Verdict(), want, "MISSED (no data)")
+		}
+	}
+	// With a sale step named, sales are measured (none made here).
+	s.Meta[report.MetaSaleSteps] = "checkout"
+	b, err := Parse("sales < 1", testBudgetOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := b.Evaluate(s); res.NoData || !res.Met || res.NoDataReason != "" {
+		t.Errorf("sales < 1 with --sale-step on a k6 run: %+v, want met at 0", res)
+	}
+	// The same counts from an agentstorm run are measured.
+	delete(s.Meta, "source")
+	if b, err = Parse("abandoned < 1%", testBudgetOpts); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.Evaluate(s); res.NoData || !res.Met {
+		t.Errorf("abandoned < 1%% on an agentstorm run with none abandoned: %+v, want met", res)
+	}
+}
+
 // TestSessionBudgetLive: an abort budget on abandonment fires on the
 // interval that misses it, and not on one without sessions.
 func TestSessionBudgetLive(t *testing.T) {

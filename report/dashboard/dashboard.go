@@ -37,6 +37,10 @@ type Figures struct {
 	// Workers is the worker processes of a storm spread over them (0: one
 	// process), Lost how many of them died so far.
 	Workers, Lost int
+	// Unmeasured is what the run cannot measure of its sessions (a k6
+	// ingest's abandonment: report.UnmeasuredSessions); the page says so
+	// instead of showing a 0.
+	Unmeasured report.SessionsUnmeasured
 }
 
 // Dashboard holds a run's frames and serves them. Observe, Mark and
@@ -101,7 +105,7 @@ func (d *Dashboard) Observe(iv *report.Interval, f Figures) {
 		}
 	}
 	fr.Steps = stepFrames(iv, d.raw, d.corr)
-	fr.Sessions = sessionFrame(iv, &d.sessions)
+	fr.Sessions = sessionFrame(iv, &d.sessions, f.Unmeasured)
 	if iv.Duration() >= sliver {
 		d.states = d.judge.States(d.budgets, iv, f.Elapsed)
 	} else {

@@ -58,24 +58,29 @@ type SessionFrame struct {
 	ShareAll *float64 `json:"shareAll"`
 	Sales    int64    `json:"sales"`
 	Lost     int64    `json:"lost"`
+	// NoAbandon says why the run cannot measure abandonment (a k6 VU has
+	// no patience), "" when it can; then the shares are nil and Lost is
+	// not a figure. NoSales says likewise why it cannot measure sales.
+	NoAbandon string `json:"nab,omitempty"`
+	NoSales   string `json:"nsales,omitempty"`
 }
 
 // sessionFrame adds iv's sessions to the run's (run) and returns the
-// frame's, nil while the run has none.
-func sessionFrame(iv *report.Interval, run *report.Sessions) *SessionFrame {
+// frame's, nil while the run has none; u is what the run cannot measure.
+func sessionFrame(iv *report.Interval, run *report.Sessions, u report.SessionsUnmeasured) *SessionFrame {
 	run.Add(&iv.Sessions)
 	if run.IsZero() {
 		return nil
 	}
 	share := func(ss *report.Sessions) *float64 {
-		if ss.Ended() == 0 {
+		if ss.Ended() == 0 || u.Abandoned != "" {
 			return nil
 		}
 		v := float64(ss.AbandonedTotal()) / float64(ss.Ended())
 		return &v
 	}
 	return &SessionFrame{Ended: iv.Sessions.Ended(), Abandoned: iv.Sessions.AbandonedTotal(), Share: share(&iv.Sessions),
-		ShareAll: share(run), Sales: run.Sales, Lost: run.Lost}
+		ShareAll: share(run), Sales: run.Sales, Lost: run.Lost, NoAbandon: u.Abandoned, NoSales: u.Sales}
 }
 
 // A StepFrame is one step's latency in an interval: p50 and p99 raw, and

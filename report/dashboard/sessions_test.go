@@ -20,8 +20,8 @@ import (
 // without sessions, the second with 90 completed and 10 abandoned (slow,
 // before the sale), the third with 60 completed and 40 abandoned
 // (timeouts); then a sliver with one more abandoned. It returns the
-// recorder's summary.
-func sessionStorm(d *Dashboard) *report.Summary {
+// recorder's summary. u is what the run cannot measure.
+func sessionStorm(d *Dashboard, u report.SessionsUnmeasured) *report.Summary {
 	start := time.Unix(1_700_000_000, 0)
 	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart", "checkout"}, Regions: []string{"eu"}, Model: report.ModelOpen, Start: start})
 	second := func(end time.Duration, completed, abandoned int, reason report.AbandonReason) {
@@ -36,7 +36,7 @@ func sessionStorm(d *Dashboard) *report.Summary {
 			rec.RecordSession(0, 0, report.SessionAbandoned, reason, true)
 		}
 		iv := rec.Rotate(start.Add(end))
-		d.Observe(iv, Figures{Elapsed: end, Agents: 100, Connections: 100})
+		d.Observe(iv, Figures{Elapsed: end, Agents: 100, Connections: 100, Unmeasured: u})
 		rec.Release(iv)
 	}
 	second(time.Second, 0, 0, 0)
@@ -50,7 +50,7 @@ func sessionStorm(d *Dashboard) *report.Summary {
 // run's so far, with its sales and lost sales, from the first session on.
 func TestSessionFrames(t *testing.T) {
 	d := New(nil)
-	s := sessionStorm(d)
+	s := sessionStorm(d, report.SessionsUnmeasured{})
 	frames, _, _, _ := d.since(0)
 	if len(frames) != 4 {
 		t.Fatalf("%d frames, want 4", len(frames))
@@ -82,9 +82,28 @@ func TestSessionFrames(t *testing.T) {
 // second and the run's, the sales and the lost sales, and draws the
 // abandonment chart, without a script error.
 func TestSessionPageInChromium(t *testing.T) {
+	page := sessionPage(t, report.SessionsUnmeasured{})
+	// The run: 51 of 201 sessions abandoned (25.373 %, shown rounded up).
+	for _, want := range []string{`<b id="abandoned">40.00 %</b>`, `<em id="abandonedAll">25.38 %</em>`, `<b id="sales">150</b>`,
+		`<em id="lost">51</em>`, `<div class="kpi" id="abandonKpi">`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	i := strings.Index(page, `id="abandonChart"`)
+	if i < 0 || !strings.Contains(page[i:min(i+400, len(page))], "<canvas") || strings.Contains(page, `id="abandonBox" hidden`) {
+		t.Errorf("the abandonment chart is not drawn")
+	}
+}
+
+// sessionPage runs sessionStorm (u: what it cannot measure) on a
+// dashboard, finishes it, and returns its page as headless Chromium
+// renders it, failing on a script error.
+func sessionPage(t *testing.T, u report.SessionsUnmeasured) string {
+	t.Helper()
 	bin := chromium.Path(t)
 	d := New(nil)
-	s := sessionStorm(d)
+	s := sessionStorm(d, u)
 	if err := d.Finish(s); err != nil {
 		t.Fatal(err)
 	}
@@ -110,16 +129,38 @@ func TestSessionPageInChromium(t *testing.T) {
 	if strings.Contains(clog.String(), "Uncaught") {
 		t.Errorf("the page's script failed:\n%s", clog.String())
 	}
-	page := dom.String()
-	// The run: 51 of 201 sessions abandoned (25.373 %, shown rounded up).
-	for _, want := range []string{`<b id="abandoned">40.00 %</b>`, `<em id="abandonedAll">25.38 %</em>`, `<b id="sales">150</b>`,
-		`<em id="lost">51</em>`, `<div class="kpi" id="abandonKpi">`} {
+	return dom.String()
+}
+
+// TestSessionPageUnmeasured: a run that cannot measure abandonment (a k6
+// ingest: a VU has no patience) has no abandoned share in its frames, and
+// its page says "not measured" instead of 0 %, with no lost sales and no
+// abandonment chart; without a sale step it shows no sales either.
+func TestSessionPageUnmeasured(t *testing.T) {
+	u := report.UnmeasuredSessions(map[string]string{"source": "k6"}, 0)
+	d := New(nil)
+	sessionStorm(d, u)
+	frames, _, _, _ := d.since(0)
+	var f Frame
+	if err := json.Unmarshal(frames[2], &f); err != nil {
+		t.Fatal(err)
+	}
+	if ss := f.Sessions; ss == nil || ss.Share != nil || ss.ShareAll != nil || ss.NoAbandon != u.Abandoned || ss.NoSales != u.Sales {
+		t.Fatalf("frame sessions %+v, want no shares and why", ss)
+	}
+	page := sessionPage(t, u)
+	for _, want := range []string{`<b id="abandoned">–</b>`, `<span id="abandonNot">abandonment not measured: a k6 run has no agent patience</span>`,
+		`<span id="abandonHow" hidden="">`, `<span id="lostPart" hidden="">`, `id="abandonBox" hidden`, `<div class="kpi" id="salesKpi" hidden`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s", want)
 		}
 	}
-	i := strings.Index(page, `id="abandonChart"`)
-	if i < 0 || !strings.Contains(page[i:min(i+400, len(page))], "<canvas") || strings.Contains(page, `id="abandonBox" hidden`) {
-		t.Errorf("the abandonment chart is not drawn")
+	if strings.Contains(page, "0.00 %") {
+		t.Errorf("the page shows an abandoned share of 0")
+	}
+	// With a sale step the sales are shown, the lost ones still not.
+	page = sessionPage(t, report.UnmeasuredSessions(map[string]string{"source": "k6", report.MetaSaleSteps: "checkout"}, 0))
+	if !strings.Contains(page, `<b id="sales">150</b>`) || strings.Contains(page, `id="salesKpi" hidden`) || !strings.Contains(page, `<span id="lostPart" hidden="">`) {
+		t.Errorf("k6 run with a sale step: sales not shown, or lost sales shown")
 	}
 }
