@@ -78,7 +78,7 @@ func newShardMetrics(s *Shard) *shardMetrics {
 			func() float64 { return float64(s.store.created.Load()) }),
 		counter("agentstorm_target_orders_rejected_total", "Orders the worker rejected (purchase limit) since start.",
 			func() float64 { return float64(s.store.rejected.Load()) }),
-		counter("agentstorm_target_order_commits_total", "Write transactions (fsyncs) that committed checkouts.",
+		counter("agentstorm_target_order_commits_total", "Group commits of checkouts: appends to the order log, each made durable by one fdatasync.",
 			func() float64 { return float64(s.store.batches.Load()) }),
 		gauge("agentstorm_target_inventory_failed", "1 while inventory is failed by chaos.",
 			func() float64 { return b2f(s.chaos.Load().state.InventoryFailed) }),
