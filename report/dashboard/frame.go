@@ -30,8 +30,9 @@ type Frame struct {
 	// Agents and Conns are the agents active and connections open.
 	Agents int64  `json:"agents"`
 	Conns  *int64 `json:"conns,omitempty"`
-	// Workers is the worker processes of a storm spread over them (0: one
-	// process), Lost how many of them died so far.
+	// Workers is the processes a storm is spread over: the run's own (it
+	// runs segment 0) and its workers (0: one process); Lost how many of
+	// the workers died so far.
 	Workers int `json:"workers,omitempty"`
 	Lost    int `json:"lost,omitempty"`
 	// Steps has one entry per step with answers in the interval.
