@@ -4,7 +4,8 @@
 // Each agent is a small state machine with its own keep-alive connection,
 // its own variables and its own random source (seeded from the run's seed
 // and the agent's id, so a run is reproducible). Agents run on event loops
-// (DefaultLoops: one per two cores), each a goroutine over one epoll
+// (DefaultLoops: one per two cores, one per core for a swarm of a few
+// busy agents), each a goroutine over one epoll
 // instance: a request is written with a non-blocking write, the answer read
 // as it arrives until its framing (Content-Length, chunks, or the close)
 // says it is whole, then parsed with fasthttp; think times, backoffs and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -252,5 +253,17 @@ func TestNewConnectionsBounded(t *testing.T) {
 	}
 	if n := most.Load(); n > maxConcurrentDials || n < maxConcurrentDials/2 {
 		t.Fatalf("%d new connections waited for their first answer at once, want at most %d (and near it)", n, maxConcurrentDials)
+	}
+}
+
+// TestDefaultLoops: a few busy agents get a loop per core, a storm of
+// mostly idle agents one per two cores.
+func TestDefaultLoops(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	if got := DefaultLoops(256); got != procs {
+		t.Errorf("256 agents: %d loops, want one per core (%d)", got, procs)
+	}
+	if got, want := DefaultLoops(15000), max(procs/2, 1); got != want {
+		t.Errorf("15,000 agents: %d loops, want one per two cores (%d)", got, want)
 	}
 }

@@ -94,7 +94,7 @@ type Config struct {
 	// other processes with the same profile, seed and Start.
 	Segment Segment
 	// Loops is the number of event loops that run the agents (default
-	// DefaultLoops()).
+	// DefaultLoops of the swarm's peak).
 	Loops int
 	// Start, when set, is the storm's time zero: Run waits until then (for
 	// segments started on several processes or hosts to share one clock)
@@ -546,21 +546,33 @@ func (s *Swarm) rotate(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// DefaultLoops is the number of event loops a swarm runs when Config.Loops
-// is 0: one per two cores (GOMAXPROCS), at least one. At agent-like load
-// (each connection idle most of the time) every loop sleeps and wakes on
-// its own, so fewer, busier loops batch more events per wake-up: on two
-// cores, 15,000 agents at 0.5 req/s each cost 36 µs of CPU per request on
-// one loop and 48 µs on two, and at saturation (256 agents, no think
-// time) one loop keeps up with two.
-func DefaultLoops() int { return max(runtime.GOMAXPROCS(0)/2, 1) }
+// DefaultLoops is the number of event loops a swarm of agents (its peak)
+// runs when Config.Loops is 0. A swarm of more than fewAgents runs one loop
+// per two cores (GOMAXPROCS), at least one: at agent-like load (each
+// connection idle most of the time) every loop sleeps and wakes on its own,
+// so fewer, busier loops batch more events per wake-up (on two cores,
+// 15,000 agents at 0.5 req/s each cost 36 µs of CPU per request on one loop
+// and 48 µs on two). A smaller swarm runs one loop per core: its agents are
+// few because each is busy (a saturation test), and one loop then is the
+// bottleneck (256 agents, no think time, two cores: one loop served
+// 55–59k req/s and left 10% of the CPU idle, two served 64k, as wrk).
+func DefaultLoops(agents int) int {
+	procs := runtime.GOMAXPROCS(0)
+	if agents <= fewAgents {
+		return procs
+	}
+	return max(procs/2, 1)
+}
+
+// fewAgents is the most agents a swarm runs one loop per core for.
+const fewAgents = 2048
 
 // startLoops starts the event loops, each allowed its share of
 // maxConcurrentDials connects in flight.
 func (s *Swarm) startLoops(done *sync.WaitGroup) error {
 	n := s.cfg.Loops
 	if n <= 0 {
-		n = DefaultLoops()
+		n = DefaultLoops(s.maxAgents)
 	}
 	for range n {
 		l, err := newLoop(s, maxConcurrentDials/n)
