@@ -77,6 +77,19 @@ build_agentstorm() {
   AGENTSTORM=$BENCH_BIN/agentstorm
 }
 
+# build_at REV PKG OUT [REPO]: builds the package PKG (./cmd/agentstorm) of
+# REPO (default this checkout) at REV into OUT from a clone of its own in
+# $TMP, once; sets BUILT_REV to REV's short hash.
+build_at() {
+  local src=$TMP/src-${1//\//_}
+  if [ ! -d "$src" ]; then
+    git clone -q "${4:-$BENCH_REPO}" "$src"
+    git -C "$src" checkout -q "$1"
+  fi
+  BUILT_REV=$(git -C "$src" rev-parse --short HEAD)
+  [ -x "$3" ] || (cd "$src" && go build -o "$3" "$2")
+}
+
 # wait_port HOST:PORT: waits (at most 5 s) until something listens there.
 wait_port() {
   local i

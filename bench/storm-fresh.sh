@@ -27,9 +27,8 @@ bench_init
 if pgrep -f 'agentstorm (run|worker|target-shard)' > /dev/null; then
   echo "warning: agentstorm processes are already running; the first run is not on a fresh machine" >&2
 fi
-git clone -q "$REPO" "$TMP/src"
-rev=$(cd "$TMP/src" && git checkout -q "$REV" && git rev-parse --short HEAD)
-(cd "$TMP/src" && go build -o "$TMP/agentstorm" ./cmd/agentstorm)
+build_at "$REV" ./cmd/agentstorm "$TMP/agentstorm" "$REPO"
+rev=$BUILT_REV
 echo "built agentstorm $rev from a clean clone of $REPO"
 
 : > "$TMP/rows"

@@ -27,13 +27,11 @@ REV_OLD=${REV_OLD:-main}
 source "$(dirname "$0")/lib.sh"
 bench_init
 build_agentstorm
-for v in $VARIANTS; do
-  if [ "${v%%:*}" = old ] && [ ! -x "$TMP/old/agentstorm" ]; then
-    git clone -q "$BENCH_REPO" "$TMP/old-src"
-    old_rev=$(cd "$TMP/old-src" && git checkout -q "$REV_OLD" && git rev-parse --short HEAD)
-    (cd "$TMP/old-src" && go build -o "$TMP/old/agentstorm" ./cmd/agentstorm)
-  fi
-done
+case " $VARIANTS" in *" old"*)
+  build_at "$REV_OLD" ./cmd/agentstorm "$TMP/old/agentstorm"
+  old_rev=$BUILT_REV
+  ;;
+esac
 
 : > "$TMP/rows"
 i=0

@@ -25,13 +25,11 @@ ensure_apt h2load nghttp2-client
 ensure_apt curl curl
 mkdir -p "$TMP/new"
 go build -o "$TMP/new/shard" ./bench/target-shard
-for v in $VARIANTS; do
-  if [ "${v%%:*}" = old ] && [ ! -x "$TMP/old/shard" ]; then
-    git clone -q "$BENCH_REPO" "$TMP/old-src"
-    old_rev=$(cd "$TMP/old-src" && git checkout -q "$REV_OLD" && git rev-parse --short HEAD)
-    (cd "$TMP/old-src" && go build -o "$TMP/old/shard" ./bench/target-shard)
-  fi
-done
+case " $VARIANTS" in *" old"*)
+  build_at "$REV_OLD" ./bench/target-shard "$TMP/old/shard"
+  old_rev=$BUILT_REV
+  ;;
+esac
 printf '{"sku":"sku-1","qty":1}' > "$TMP/body.json"
 
 # answered ADDR: requests the shard has answered so far (its Prometheus counter).
