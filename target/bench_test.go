@@ -113,39 +113,22 @@ func BenchmarkCheckoutBurst(b *testing.B) {
 		ctx.Request.SetBodyString(`{"sku":"sku-1","qty":1}`)
 		s.handle(&ctx)
 	}
-	var next atomic.Int64
-	var failed atomic.Int64
-	var wg sync.WaitGroup
 	cpu0 := processCPU(b)
 	b.ResetTimer()
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(ids) {
-					return
-				}
-				req.Reset()
-				req.Header.SetMethod("POST")
-				req.SetRequestURI("http://" + s.Addr() + "/v1/carts/" + ids[i] + "/checkout")
-				req.Header.Set("Idempotency-Key", keys[i])
-				req.SetBodyString(`{"destination":"US","carrier":"ups","speed":"standard"}`)
-				if err := client.Do(req, resp); err != nil || resp.StatusCode() != 202 {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	failed := concurrently(len(ids), conc, func(i int) bool {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.Header.SetMethod("POST")
+		req.SetRequestURI("http://" + s.Addr() + "/v1/carts/" + ids[i] + "/checkout")
+		req.Header.Set("Idempotency-Key", keys[i])
+		req.SetBodyString(`{"destination":"US","carrier":"ups","speed":"standard"}`)
+		return client.Do(req, resp) == nil && resp.StatusCode() == 202
+	})
 	b.StopTimer()
 	cpu := processCPU(b) - cpu0
-	if f := failed.Load(); f > 0 {
-		b.Fatalf("%d of %d checkouts failed", f, b.N)
+	if failed > 0 {
+		b.Fatalf("%d of %d checkouts failed", failed, b.N)
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/order")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
@@ -168,46 +151,51 @@ func benchOrderStore(b *testing.B, paused bool) {
 	s.SetChaos(ChaosState{OrdersPaused: paused})
 	const conc = 256
 	keys := uuidKeys(b.N)
-	var next atomic.Int64
-	var failed atomic.Int64
-	var wg sync.WaitGroup
 	cpu0 := processCPU(b)
 	b.ResetTimer()
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(keys) {
-					return
-				}
-				rec := &orderRecord{
-					CartID:      fmt.Sprintf("c0-%d", i),
-					Items:       []orderItem{{SKU: "sku-42", Qty: 1}, {SKU: "sku-7", Qty: 2, PreorderQty: 1}},
-					Destination: "US", Carrier: "ups", Speed: "standard", ShippingCents: 1299, Preorder: true,
-				}
-				if _, fresh, err := s.store.accept(keys[i], rec); err != nil || !fresh {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	failed := concurrently(len(keys), conc, func(i int) bool {
+		rec := &orderRecord{
+			CartID:      fmt.Sprintf("c0-%d", i),
+			Items:       []orderItem{{SKU: "sku-42", Qty: 1}, {SKU: "sku-7", Qty: 2, PreorderQty: 1}},
+			Destination: "US", Carrier: "ups", Speed: "standard", ShippingCents: 1299, Preorder: true,
+		}
+		_, fresh, err := s.store.accept(keys[i], rec)
+		return err == nil && fresh
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for !paused && s.store.queued.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
 	cpu := processCPU(b) - cpu0
-	if f := failed.Load(); f > 0 {
-		b.Fatalf("%d of %d orders failed", f, b.N)
+	if failed > 0 {
+		b.Fatalf("%d of %d orders failed", failed, b.N)
 	}
 	if q := s.store.queued.Load(); !paused && q > 0 {
 		b.Fatalf("%d orders still queued 10 s after the last was accepted", q)
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/order")
 	b.ReportMetric(float64(b.N)/float64(s.store.batches.Load()), "orders/fsync")
+}
+
+// concurrently calls do(i) for every i in [0, n) from conc goroutines and returns how many
+// calls reported failure.
+func concurrently(n, conc int, do func(i int) bool) int64 {
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if !do(i) {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return failed.Load()
 }
 
 // uuidKeys returns n Idempotency-Keys shaped like random (version 4) UUIDs, from a fixed seed.
