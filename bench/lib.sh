@@ -310,3 +310,18 @@ sample_storm() {
     sleep 1
   done
 }
+
+# run_sampled DIR CMD...: runs CMD in DIR (its output in DIR/out.txt) while
+# sample_storm samples its processes into DIR/cpu; sets RUN_CODE to its exit
+# code.
+run_sampled() {
+  local dir=$1 pid spid
+  shift
+  (cd "$dir" && exec "$@") > "$dir/out.txt" 2>&1 &
+  pid=$!
+  sample_storm "$pid" "$dir/cpu" &
+  spid=$!
+  RUN_CODE=0
+  wait "$pid" || RUN_CODE=$?
+  wait "$spid" || true
+}

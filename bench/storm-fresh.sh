@@ -36,14 +36,8 @@ for r in $(seq 1 "$RUNS"); do
   dir=$TMP/run$r
   mkdir -p "$dir"
   load0=$(cut -d' ' -f1-3 /proc/loadavg)
-  (cd "$dir" && exec "$TMP/agentstorm" run --out "json=$dir/run.json") > "$dir/out.txt" 2>&1 &
-  pid=$!
-  sample_storm "$pid" "$dir/cpu" &
-  spid=$!
-  code=0
-  wait "$pid" || code=$?
-  wait "$spid" || true
-  python3 - "$dir" "$r" "$code" "$CLK_TCK" "$load0" << 'PY' | tee -a "$TMP/rows"
+  run_sampled "$dir" "$TMP/agentstorm" run --out "json=$dir/run.json"
+  python3 - "$dir" "$r" "$RUN_CODE" "$CLK_TCK" "$load0" << 'PY' | tee -a "$TMP/rows"
 import datetime, json, re, statistics, sys
 d, run, code, hz, load0 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 out = open(d + "/out.txt").read()

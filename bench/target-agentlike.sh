@@ -52,14 +52,9 @@ for r in $(seq 1 "$ROUNDS"); do
     dir=$TMP/run$i
     mkdir -p "$dir"
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    (cd "$dir" && AGENTSTORM_SHARD_SERVER=$server exec "$bin" run --agents "$AGENTS" --duration "${SECS}s" --ramp "$RAMP" $EXTRA --out "json=$dir/run.json") > "$dir/out.txt" 2>&1 &
-    pid=$!
-    sample_storm "$pid" "$dir/cpu" &
-    spid=$!
-    code=0
-    wait "$pid" || code=$?
-    wait "$spid" || true
-    python3 - "$dir" "$v" "$r" "$code" "$CLK_TCK" "$SECS" "$load0" << 'PY' | tee -a "$TMP/rows"
+    # shellcheck disable=SC2086 # EXTRA is a list of flags
+    run_sampled "$dir" env AGENTSTORM_SHARD_SERVER="$server" "$bin" run --agents "$AGENTS" --duration "${SECS}s" --ramp "$RAMP" $EXTRA --out "json=$dir/run.json"
+    python3 - "$dir" "$v" "$r" "$RUN_CODE" "$CLK_TCK" "$SECS" "$load0" << 'PY' | tee -a "$TMP/rows"
 import datetime, json, re, sys
 d, v, rnd, code, hz, secs, load0 = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
 out = open(d + "/out.txt").read()
