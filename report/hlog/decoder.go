@@ -72,7 +72,8 @@ type Decoder struct {
 	pending   []byte // the lines of the interval being read, for copyTo
 	onComment func(line string) error
 	onMeta    func(m *Meta) error
-	eof       bool // io.EOF was returned
+	eof       bool      // io.EOF was returned
+	hists     v2Decoder // decodes the histogram lines
 }
 
 // NewDecoder returns a tolerant decoder of r; name is used in errors.
@@ -329,7 +330,7 @@ func (d *Decoder) histogram(iv *report.Interval, line string) error {
 	if d.strict && !strings.HasPrefix(line, "Tag=") {
 		return d.lines.errf("expected a tagged histogram line")
 	}
-	hl, err := parseHistLine(line)
+	hl, err := parseHistLine(line, &d.hists)
 	if err != nil {
 		return d.lines.errf("%v", err)
 	}
@@ -359,7 +360,7 @@ func (d *Decoder) histogram(iv *report.Interval, line string) error {
 // loneLine reads a histogram line outside an interval record (tolerant
 // decoders): another tool's line, or one more line of the last record.
 func (d *Decoder) loneLine(line string) (*Record, error) {
-	hl, err := parseHistLine(line)
+	hl, err := parseHistLine(line, &d.hists)
 	if err != nil {
 		return nil, d.lines.errf("%v", err)
 	}

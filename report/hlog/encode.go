@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
-	"math/bits"
 	"strconv"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -39,22 +38,11 @@ const (
 // encode returns h's V2-compressed base64 encoding; the slice is valid until
 // the next call.
 func (e *v2Encoder) encode(h *hdr.PackedHistogram) []byte {
-	// Index geometry, as the library derives it from the lowest value and
-	// the significant figures (see hdrhistogram-go's New).
-	unitMag := int64(max(bits.Len64(uint64(h.LowestTrackableValue()))-1, 0))
-	largest := 2 * int64(math.Pow10(int(h.SignificantFigures())))
-	halfMag := max(int64(bits.Len64(uint64(largest-1))), 1) - 1 // ceil(log2(largest)) - 1
-	subMask := (int64(1)<<(halfMag+1) - 1) << unitMag
-	index := func(v int64) int64 {
-		bucket := int64(64-bits.LeadingZeros64(uint64(v|subMask))) - unitMag - (halfMag + 1)
-		sub := v >> (bucket + unitMag)
-		return (bucket+1)<<halfMag + sub - 1<<halfMag
-	}
-
+	g := newGeometry(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
 	e.inner = append(e.inner[:0], make([]byte, v2HeaderSize)...)
 	next := int64(0) // the next counts index to encode
 	h.ForEachBucket(func(value, count int64) bool {
-		i := index(value)
+		i := g.index(value)
 		if zeros := i - next; zeros == 1 {
 			e.inner = appendZigZag(e.inner, 0)
 		} else if zeros > 1 {

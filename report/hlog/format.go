@@ -332,8 +332,8 @@ type histLine struct {
 }
 
 // parseHistLine parses an interval histogram line,
-// "[Tag=TAG,]start,length,max,histogram".
-func parseHistLine(line string) (histLine, error) {
+// "[Tag=TAG,]start,length,max,histogram", decoding its histogram with hd.
+func parseHistLine(line string, hd *v2Decoder) (histLine, error) {
 	var hl histLine
 	if strings.HasPrefix(line, "Tag=") {
 		comma := strings.IndexByte(line, ',')
@@ -352,7 +352,7 @@ func parseHistLine(line string) (histLine, error) {
 	if err1 != nil || err2 != nil {
 		return hl, fmt.Errorf("bad interval start or length in %q", parts[0]+","+parts[1])
 	}
-	h, err := hdr.DecodePacked([]byte(parts[3]))
+	h, err := hd.decode(parts[3])
 	if err != nil {
 		return hl, fmt.Errorf("bad histogram: %w", err)
 	}
