@@ -241,6 +241,7 @@ func corruptSeeds() []string {
 		rawEncoding(v2Inner(payload, setLen(len(payload)+1)), nil),              // shorter
 		rawEncoding(v2Inner(payload, setLen(-1)), nil),                          // negative
 		rawEncoding(v2Inner(payload, setLen(int(g.countsLen*9+1))), nil),        // over the bound
+		rawEncoding(v2Inner(payload, setLen(1<<24)), nil),                       // far over: not to be allocated
 		rawEncoding(v2Inner(payload[:len(payload)-1], nil)[:v2HeaderSize], nil), // header only, length says more
 		rawEncoding(v2Inner(nil, nil)[:20], nil),                                // header cut
 		rawEncoding(v2Inner(appendZigZag(nil, -g.countsLen), nil), nil),         // a run to the end: empty
@@ -303,7 +304,8 @@ func FuzzV2Decoder(f *testing.F) {
 }
 
 // TestCorruptSeedsExercise: the seeds take both paths and both outcomes,
-// so the fuzz target's comparison is not vacuous.
+// so the fuzz target's comparison is not vacuous, and no header's payload
+// length made the decoder allocate more than a valid payload can need.
 func TestCorruptSeedsExercise(t *testing.T) {
 	var dec v2Decoder
 	var fastOK, libErr, libOKslow int
@@ -321,6 +323,10 @@ func TestCorruptSeedsExercise(t *testing.T) {
 	}
 	if fastOK < 5 || libErr < 20 || libOKslow < 5 {
 		t.Fatalf("fast path ok %d, errors %d, slow path ok %d: the seeds do not cover the paths", fastOK, libErr, libOKslow)
+	}
+	g := newGeometry(report.LowestValue, report.HighestValue, report.SignificantDigits)
+	if limit := v2HeaderSize + 9*g.countsLen; int64(cap(dec.inner)) > limit {
+		t.Fatalf("a payload buffer of %d bytes: a header's length was trusted beyond %d", cap(dec.inner), limit)
 	}
 }
 
