@@ -7,27 +7,43 @@ package sock
 import (
 	"fmt"
 	"net"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// Read reads from fd, retrying when a signal interrupts the call.
+// Read reads from the non-blocking fd, retrying when a signal interrupts
+// the call.
+//
+// Read and Write are raw system calls: they do not tell the Go scheduler
+// they are in the kernel. On a non-blocking socket the call never sleeps.
+// An event loop spends most of its time in these calls, and when the machine
+// is so busy that the kernel deschedules it mid-call, the runtime's monitor
+// would hand its P to another thread and poll every 20µs after: in the
+// saturated default storm (uprobes on the runtime, 10 s of the hold), the
+// generator's processes went from 159 hand-offs and 2,779 monitor rounds a
+// second to 2 and 358. Never use them on a blocking descriptor.
 func Read(fd int, p []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, p)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
+	return rawIO(unix.SYS_READ, fd, p)
 }
 
-// Write writes to fd, retrying when a signal interrupts the call.
+// Write writes to the non-blocking fd, retrying when a signal interrupts
+// the call. See Read for why it is a raw system call.
 func Write(fd int, p []byte) (int, error) {
+	return rawIO(unix.SYS_WRITE, fd, p)
+}
+
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 	for {
-		n, err := unix.Write(fd, p)
-		if err != unix.EINTR {
-			return n, err
+		n, _, errno := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
 		}
+		// An Errno below 256 converts to an error without allocating.
+		return -1, errno
 	}
 }
 

@@ -47,3 +47,30 @@ func TestReadWrite(t *testing.T) {
 		t.Fatalf("read: %q, %v", buf[:n], err)
 	}
 }
+
+// TestReadWouldBlock: a read on an empty non-blocking socket says EAGAIN,
+// as the loops expect, and allocates nothing to say it.
+func TestReadWouldBlock(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	buf := make([]byte, 8)
+	if n, err := Read(fds[1], buf); n != -1 || err != unix.EAGAIN {
+		t.Fatalf("read of an empty socket: %d, %v; want -1, EAGAIN", n, err)
+	}
+	if n, err := Read(fds[1], nil); n != 0 || err != nil {
+		t.Fatalf("read into an empty buffer: %d, %v; want 0, nil", n, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = Read(fds[1], buf) }); allocs != 0 {
+		t.Fatalf("a read that would block allocates %v times", allocs)
+	}
+	if err := unix.Close(fds[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(fds[1], []byte("x")); err != unix.EPIPE {
+		t.Fatalf("write to a closed peer: %v, want EPIPE", err)
+	}
+}
