@@ -345,8 +345,9 @@ func typicalLine() string {
 // TestV2DecoderAllocs: decoding a typical line again and again allocates
 // what building its histogram allocates and, beyond it, only the small
 // overflow tables compress/flate's Huffman decoder makes for each dynamic
-// block (~24 allocations, under 1 KiB together): no decompressor or window
-// (the library's are over 40 KB a line), no buffers.
+// block (~24 allocations, under 1 KiB together; the race detector adds
+// ~2 KiB): no decompressor or window (the library's are over 40 KB a
+// line), no buffers.
 func TestV2DecoderAllocs(t *testing.T) {
 	line := typicalLine()
 	var dec v2Decoder
@@ -376,7 +377,7 @@ func TestV2DecoderAllocs(t *testing.T) {
 	wantAllocs, allocs := testing.AllocsPerRun(runs, build), testing.AllocsPerRun(runs, decode)
 	wantBytes, bytes := bytesPerRun(build), bytesPerRun(decode)
 	t.Logf("%.0f allocations, %d bytes a line; building the histogram: %.0f, %d", allocs, bytes, wantAllocs, wantBytes)
-	if allocs > wantAllocs+32 || bytes > wantBytes+1024 {
+	if allocs > wantAllocs+32 || bytes > wantBytes+4096 {
 		t.Errorf("%.0f allocations, %d bytes a line; building its histogram takes %.0f, %d", allocs, bytes, wantAllocs, wantBytes)
 	}
 	if h.TotalCount() != 1000 {
