@@ -22,7 +22,8 @@ import (
 // that garbage was half of what it allocated in a 50,000-agent storm (345
 // of 666 MB), about 12% of its CPU in garbage collection. Here one zlib
 // reader is reset for every line and every buffer is kept, so a line
-// allocates only the histogram it returns.
+// allocates only the histogram it returns and the small Huffman tables
+// compress/flate makes for each block (about 1 KB, against 46 KB).
 //
 // The fast path takes only histograms of the recorder's geometry (see
 // report.NewHistogram) with a conversion ratio of 1 and no normalizing
