@@ -83,6 +83,9 @@ func startLoopServer(sh *Shard, addr string, loops, maxConns int, logf func(stri
 			unix.Close(lnfd)
 			return nil, err
 		}
+		// With a P to spare for the answers made on goroutines, a loop
+		// sleeps in a raw wait (see epoll.Set.Raw).
+		l.Raw = loops < runtime.GOMAXPROCS(0)
 		srv.loops = append(srv.loops, l)
 	}
 	for _, l := range srv.loops {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,17 @@ type Set struct {
 	// WakeTag is the Pad of the eventfd's events: an event with it is a
 	// wake, to be acknowledged with Drain.
 	WakeTag int32
+
+	// Raw makes Wait a raw system call, which the Go scheduler is not told
+	// of: its monitor then never hands the loop's P to another thread while
+	// the loop sleeps. In a storm's shards that was half of the hand-offs,
+	// each followed by a millisecond of the monitor polling every 20µs. A
+	// raw wait cannot hold up a stop-the-world: epoll_pwait is never
+	// restarted after a signal, so the runtime's preemption signal ends it.
+	// But goroutines queued on the sleeping loop's P wait for another P to
+	// take them, or for the monitor's signal after 10ms: set it only when
+	// the process has a P more than its loops.
+	Raw bool
 
 	evfd      int
 	lastYield time.Time
@@ -71,10 +83,11 @@ func (s *Set) Drain() {
 const yieldEvery = 5 * time.Millisecond
 
 // Wait fills Events with the events ready within timeout (0: now; negative:
-// no limit) and returns how many. A positive timeout is rounded up to the
-// millisecond: a timer never fires early, and one less than a millisecond
-// away does not make a loop spin. Every yieldEvery it yields the processor
-// first. Only one goroutine may wait at a time.
+// no limit) and returns how many; a signal may end it early with none. A
+// positive timeout is rounded up to the millisecond: a timer never fires
+// early, and one less than a millisecond away does not make a loop spin.
+// Every yieldEvery it yields the processor first. Only one goroutine may
+// wait at a time.
 func (s *Set) Wait(timeout time.Duration) (int, error) {
 	if now := time.Now(); now.Sub(s.lastYield) >= yieldEvery {
 		s.lastYield = now
@@ -84,7 +97,16 @@ func (s *Set) Wait(timeout time.Duration) (int, error) {
 	if timeout >= 0 {
 		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
-	n, err := unix.EpollWait(s.FD, s.Events, ms)
+	var n int
+	var err error
+	if s.Raw {
+		r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(s.FD), uintptr(unsafe.Pointer(unsafe.SliceData(s.Events))), uintptr(len(s.Events)), uintptr(ms), 0, 0)
+		if n = int(r); errno != 0 {
+			err = errno
+		}
+	} else {
+		n, err = unix.EpollWait(s.FD, s.Events, ms)
+	}
 	if err == unix.EINTR {
 		return 0, nil
 	}
