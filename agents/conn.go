@@ -236,13 +236,13 @@ func (a *agent) parseAnswer(now time.Time, msg []byte) {
 	l.resp.SkipBody = fr.noBody
 	err := l.resp.ReadLimitBody(l.br, a.s.cfg.MaxBodySize)
 	if err != nil {
-		l.resp.Reset()
+		l.resetResp()
 		a.callFailed(now, fmt.Errorf("read answer: %w", err), true)
 		return
 	}
 	a.takeCookies(&l.resp.Header, a.cb.w)
 	if a.redirectHop(l.resp.StatusCode(), l.peek, a.cb.w) {
-		l.resp.Reset()
+		l.resetResp()
 		a.uses++
 		if closing {
 			a.closeConn()
@@ -255,7 +255,7 @@ func (a *agent) parseAnswer(now time.Time, msg []byte) {
 		a.closeConn()
 	}
 	a.answeredResp(now, &l.resp, l.peek)
-	l.resp.Reset()
+	l.resetResp()
 }
 
 // callFailed ends a call that got no whole answer. A kept-alive connection

@@ -65,6 +65,10 @@ type command struct {
 // ones go to the garbage collector.
 const maxFreeCallBufs = 256
 
+// maxKeptBuf is the largest buffer a loop keeps for the next call: a
+// one-off huge request or answer goes to the garbage collector.
+const maxKeptBuf = 64 << 10
+
 func newLoop(s *Swarm, dialMax int) (*loop, error) {
 	p, err := newPoller()
 	if err != nil {
@@ -73,6 +77,11 @@ func newLoop(s *Swarm, dialMax int) (*loop, error) {
 	l := &loop{s: s, p: p, base: s.start, dialMax: max(dialMax, 1)}
 	l.br = bufio.NewReaderSize(&l.rd, s.cfg.MaxHeaderSize+4096)
 	l.peek = l.resp.Header.Peek
+	// The loop parses one answer at a time into resp: keep its body buffer
+	// between answers instead of fasthttp's pool, which drops every buffer
+	// above its calibrated size and so allocated the body of most answers
+	// anew (the most a storm's generator allocated during its hold).
+	l.resp.KeepBodyBuffer = true
 	return l, nil
 }
 
@@ -225,9 +234,16 @@ func (l *loop) getBuf() *callBuf {
 	return &callBuf{w: make([]byte, 0, writeBufSize), r: make([]byte, 0, readBufSize)}
 }
 
+// resetResp readies resp for the next answer, keeping its body buffer
+// unless a huge answer grew it.
+func (l *loop) resetResp() {
+	l.resp.Reset()
+	l.resp.ReleaseBody(maxKeptBuf)
+}
+
 // putBuf takes a call buffer back.
 func (l *loop) putBuf(b *callBuf) {
-	if cap(b.w) > 64<<10 || cap(b.r) > 64<<10 { // don't keep a one-off huge request or answer alive
+	if cap(b.w) > maxKeptBuf || cap(b.r) > maxKeptBuf {
 		return
 	}
 	b.w, b.r, b.sent = b.w[:0], b.r[:0], 0

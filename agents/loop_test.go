@@ -267,3 +267,30 @@ func TestDefaultLoops(t *testing.T) {
 		t.Errorf("15,000 agents: %d loops, want one per two cores (%d)", got, want)
 	}
 }
+
+// TestLoopKeepsTheAnswerBuffer: the loop's response keeps its body buffer
+// from one answer to the next (no allocation per answer), but not one that
+// a huge answer grew.
+func TestLoopKeepsTheAnswerBuffer(t *testing.T) {
+	l, err := newLoop(&Swarm{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.p.close()
+	l.resp.SetBody(make([]byte, 1000))
+	l.resetResp()
+	if got := cap(l.resp.Body()); got < 1000 {
+		t.Fatalf("after a 1,000-byte answer the kept buffer holds %d bytes", got)
+	}
+	kept := &l.resp.Body()[:1][0]
+	l.resp.SetBody(make([]byte, 900))
+	if &l.resp.Body()[0] != kept {
+		t.Error("the next answer's body is not in the kept buffer")
+	}
+	l.resetResp()
+	l.resp.SetBody(make([]byte, 2*maxKeptBuf))
+	l.resetResp()
+	if got := cap(l.resp.Body()); got > maxKeptBuf {
+		t.Fatalf("a %d-byte buffer was kept after a huge answer", got)
+	}
+}
