@@ -83,6 +83,7 @@ func (l Loss) String() string {
 // into one: one live interval a second, one summary.
 type Coordinator struct {
 	cfg     Config
+	pool    *report.PackedPool // the workers' decoded histograms, recycled by the merger
 	logs    []string
 	losses  []Loss
 	started int
@@ -94,7 +95,10 @@ func New(cfg Config) *Coordinator {
 	if cfg.LateAfter <= 0 {
 		cfg.LateAfter = 5 * time.Second
 	}
-	return &Coordinator{cfg: cfg}
+	// Enough for every cell's two histograms of every segment, and of the
+	// seconds being merged.
+	cells := max(len(cfg.Steps)*len(cfg.Regions), 1)
+	return &Coordinator{cfg: cfg, pool: report.NewPackedPool(2 * cells * (max(cfg.Workers, 1) + 2))}
 }
 
 // Logs are the workers' hlog files, by segment (once Run has started them).
@@ -251,7 +255,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 		}
 	}()
 
-	m := newMerger(cfg)
+	m := newMerger(cfg, c.pool)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -394,6 +398,7 @@ func (c *Coordinator) startSegment(i int, st *workerState, hlogPath string, even
 // stream had its end line.
 func (c *Coordinator) readStream(r io.Reader, log io.Writer, onInterval func(*report.Interval, Stats)) (last Stats, ended bool, err error) {
 	d := hlog.NewStrictDecoder(r, "worker stream")
+	d.DecodeInto(c.pool)
 	d.CopyTo(log)
 	d.OnComment(func(line string) error {
 		if !strings.HasPrefix(line, statsPrefix) {

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"io"
 	"os"
 	"os/exec"
@@ -171,7 +172,7 @@ func TestMergerLateWorker(t *testing.T) {
 		c := *iv
 		got = append(got, &c)
 		ends = append(ends, st.Elapsed)
-	}})
+	}}, report.NewPackedPool(4))
 	ws := []*workerState{{lastK: -1}, {lastK: -1}}
 	// Worker 0 delivers seconds 1 and 2; worker 1 nothing yet.
 	for k := 1; k <= 2; k++ {
@@ -198,5 +199,49 @@ func TestMergerLateWorker(t *testing.T) {
 	}
 	if total != 37 || len(got) != 4 || got[2].Count() != 7 {
 		t.Fatalf("emitted %d seconds, %d requests (third %d); want 4 seconds, 37 requests, the third 7 (the late data)", len(got), total, got[min(2, len(got)-1)].Count())
+	}
+}
+
+// TestMergerRecyclesHistograms: the merger gives every histogram it merged
+// back to the pool, and those of an emitted second once its observers have
+// seen them whole; the figures are those of all the workers' histograms.
+func TestMergerRecyclesHistograms(t *testing.T) {
+	pool := report.NewPackedPool(16)
+	start := time.Now().Add(-10 * time.Second)
+	var p99 int64 = -1
+	m := newMerger(Config{Start: start, LateAfter: time.Second, OnInterval: func(iv *report.Interval, st agents.Stats) {
+		p99 = iv.Cells[0].Latency.ValueAtPercentile(99)
+	}}, pool)
+	given := map[*hdr.PackedHistogram]bool{}
+	mk := func(v int64) *report.Interval {
+		iv := &report.Interval{Start: start, End: start.Add(time.Second), Steps: []string{"s"}, Regions: []string{"r"},
+			Cells: make([]report.CellInterval, 1)}
+		h := pool.Get()
+		for i := 0; i < 100; i++ {
+			_ = h.RecordValue(v)
+		}
+		iv.Cells[0].Latency = h
+		given[h] = true
+		return iv
+	}
+	a, b := mk(1000), mk(50000) // two workers' second 1: 100 values of 1 ms, 100 of 50 ms
+	m.add(1, a)
+	m.add(1, b)
+	m.flush([]*workerState{{lastK: 1}, {lastK: 1}}, false)
+	if p99 < 49900 || p99 > 50100 {
+		t.Fatalf("merged p99 %d µs, want ~50,000 (the second worker's values)", p99)
+	}
+	back := 0
+	for i := 0; i < 3; i++ {
+		h := pool.Get()
+		if h.TotalCount() != 0 {
+			t.Fatalf("a pooled histogram holds %d values", h.TotalCount())
+		}
+		if given[h] {
+			back++
+		}
+	}
+	if back != 2 {
+		t.Fatalf("%d of the 2 workers' histograms came back to the pool, want both", back)
 	}
 }

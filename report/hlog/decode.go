@@ -39,6 +39,7 @@ type v2Decoder struct {
 	inner   []byte        // header + counts payload, inflated
 	geom    geometry      // the recorder's
 	hasGeom bool
+	pool    *report.PackedPool // where histograms come from; nil: new ones
 }
 
 // errSlowPath says the fast path does not take an encoding (or found it
@@ -111,33 +112,50 @@ func (d *v2Decoder) fast(src []byte) (*hdr.PackedHistogram, error) {
 		return nil, errSlowPath
 	}
 
-	h := hdr.NewPacked(report.LowestValue, report.HighestValue, report.SignificantDigits)
+	h := d.newHistogram()
 	var i, total int64 // the next counts index; the total count
 	for len(payload) > 0 {
 		v, n, ok := zigZag(payload)
 		if !ok {
-			return nil, errSlowPath
+			return d.drop(h)
 		}
 		payload = payload[n:]
 		if v < 0 { // a run of -v zero counts
 			if v == math.MinInt64 || -v > d.geom.countsLen-i {
-				return nil, errSlowPath
+				return d.drop(h)
 			}
 			i += -v
 			continue
 		}
 		if i >= d.geom.countsLen || v > math.MaxInt64-total {
-			return nil, errSlowPath
+			return d.drop(h)
 		}
 		if v > 0 {
 			if err := h.RecordValues(d.geom.lowest(i), v); err != nil {
-				return nil, errSlowPath
+				return d.drop(h)
 			}
 			total += v
 		}
 		i++
 	}
 	return h, nil
+}
+
+// newHistogram returns an empty histogram of the recorder's geometry.
+func (d *v2Decoder) newHistogram() *hdr.PackedHistogram {
+	if d.pool != nil {
+		return d.pool.Get()
+	}
+	return hdr.NewPacked(report.LowestValue, report.HighestValue, report.SignificantDigits)
+}
+
+// drop gives back h, which the fast path could not fill, and hands the
+// line to the library.
+func (d *v2Decoder) drop(h *hdr.PackedHistogram) (*hdr.PackedHistogram, error) {
+	if d.pool != nil {
+		d.pool.Put(h)
+	}
+	return nil, errSlowPath
 }
 
 // zigZag reads a ZigZag LEB128-64b9B number (see appendZigZag) from b: its

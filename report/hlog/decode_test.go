@@ -412,3 +412,29 @@ func BenchmarkDecodeLine(b *testing.B) {
 		}
 	})
 }
+
+// TestV2DecoderDecodesIntoThePool: with a pool, a decoded line's histogram
+// comes from it, a given-back one is reused for the next line, and what it
+// holds is still exactly the library's decoding.
+func TestV2DecoderDecodesIntoThePool(t *testing.T) {
+	line := typicalLine()
+	dec := v2Decoder{pool: report.NewPackedPool(4)}
+	first, err := dec.decode(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec.pool.Put(first)
+	checkAgainstLibrary(t, &dec, line)
+	dec.pool.Put(first)
+	again, err := dec.decode(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first {
+		t.Fatal("the histogram given back was not decoded into")
+	}
+	want, _ := hdr.DecodePacked([]byte(line))
+	if diff := samePacked(again, want); diff != "" {
+		t.Fatal(diff)
+	}
+}

@@ -89,6 +89,11 @@ func NewStrictDecoder(r io.Reader, name string) *Decoder {
 	return d
 }
 
+// DecodeInto makes the decoder take the histograms of the lines it decodes
+// from pool (those of the recorder's geometry), so that a reader that
+// gives them back once merged allocates none in the steady state.
+func (d *Decoder) DecodeInto(pool *report.PackedPool) { d.hists.pool = pool }
+
 // Name returns the name the decoder uses in errors.
 func (d *Decoder) Name() string { return d.lines.name }
 
