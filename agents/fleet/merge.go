@@ -17,9 +17,9 @@ import (
 // Every histogram it is handed, and every one it emits once OnInterval has
 // returned, goes back to pool, where the decoders of the workers' streams
 // take theirs: in a storm the coordinator merges a hundred histograms a
-// second, and allocating them anew made it collect its garbage every 3 s,
-// each time slowing the agents it runs itself enough to move everyone's
-// p99 (bench/RESULTS.md).
+// second, and allocating them anew made it collect its garbage about
+// every 3 s, each collection taking one of its two Ps from the third of
+// the agents it runs itself (bench/RESULTS.md).
 type merger struct {
 	cfg     Config
 	pending map[int]*report.Interval
