@@ -225,8 +225,7 @@ func classify(err error) errClass {
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return classReset
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return classTimeout
 	}
 	if isA[*tlsError](err) {
@@ -235,12 +234,11 @@ func classify(err error) errClass {
 	return classOther
 }
 
-// isA reports whether err's chain holds an error of type T. Its target
-// escapes to the heap, so each check allocates only when it is made, not
-// every check of classify on every failed call.
+// isA reports whether err's chain holds an error of type T (errors.AsType,
+// which does not make its target escape as errors.As does).
 func isA[T error](err error) bool {
-	var target T
-	return errors.As(err, &target)
+	_, ok := errors.AsType[T](err)
+	return ok
 }
 
 // The timeouts the event loops report. Only their class is recorded, so a
