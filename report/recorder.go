@@ -154,8 +154,8 @@ type Recorder struct {
 	spareCorr   *hdr.Histogram
 	scratch     *hdr.PackedHistogram // Rotate's buffer to fold a stripe into a cell
 
-	dense  freeList[hdr.Histogram, *hdr.Histogram]             // stripe spares and Interval.All
-	packed freeList[hdr.PackedHistogram, *hdr.PackedHistogram] // interval cells
+	dense  freeList[hdr.Histogram, *hdr.Histogram] // stripe spares and Interval.All
+	packed *PackedPool                             // interval cells: one interval's worth
 }
 
 // NewRecorder returns a Recorder for the given steps and regions. Missing
@@ -198,6 +198,7 @@ func NewRecorder(o Options) *Recorder {
 		sessions:    make([]sessionCell, cells),
 		totals:      make([]cellTotal, cells),
 		prevDropped: make([]int64, cells),
+		packed:      NewPackedPool(2*cells + 2), // the raw and corrected histograms of every cell
 	}
 	// A value counts as within the limit when HDR cannot tell it apart
 	// from the limit: everything up to the highest value equivalent to it.
@@ -481,14 +482,6 @@ func (r *Recorder) getDense() *hdr.Histogram { return r.dense.get(NewHistogram) 
 // putDense resets h and keeps it for reuse, up to densePoolMax.
 func (r *Recorder) putDense(h *hdr.Histogram) { r.dense.put(h, densePoolMax) }
 
-// getPacked returns an empty packed histogram from the pool, or a new one.
-func (r *Recorder) getPacked() *hdr.PackedHistogram { return r.packed.get(newPacked) }
-
-// putPacked resets p and keeps it for reuse, up to one interval's worth
-// (the raw and corrected histograms of every cell), so the pool's memory
-// is fixed.
-func (r *Recorder) putPacked(p *hdr.PackedHistogram) { r.packed.put(p, 2*len(r.totals)+2) }
-
 // Release gives iv's histograms back to the recorder for reuse by later
 // intervals. iv must not be used afterwards. Calling it is optional, but
 // without it every Rotate allocates its histograms anew.
@@ -497,8 +490,8 @@ func (r *Recorder) Release(iv *Interval) {
 		return
 	}
 	for i := range iv.Cells {
-		r.putPacked(iv.Cells[i].Latency)
-		r.putPacked(iv.Cells[i].Corrected)
+		r.packed.Put(iv.Cells[i].Latency)
+		r.packed.Put(iv.Cells[i].Corrected)
 		iv.Cells[i].Latency, iv.Cells[i].Corrected = nil, nil
 	}
 	r.putDense(iv.All)
@@ -511,7 +504,7 @@ func (r *Recorder) Release(iv *Interval) {
 // non-empty one is merged with a packed copy of src in one pass.
 func (r *Recorder) fold(dst **hdr.PackedHistogram, src *hdr.Histogram) {
 	if *dst == nil {
-		*dst = r.getPacked()
+		*dst = r.packed.Get()
 		(*dst).MergeFrom(src)
 		return
 	}
