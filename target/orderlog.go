@@ -166,7 +166,18 @@ func readOrderLog(f *os.File, path string, fn func(OrderLogRecord) error) (Order
 	var hdr [orderLogHeader]byte
 	var buf []byte
 	for off < size {
+		// After a crash only the last write can be torn: a whole record further on means
+		// the damage is in the middle, and cutting the log there would lose acknowledged
+		// orders. The checksum covers the payload, not the length field, so a damaged
+		// length is caught here too.
 		torn := func(why string) (OrderLogEnd, error) {
+			valid, err := validRecordFrom(f, off+1, size)
+			if err != nil {
+				return OrderLogEnd{}, fmt.Errorf("order log %s at offset %d: %w", path, off, err)
+			}
+			if valid {
+				return OrderLogEnd{}, fmt.Errorf("order log %s at offset %d: %w (%s, valid records follow): the data dir's disk or file is damaged; restore it from a copy or use another data dir", path, off, errOrderLogCorrupt, why)
+			}
 			return OrderLogEnd{Valid: off, Torn: true, Why: why}, nil
 		}
 		if size-off < orderLogHeader {
@@ -192,10 +203,7 @@ func readOrderLog(f *os.File, path string, fn func(OrderLogRecord) error) (Order
 		}
 		next := off + orderLogHeader + length
 		if crc32.Checksum(buf, castagnoli) != sum {
-			if validRecordAt(f, next, size) {
-				return OrderLogEnd{}, fmt.Errorf("order log %s at offset %d: %w (checksum mismatch, valid records follow): the data dir's disk or file is damaged; restore it from a copy or use another data dir", path, off, errOrderLogCorrupt)
-			}
-			return torn("checksum mismatch in the last record")
+			return torn("checksum mismatch")
 		}
 		r, err := parseOrderLogPayload(buf)
 		if err != nil {
@@ -211,22 +219,25 @@ func readOrderLog(f *os.File, path string, fn func(OrderLogRecord) error) (Order
 	return OrderLogEnd{Valid: off}, nil
 }
 
-// validRecordAt reports whether a whole record with a good checksum starts at off.
-func validRecordAt(f *os.File, off, size int64) bool {
-	var hdr [orderLogHeader]byte
-	if size-off < orderLogHeader {
-		return false
+// validRecordFrom reports whether a whole record with a good checksum starts at any offset
+// from from on. The rest of the file is read once: after a crash it is at most one batch.
+func validRecordFrom(f *os.File, from, size int64) (bool, error) {
+	if size-from < orderLogHeader {
+		return false, nil
 	}
-	if _, err := f.ReadAt(hdr[:], off); err != nil {
-		return false
+	rest := make([]byte, size-from)
+	if _, err := f.ReadAt(rest, from); err != nil {
+		return false, err
 	}
-	length := int64(binary.LittleEndian.Uint32(hdr[:]))
-	if length < 2 || length > maxOrderLogRecord || off+orderLogHeader+length > size {
-		return false
+	for i := 0; i+orderLogHeader <= len(rest); i++ {
+		length := int64(binary.LittleEndian.Uint32(rest[i:]))
+		if length < 2 || length > maxOrderLogRecord || int64(i)+orderLogHeader+length > int64(len(rest)) {
+			continue
+		}
+		p := rest[i+orderLogHeader : i+orderLogHeader+int(length)]
+		if crc32.Checksum(p, castagnoli) == binary.LittleEndian.Uint32(rest[i+4:]) {
+			return true, nil
+		}
 	}
-	p := make([]byte, length)
-	if _, err := f.ReadAt(p, off+orderLogHeader); err != nil {
-		return false
-	}
-	return crc32.Checksum(p, castagnoli) == binary.LittleEndian.Uint32(hdr[4:])
+	return false, nil
 }

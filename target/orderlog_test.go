@@ -193,6 +193,43 @@ func TestOrderLogCorruptMiddleRecordIsAnError(t *testing.T) {
 	}
 }
 
+// TestOrderLogDamagedLengthIsAnError: the checksum covers a record's payload, not its
+// length field. A damaged length in the middle of the log looks like a torn last write
+// (out of range, or running past the end), but whole records follow it: that is damage,
+// and cutting the log there would drop orders already answered 202.
+func TestOrderLogDamagedLengthIsAnError(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		length uint32
+	}{{"out of range", maxOrderLogRecord + 1}, {"past the end", 1 << 20}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, OrderLogName)
+			s := openTestStore(t, dir, nil)
+			acceptN(t, s, "k", 5)
+			closeTestStore(t, s)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := len(orderLogMagic)
+			second := first + orderLogHeader + int(binary.LittleEndian.Uint32(data[first:]))
+			binary.LittleEndian.PutUint32(data[second:], c.length)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before := fileSize(t, path)
+			want := fmt.Sprintf("order log %s at offset %d: corrupt order log record", path, second)
+			if _, err := openStore(dir, 0, (&testLog{}).logf); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("open with a damaged length in the middle: %v; want an error containing %q", err, want)
+			}
+			if got := fileSize(t, path); got != before {
+				t.Fatalf("the damaged log was cut: %d bytes, was %d", got, before)
+			}
+		})
+	}
+}
+
 func TestOrderLogNotALog(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, OrderLogName), []byte("something else entirely"), 0o600); err != nil {
