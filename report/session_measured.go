@@ -39,7 +39,7 @@ func (s *Summary) SessionsUnmeasured() SessionsUnmeasured {
 // "k6") abandoned sessions and lost sales, and sales when it named no sale
 // step and made none; nothing for other runs.
 func UnmeasuredSessions(meta map[string]string, sales int64) SessionsUnmeasured {
-	if meta["source"] != "k6" {
+	if !FromK6(meta) {
 		return SessionsUnmeasured{}
 	}
 	u := SessionsUnmeasured{Abandoned: notMeasuredK6Patience, LostSales: notMeasuredK6Lost}
@@ -48,6 +48,10 @@ func UnmeasuredSessions(meta map[string]string, sales int64) SessionsUnmeasured 
 	}
 	return u
 }
+
+// FromK6 reports whether a run's metadata is a k6 ingest's (meta "source" is "k6"),
+// whose session figures do not measure what an agentstorm run's do.
+func FromK6(meta map[string]string) bool { return meta["source"] == "k6" }
 
 // Note returns one line saying what is not measured and why ("" when
 // everything is), for the outputs that show "-" in its place.

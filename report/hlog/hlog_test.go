@@ -19,8 +19,14 @@ import (
 // summary and the rotated intervals' count.
 func stormLog(t *testing.T, rec *report.Recorder, start time.Time, seconds int, record func(sec int)) ([]byte, *report.Summary) {
 	t.Helper()
+	return stormLogMeta(t, rec, start, seconds, map[string]string{"profile": "test, with comma"}, record)
+}
+
+// stormLogMeta is stormLog with the log's free-form metadata.
+func stormLogMeta(t *testing.T, rec *report.Recorder, start time.Time, seconds int, meta map[string]string, record func(sec int)) ([]byte, *report.Summary) {
+	t.Helper()
 	var buf bytes.Buffer
-	lw, err := NewWriter(&buf, MetaOf(rec, map[string]string{"profile": "test, with comma"}, []Budget{{Expr: "p99 < 100ms", Source: "--budget"}}))
+	lw, err := NewWriter(&buf, MetaOf(rec, meta, []Budget{{Expr: "p99 < 100ms", Source: "--budget"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,5 +558,41 @@ func TestHlogSessionRows(t *testing.T) {
 	}
 	if _, err := read(row(",5,1,2,0,1,3,-4,34000")); err == nil || !strings.Contains(err.Error(), "negative session count") {
 		t.Errorf("negative session count: %v", err)
+	}
+}
+
+// TestSetKeepsK6AndStormLogsApart: a k6 ingest's abandoned sessions are 0 by construction;
+// merged with an agentstorm run they would shrink its abandoned share, and the verdict would
+// depend on the order of the files. Either order is refused. Two k6 ingests merge, their
+// sale steps joined.
+func TestSetKeepsK6AndStormLogsApart(t *testing.T) {
+	start := time.UnixMilli(1_700_000_000_000)
+	opts := report.Options{Steps: logSteps, Regions: []string{"us-east"}, Model: report.ModelClosed, Start: start}
+	log := func(meta map[string]string) []byte {
+		r := report.NewRecorder(opts)
+		b, _ := stormLogMeta(t, r, start, 2, meta, func(sec int) { recordKnown(r, sec, 0) })
+		return b
+	}
+	storm := log(map[string]string{"profile": "p"})
+	k6a := log(map[string]string{"source": "k6", report.MetaSaleSteps: "checkout"})
+	k6b := log(map[string]string{"source": "k6", report.MetaSaleSteps: "pay,checkout"})
+	for _, pair := range [][2][]byte{{storm, k6a}, {k6a, storm}} {
+		ls := NewSet()
+		if err := ls.Read("first", bytes.NewReader(pair[0])); err != nil {
+			t.Fatal(err)
+		}
+		if err := ls.Read("second", bytes.NewReader(pair[1])); err == nil || !strings.Contains(err.Error(), "k6 ingest") {
+			t.Errorf("a k6 ingest and an agentstorm run merged: %v", err)
+		}
+	}
+	ls := NewSet()
+	for _, b := range [][]byte{k6a, k6b} {
+		if err := ls.Read("k6", bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := ls.Summary()
+	if got := s.Meta[report.MetaSaleSteps]; got != "checkout,pay" {
+		t.Errorf("merged sale steps %q, want checkout,pay", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"sort"
@@ -144,6 +145,8 @@ func (ls *Set) Read(name string, r io.Reader) error {
 		}
 		if ls.meta == nil {
 			ls.meta, ls.metaKV = m, m.Meta
+		} else if err := ls.mergeMeta(m.Meta); err != nil {
+			return err
 		}
 		ls.budgets = addBudgets(ls.budgets, m.Budgets)
 		stepMap = make([]int, len(m.Steps))
@@ -359,4 +362,29 @@ func (ls *Set) Summary() (*report.Summary, error) {
 		return a.Kind < b.Kind
 	})
 	return s, nil
+}
+
+// mergeMeta joins a later log's free-form metadata to the set's (the first log's) where it
+// decides what the sessions measured. A k6 ingest's abandoned sessions are 0 by
+// construction: merged with an agentstorm run they would shrink its abandoned share, so the
+// two are not merged. Two k6 ingests measured sales at the sale steps either named.
+func (ls *Set) mergeMeta(kv map[string]string) error {
+	if report.FromK6(kv) != report.FromK6(ls.metaKV) {
+		return errors.New("this log is a k6 ingest and the logs before it are not, or the other way round: a k6 run has no agent patience, so merged with an agentstorm run its 0 abandoned sessions would shrink the run's abandoned share; report them separately")
+	}
+	steps := map[string]bool{}
+	var all []string
+	for _, m := range []map[string]string{ls.metaKV, kv} {
+		for _, s := range strings.Split(m[report.MetaSaleSteps], ",") {
+			if s != "" && !steps[s] {
+				steps[s] = true
+				all = append(all, s)
+			}
+		}
+	}
+	if len(all) > 0 {
+		ls.metaKV = maps.Clone(ls.metaKV) // k6 metadata: never nil
+		ls.metaKV[report.MetaSaleSteps] = strings.Join(all, ",")
+	}
+	return nil
 }
