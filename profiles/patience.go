@@ -97,7 +97,18 @@ func (l *loader) resolveSessions() {
 // count session outcomes (and pay for it).
 func (p *Profile) TracksSessions() bool {
 	for _, f := range p.Flows {
-		if f.Patience != nil || f.HasSale {
+		if f.HasSale {
+			return true
+		}
+	}
+	return p.HasPatience()
+}
+
+// HasPatience reports whether some flow or step has a patience: only then
+// can a session be abandoned.
+func (p *Profile) HasPatience() bool {
+	for _, f := range p.Flows {
+		if f.Patience != nil {
 			return true
 		}
 		for _, st := range f.Steps {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/profiles"
+	"github.com/agentstorm/agentstorm/report"
 )
 
 // nonTTYEvery is how often the live line is printed when stdout is not a
@@ -162,6 +163,9 @@ func runMeta(prof *profiles.Profile, f *runFlags, bundled bool) map[string]strin
 		m["target"] = describeTarget(prof.Target)
 	}
 	m["version"] = buildVersion()
+	if !prof.HasPatience() {
+		m[report.MetaNoPatience] = "1"
+	}
 	return m
 }
 

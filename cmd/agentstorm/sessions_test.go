@@ -91,3 +91,26 @@ func TestRunAbandonmentWithWorkers(t *testing.T) {
 		t.Fatalf("want as many abandoned sessions as requests:\n%s\nstderr:\n%s", out, errOut)
 	}
 }
+
+// TestRunWithoutPatienceDoesNotMeasureAbandonment: a profile with a sale
+// step and no patience counts sessions, but none can be abandoned: its
+// abandonment budget has no data (missed, exit 99, the reason given) rather
+// than being met at 0%, in the run and in the report from its hlog.
+func TestRunWithoutPatienceDoesNotMeasureAbandonment(t *testing.T) {
+	base := slowServer(t, 0)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "run.hlog")
+	prof := strings.Replace(impatientProfile, "patience: 100ms\n", "", 1)
+	code, out, errOut := runIt(t, nil, "--profile", writeProfile(t, prof), "--target", base, "--out", "hlog="+log)
+	if code != exitBudgetMissed {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitBudgetMissed, out, errOut)
+	}
+	const why = "no flow or step of the profile has a patience"
+	if !strings.Contains(out, why) {
+		t.Fatalf("the abandonment budget does not say why it has no data:\n%s", out)
+	}
+	code, rout, rerr := reportIt(t, log)
+	if code != exitBudgetMissed || !strings.Contains(rout, why) {
+		t.Fatalf("report from the hlog: exit %d, want %d and %q\n%s\n%s", code, exitBudgetMissed, why, rout, rerr)
+	}
+}

@@ -581,7 +581,7 @@ func TestSetKeepsK6AndStormLogsApart(t *testing.T) {
 		if err := ls.Read("first", bytes.NewReader(pair[0])); err != nil {
 			t.Fatal(err)
 		}
-		if err := ls.Read("second", bytes.NewReader(pair[1])); err == nil || !strings.Contains(err.Error(), "k6 ingest") {
+		if err := ls.Read("second", bytes.NewReader(pair[1])); err == nil || !strings.Contains(err.Error(), "measured abandoned sessions") {
 			t.Errorf("a k6 ingest and an agentstorm run merged: %v", err)
 		}
 	}

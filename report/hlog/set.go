@@ -365,12 +365,13 @@ func (ls *Set) Summary() (*report.Summary, error) {
 }
 
 // mergeMeta joins a later log's free-form metadata to the set's (the first log's) where it
-// decides what the sessions measured. A k6 ingest's abandoned sessions are 0 by
-// construction: merged with an agentstorm run they would shrink its abandoned share, so the
-// two are not merged. Two k6 ingests measured sales at the sale steps either named.
+// decides what the sessions measured. The abandoned sessions of a k6 ingest, or of a run
+// whose profile has no patience, are 0 by construction: merged with a run that measured
+// them they would shrink its abandoned share, so the two are not merged. Sales are
+// measured at the sale steps any k6 ingest named.
 func (ls *Set) mergeMeta(kv map[string]string) error {
-	if report.FromK6(kv) != report.FromK6(ls.metaKV) {
-		return errors.New("this log is a k6 ingest and the logs before it are not, or the other way round: a k6 run has no agent patience, so merged with an agentstorm run its 0 abandoned sessions would shrink the run's abandoned share; report them separately")
+	if report.MeasuresAbandonment(kv) != report.MeasuresAbandonment(ls.metaKV) {
+		return errors.New("this log measured abandoned sessions and the logs before it did not, or the other way round (a k6 ingest, or a profile without patience, has none by construction): merged, those 0 abandoned sessions would shrink the other run's abandoned share; report them separately")
 	}
 	steps := map[string]bool{}
 	var all []string
