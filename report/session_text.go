@@ -43,8 +43,8 @@ func SessionLines(s *Summary) []string {
 		if parts := abandonParts(s, ended); parts != "" {
 			b.WriteString(" (" + parts + ")")
 		}
-	} else if s.SessionsUnmeasured().Abandoned != "" { // a k6 VU has no patience: nothing could be abandoned
-		fmt.Fprintf(&b, "Sessions: %s ended (k6 iterations; abandonment is not measured, a k6 VU has no patience)", FormatCount(ended))
+	} else if why := s.SessionsUnmeasured().Abandoned; why != "" { // no patience: nothing could be abandoned
+		fmt.Fprintf(&b, "Sessions: %s ended (abandonment %s)", FormatCount(ended), why)
 	} else {
 		fmt.Fprintf(&b, "Agents never skipped you: no session abandoned of %s ended", FormatCount(ended))
 	}

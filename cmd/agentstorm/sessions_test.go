@@ -109,6 +109,9 @@ func TestRunWithoutPatienceDoesNotMeasureAbandonment(t *testing.T) {
 	if !strings.Contains(out, why) {
 		t.Fatalf("the abandonment budget does not say why it has no data:\n%s", out)
 	}
+	if strings.Contains(out, "never skipped you") || !strings.Contains(out, "(abandonment not measured: "+why+")") {
+		t.Errorf("the headline claims no session was abandoned instead of saying abandonment is not measured:\n%s", out)
+	}
 	code, rout, rerr := reportIt(t, log)
 	if code != exitBudgetMissed || !strings.Contains(rout, why) {
 		t.Fatalf("report from the hlog: exit %d, want %d and %q\n%s\n%s", code, exitBudgetMissed, why, rout, rerr)
