@@ -146,9 +146,8 @@ func (s *orderStore) decideOrder(dst, accepted []byte, n uint64, reject bool, no
 // appendJSONHead appends the start of order n's JSON as encoding/json writes it with status:
 // `{"order_id":"o<shard>-<n>","status":"<status>"`.
 func (s *orderStore) appendJSONHead(dst []byte, n uint64, status string) []byte {
-	dst = append(dst, `{"order_id":"o`...)
-	dst = strconv.AppendInt(dst, int64(s.shard), 10)
-	dst = append(dst, '-')
+	dst = append(dst, `{"order_id":"`...)
+	dst = append(dst, s.idPrefix...)
 	dst = strconv.AppendUint(dst, n, 10)
 	dst = append(dst, `","status":"`...)
 	dst = append(dst, status...)

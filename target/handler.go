@@ -490,8 +490,8 @@ func (s *Shard) quotes(ctx *fasthttp.RequestCtx) {
 	s.finish(ctx, fasthttp.StatusOK, buf, b)
 }
 
-// checkout serves POST /v1/carts/{cart_id}/checkout. The order is durable (committed and
-// fsynced with its Idempotency-Key) before the 202 goes out; a retry with the same key gets
+// checkout serves POST /v1/carts/{cart_id}/checkout. The order is durable (appended to the
+// order log with its Idempotency-Key and fdatasynced) before the 202 goes out; a retry with the same key gets
 // the same order id and creates nothing. The cart's items move into the order.
 func (s *Shard) checkout(ctx *fasthttp.RequestCtx, id []byte) {
 	cartNum, ok := s.parseID(ctx, id, 'c', "cart")
@@ -518,10 +518,7 @@ func (s *Shard) checkout(ctx *fasthttp.RequestCtx, id []byte) {
 	// Checkouts with one key run one at a time: a concurrent retry waits for the first and
 	// then finds its order.
 	for {
-		if n, found, err := s.store.lookupKey(keyStr); err != nil {
-			s.writeError(ctx, fasthttp.StatusServiceUnavailable, err.Error())
-			return
-		} else if found {
+		if n, found := s.store.lookupKey(keyStr); found {
 			s.replayCheckout(ctx, n, id, choice)
 			return
 		}

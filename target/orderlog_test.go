@@ -134,11 +134,11 @@ func TestOrderLogTornTailIsCutOff(t *testing.T) {
 					want = StatusCreated
 				}
 				mustStatus(t, s, n, want)
-				if got, ok, _ := s.lookupKey(fmt.Sprintf("k%d", i)); !ok || got != n {
+				if got, ok := s.lookupKey(fmt.Sprintf("k%d", i)); !ok || got != n {
 					t.Fatalf("key k%d: %d %v, want %d", i, got, ok, n)
 				}
 			}
-			if _, ok, _ := s.lookupKey("lost"); ok {
+			if _, ok := s.lookupKey("lost"); ok {
 				t.Fatal("the torn record's key was replayed")
 			}
 			if q := s.queued.Load(); q != 3 {
@@ -280,7 +280,7 @@ func TestOrderLogIdempotencyAcrossReopen(t *testing.T) {
 		if i == len(nums) {
 			key = "twice"
 		}
-		if n, ok, _ := s.lookupKey(key); !ok || n != want {
+		if n, ok := s.lookupKey(key); !ok || n != want {
 			t.Fatalf("lookupKey(%s) after reopen: %d %v, want %d", key, n, ok, want)
 		}
 		n, fresh, err := s.accept(key, testOrder(1))
@@ -371,7 +371,7 @@ func TestOrderLogNumbersNotReused(t *testing.T) {
 
 	s = openTestStore(t, dir, nil)
 	defer closeTestStore(t, s)
-	if _, ok, _ := s.lookupKey("lost"); ok {
+	if _, ok := s.lookupKey("lost"); ok {
 		t.Fatal("the order answered before its write survived a close that dropped it")
 	}
 	next := acceptN(t, s, "next", 1)[0]
@@ -421,7 +421,7 @@ func TestOrderLogRefusesOversizeOrder(t *testing.T) {
 	closeTestStore(t, s)
 	s = openTestStore(t, dir, nil)
 	defer closeTestStore(t, s)
-	if _, ok, _ := s.lookupKey("huge"); ok || n != 1 {
+	if _, ok := s.lookupKey("huge"); ok || n != 1 {
 		t.Fatalf("the refused order left a key (%v) or used a number (next %d)", ok, n)
 	}
 	mustStatus(t, s, n, StatusProcessing)

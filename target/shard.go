@@ -204,7 +204,7 @@ func (s *Shard) Close() error {
 }
 
 // workerTick is how often the order worker wakes up. Each wake-up that has
-// work is one transaction and one fsync: at the default 100 orders/s, 50 ms
+// work is one append to the order log and one fdatasync: at the default 100 orders/s, 50 ms
 // creates 5 orders per fsync where 10 ms created 1.
 const workerTick = 50 * time.Millisecond
 

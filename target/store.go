@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,9 +77,10 @@ type orderLoc struct {
 // not per order. The worker's side is decide.go, the replay at open replay.go. Nothing is
 // published in memory before the write holding it is synced.
 type orderStore struct {
-	path  string
-	f     *os.File
-	shard int
+	path     string
+	f        *os.File
+	shard    int
+	idPrefix string // "o<shard>-": order ids are the prefix and the order number
 
 	wmu    sync.Mutex // serialises appends: end, failed
 	end    int64      // length of the log's valid prefix: where the next write goes
@@ -139,7 +141,7 @@ func openStore(dir string, shard int, logf func(format string, args ...any)) (*o
 		return nil, fmt.Errorf("open order log: %w", err)
 	}
 	s := &orderStore{
-		path: path, f: f, shard: shard,
+		path: path, f: f, shard: shard, idPrefix: "o" + strconv.Itoa(shard) + "-",
 		idem: make(map[string]uint64), index: make(map[uint64]orderLoc), pending: make(map[string]uint64),
 		reqs: make(chan *commitReq, maxBatch), done: make(chan struct{}),
 	}
@@ -180,15 +182,15 @@ func (s *orderStore) appendDurable(b []byte) (int64, error) {
 
 // orderID formats the public id of order number n.
 func (s *orderStore) orderID(n uint64) string {
-	return fmt.Sprintf("o%d-%d", s.shard, n)
+	return s.idPrefix + strconv.FormatUint(n, 10)
 }
 
 // lookupKey returns the order number stored for an idempotency key, if any.
-func (s *orderStore) lookupKey(key string) (uint64, bool, error) {
+func (s *orderStore) lookupKey(key string) (uint64, bool) {
 	s.idx.RLock()
 	n, ok := s.idem[key]
 	s.idx.RUnlock()
-	return n, ok, nil
+	return n, ok
 }
 
 // locate returns where order number n's latest JSON is.
