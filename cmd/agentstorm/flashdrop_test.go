@@ -24,11 +24,12 @@ func TestRunFlashDropScaled(t *testing.T) {
 	t.Setenv("AGENTSTORM_TEST_SHARD", "1") // the shards are this test binary (see TestMain)
 	js := filepath.Join(t.TempDir(), "flash.json")
 	code, out, errOut := runIt(t, nil, "--profile", "flash-drop", "--agents", "300", "--duration", "4s", "--ramp", "1s", "--think", "100ms", "--out", "json="+js,
-		"--budget", "orders_preorder_share <= 100%", "--budget", "order_queue_peak >= 0")
+		"--budget", "orders_preorder_share <= 100%", "--budget", "order_queue_peak >= 0", "--budget", "machine_busy <= 100%")
 	if code != exitOK && code != exitBudgetMissed {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"stages (sessions in flight,", "Checkout: the bundled target's order queue", "hold pre-ordered units"} {
+	for _, want := range []string{"stages (sessions in flight,", "Checkout: the bundled target's order queue", "hold pre-ordered units",
+		"Machine: ", "the generator used", "the bundled target used"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
 		}
@@ -47,6 +48,10 @@ func TestRunFlashDropScaled(t *testing.T) {
 	}
 	if _, ok := sum.Figures["order_queue_peak"]; !ok {
 		t.Errorf("figures %v: want order_queue_peak", sum.Figures)
+	}
+	// The machine's load over the peak (Linux: this test process and its shards).
+	if busy, ok := sum.Figures["machine_busy"]; !ok || busy <= 0 || busy > 100 {
+		t.Errorf("figures %v: want machine_busy in (0, 100]", sum.Figures)
 	}
 	steps := map[string]int64{}
 	for _, st := range sum.Steps {

@@ -141,6 +141,8 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		return code
 	}
 	defer s.checkout.close()
+	s.machine = watchMachine()
+	defer s.machine.Stop()
 	sum, st, runErr, code := s.run(runCtx)
 	if sum == nil {
 		return code

@@ -128,6 +128,14 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 			sum.Figures[k] = v
 		}
 	}
+	s.machine.Stop()
+	if l, from, to, ok := machineLoad(s.machine, s.rec.Start(), sum.Series); ok {
+		if sum.Figures == nil {
+			sum.Figures = map[string]float64{}
+		}
+		sum.Figures["machine_busy"] = 100 * l.Busy
+		s.machineLine = machineFootnote(l, from, to)
+	}
 	fin := finish.Run{Command: "run", Stdout: &s.out, Stderr: s.env.stderr, Summary: sum, Budgets: s.budgets,
 		Aborts: []*report.Abort{s.liveFail.Abort()}, Quiet: s.f.quiet, AfterText: func(io.Writer) { s.footnotes(st, sum) },
 		OutputFailed: s.hlogFailed, Outputs: finish.SummaryOutputs(s.outs)}
@@ -172,6 +180,9 @@ func (s *storm) footnotes(st agents.Stats, sum *report.Summary) {
 	printRunFootnotes(&s.out, st, sum.Failures, ramp, s.notes)
 	if s.checkoutLine != "" {
 		s.out.printf("%s\n", s.checkoutLine)
+	}
+	if s.machineLine != "" {
+		s.out.printf("%s\n", s.machineLine)
 	}
 	switch {
 	case s.sup == nil:

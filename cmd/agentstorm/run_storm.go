@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/gameday"
+	"github.com/agentstorm/agentstorm/internal/cpuload"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/budget"
@@ -62,11 +63,14 @@ type storm struct {
 	ramp       rampWatch
 	gd         *gameDay
 	checkout   *checkoutWatch // the bundled target's order queue, read while the run goes
+	machine    *cpuload.Watch // the machine's CPUs and the run's processes, read while the run goes
 	// checkoutLine is checkout's footnote, taken when the run ends.
 	checkoutLine string
-	stopPush     func() // the metrics' remote write, when pushed
-	dash         *liveDashboard
-	lostLive     int // workers lost so far (told by the merging goroutine, as the intervals)
+	// machineLine is the footnote on the machine's load over the peak.
+	machineLine string
+	stopPush    func() // the metrics' remote write, when pushed
+	dash        *liveDashboard
+	lostLive    int // workers lost so far (told by the merging goroutine, as the intervals)
 }
 
 // newStorm checks the flags, loads the profile, plans the processes and
@@ -115,10 +119,13 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	if s.chaos {
 		bopts.Figures = gameday.FigureUnits()
 	}
+	if bopts.Figures == nil {
+		bopts.Figures = map[string]report.Unit{}
+	}
+	for k, u := range machineFigureUnits() {
+		bopts.Figures[k] = u
+	}
 	if f.target == "bundled" || (f.target == "" && prof.Target.Bundled) { // the checkout's own figures
-		if bopts.Figures == nil {
-			bopts.Figures = map[string]report.Unit{}
-		}
 		for k, u := range checkoutFigureUnits() {
 			bopts.Figures[k] = u
 		}
