@@ -50,7 +50,7 @@ failed = m.group(2) if m else "?"
 try:
     j = json.load(open(d + "/run.json"))
 except Exception:
-    print("| %s | run failed, no JSON (exit %s) | | | | | | | |" % (run, code))
+    print("| %s | run failed, no JSON (exit %s) | | | | | | | | |" % (run, code))
     sys.exit()
 start = datetime.datetime.fromisoformat(j["start"].replace("Z", "+00:00")).timestamp()
 hold = [s["rps"] for s in j.get("series", []) if 8 <= s["at_seconds"] <= 64]
@@ -68,7 +68,9 @@ if span > 30:
     tgt = "%.2f" % ((b[2] - a[2]) / hz / span)
 else:
     gen = tgt = "?"
-print("| %s | %s | %s | %s | %s | %s, exit %s | %s | %s | %s |" % (run, ramp, failed, rps, p99, budgets, code, gen, tgt, load0))
+busy = j.get("figures", {}).get("machine_busy")
+busy = "%.0f%%" % busy if busy is not None else "?"
+print("| %s | %s | %s | %s | %s | %s, exit %s | %s | %s | %s | %s |" % (run, ramp, failed, rps, p99, budgets, code, gen, tgt, busy, load0))
 PY
 done
 {
@@ -78,8 +80,8 @@ done
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); agentstorm $rev built from a clean clone, then \`agentstorm run\` (default profile) $RUNS times in a row."
   echo "CPU in cores during the hold (10 s to 60 s after the storm's start): generator = the run process and its workers, target = the shard processes."
   echo
-  echo "| run | ramp to 50,000 connected | failed dials | req/s held (median second) | corrected p99 per write step | budgets | generator CPU | target CPU | load avg before |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| run | ramp to 50,000 connected | failed dials | req/s held (median second) | corrected p99 per write step | budgets | generator CPU | target CPU | machine busy (the run's machine_busy) | load avg before |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   cat "$TMP/rows"
 } > "$TMP/section.md"
 publish_section storm-fresh "$TMP/section.md"
