@@ -300,11 +300,7 @@ func (c *Coordinator) startWorker(i int, st *workerState, hlogPath string, event
 	return c.startSegment(i, st, hlogPath, events, readers, func(logf *os.File) (io.Reader, func(error) error, error) {
 		cmd := c.cfg.Command(i)
 		cmd.Stderr = logf
-		if cmd.SysProcAttr == nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{}
-		}
-		// A coordinator that dies takes its workers with it.
-		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		setWorkerProcAttr(cmd)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, nil, fmt.Errorf("worker %d: %w", i, err)

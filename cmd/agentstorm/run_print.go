@@ -12,7 +12,7 @@ import (
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/target/supervisor"
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // printRunBanner says what is about to run; procs says which processes
@@ -128,11 +128,7 @@ func commas(n int) string { return report.FormatCount(int64(n)) }
 // place there).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // syncWriter serialises the live line and the run's own messages.

@@ -30,8 +30,8 @@ type Load struct {
 // reading is one look at the machine's and the tree's CPU time.
 type reading struct {
 	at          time.Time
-	busy, total uint64            // the machine's ticks, every CPU
-	groups      map[string]uint64 // the tree's ticks by group
+	busy, total float64            // the machine's CPU seconds, every CPU
+	groups      map[string]float64 // the tree's CPU seconds by group
 }
 
 // Watch samples the machine and a process tree every interval until Stop.
@@ -108,15 +108,15 @@ func (w *Watch) Over(from, to time.Time) (l Load, ok bool) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return over(w.readings, w.src.cpus(), w.src.ticksPerSecond(), from, to)
+	return over(w.readings, w.src.cpus(), from, to)
 }
 
 // over computes Over from readings.
-func over(rs []reading, cpus int, hz float64, from, to time.Time) (Load, bool) {
+func over(rs []reading, cpus int, from, to time.Time) (Load, bool) {
 	l := Load{CPUs: cpus, Groups: map[string]float64{}}
 	var shares []float64
 	var secs, machine float64
-	ticks := map[string]uint64{}
+	used := map[string]float64{}
 	for i := 1; i < len(rs); i++ {
 		a, b := rs[i-1], rs[i]
 		if a.at.Before(from) || b.at.After(to) || b.total <= a.total {
@@ -127,12 +127,10 @@ func over(rs []reading, cpus int, hz float64, from, to time.Time) (Load, bool) {
 		dt := b.at.Sub(a.at).Seconds()
 		secs += dt
 		machine += share * float64(cpus) * dt
-		for g, t := range b.groups {
+		for g, c := range b.groups {
 			// A process that left the tree between two readings takes its
-			// ticks with it: a group's count can fall, never below 0.
-			if t > a.groups[g] {
-				ticks[g] += t - a.groups[g]
-			}
+			// time with it: a group's total can fall; that counts as 0.
+			used[g] += max(c-a.groups[g], 0)
 		}
 	}
 	if len(shares) == 0 || secs <= 0 {
@@ -143,10 +141,9 @@ func over(rs []reading, cpus int, hz float64, from, to time.Time) (Load, bool) {
 	l.Busy = shares[(len(shares)-1)/2]
 	l.Peak = shares[len(shares)-1]
 	tree := 0.0
-	for g, t := range ticks {
-		c := float64(t) / hz / secs
-		l.Groups[g] = c
-		tree += c
+	for g, c := range used {
+		l.Groups[g] = c / secs
+		tree += c / secs
 	}
 	l.Other = max(machine/secs-tree, 0)
 	return l, true

@@ -7,11 +7,7 @@
 // other goroutines on other threads meanwhile).
 package clock
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "time"
 
 // coarseSlack is how early a Go timer is asked to fire so that its
 // millisecond lateness still leaves the wake-up before the instant; the rest
@@ -26,7 +22,6 @@ func Sleep(d time.Duration) {
 		time.Sleep(d - coarseSlack)
 	}
 	for d := time.Until(until); d > 0; d = time.Until(until) {
-		ts := unix.NsecToTimespec(int64(d))
-		_ = unix.Nanosleep(&ts, nil) // EINTR: the loop sleeps the rest
+		sleepThread(d) // interrupted: the loop sleeps the rest
 	}
 }

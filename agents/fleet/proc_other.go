@@ -1,0 +1,9 @@
+//go:build !linux
+
+package fleet
+
+import "os/exec"
+
+// setWorkerProcAttr does nothing outside Linux, which has no parent-death
+// signal: a coordinator killed with SIGKILL leaves its workers running.
+func setWorkerProcAttr(*exec.Cmd) {}
