@@ -16,7 +16,7 @@ const saturatedShare = 0.8
 // machineFigureUnits are the figures every run adds for budgets and the
 // JSON when it could read the machine's load: machine_busy, the busy share
 // of all CPUs in the median second of the peak (a budget such as
-// "machine_busy < 90%" fails a run on a saturated machine).
+// "machine_busy < 80%" fails a run on a saturated machine).
 func machineFigureUnits() map[string]report.Unit {
 	return map[string]report.Unit{"machine_busy": report.UnitPercent}
 }
