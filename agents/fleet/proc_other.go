@@ -4,6 +4,7 @@ package fleet
 
 import "os/exec"
 
-// setWorkerProcAttr does nothing outside Linux, which has no parent-death
-// signal: a coordinator killed with SIGKILL leaves its workers running.
+// setWorkerProcAttr does nothing outside Linux (on macOS there is no
+// parent-death signal): a coordinator killed with SIGKILL leaves its
+// workers running.
 func setWorkerProcAttr(*exec.Cmd) {}

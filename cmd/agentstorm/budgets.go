@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/budget"
@@ -14,12 +13,10 @@ func budgetOptions(s *report.Summary) budget.Options {
 	o := budget.Options{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes}
 	if len(s.Figures) > 0 {
 		o.Figures = map[string]report.Unit{}
-		gd, co := gameday.FigureUnits(), checkoutFigureUnits() // the audit's and the checkout's figures keep their units
+		units := runFigureUnits() // a run's figures keep their units; others are plain numbers
 		for k := range s.Figures {
 			o.Figures[k] = report.UnitNumber
-			if u, ok := gd[k]; ok {
-				o.Figures[k] = u
-			} else if u, ok := co[k]; ok {
+			if u, ok := units[k]; ok {
 				o.Figures[k] = u
 			}
 		}

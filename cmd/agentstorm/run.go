@@ -142,7 +142,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	defer s.checkout.close()
 	s.machine = watchMachine()
-	defer s.machine.Stop()
+	defer s.machine.w.Stop()
 	sum, st, runErr, code := s.run(runCtx)
 	if sum == nil {
 		return code

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
@@ -128,13 +129,13 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 			sum.Figures[k] = v
 		}
 	}
-	s.machine.Stop()
-	if l, from, to, ok := machineLoad(s.machine, s.rec.Start(), sum.Series); ok {
+	var machineFigures map[string]float64
+	s.machineLine, machineFigures = s.machine.end(s.rec.Start(), sum.Series)
+	if machineFigures != nil {
 		if sum.Figures == nil {
 			sum.Figures = map[string]float64{}
 		}
-		sum.Figures["machine_busy"] = 100 * l.Busy
-		s.machineLine = machineFootnote(l, from, to)
+		maps.Copy(sum.Figures, machineFigures)
 	}
 	fin := finish.Run{Command: "run", Stdout: &s.out, Stderr: s.env.stderr, Summary: sum, Budgets: s.budgets,
 		Aborts: []*report.Abort{s.liveFail.Abort()}, Quiet: s.f.quiet, AfterText: func(io.Writer) { s.footnotes(st, sum) },

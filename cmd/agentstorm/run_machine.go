@@ -2,91 +2,95 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
+	"github.com/agentstorm/agentstorm/gameday"
 	"github.com/agentstorm/agentstorm/internal/cpuload"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/target/supervisor"
 )
 
-// saturatedShare is the machine's busy share above which a run's
-// latencies are said to include waiting for a CPU.
+// saturatedShare is the machine's busy share from which a run is said to
+// measure the machine as much as the target: on a few CPUs, requests then
+// often wait for one.
 const saturatedShare = 0.8
 
-// machineFigureUnits are the figures every run adds for budgets and the
-// JSON when it could read the machine's load: machine_busy, the busy share
-// of all CPUs in the median second of the peak (a budget such as
-// "machine_busy < 80%" fails a run on a saturated machine).
-func machineFigureUnits() map[string]report.Unit {
-	return map[string]report.Unit{"machine_busy": report.UnitPercent}
+// runFigureUnits are the units of every run-wide figure a run may add, for
+// budgets on them (the run) and for re-judging a saved run (report):
+// machine_busy, the game day's and the bundled checkout's.
+func runFigureUnits() map[string]report.Unit {
+	u := map[string]report.Unit{"machine_busy": report.UnitPercent}
+	maps.Copy(u, gameday.FigureUnits())
+	maps.Copy(u, checkoutFigureUnits())
+	return u
+}
+
+// machineWatch is the run's watch of the machine's CPUs: the watch, or
+// why there is none.
+type machineWatch struct {
+	w   *cpuload.Watch
+	err error
 }
 
 // watchMachine starts watching the machine's CPUs and this process's tree
-// (its workers, the bundled target's shards); nil where that cannot be read.
-func watchMachine() *cpuload.Watch {
+// (its workers, the bundled target's shards), once a second.
+func watchMachine() machineWatch {
 	w, err := cpuload.Start(os.Getpid(), processGroup, time.Second)
-	if err != nil {
-		return nil
-	}
-	return w
+	return machineWatch{w, err}
 }
 
 // processGroup names what a process of the run's tree is, from its
 // arguments: the bundled target's shards, or the generator (this process
 // and its workers).
 func processGroup(args []string) string {
-	if len(args) > 1 && args[1] == "target-shard" {
+	if len(args) > 1 && args[1] == supervisor.ShardSubcommand {
 		return "bundled target"
 	}
 	return "generator"
 }
 
-// peakSpan returns the seconds of the run whose active agents were at
-// least 90% of the most seen (the hold of a closed-model storm), as times
-// from start; the whole series when it never had agents.
-func peakSpan(start time.Time, pts []report.SeriesPoint) (from, to time.Time, ok bool) {
-	most := 0
-	for _, p := range pts {
-		most = max(most, p.ActiveAgents)
+// end stops the watch and returns the footnote on the machine's load over
+// every second of the run (pts, from start) and the figures for the
+// summary (none when the load is not known).
+func (m machineWatch) end(start time.Time, pts []report.SeriesPoint) (string, map[string]float64) {
+	if m.err != nil {
+		return fmt.Sprintf("Machine: not measured (%v); a budget on machine_busy has no data.", m.err), nil
 	}
-	for _, p := range pts {
-		if 10*p.ActiveAgents < 9*most {
-			continue
-		}
-		end := start.Add(p.At)
-		if !ok {
-			from, ok = end.Add(-time.Duration(p.Seconds*float64(time.Second))), true
-		}
-		to = end
+	m.w.Stop()
+	if len(pts) == 0 {
+		return "", nil
 	}
-	return from, to, ok
-}
-
-// machineLoad returns the machine's load over the run's peak (see peakSpan).
-func machineLoad(w *cpuload.Watch, start time.Time, pts []report.SeriesPoint) (cpuload.Load, time.Duration, time.Duration, bool) {
-	from, to, ok := peakSpan(start, pts)
+	end := pts[len(pts)-1].At
+	// The watch reads once a second, not on the intervals' edges: half a
+	// second of slack either side keeps a short run's readings.
+	l, ok := m.w.Over(start.Add(-500*time.Millisecond), start.Add(end+500*time.Millisecond))
 	if !ok {
-		return cpuload.Load{}, 0, 0, false
+		return "", nil
 	}
-	// The watch reads once a second, not on the intervals' edges: allow
-	// half a second either side so that a 1 s peak still holds a reading.
-	l, ok := w.Over(from.Add(-500*time.Millisecond), to.Add(500*time.Millisecond))
-	return l, from.Sub(start), to.Sub(start), ok
+	return machineFootnote(l, end), machineFigures(l)
 }
 
-// machineFootnote is the summary's line on the machine's load over the
-// peak, with a warning when it was saturated.
-func machineFootnote(l cpuload.Load, from, to time.Duration) string {
-	line := fmt.Sprintf("Machine: %d CPUs, %.0f%% busy in the median second of the peak (%s to %s after the start; busiest second %.0f%%):",
-		l.CPUs, 100*l.Busy, report.FormatDuration(from.Round(time.Second)), report.FormatDuration(to.Round(time.Second)), 100*l.Peak)
+// machineFigures are the run figures of a load: machine_busy, the busy
+// share of the 90th-percentile second in percent.
+func machineFigures(l cpuload.Load) map[string]float64 {
+	return map[string]float64{"machine_busy": 100 * l.Busy}
+}
+
+// machineFootnote is the summary's line on the machine's load over a run of
+// length d, with a warning when it was saturated.
+func machineFootnote(l cpuload.Load, d time.Duration) string {
+	line := fmt.Sprintf("Machine: %d CPUs, %.0f%% busy in the 90th-percentile second of the run's %s (median %.0f%%, busiest %.0f%%);",
+		l.CPUs, 100*l.Busy, report.FormatDuration(d.Round(time.Second)), 100*l.Median, 100*l.Peak)
 	for _, g := range []string{"generator", "bundled target"} {
 		if c, ok := l.Groups[g]; ok {
-			line += fmt.Sprintf(" the %s used %.2f cores,", g, c)
+			line += fmt.Sprintf(" the %s used %.2f cores on average,", g, c)
 		}
 	}
 	line += fmt.Sprintf(" other processes %.2f.", l.Other)
 	if l.Busy >= saturatedShare {
-		line += fmt.Sprintf(" Over %.0f%% busy, every latency includes time spent waiting for a CPU: the figures measure this machine as much as the target. Give the storm more cores, or fewer agents.", 100*saturatedShare)
+		line += fmt.Sprintf(" At %.0f%% busy or more, requests often wait for a CPU: the latencies measure this machine as much as the target. Give the storm more cores, or fewer agents.", 100*saturatedShare)
 	}
 	return line
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,37 +10,44 @@ import (
 	"github.com/agentstorm/agentstorm/report"
 )
 
-// TestPeakSpan: the span runs over the seconds with at least 90% of the
-// most active agents, from the first such interval's start to the last's
-// end; a series without agents has none.
-func TestPeakSpan(t *testing.T) {
-	start := time.Unix(100, 0)
-	pts := []report.SeriesPoint{{At: 1 * time.Second, Seconds: 1, ActiveAgents: 400}, {At: 2 * time.Second, Seconds: 1, ActiveAgents: 950},
-		{At: 3 * time.Second, Seconds: 1, ActiveAgents: 1000}, {At: 4 * time.Second, Seconds: 1, ActiveAgents: 900}, {At: 4500 * time.Millisecond, Seconds: 0.5, ActiveAgents: 100}}
-	from, to, ok := peakSpan(start, pts)
-	if !ok || from.Sub(start) != time.Second || to.Sub(start) != 4*time.Second {
-		t.Errorf("span %v to %v (%v), want 1s to 4s", from.Sub(start), to.Sub(start), ok)
-	}
-	if _, _, ok := peakSpan(start, nil); ok {
-		t.Error("an empty series has a span")
-	}
-}
-
-// TestMachineFootnote: the groups and other processes are named, and the
-// warning comes only from the saturation threshold up.
+// TestMachineFootnote: the ranks, the groups and other processes are
+// named; the warning comes from the saturation threshold up; the figure is
+// the 90th-percentile second in percent.
 func TestMachineFootnote(t *testing.T) {
-	l := cpuload.Load{CPUs: 2, Intervals: 50, Busy: 0.79, Peak: 0.95, Groups: map[string]float64{"generator": 0.61, "bundled target": 0.9}, Other: 0.07}
-	line := machineFootnote(l, 6*time.Second, 66*time.Second)
-	for _, want := range []string{"2 CPUs, 79% busy", "busiest second 95%", "the generator used 0.61 cores", "the bundled target used 0.90 cores", "other processes 0.07."} {
+	l := cpuload.Load{CPUs: 2, Intervals: 50, Busy: 0.79, Median: 0.7, Peak: 0.95, Groups: map[string]float64{"generator": 0.61, "bundled target": 0.9}, Other: 0.07}
+	line := machineFootnote(l, 71*time.Second)
+	for _, want := range []string{"2 CPUs, 79% busy in the 90th-percentile second of the run's 1m11s", "median 70%", "busiest 95%",
+		"the generator used 0.61 cores", "the bundled target used 0.90 cores", "other processes 0.07."} {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %q", line, want)
 		}
 	}
-	if strings.Contains(line, "waiting for a CPU") {
+	if strings.Contains(line, "wait for a CPU") {
 		t.Errorf("79%% busy warned: %q", line)
 	}
 	l.Busy = 0.8
-	if line := machineFootnote(l, 6*time.Second, 66*time.Second); !strings.Contains(line, "every latency includes time spent waiting for a CPU") {
+	if line := machineFootnote(l, 71*time.Second); !strings.Contains(line, "requests often wait for a CPU") {
 		t.Errorf("80%% busy did not warn: %q", line)
+	}
+	if f := machineFigures(l); f["machine_busy"] != 80 {
+		t.Errorf("figures %v, want machine_busy 80 (percent)", f)
+	}
+}
+
+// TestMachineNotMeasured: a run that could not watch the machine says why,
+// and gives no figure (a budget on it has no data, so it is missed).
+func TestMachineNotMeasured(t *testing.T) {
+	line, figs := machineWatch{err: errors.New("a cgroup caps this process at 1.50 of the machine's 8 CPUs")}.end(time.Now(), nil)
+	if !strings.Contains(line, "Machine: not measured (a cgroup caps") || figs != nil {
+		t.Errorf("line %q, figures %v", line, figs)
+	}
+}
+
+// TestReportKeepsMachineBusyUnit: re-judging a saved run reads
+// machine_busy as a percentage, as the run did.
+func TestReportKeepsMachineBusyUnit(t *testing.T) {
+	o := budgetOptions(&report.Summary{Figures: map[string]float64{"machine_busy": 94, "order_queue_peak": 3, "other": 1}})
+	if o.Figures["machine_busy"] != report.UnitPercent || o.Figures["order_queue_peak"] != report.UnitCount || o.Figures["other"] != report.UnitNumber {
+		t.Errorf("units %v", o.Figures)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/agentstorm/agentstorm/agents"
 	"github.com/agentstorm/agentstorm/gameday"
-	"github.com/agentstorm/agentstorm/internal/cpuload"
 	"github.com/agentstorm/agentstorm/profiles"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/budget"
@@ -63,7 +63,7 @@ type storm struct {
 	ramp       rampWatch
 	gd         *gameDay
 	checkout   *checkoutWatch // the bundled target's order queue, read while the run goes
-	machine    *cpuload.Watch // the machine's CPUs and the run's processes, read while the run goes
+	machine    machineWatch   // the machine's CPUs and the run's processes, read while the run goes
 	// checkoutLine is checkout's footnote, taken when the run ends.
 	checkoutLine string
 	// machineLine is the footnote on the machine's load over the peak.
@@ -116,19 +116,12 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	fe, fsrc := flagBudgets(f.budgets)
 	s.bexprs, s.bsources = append(s.bexprs, fe...), append(s.bsources, fsrc...)
 	bopts := budget.Options{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes}
+	bopts.Figures = map[string]report.Unit{"machine_busy": report.UnitPercent}
 	if s.chaos {
-		bopts.Figures = gameday.FigureUnits()
-	}
-	if bopts.Figures == nil {
-		bopts.Figures = map[string]report.Unit{}
-	}
-	for k, u := range machineFigureUnits() {
-		bopts.Figures[k] = u
+		maps.Copy(bopts.Figures, gameday.FigureUnits())
 	}
 	if f.target == "bundled" || (f.target == "" && prof.Target.Bundled) { // the checkout's own figures
-		for k, u := range checkoutFigureUnits() {
-			bopts.Figures[k] = u
-		}
+		maps.Copy(bopts.Figures, checkoutFigureUnits())
 	}
 	if s.budgets, err = budget.ParseAll(s.bexprs, s.bsources, bopts); err != nil {
 		fmt.Fprintf(env.stderr, "agentstorm run: bad budget:\n%v\n", err)

@@ -1,12 +1,13 @@
 // Package cpuload watches how busy the machine's CPUs are and how much of
 // them a process tree (a run, its worker processes and the bundled
 // target's shards) uses, once a second while a storm goes. A storm on a
-// saturated machine measures the machine as much as the target: every
-// latency then includes time spent waiting for a CPU, and the run's
+// saturated machine measures the machine as much as the target: its
+// latencies then include time spent waiting for a CPU, and the run's
 // summary says so.
 package cpuload
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -16,25 +17,44 @@ import (
 type Load struct {
 	// CPUs is the number of CPUs the machine has.
 	CPUs int
-	// Intervals is the number of sampling intervals the span covers.
+	// Intervals is the number of sampling intervals Busy, Median and Peak
+	// are taken from.
 	Intervals int
-	// Busy is the machine's busy share (0 … 1, all CPUs) in the span's
-	// median interval, Peak in its busiest.
-	Busy, Peak float64
+	// Busy is the machine's busy share (0 … 1, all CPUs together) in the
+	// span's 90th-percentile interval, Median in its median one and Peak
+	// in its busiest (ranks by nearest rank, rounded up, as every
+	// percentile of ours).
+	Busy, Median, Peak float64
 	// Groups is the cores each group of the tree used on average over the
 	// span (see Start), Other what processes outside the tree used.
 	Groups map[string]float64
 	Other  float64
 }
 
+// procKey names a process across readings: a pid reused by a new process
+// has another start time.
+type procKey struct {
+	pid   int
+	start uint64
+}
+
+// procCPU is a process of the tree at a reading: its group and the CPU
+// seconds it has used so far.
+type procCPU struct {
+	group string
+	cpu   float64
+}
+
 // reading is one look at the machine's and the tree's CPU time.
 type reading struct {
 	at          time.Time
-	busy, total float64            // the machine's CPU seconds, every CPU
-	groups      map[string]float64 // the tree's CPU seconds by group
+	busy, total float64 // the machine's CPU seconds so far, every CPU
+	procs       map[procKey]procCPU
 }
 
 // Watch samples the machine and a process tree every interval until Stop.
+// Its methods are for one goroutine (Stop and Over may follow each other
+// in any order, any number of times).
 type Watch struct {
 	src   source
 	stop  chan struct{}
@@ -48,7 +68,10 @@ type Watch struct {
 // Start watches the machine and the tree of processes rooted at root (root
 // and its descendants, alive at each reading), every interval. group names
 // the group a process of the tree counts in, from its command line. It
-// fails where the system does not expose CPU times (/proc on Linux).
+// fails where the system does not expose CPU times (/proc on Linux), and
+// where the run may use fewer CPUs than the machine has (CPU affinity or a
+// cgroup's CPU quota): the machine's figures would then flatter a storm
+// starved of CPU.
 func Start(root int, group func(args []string) string, every time.Duration) (*Watch, error) {
 	src, err := newSource(root, group)
 	if err != nil {
@@ -85,7 +108,8 @@ func (w *Watch) sample() {
 	w.mu.Unlock()
 }
 
-// Stop ends the sampling after one last reading. It is safe on a nil Watch.
+// Stop ends the sampling after one last reading. It is safe on a nil Watch
+// and after an earlier Stop.
 func (w *Watch) Stop() {
 	if w == nil {
 		return
@@ -108,12 +132,13 @@ func (w *Watch) Over(from, to time.Time) (l Load, ok bool) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return over(w.readings, w.src.cpus(), from, to)
+	return over(w.readings, w.src.cpus(), w.every/2, from, to)
 }
 
-// over computes Over from readings.
-func over(rs []reading, cpus int, from, to time.Time) (Load, bool) {
-	l := Load{CPUs: cpus, Groups: map[string]float64{}}
+// over computes Over from readings. Intervals shorter than minLen (the
+// last one, cut by Stop) count in the averages but not in the ranks: a
+// few ticks make a share too coarse to rank.
+func over(rs []reading, cpus int, minLen time.Duration, from, to time.Time) (Load, bool) {
 	var shares []float64
 	var secs, machine float64
 	used := map[string]float64{}
@@ -122,24 +147,29 @@ func over(rs []reading, cpus int, from, to time.Time) (Load, bool) {
 		if a.at.Before(from) || b.at.After(to) || b.total <= a.total {
 			continue
 		}
-		share := float64(b.busy-a.busy) / float64(b.total-a.total)
-		shares = append(shares, share)
-		dt := b.at.Sub(a.at).Seconds()
-		secs += dt
-		machine += share * float64(cpus) * dt
-		for g, c := range b.groups {
-			// A process that left the tree between two readings takes its
-			// time with it: a group's total can fall; that counts as 0.
-			used[g] += max(c-a.groups[g], 0)
+		// Clamped: the kernel's iowait can step back, a share never
+		// leaves 0 … 1.
+		share := min(max((b.busy-a.busy)/(b.total-a.total), 0), 1)
+		dt := b.at.Sub(a.at)
+		if dt >= minLen {
+			shares = append(shares, share)
+		}
+		secs += dt.Seconds()
+		machine += share * float64(cpus) * dt.Seconds()
+		for k, p := range b.procs {
+			// A process new to the tree counts from its start; one that left
+			// takes only its last part-interval with it.
+			d := p.cpu - a.procs[k].cpu
+			used[p.group] += max(d, 0)
 		}
 	}
 	if len(shares) == 0 || secs <= 0 {
 		return Load{}, false
 	}
 	slices.Sort(shares)
-	l.Intervals = len(shares)
-	l.Busy = shares[(len(shares)-1)/2]
-	l.Peak = shares[len(shares)-1]
+	rank := func(p float64) float64 { return shares[max(int(math.Ceil(p*float64(len(shares))))-1, 0)] }
+	l := Load{CPUs: cpus, Intervals: len(shares), Busy: rank(0.9), Median: rank(0.5), Peak: shares[len(shares)-1],
+		Groups: map[string]float64{}}
 	tree := 0.0
 	for g, c := range used {
 		l.Groups[g] = c / secs

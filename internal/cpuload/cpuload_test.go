@@ -6,35 +6,81 @@ import (
 	"time"
 )
 
-// TestOverMedianAndGroups: the busy share is the median interval's, the
-// peak the busiest's, a group's cores its ticks over the span's seconds,
-// and intervals outside the span are left out.
-func TestOverMedianAndGroups(t *testing.T) {
+func near(got, want float64) bool { return math.Abs(got-want) < 1e-6 }
+
+// procs is a tree's processes at a reading: pid -> CPU seconds, in group g
+// for pids under 100, h above.
+func procs(cpu map[int]float64) map[procKey]procCPU {
+	m := map[procKey]procCPU{}
+	for pid, c := range cpu {
+		g := "g"
+		if pid >= 100 {
+			g = "h"
+		}
+		m[procKey{pid, uint64(pid)}] = procCPU{group: g, cpu: c}
+	}
+	return m
+}
+
+// TestOverRanksAndGroups: the busy share is the 90th-percentile interval's
+// by nearest rank, the median and peak beside it; a group's cores are its
+// processes' own CPU over the span's seconds; intervals outside the span
+// are left out.
+func TestOverRanksAndGroups(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	// 2 CPUs: 2 CPU-seconds of machine time a second.
+	// 2 CPUs: 2 CPU-seconds of machine time a second. Shares by second:
+	// 0.50, 0.95, 0.90, 1.00, then 0.10 outside the span.
 	rs := []reading{
-		{at: at(0), busy: 0.0, total: 0.0, groups: map[string]float64{"gen": 0.0}},
-		{at: at(1), busy: 1.0, total: 2.0, groups: map[string]float64{"gen": 0.5, "target": 0.3}},   // 50%
-		{at: at(2), busy: 2.9, total: 4.0, groups: map[string]float64{"gen": 1.3, "target": 1.2}},   // 95%
-		{at: at(3), busy: 4.7, total: 6.0, groups: map[string]float64{"gen": 2.1, "target": 2.1}},   // 90%
-		{at: at(4), busy: 6.7, total: 8.0, groups: map[string]float64{"gen": 3.0, "target": 3.1}},   // 100%
-		{at: at(5), busy: 6.9, total: 10.0, groups: map[string]float64{"gen": 3.1, "target": 3.15}}, // 10%, outside
+		{at: at(0), busy: 0, total: 0, procs: procs(map[int]float64{1: 0})},
+		{at: at(1), busy: 1.0, total: 2, procs: procs(map[int]float64{1: 0.5, 100: 0.3})},
+		{at: at(2), busy: 2.9, total: 4, procs: procs(map[int]float64{1: 1.3, 100: 1.2})},
+		{at: at(3), busy: 4.7, total: 6, procs: procs(map[int]float64{1: 2.1, 100: 2.1})},
+		{at: at(4), busy: 6.7, total: 8, procs: procs(map[int]float64{1: 3.0, 100: 3.1})},
+		{at: at(5), busy: 6.9, total: 10, procs: procs(map[int]float64{1: 3.1, 100: 3.15})},
 	}
-	l, ok := over(rs, 2, at(1), at(4))
+	l, ok := over(rs, 2, 500*time.Millisecond, at(0), at(4))
 	if !ok {
-		t.Fatal("no load over 1 s … 4 s")
+		t.Fatal("no load over 0 s … 4 s")
 	}
-	near := func(got, want float64) bool { return math.Abs(got-want) < 1e-6 }
-	if l.Intervals != 3 || !near(l.Busy, 0.95) || !near(l.Peak, 1) {
-		t.Errorf("intervals %d, busy %.3f, peak %.3f; want 3, 0.95 (median of 0.90, 0.95, 1.00), 1", l.Intervals, l.Busy, l.Peak)
+	// Ranks of 4 shares (0.50 0.90 0.95 1.00): the 90th is the 4th, the 50th the 2nd.
+	if l.Intervals != 4 || !near(l.Busy, 1) || !near(l.Median, 0.9) || !near(l.Peak, 1) {
+		t.Errorf("intervals %d, busy %.3f, median %.3f, peak %.3f; want 4, 1, 0.9, 1", l.Intervals, l.Busy, l.Median, l.Peak)
 	}
-	// gen: 2.5 CPU-seconds in 3 s = 0.833 cores; target: 2.8 = 0.933; the
-	// machine: 5.7 busy = 1.9 cores; other: 1.9 - 1.767.
-	if !near(l.Groups["gen"], 2.5/3) || !near(l.Groups["target"], 2.8/3) || !near(l.Other, 5.7/3-5.3/3) {
-		t.Errorf("groups %v, other %.4f; want gen 0.8333, target 0.9333, other 0.1333", l.Groups, l.Other)
+	// g: 3.0 CPU-seconds in 4 s; h (new at 1 s: counted from its start):
+	// 3.1; the machine 6.7 busy; other: (6.7 - 6.1) / 4.
+	if !near(l.Groups["g"], 3.0/4) || !near(l.Groups["h"], 3.1/4) || !near(l.Other, 0.6/4) {
+		t.Errorf("groups %v, other %.4f; want g 0.75, h 0.775, other 0.15", l.Groups, l.Other)
 	}
-	if _, ok := over(rs, 2, at(6), at(9)); ok {
+	if _, ok := over(rs, 2, 500*time.Millisecond, at(6), at(9)); ok {
 		t.Error("a span after the last reading has a load")
+	}
+}
+
+// TestOverLeavingAndOddReadings: a process that leaves the tree takes only
+// its own CPU with it (the others' still count); a reading whose machine
+// total did not grow is skipped; a share out of 0 … 1 is clamped; a short
+// last interval counts in the averages, not in the ranks.
+func TestOverLeavingAndOddReadings(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	rs := []reading{
+		{at: at(0), busy: 0, total: 0, procs: procs(map[int]float64{1: 0, 2: 5})},
+		{at: at(1000), busy: 1.0, total: 2, procs: procs(map[int]float64{1: 0.4})}, // 2 left
+		{at: at(2000), busy: 1.0, total: 2, procs: procs(map[int]float64{1: 0.9})}, // total still: skipped
+		{at: at(3000), busy: 3.5, total: 4, procs: procs(map[int]float64{1: 1.4})}, // 2.5 of 2: clamped to 1
+		{at: at(3100), busy: 3.51, total: 4.2, procs: procs(map[int]float64{1: 1.41})},
+	}
+	l, ok := over(rs, 2, 500*time.Millisecond, at(0), at(3100))
+	if !ok {
+		t.Fatal("no load")
+	}
+	if l.Intervals != 2 || !near(l.Peak, 1) || !near(l.Median, 0.5) {
+		t.Errorf("intervals %d, median %.3f, peak %.3f; want 2 (the skipped and the short one out), 0.5, 1", l.Intervals, l.Median, l.Peak)
+	}
+	// g over the counted intervals, each from the reading before it: 0.4,
+	// 1.4 - 0.9 and 0.01, 0.91 CPU-seconds in their 2.1 s.
+	if !near(l.Groups["g"], 0.91/2.1) {
+		t.Errorf("group g %.4f cores, want %.4f", l.Groups["g"], 0.91/2.1)
 	}
 }

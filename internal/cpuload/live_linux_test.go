@@ -29,7 +29,7 @@ func TestWatchCountsChildren(t *testing.T) {
 		t.Skipf("cannot start a busy child: %v", err)
 	}
 	defer cmd.Process.Kill()
-	_ = cmd.Wait() // timeout ends it after 1.5 s; sh's ticks reach timeout's when reaped
+	_ = cmd.Wait() // timeout ends it after 1.5 s (the last part-second of its CPU leaves with it)
 	w.Stop()
 	l, ok := w.Over(from, time.Now())
 	if !ok {

@@ -1,7 +1,13 @@
 package cpuload
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -14,29 +20,37 @@ type source struct {
 	root  int
 	group func(args []string) string
 	ncpu  int
-	names map[int]string // the group of each pid seen in the tree
 }
 
 func newSource(root int, group func(args []string) string) (source, error) {
 	fs, err := procfs.NewDefaultFS()
 	if err != nil {
-		return source{}, fmt.Errorf("CPU load: %w", err)
+		return source{}, fmt.Errorf("read /proc: %w", err)
 	}
 	st, err := fs.Stat()
 	if err != nil {
-		return source{}, fmt.Errorf("CPU load: %w", err)
+		return source{}, fmt.Errorf("read /proc/stat: %w", err)
 	}
-	if len(st.CPU) == 0 {
-		return source{}, fmt.Errorf("CPU load: /proc/stat lists no CPU")
+	n := len(st.CPU)
+	if n == 0 {
+		return source{}, errors.New("/proc/stat lists no CPU")
 	}
-	return source{fs: fs, root: root, group: group, ncpu: len(st.CPU), names: map[int]string{}}, nil
+	if usable := runtime.NumCPU(); usable < n {
+		return source{}, fmt.Errorf("this process may use %d of the machine's %d CPUs (CPU affinity or cpuset), and /proc/stat counts them all", usable, n)
+	}
+	if quota, err := cgroupQuota(fs); err != nil {
+		return source{}, err
+	} else if quota > 0 {
+		return source{}, fmt.Errorf("a cgroup caps this process at %.2f of the machine's %d CPUs, and /proc/stat counts them all", quota, n)
+	}
+	return source{fs: fs, root: root, group: group, ncpu: n}, nil
 }
 
 func (s source) cpus() int { return s.ncpu }
 
 // read takes a reading of the machine and the tree.
 func (s source) read() (reading, error) {
-	r := reading{at: time.Now(), groups: map[string]float64{}}
+	r := reading{at: time.Now(), procs: map[procKey]procCPU{}}
 	st, err := s.fs.Stat()
 	if err != nil {
 		return r, err
@@ -46,31 +60,24 @@ func (s source) read() (reading, error) {
 	if err != nil {
 		return r, err
 	}
-	type proc struct {
-		ppid int
-		cpu  float64
-	}
-	byPid := make(map[int]proc, len(procs))
+	stats := make(map[int]procfs.ProcStat, len(procs))
 	for _, p := range procs {
 		if ps, err := p.Stat(); err == nil { // an error: it ended since the listing
-			byPid[p.PID] = proc{ps.PPID, ps.CPUTime()}
+			stats[p.PID] = ps
 		}
 	}
-	parent := func(pid int) (int, bool) { p, ok := byPid[pid]; return p.ppid, ok }
-	for pid, p := range byPid {
+	parent := func(pid int) (int, bool) { ps, ok := stats[pid]; return ps.PPID, ok }
+	for pid, ps := range stats {
 		if !inTree(pid, s.root, parent) {
 			continue
 		}
-		name, ok := s.names[pid]
-		if !ok {
-			var args []string
-			if p, err := s.fs.Proc(pid); err == nil {
-				args, _ = p.CmdLine()
-			}
-			name = s.group(args)
-			s.names[pid] = name
+		// Read each time, not kept: a child caught between fork and exec
+		// still shows its parent's command line.
+		var args []string
+		if p, err := s.fs.Proc(pid); err == nil {
+			args, _ = p.CmdLine()
 		}
-		r.groups[name] += p.cpu
+		r.procs[procKey{pid, ps.Starttime}] = procCPU{group: s.group(args), cpu: ps.CPUTime()}
 	}
 	return r, nil
 }
@@ -96,4 +103,85 @@ func inTree(pid, root int, parent func(int) (int, bool)) bool {
 		pid = pp
 	}
 	return false
+}
+
+// cgroupQuota returns the CPUs this process's cgroups allow it (the
+// smallest quota of its cgroup and the cgroup's ancestors, v1 or v2), 0
+// when none caps it.
+func cgroupQuota(fs procfs.FS) (float64, error) {
+	self, err := fs.Self()
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/self: %w", err)
+	}
+	groups, err := self.Cgroups()
+	if err != nil {
+		return 0, nil // no cgroups: nothing caps it
+	}
+	least := 0.0
+	for _, g := range groups {
+		var dir func(p string) (float64, bool)
+		switch {
+		case g.HierarchyID == 0: // v2
+			dir = func(p string) (float64, bool) { return quotaV2(filepath.Join("/sys/fs/cgroup", p, "cpu.max")) }
+		case containsCPU(g.Controllers): // v1
+			dir = func(p string) (float64, bool) { return quotaV1(filepath.Join("/sys/fs/cgroup/cpu", p)) }
+		default:
+			continue
+		}
+		for p := g.Path; ; p = filepath.Dir(p) {
+			if q, ok := dir(p); ok && (least == 0 || q < least) {
+				least = q
+			}
+			if p == "/" || p == "." || p == "" {
+				break
+			}
+		}
+	}
+	return least, nil
+}
+
+func containsCPU(controllers []string) bool {
+	for _, c := range controllers {
+		if c == "cpu" {
+			return true
+		}
+	}
+	return false
+}
+
+// quotaV2 reads a cgroup v2 cpu.max ("QUOTA PERIOD" or "max PERIOD").
+func quotaV2(path string) (float64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 || f[0] == "max" {
+		return 0, false
+	}
+	q, err1 := strconv.ParseFloat(f[0], 64)
+	p, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil || q <= 0 || p <= 0 {
+		return 0, false
+	}
+	return q / p, true
+}
+
+// quotaV1 reads a cgroup v1 cpu.cfs_quota_us and cpu.cfs_period_us (a
+// quota of -1: none).
+func quotaV1(dir string) (float64, bool) {
+	read := func(name string) (float64, bool) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+		return v, err == nil
+	}
+	q, ok1 := read("cpu.cfs_quota_us")
+	p, ok2 := read("cpu.cfs_period_us")
+	if !ok1 || !ok2 || q <= 0 || p <= 0 {
+		return 0, false
+	}
+	return q / p, true
 }

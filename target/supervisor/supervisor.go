@@ -107,7 +107,7 @@ type Config struct {
 	MaxConnsPerShard int
 	// ShardCommand builds the command that runs one shard with the given
 	// flags (see target.RunShardMain). Nil means this executable with the
-	// hidden subcommand "target-shard" before the flags.
+	// hidden subcommand ShardSubcommand before the flags.
 	ShardCommand func(args []string) *exec.Cmd
 	// Log receives the shards' stderr and their stdout after the LISTENING
 	// line; nil means os.Stderr.
@@ -203,6 +203,11 @@ type shard struct {
 	dirty       bool // chaos changed while it could not be pushed
 	restarts    int
 }
+
+// ShardSubcommand is the hidden subcommand of this executable that runs
+// one shard (target.RunShardMain); the default Config.ShardCommand starts
+// it.
+const ShardSubcommand = "target-shard"
 
 // Supervisor runs the shard processes and the admin API. Its methods are
 // safe for concurrent use.
@@ -379,7 +384,7 @@ func normalize(cfg *Config) error {
 			return fmt.Errorf("find this executable to run shards: %w", err)
 		}
 		cfg.ShardCommand = func(args []string) *exec.Cmd {
-			return exec.Command(exe, append([]string{"target-shard"}, args...)...)
+			return exec.Command(exe, append([]string{ShardSubcommand}, args...)...)
 		}
 	}
 	if cfg.Log == nil {
