@@ -81,8 +81,12 @@ func machineFigures(l cpuload.Load) map[string]float64 {
 // machineFootnote is the summary's line on the machine's load over a run of
 // length d, with a warning when it was saturated.
 func machineFootnote(l cpuload.Load, d time.Duration) string {
-	line := fmt.Sprintf("Machine: %d CPUs, %.0f%% busy in the 90th-percentile second of the run's %s (median %.0f%%, busiest %.0f%%);",
+	line := fmt.Sprintf("Machine: %d CPUs, %.0f%% busy in the 90th-percentile second of the run's %s (median %.0f%%, busiest %.0f%%)",
 		l.CPUs, 100*l.Busy, report.FormatDuration(d.Round(time.Second)), 100*l.Median, 100*l.Peak)
+	if l.HasWaiting {
+		line += fmt.Sprintf("; some task waited for a CPU %.0f%% of the time", 100*l.Waiting)
+	}
+	line += ";"
 	for _, g := range []string{"generator", "bundled target"} {
 		if c, ok := l.Groups[g]; ok {
 			line += fmt.Sprintf(" the %s used %.2f cores on average,", g, c)

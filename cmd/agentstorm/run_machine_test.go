@@ -14,9 +14,10 @@ import (
 // named; the warning comes from the saturation threshold up; the figure is
 // the 90th-percentile second in percent.
 func TestMachineFootnote(t *testing.T) {
-	l := cpuload.Load{CPUs: 2, Intervals: 50, Busy: 0.79, Median: 0.7, Peak: 0.95, Groups: map[string]float64{"generator": 0.61, "bundled target": 0.9}, Other: 0.07}
+	l := cpuload.Load{CPUs: 2, Intervals: 50, Busy: 0.79, Median: 0.7, Peak: 0.95, Groups: map[string]float64{"generator": 0.61, "bundled target": 0.9}, Other: 0.07,
+		Waiting: 0.31, HasWaiting: true}
 	line := machineFootnote(l, 71*time.Second)
-	for _, want := range []string{"2 CPUs, 79% busy in the 90th-percentile second of the run's 1m11s", "median 70%", "busiest 95%",
+	for _, want := range []string{"2 CPUs, 79% busy in the 90th-percentile second of the run's 1m11s", "median 70%", "busiest 95%)", "some task waited for a CPU 31% of the time;",
 		"the generator used 0.61 cores", "the bundled target used 0.90 cores", "other processes 0.07."} {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %q", line, want)

@@ -29,6 +29,11 @@ type Load struct {
 	// span (see Start), Other what processes outside the tree used.
 	Groups map[string]float64
 	Other  float64
+	// Waiting is the share of the span's time in which some runnable task
+	// waited for a CPU (the kernel's pressure stall information, "some"),
+	// when HasWaiting.
+	Waiting    float64
+	HasWaiting bool
 }
 
 // procKey names a process across readings: a pid reused by a new process
@@ -49,6 +54,7 @@ type procCPU struct {
 type reading struct {
 	at          time.Time
 	busy, total float64 // the machine's CPU seconds so far, every CPU
+	waited      float64 // seconds in which some task waited for a CPU, so far (-1: not known)
 	procs       map[procKey]procCPU
 }
 
@@ -140,7 +146,7 @@ func (w *Watch) Over(from, to time.Time) (l Load, ok bool) {
 // few ticks make a share too coarse to rank.
 func over(rs []reading, cpus int, minLen time.Duration, from, to time.Time) (Load, bool) {
 	var shares []float64
-	var secs, machine float64
+	var secs, machine, waited, waitedSecs float64
 	used := map[string]float64{}
 	for i := 1; i < len(rs); i++ {
 		a, b := rs[i-1], rs[i]
@@ -156,6 +162,10 @@ func over(rs []reading, cpus int, minLen time.Duration, from, to time.Time) (Loa
 		}
 		secs += dt.Seconds()
 		machine += share * float64(cpus) * dt.Seconds()
+		if a.waited >= 0 && b.waited >= a.waited {
+			waited += b.waited - a.waited
+			waitedSecs += dt.Seconds()
+		}
 		for k, p := range b.procs {
 			// A process new to the tree counts from its start; one that left
 			// takes only its last part-interval with it.
@@ -176,5 +186,8 @@ func over(rs []reading, cpus int, minLen time.Duration, from, to time.Time) (Loa
 		tree += c / secs
 	}
 	l.Other = max(machine/secs-tree, 0)
+	if waitedSecs > 0 {
+		l.Waiting, l.HasWaiting = min(waited/waitedSecs, 1), true
+	}
 	return l, true
 }

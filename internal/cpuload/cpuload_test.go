@@ -32,12 +32,12 @@ func TestOverRanksAndGroups(t *testing.T) {
 	// 2 CPUs: 2 CPU-seconds of machine time a second. Shares by second:
 	// 0.50, 0.95, 0.90, 1.00, then 0.10 outside the span.
 	rs := []reading{
-		{at: at(0), busy: 0, total: 0, procs: procs(map[int]float64{1: 0})},
-		{at: at(1), busy: 1.0, total: 2, procs: procs(map[int]float64{1: 0.5, 100: 0.3})},
-		{at: at(2), busy: 2.9, total: 4, procs: procs(map[int]float64{1: 1.3, 100: 1.2})},
-		{at: at(3), busy: 4.7, total: 6, procs: procs(map[int]float64{1: 2.1, 100: 2.1})},
-		{at: at(4), busy: 6.7, total: 8, procs: procs(map[int]float64{1: 3.0, 100: 3.1})},
-		{at: at(5), busy: 6.9, total: 10, procs: procs(map[int]float64{1: 3.1, 100: 3.15})},
+		{at: at(0), busy: 0, total: 0, waited: 10, procs: procs(map[int]float64{1: 0})},
+		{at: at(1), busy: 1.0, total: 2, waited: 10.1, procs: procs(map[int]float64{1: 0.5, 100: 0.3})},
+		{at: at(2), busy: 2.9, total: 4, waited: 10.6, procs: procs(map[int]float64{1: 1.3, 100: 1.2})},
+		{at: at(3), busy: 4.7, total: 6, waited: 11.0, procs: procs(map[int]float64{1: 2.1, 100: 2.1})},
+		{at: at(4), busy: 6.7, total: 8, waited: 11.8, procs: procs(map[int]float64{1: 3.0, 100: 3.1})},
+		{at: at(5), busy: 6.9, total: 10, waited: 11.8, procs: procs(map[int]float64{1: 3.1, 100: 3.15})},
 	}
 	l, ok := over(rs, 2, 500*time.Millisecond, at(0), at(4))
 	if !ok {
@@ -52,6 +52,10 @@ func TestOverRanksAndGroups(t *testing.T) {
 	if !near(l.Groups["g"], 3.0/4) || !near(l.Groups["h"], 3.1/4) || !near(l.Other, 0.6/4) {
 		t.Errorf("groups %v, other %.4f; want g 0.75, h 0.775, other 0.15", l.Groups, l.Other)
 	}
+	// Some task waited 1.8 of the 4 s.
+	if !l.HasWaiting || !near(l.Waiting, 0.45) {
+		t.Errorf("waiting %.3f (%v), want 0.45", l.Waiting, l.HasWaiting)
+	}
 	if _, ok := over(rs, 2, 500*time.Millisecond, at(6), at(9)); ok {
 		t.Error("a span after the last reading has a load")
 	}
@@ -65,11 +69,11 @@ func TestOverLeavingAndOddReadings(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	rs := []reading{
-		{at: at(0), busy: 0, total: 0, procs: procs(map[int]float64{1: 0, 2: 5})},
-		{at: at(1000), busy: 1.0, total: 2, procs: procs(map[int]float64{1: 0.4})}, // 2 left
-		{at: at(2000), busy: 1.0, total: 2, procs: procs(map[int]float64{1: 0.9})}, // total still: skipped
-		{at: at(3000), busy: 3.5, total: 4, procs: procs(map[int]float64{1: 1.4})}, // 2.5 of 2: clamped to 1
-		{at: at(3100), busy: 3.51, total: 4.2, procs: procs(map[int]float64{1: 1.41})},
+		{at: at(0), busy: 0, total: 0, waited: -1, procs: procs(map[int]float64{1: 0, 2: 5})},
+		{at: at(1000), busy: 1.0, total: 2, waited: -1, procs: procs(map[int]float64{1: 0.4})}, // 2 left
+		{at: at(2000), busy: 1.0, total: 2, waited: -1, procs: procs(map[int]float64{1: 0.9})}, // total still: skipped
+		{at: at(3000), busy: 3.5, total: 4, waited: -1, procs: procs(map[int]float64{1: 1.4})}, // 2.5 of 2: clamped to 1
+		{at: at(3100), busy: 3.51, total: 4.2, waited: -1, procs: procs(map[int]float64{1: 1.41})},
 	}
 	l, ok := over(rs, 2, 500*time.Millisecond, at(0), at(3100))
 	if !ok {
@@ -80,6 +84,9 @@ func TestOverLeavingAndOddReadings(t *testing.T) {
 	}
 	// g over the counted intervals, each from the reading before it: 0.4,
 	// 1.4 - 0.9 and 0.01, 0.91 CPU-seconds in their 2.1 s.
+	if l.HasWaiting {
+		t.Errorf("waiting %.3f without pressure readings", l.Waiting)
+	}
 	if !near(l.Groups["g"], 0.91/2.1) {
 		t.Errorf("group g %.4f cores, want %.4f", l.Groups["g"], 0.91/2.1)
 	}

@@ -56,6 +56,10 @@ func (s source) read() (reading, error) {
 		return r, err
 	}
 	r.busy, r.total = busyTotal(st.CPUTotal)
+	r.waited = -1
+	if psi, err := s.fs.PSIStatsForResource("cpu"); err == nil && psi.Some != nil {
+		r.waited = float64(psi.Some.Total) / 1e6 // microseconds
+	}
 	procs, err := s.fs.AllProcs()
 	if err != nil {
 		return r, err
