@@ -247,6 +247,10 @@ type Result struct {
 	// RecoveryErrorPct is the error rate above the baseline, in percent
 	// points, a second may have and count as recovered.
 	RecoveryErrorPct float64 `json:"recovery_error_pct"`
+
+	// faultSessions are the sessions that ended in any fault's seconds,
+	// each second once where faults overlap (nil without sessions).
+	faultSessions *PhaseSessions
 }
 
 // AnalyzeOptions are the limits of the analysis.
@@ -285,6 +289,7 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 	used := make([]bool, len(events))
 	var invWindows [][2]time.Duration
 	var prevEnd time.Duration // the end of the faults so far: "before" starts after it
+	var faultSecs [][2]int    // each fault's whole seconds [from, to)
 	for i, ev := range events {
 		if ev.Error != "" {
 			continue
@@ -350,7 +355,9 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 			f.Recovery = recovery(tl, f, baseCnt, baseErr, o)
 		}
 		res.Faults = append(res.Faults, f)
+		faultSecs = append(faultSecs, [2]int{s0, s1})
 	}
+	res.faultSessions = tl.unionSessions(faultSecs)
 	if len(invWindows) > 0 && col != nil {
 		res.Degradation = degradation(col.Modes(), invWindows)
 	}

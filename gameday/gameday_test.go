@@ -263,3 +263,35 @@ func TestAnalyzeLostSalesPerFault(t *testing.T) {
 		t.Errorf("a game day without sessions shows them: %s", js)
 	}
 }
+
+// TestFaultLostSalesOverlap: two faults whose windows overlap count the
+// sales lost in their shared seconds once, not twice.
+func TestFaultLostSalesOverlap(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart"}, Regions: []string{"a", "b"}, Start: start})
+	tl := NewTimeline(start, rec.Regions())
+	for sec := 0; sec < 10; sec++ {
+		for r := 0; r < 2; r++ {
+			rec.Record(0, 0, r, time.Millisecond, report.OK, 0)
+			// One sale lost in every region, every second.
+			rec.RecordSession(0, r, report.SessionAbandoned, report.AbandonSlow, true)
+		}
+		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
+		tl.Add(iv)
+		rec.Release(iv)
+	}
+	events := []Event{
+		{At: 2 * time.Second, Action: profiles.ChaosAddLatency, Name: "add_latency shard 0", Shards: []int{0}, Regions: []string{"a"}},
+		{At: 4 * time.Second, Action: profiles.ChaosAddLatency, Name: "add_latency shard 1", Shards: []int{1}, Regions: []string{"b"}},
+		{At: 6 * time.Second, Action: profiles.ChaosClearLatency, Name: "clear_latency shard 0", Shards: []int{0}, Regions: []string{"a"}},
+		{At: 8 * time.Second, Action: profiles.ChaosClearLatency, Name: "clear_latency shard 1", Shards: []int{1}, Regions: []string{"b"}},
+	}
+	res := Analyze(events, tl, nil, AnalyzeOptions{})
+	if len(res.Faults) != 2 || res.Faults[0].Sessions.LostSales != 8 || res.Faults[1].Sessions.LostSales != 8 {
+		t.Fatalf("faults %d, lost %v; want 2 faults of 4 s × 2 regions = 8 each", len(res.Faults), res.Faults)
+	}
+	// Seconds 2-8 once: 6 s × 2 regions, where the two faults' sum is 16.
+	if got := res.Figures()["fault_lost_sales"]; got != 12 {
+		t.Errorf("fault_lost_sales %v, want 12 (the overlap counted once)", got)
+	}
+}

@@ -43,18 +43,50 @@ func (t *Timeline) phaseSessions(region, from, to int) *PhaseSessions {
 	return p
 }
 
-// faultLostSales sums the sales lost during the faults; false when the
-// run had no sessions or no fault.
-func (r *Result) faultLostSales() (int64, bool) {
-	var n int64
-	ok := false
-	for _, f := range r.Faults {
-		if f.Sessions != nil {
-			n += f.Sessions.LostSales
-			ok = true
+// unionSessions sums every region's sessions over the seconds inside any
+// of windows ([from, to) each), counting a second once where windows
+// overlap; nil when the timeline has no session at all.
+func (t *Timeline) unionSessions(windows [][2]int) *PhaseSessions {
+	if !t.sessions {
+		return nil
+	}
+	in := make([]bool, len(t.secs))
+	for _, w := range windows {
+		for s := max(w[0], 0); s < min(w[1], len(in)); s++ {
+			in[s] = true
 		}
 	}
-	return n, ok
+	var sum PhaseSessions
+	for s := 0; s < len(in); {
+		if !in[s] {
+			s++
+			continue
+		}
+		e := s
+		for e < len(in) && in[e] {
+			e++
+		}
+		p := t.phaseSessions(-1, s, e)
+		sum.Ended += p.Ended
+		sum.Abandoned += p.Abandoned
+		sum.Sales += p.Sales
+		sum.LostSales += p.LostSales
+		s = e
+	}
+	if sum.Ended > 0 {
+		sum.AbandonedPct = 100 * float64(sum.Abandoned) / float64(sum.Ended)
+	}
+	return &sum
+}
+
+// faultLostSales is the sales lost in the faults' seconds (each second
+// once, where faults overlap); false when the run had no sessions or no
+// fault.
+func (r *Result) faultLostSales() (int64, bool) {
+	if r.faultSessions == nil || len(r.Faults) == 0 {
+		return 0, false
+	}
+	return r.faultSessions.LostSales, true
 }
 
 // fmtSessions formats a window's sessions: "12.3% of 1,000 abandoned, 45
