@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentstorm/agentstorm/agents"
+	"github.com/agentstorm/agentstorm/internal/child"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/hlog"
 )
@@ -300,7 +301,7 @@ func (c *Coordinator) startWorker(i int, st *workerState, hlogPath string, event
 	return c.startSegment(i, st, hlogPath, events, readers, func(logf *os.File) (io.Reader, func(error) error, error) {
 		cmd := c.cfg.Command(i)
 		cmd.Stderr = logf
-		setWorkerProcAttr(cmd)
+		child.DieWithParent(cmd) // a coordinator that dies takes its workers with it
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, nil, fmt.Errorf("worker %d: %w", i, err)

@@ -7,23 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 )
-
-// setProcAttr makes a shard process die with its supervisor (the kernel sends
-// it SIGKILL when the parent goes away, so a crashed or killed supervisor
-// leaves no orphans) and puts it in its own process group, so a Ctrl-C on the
-// terminal reaches only the supervisor, which then stops its shards in order.
-func setProcAttr(cmd *exec.Cmd) {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	cmd.SysProcAttr.Setpgid = true
-}
 
 // waitStopped waits up to d until every thread of pid is stopped (state T in
 // /proc/PID/task/TID/stat). SIGSTOP is delivered asynchronously: kill(2)
