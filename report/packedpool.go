@@ -28,3 +28,13 @@ func (p *PackedPool) Put(h *hdr.PackedHistogram) {
 	}
 	p.list.put(h, p.limit)
 }
+
+// PutCells gives back the histograms of iv's cells (see Put) and clears
+// them from iv.
+func (p *PackedPool) PutCells(iv *Interval) {
+	for i := range iv.Cells {
+		p.Put(iv.Cells[i].Latency)
+		p.Put(iv.Cells[i].Corrected)
+		iv.Cells[i].Latency, iv.Cells[i].Corrected = nil, nil
+	}
+}

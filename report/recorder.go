@@ -489,11 +489,7 @@ func (r *Recorder) Release(iv *Interval) {
 	if iv == nil {
 		return
 	}
-	for i := range iv.Cells {
-		r.packed.Put(iv.Cells[i].Latency)
-		r.packed.Put(iv.Cells[i].Corrected)
-		iv.Cells[i].Latency, iv.Cells[i].Corrected = nil, nil
-	}
+	r.packed.PutCells(iv)
 	r.putDense(iv.All)
 	iv.All = nil
 }

@@ -157,11 +157,7 @@ func (m *merger) emit(iv *report.Interval, ws []*workerState) {
 		m.cfg.OnInterval(iv, st)
 	}
 	iv.All = nil
-	for c := range iv.Cells { // the observers are done with them (see report.Recorder.Release)
-		m.pool.Put(iv.Cells[c].Latency)
-		m.pool.Put(iv.Cells[c].Corrected)
-		iv.Cells[c].Latency, iv.Cells[c].Corrected = nil, nil
-	}
+	m.pool.PutCells(iv) // the observers are done with them (see report.Recorder.Release)
 }
 
 // stats sums the workers' latest counters.
