@@ -357,7 +357,7 @@ func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Re
 		res.Faults = append(res.Faults, f)
 		faultSecs = append(faultSecs, [2]int{s0, s1})
 	}
-	res.faultSessions = tl.unionSessions(faultSecs)
+	res.faultSessions = tl.windowSessions(-1, faultSecs)
 	if len(invWindows) > 0 && col != nil {
 		res.Degradation = degradation(col.Modes(), invWindows)
 	}

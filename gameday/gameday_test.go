@@ -103,9 +103,7 @@ func TestCollectorCopiesReusedBuffers(t *testing.T) {
 // 3 s and restored at 6 s.
 func TestAnalyzeBlastRadiusAndRecovery(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
-	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart"}, Regions: []string{"a", "b"}, Start: start})
-	tl := NewTimeline(start, rec.Regions())
-	for sec := 0; sec < 10; sec++ {
+	tl := recordedTimeline(start, []string{"add_to_cart"}, []string{"a", "b"}, 10, func(rec *report.Recorder, sec int) {
 		for i := 0; i < 100; i++ {
 			rec.Record(i, 0, 0, time.Millisecond, report.OK, 0)
 			if sec >= 3 && sec < 6 {
@@ -114,10 +112,7 @@ func TestAnalyzeBlastRadiusAndRecovery(t *testing.T) {
 				rec.Record(i, 0, 1, 2*time.Millisecond, report.OK, 0)
 			}
 		}
-		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
-		tl.Add(iv)
-		rec.Release(iv)
-	}
+	})
 	col := NewCollector(start, "add_to_cart")
 	events := []Event{
 		{At: 3 * time.Second, Action: profiles.ChaosKillShard, Name: "kill_shard shard 1", Shards: []int{1}, Regions: []string{"b"}},
@@ -196,9 +191,7 @@ func TestExecActionKillsWhatItLeaves(t *testing.T) {
 // and the figures; without sessions none of it appears.
 func TestAnalyzeLostSalesPerFault(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
-	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart", "checkout"}, Regions: []string{"a", "b"}, Start: start})
-	tl := NewTimeline(start, rec.Regions())
-	for sec := 0; sec < 10; sec++ {
+	tl := recordedTimeline(start, []string{"add_to_cart", "checkout"}, []string{"a", "b"}, 10, func(rec *report.Recorder, sec int) {
 		for r := 0; r < 2; r++ {
 			rec.Record(sec, 0, r, time.Millisecond, report.OK, 0)
 			// Every second: 20 sessions per region; region b's shoppers
@@ -216,10 +209,7 @@ func TestAnalyzeLostSalesPerFault(t *testing.T) {
 				rec.RecordSession(0, r, report.SessionAbandoned, report.AbandonSlow, true)
 			}
 		}
-		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
-		tl.Add(iv)
-		rec.Release(iv)
-	}
+	})
 	events := []Event{
 		{At: 3 * time.Second, Action: profiles.ChaosAddLatency, Name: "add_latency shard 1", Shards: []int{1}, Regions: []string{"b"}},
 		{At: 6 * time.Second, Action: profiles.ChaosClearLatency, Name: "clear_latency shard 1", Shards: []int{1}, Regions: []string{"b"}, Auto: true},
@@ -248,14 +238,9 @@ func TestAnalyzeLostSalesPerFault(t *testing.T) {
 		t.Errorf("json %s (%v)", js, err)
 	}
 
-	plain := NewTimeline(start, []string{"a"})
-	prec := report.NewRecorder(report.Options{Steps: []string{"x"}, Regions: []string{"a"}, Start: start})
-	for sec := 0; sec < 4; sec++ {
-		prec.Record(0, 0, 0, time.Millisecond, report.OK, 0)
-		iv := prec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
-		plain.Add(iv)
-		prec.Release(iv)
-	}
+	plain := recordedTimeline(start, []string{"x"}, []string{"a"}, 4, func(rec *report.Recorder, _ int) {
+		rec.Record(0, 0, 0, time.Millisecond, report.OK, 0)
+	})
 	res = Analyze([]Event{{At: time.Second, Action: profiles.ChaosKillShard, Name: "kill_shard shard 0", Shards: []int{0}}}, plain, nil, AnalyzeOptions{})
 	js, _ = json.Marshal(res)
 	if _, ok := res.Figures()["fault_lost_sales"]; ok || strings.Contains(string(js), "sessions") || strings.Contains(strings.Join(res.Lines(), "\n"), "sessions") ||
@@ -267,19 +252,13 @@ func TestAnalyzeLostSalesPerFault(t *testing.T) {
 // TestFaultLostSalesOverlap: two faults whose windows overlap count the
 // sales lost in their shared seconds once, not twice.
 func TestFaultLostSalesOverlap(t *testing.T) {
-	start := time.Unix(1_700_000_000, 0)
-	rec := report.NewRecorder(report.Options{Steps: []string{"add_to_cart"}, Regions: []string{"a", "b"}, Start: start})
-	tl := NewTimeline(start, rec.Regions())
-	for sec := 0; sec < 10; sec++ {
+	tl := recordedTimeline(time.Unix(1_700_000_000, 0), []string{"add_to_cart"}, []string{"a", "b"}, 10, func(rec *report.Recorder, _ int) {
 		for r := 0; r < 2; r++ {
 			rec.Record(0, 0, r, time.Millisecond, report.OK, 0)
 			// One sale lost in every region, every second.
 			rec.RecordSession(0, r, report.SessionAbandoned, report.AbandonSlow, true)
 		}
-		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
-		tl.Add(iv)
-		rec.Release(iv)
-	}
+	})
 	events := []Event{
 		{At: 2 * time.Second, Action: profiles.ChaosAddLatency, Name: "add_latency shard 0", Shards: []int{0}, Regions: []string{"a"}},
 		{At: 4 * time.Second, Action: profiles.ChaosAddLatency, Name: "add_latency shard 1", Shards: []int{1}, Regions: []string{"b"}},
@@ -294,4 +273,19 @@ func TestFaultLostSalesOverlap(t *testing.T) {
 	if got := res.Figures()["fault_lost_sales"]; got != 12 {
 		t.Errorf("fault_lost_sales %v, want 12 (the overlap counted once)", got)
 	}
+}
+
+// recordedTimeline runs a real recorder for secs seconds from start, calling
+// each to record a second's answers and sessions, and returns the timeline
+// its intervals make.
+func recordedTimeline(start time.Time, steps, regions []string, secs int, each func(rec *report.Recorder, sec int)) *Timeline {
+	rec := report.NewRecorder(report.Options{Steps: steps, Regions: regions, Start: start})
+	tl := NewTimeline(start, rec.Regions())
+	for sec := 0; sec < secs; sec++ {
+		each(rec, sec)
+		iv := rec.Rotate(start.Add(time.Duration(sec+1) * time.Second))
+		tl.Add(iv)
+		rec.Release(iv)
+	}
+	return tl
 }

@@ -25,11 +25,27 @@ type PhaseSessions struct {
 // phaseSessions sums region's (-1: every region) sessions over the
 // seconds [from, to); nil when the timeline has no session at all.
 func (t *Timeline) phaseSessions(region, from, to int) *PhaseSessions {
+	return t.windowSessions(region, [][2]int{{from, to}})
+}
+
+// windowSessions sums region's (-1: every region) sessions over the seconds
+// inside any of windows ([from, to) each), a second once where windows
+// overlap; nil when the timeline has no session at all.
+func (t *Timeline) windowSessions(region int, windows [][2]int) *PhaseSessions {
 	if !t.sessions {
 		return nil
 	}
+	in := make([]bool, len(t.secs))
+	for _, w := range windows {
+		for s := max(w[0], 0); s < min(w[1], len(in)); s++ {
+			in[s] = true
+		}
+	}
 	var ss report.Sessions
-	for s := max(from, 0); s < min(to, len(t.secs)); s++ {
+	for s, ok := range in {
+		if !ok {
+			continue
+		}
 		for r := range t.secs[s] {
 			if region < 0 || r == region {
 				ss.Add(&t.secs[s][r].Sessions)
@@ -41,42 +57,6 @@ func (t *Timeline) phaseSessions(region, from, to int) *PhaseSessions {
 		p.AbandonedPct = 100 * float64(p.Abandoned) / float64(p.Ended)
 	}
 	return p
-}
-
-// unionSessions sums every region's sessions over the seconds inside any
-// of windows ([from, to) each), counting a second once where windows
-// overlap; nil when the timeline has no session at all.
-func (t *Timeline) unionSessions(windows [][2]int) *PhaseSessions {
-	if !t.sessions {
-		return nil
-	}
-	in := make([]bool, len(t.secs))
-	for _, w := range windows {
-		for s := max(w[0], 0); s < min(w[1], len(in)); s++ {
-			in[s] = true
-		}
-	}
-	var sum PhaseSessions
-	for s := 0; s < len(in); {
-		if !in[s] {
-			s++
-			continue
-		}
-		e := s
-		for e < len(in) && in[e] {
-			e++
-		}
-		p := t.phaseSessions(-1, s, e)
-		sum.Ended += p.Ended
-		sum.Abandoned += p.Abandoned
-		sum.Sales += p.Sales
-		sum.LostSales += p.LostSales
-		s = e
-	}
-	if sum.Ended > 0 {
-		sum.AbandonedPct = 100 * float64(sum.Abandoned) / float64(sum.Ended)
-	}
-	return &sum
 }
 
 // faultLostSales is the sales lost in the faults' seconds (each second
