@@ -220,7 +220,9 @@ func readOrderLog(f *os.File, path string, fn func(OrderLogRecord) error) (Order
 }
 
 // validRecordFrom reports whether a whole record with a good checksum starts at any offset
-// from from on. The rest of the file is read once: after a crash it is at most one batch.
+// from from on. The rest of the file is read in one piece: after a torn write that is at
+// most one batch; after damage further back it is all the log that follows, read once, when
+// the shard starts.
 func validRecordFrom(f *os.File, from, size int64) (bool, error) {
 	if size-from < orderLogHeader {
 		return false, nil

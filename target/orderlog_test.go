@@ -159,28 +159,16 @@ func TestOrderLogTornTailIsCutOff(t *testing.T) {
 
 func TestOrderLogCorruptMiddleRecordIsAnError(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, OrderLogName)
-	s := openTestStore(t, dir, nil)
-	acceptN(t, s, "k", 3)
-	closeTestStore(t, s)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Damage a byte of the second record's JSON.
-	first := len(orderLogMagic)
-	second := first + orderLogHeader + int(binary.LittleEndian.Uint32(data[first:]))
-	i := bytes.Index(data[second:], []byte(`"status"`))
-	if i < 0 {
-		t.Fatalf("no JSON in the second record")
-	}
-	data[second+i+1] = 'X'
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	before := fileSize(t, path)
+	path, second, before := damageSecondRecord(t, dir, 3, func(data []byte, second int) {
+		i := bytes.Index(data[second:], []byte(`"status"`))
+		if i < 0 {
+			t.Fatalf("no JSON in the second record")
+		}
+		data[second+i+1] = 'X'
+	})
 
-	_, err = openStore(dir, 0, (&testLog{}).logf)
+	_, err := openStore(dir, 0, (&testLog{}).logf)
 	want := fmt.Sprintf("order log %s at offset %d: corrupt order log record (checksum mismatch", path, second)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("open with a corrupt middle record: %v; want an error containing %q", err, want)
@@ -204,21 +192,9 @@ func TestOrderLogDamagedLengthIsAnError(t *testing.T) {
 	}{{"out of range", maxOrderLogRecord + 1}, {"past the end", 1 << 20}} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := filepath.Join(dir, OrderLogName)
-			s := openTestStore(t, dir, nil)
-			acceptN(t, s, "k", 5)
-			closeTestStore(t, s)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first := len(orderLogMagic)
-			second := first + orderLogHeader + int(binary.LittleEndian.Uint32(data[first:]))
-			binary.LittleEndian.PutUint32(data[second:], c.length)
-			if err := os.WriteFile(path, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			before := fileSize(t, path)
+			path, second, before := damageSecondRecord(t, dir, 5, func(data []byte, second int) {
+				binary.LittleEndian.PutUint32(data[second:], c.length)
+			})
 			want := fmt.Sprintf("order log %s at offset %d: corrupt order log record", path, second)
 			if _, err := openStore(dir, 0, (&testLog{}).logf); err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("open with a damaged length in the middle: %v; want an error containing %q", err, want)
@@ -425,4 +401,26 @@ func TestOrderLogRefusesOversizeOrder(t *testing.T) {
 		t.Fatalf("the refused order left a key (%v) or used a number (next %d)", ok, n)
 	}
 	mustStatus(t, s, n, StatusProcessing)
+}
+
+// damageSecondRecord writes n orders to a store in dir, lets damage change
+// the log's bytes (second is the offset of its second record) and writes
+// them back; it returns the log's path, that offset and the file's size.
+func damageSecondRecord(t *testing.T, dir string, n int, damage func(data []byte, second int)) (string, int, int64) {
+	t.Helper()
+	path := filepath.Join(dir, OrderLogName)
+	s := openTestStore(t, dir, nil)
+	acceptN(t, s, "k", n)
+	closeTestStore(t, s)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := len(orderLogMagic)
+	second := first + orderLogHeader + int(binary.LittleEndian.Uint32(data[first:]))
+	damage(data, second)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, second, fileSize(t, path)
 }
