@@ -17,11 +17,17 @@ import (
 // often wait for one.
 const saturatedShare = 0.8
 
+// machineFigureUnits is the figure every run adds where it can read the
+// machine's load (see machineFigures).
+func machineFigureUnits() map[string]report.Unit {
+	return map[string]report.Unit{"machine_busy": report.UnitPercent}
+}
+
 // runFigureUnits are the units of every run-wide figure a run may add, for
-// budgets on them (the run) and for re-judging a saved run (report):
-// machine_busy, the game day's and the bundled checkout's.
+// re-judging a saved run (report): machine_busy, the game day's and the
+// bundled checkout's.
 func runFigureUnits() map[string]report.Unit {
-	u := map[string]report.Unit{"machine_busy": report.UnitPercent}
+	u := machineFigureUnits()
 	maps.Copy(u, gameday.FigureUnits())
 	maps.Copy(u, checkoutFigureUnits())
 	return u

@@ -66,7 +66,7 @@ type storm struct {
 	machine    machineWatch   // the machine's CPUs and the run's processes, read while the run goes
 	// checkoutLine is checkout's footnote, taken when the run ends.
 	checkoutLine string
-	// machineLine is the footnote on the machine's load over the peak.
+	// machineLine is the footnote on the machine's load over the run.
 	machineLine string
 	stopPush    func() // the metrics' remote write, when pushed
 	dash        *liveDashboard
@@ -116,7 +116,7 @@ func newStorm(env *cliEnv, f *runFlags, fs *pflag.FlagSet) (*storm, int) {
 	fe, fsrc := flagBudgets(f.budgets)
 	s.bexprs, s.bsources = append(s.bexprs, fe...), append(s.bsources, fsrc...)
 	bopts := budget.Options{Steps: recOpts.Steps, Regions: recOpts.Regions, Writes: recOpts.Writes}
-	bopts.Figures = map[string]report.Unit{"machine_busy": report.UnitPercent}
+	bopts.Figures = machineFigureUnits()
 	if s.chaos {
 		maps.Copy(bopts.Figures, gameday.FigureUnits())
 	}
