@@ -50,12 +50,47 @@ type procCPU struct {
 	cpu   float64
 }
 
-// reading is one look at the machine's and the tree's CPU time.
-type reading struct {
+// rawReading is one look at the machine's and the tree's CPU time, as the
+// source takes it.
+type rawReading struct {
 	at          time.Time
 	busy, total float64 // the machine's CPU seconds so far, every CPU
 	waited      float64 // seconds in which some task waited for a CPU, so far (-1: not known)
 	procs       map[procKey]procCPU
+}
+
+// reading is what history keeps of a rawReading: the machine's counters,
+// and the CPU each group used since the reading before (indexed as
+// history.groups), so that a long run keeps a few words a second.
+type reading struct {
+	at          time.Time
+	busy, total float64
+	waited      float64
+	used        []float64
+}
+
+// history is a watch's readings.
+type history struct {
+	groups   []string
+	last     map[procKey]procCPU // the processes at the last reading
+	readings []reading
+}
+
+// add keeps r. A process new to the tree counts from its start; one that
+// left takes only its last part-interval with it.
+func (h *history) add(r rawReading) {
+	used := make([]float64, len(h.groups))
+	for k, p := range r.procs {
+		g := slices.Index(h.groups, p.group)
+		if g < 0 {
+			g = len(h.groups)
+			h.groups = append(h.groups, p.group)
+			used = append(used, 0)
+		}
+		used[g] += max(p.cpu-h.last[k].cpu, 0)
+	}
+	h.last = r.procs
+	h.readings = append(h.readings, reading{at: r.at, busy: r.busy, total: r.total, waited: r.waited, used: used})
 }
 
 // Watch samples the machine and a process tree every interval until Stop.
@@ -67,8 +102,8 @@ type Watch struct {
 	done  chan struct{}
 	every time.Duration
 
-	mu       sync.Mutex
-	readings []reading
+	mu   sync.Mutex
+	hist history
 }
 
 // Start watches the machine and the tree of processes rooted at root (root
@@ -110,7 +145,7 @@ func (w *Watch) sample() {
 		return
 	}
 	w.mu.Lock()
-	w.readings = append(w.readings, r)
+	w.hist.add(r)
 	w.mu.Unlock()
 }
 
@@ -138,13 +173,14 @@ func (w *Watch) Over(from, to time.Time) (l Load, ok bool) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return over(w.readings, w.src.cpus(), w.every/2, from, to)
+	return w.hist.over(w.src.cpus(), w.every/2, from, to)
 }
 
-// over computes Over from readings. Intervals shorter than minLen (the
-// last one, cut by Stop) count in the averages but not in the ranks: a
-// few ticks make a share too coarse to rank.
-func over(rs []reading, cpus int, minLen time.Duration, from, to time.Time) (Load, bool) {
+// over computes Over. Intervals shorter than minLen (the last one, cut by
+// Stop) count in the averages but not in the ranks: a few ticks make a
+// share too coarse to rank.
+func (h *history) over(cpus int, minLen time.Duration, from, to time.Time) (Load, bool) {
+	rs := h.readings
 	var shares []float64
 	var secs, machine, waited, waitedSecs float64
 	used := map[string]float64{}
@@ -166,11 +202,8 @@ func over(rs []reading, cpus int, minLen time.Duration, from, to time.Time) (Loa
 			waited += b.waited - a.waited
 			waitedSecs += dt.Seconds()
 		}
-		for k, p := range b.procs {
-			// A process new to the tree counts from its start; one that left
-			// takes only its last part-interval with it.
-			d := p.cpu - a.procs[k].cpu
-			used[p.group] += max(d, 0)
+		for g, c := range b.used {
+			used[h.groups[g]] += c
 		}
 	}
 	if len(shares) == 0 || secs <= 0 {

@@ -8,6 +8,15 @@ import (
 
 func near(got, want float64) bool { return math.Abs(got-want) < 1e-6 }
 
+// record keeps rs in a history, as a Watch does with its readings.
+func record(rs []rawReading) *history {
+	var h history
+	for _, r := range rs {
+		h.add(r)
+	}
+	return &h
+}
+
 // procs is a tree's processes at a reading: pid -> CPU seconds, in group g
 // for pids under 100, h above.
 func procs(cpu map[int]float64) map[procKey]procCPU {
@@ -31,7 +40,7 @@ func TestOverRanksAndGroups(t *testing.T) {
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	// 2 CPUs: 2 CPU-seconds of machine time a second. Shares by second:
 	// 0.50, 0.95, 0.90, 1.00, then 0.10 outside the span.
-	rs := []reading{
+	rs := []rawReading{
 		{at: at(0), busy: 0, total: 0, waited: 10, procs: procs(map[int]float64{1: 0})},
 		{at: at(1), busy: 1.0, total: 2, waited: 10.1, procs: procs(map[int]float64{1: 0.5, 100: 0.3})},
 		{at: at(2), busy: 2.9, total: 4, waited: 10.6, procs: procs(map[int]float64{1: 1.3, 100: 1.2})},
@@ -39,7 +48,8 @@ func TestOverRanksAndGroups(t *testing.T) {
 		{at: at(4), busy: 6.7, total: 8, waited: 11.8, procs: procs(map[int]float64{1: 3.0, 100: 3.1})},
 		{at: at(5), busy: 6.9, total: 10, waited: 11.8, procs: procs(map[int]float64{1: 3.1, 100: 3.15})},
 	}
-	l, ok := over(rs, 2, 500*time.Millisecond, at(0), at(4))
+	h := record(rs)
+	l, ok := h.over(2, 500*time.Millisecond, at(0), at(4))
 	if !ok {
 		t.Fatal("no load over 0 s … 4 s")
 	}
@@ -56,7 +66,7 @@ func TestOverRanksAndGroups(t *testing.T) {
 	if !l.HasWaiting || !near(l.Waiting, 0.45) {
 		t.Errorf("waiting %.3f (%v), want 0.45", l.Waiting, l.HasWaiting)
 	}
-	if _, ok := over(rs, 2, 500*time.Millisecond, at(6), at(9)); ok {
+	if _, ok := h.over(2, 500*time.Millisecond, at(6), at(9)); ok {
 		t.Error("a span after the last reading has a load")
 	}
 }
@@ -68,14 +78,14 @@ func TestOverRanksAndGroups(t *testing.T) {
 func TestOverLeavingAndOddReadings(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	rs := []reading{
+	rs := []rawReading{
 		{at: at(0), busy: 0, total: 0, waited: -1, procs: procs(map[int]float64{1: 0, 2: 5})},
 		{at: at(1000), busy: 1.0, total: 2, waited: -1, procs: procs(map[int]float64{1: 0.4})}, // 2 left
 		{at: at(2000), busy: 1.0, total: 2, waited: -1, procs: procs(map[int]float64{1: 0.9})}, // total still: skipped
 		{at: at(3000), busy: 3.5, total: 4, waited: -1, procs: procs(map[int]float64{1: 1.4})}, // 2.5 of 2: clamped to 1
 		{at: at(3100), busy: 3.51, total: 4.2, waited: -1, procs: procs(map[int]float64{1: 1.41})},
 	}
-	l, ok := over(rs, 2, 500*time.Millisecond, at(0), at(3100))
+	l, ok := record(rs).over(2, 500*time.Millisecond, at(0), at(3100))
 	if !ok {
 		t.Fatal("no load")
 	}

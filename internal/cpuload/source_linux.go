@@ -49,8 +49,8 @@ func newSource(root int, group func(args []string) string) (source, error) {
 func (s source) cpus() int { return s.ncpu }
 
 // read takes a reading of the machine and the tree.
-func (s source) read() (reading, error) {
-	r := reading{at: time.Now(), procs: map[procKey]procCPU{}}
+func (s source) read() (rawReading, error) {
+	r := rawReading{at: time.Now(), procs: map[procKey]procCPU{}}
 	st, err := s.fs.Stat()
 	if err != nil {
 		return r, err

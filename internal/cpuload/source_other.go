@@ -12,6 +12,6 @@ func newSource(int, func([]string) string) (source, error) {
 }
 
 func (source) cpus() int { return 0 }
-func (source) read() (reading, error) {
-	return reading{}, errors.New("CPU times are read from /proc, on Linux only")
+func (source) read() (rawReading, error) {
+	return rawReading{}, errors.New("CPU times are read from /proc, on Linux only")
 }
