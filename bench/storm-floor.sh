@@ -45,6 +45,7 @@ build_agentstorm
 printf '{"sku":"sku-1","qty":1}' > "$TMP/body.json"
 per=$((AGENTS / 6))
 think=$(LC_ALL=C awk -v r="$RPS" 'BEGIN {printf "%gs", 1 / r}')
+THINK=${THINK:-exp($think)} # the agents' think time (a profile's think syntax)
 
 # busy_ticks: "total idle" jiffies of all CPUs so far (/proc/stat; idle counts iowait).
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
@@ -65,12 +66,20 @@ window() {
 }
 
 # h2load_procs URL_OR_INPUT...: one h2load process of $per connections per argument.
+# Each connection sends every 1/RPS s from its connect, so connections made at once
+# send at once: with -D (all connected in a few hundred ms) a process sends its
+# whole round in ~0.25 s of every 2 s, waves that a server answers in large
+# batches. Here connections are made RATE a millisecond (-r, --rate-period) over
+# one think time, so their requests are spread as evenly as the agents' are; -n
+# gives each connection its requests until the window has passed.
 h2load_procs() {
-  local a src
+  local a src rate n
+  rate=$(LC_ALL=C awk -v p="$per" -v r="$RPS" 'BEGIN {x = int(p * r / 1000 + 0.999); print (x < 1 ? 1 : x)}')
+  n=$((per * $(LC_ALL=C awk -v r="$RPS" -v s=$((WARM + HOLD + 3)) 'BEGIN {printf "%d", s * r + 1}')))
   H2PIDS=()
   for a in "$@"; do
     case $a in http*) src=("$a") ;; *) src=(-i "$a") ;; esac
-    h2load --h1 -c "$per" -t 1 --rps "$RPS" -D $((WARM + HOLD + 3)) -d "$TMP/body.json" \
+    h2load --h1 -c "$per" -t 1 --rps "$RPS" -r "$rate" --rate-period 1ms -n "$n" -d "$TMP/body.json" \
       -H 'content-type: application/json' "${src[@]}" > "$TMP/h2load-$RANDOM.out" 2>&1 &
     H2PIDS+=($!)
   done
@@ -152,7 +161,7 @@ run_h2load() {
   echo "name: storm-floor"
   echo "target:"
   for k in 0 1 2 3 4 5; do echo "  s$k: http://127.0.0.1:$((TPORT + k))"; done
-  echo "workload: {model: closed, stages: \"0->$AGENTS in 6s, hold 60s\", think: exp($think)}"
+  echo "workload: {model: closed, stages: \"0->$AGENTS in 6s, hold 60s\", think: \"$THINK\"}"
   echo "population: {regions: {s0: 1, s1: 1, s2: 1, s3: 1, s4: 1, s5: 1}}"
   echo "flows:"
   echo "  - name: adder"
