@@ -3,7 +3,8 @@
 # side by side with h2load (C, libev) in the same run.
 #
 # Load: AGENTS connections, each sending one small JSON POST every 2 s on
-# average (agentstorm: closed model, think exp(2s); h2load: --h1 --rps 0.5),
+# average (agentstorm: closed model, think exp(2s); h2load: --h1 --rps 0.5,
+# connections made over 2 s like the agents' ramp),
 # against bare fasthttp servers (bench/barefast, one per SERVERS, each its
 # own process). AGENTS up to 15,000 run in one agentstorm process
 # (--workers 1) and one h2load process; more (e.g. AGENTS=50000 SERVERS=3)
@@ -101,10 +102,17 @@ run_agentstorm() {
   wait "$pid" || true # exit 99 when a default budget is missed does not matter here
 }
 
+# h2load sends each connection's requests every 2 s from its connect. With -D
+# it connects all at once and then sends in waves (a process's whole round in
+# ~0.25 s of every 2 s, which a server and h2load itself handle in large
+# batches); connecting RATE a millisecond over the agents' 2 s ramp (-r; -n
+# requests in all) spreads them as the agents' are.
 run_h2load() {
-  local pids=() per=$((AGENTS / SERVERS)) p
+  local pids=() per=$((AGENTS / SERVERS)) p rate n
+  rate=$(((per + 1999) / 2000))
+  n=$((per * (secs / 2 + 1)))
   for p in "${ports[@]}"; do
-    h2load --h1 -c "$per" -t 1 --rps 0.5 -D "$secs" -d "$TMP/body.json" -H 'Content-Type: application/json' \
+    h2load --h1 -c "$per" -t 1 --rps 0.5 -r "$rate" --rate-period 1ms -n "$n" -d "$TMP/body.json" -H 'Content-Type: application/json' \
       "http://127.0.0.1:$p/cart/items" > "$TMP/h2-$p.out" 2>&1 &
     pids+=($!)
   done
