@@ -187,6 +187,7 @@ run_agentstorm() {
 }
 
 : > "$TMP/rows"
+machine=$(machine_line)
 echo "storm-floor: $AGENTS connections x $RPS req/s; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "row req/s client-µs/req server-µs/req both-µs/req client-cores server-cores machine-busy-%"
 n=$(wc -w <<< "$ROWS")
@@ -205,7 +206,7 @@ med() { awk -v t="$1" -v c="$2" '$1 == t {print $c}' "$TMP/rows" | median; }
 {
   echo "## The storm's load with C tools on both ends (\`bench/storm-floor.sh\`)"
   echo
-  echo "$(machine_line); $(agentstorm_version), h2load $(deb_version nghttp2-client), nginx $(deb_version nginx-light)."
+  echo "$machine; $(agentstorm_version), h2load $(deb_version nghttp2-client), nginx $(deb_version nginx-light)."
   echo "$AGENTS keep-alive connections, one small POST every $think on average each; $ROUNDS rounds, rows alternating;"
   echo "CPU over $HOLD s once every connection is up, per request the server answered (its own counter)."
   echo
