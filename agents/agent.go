@@ -243,7 +243,7 @@ func (a *agent) advance(now time.Time) {
 	}
 	if a.needThink {
 		if d := a.s.think.Sample(a.rng); d > 0 {
-			a.pause(now, phThink, now.Add(d))
+			a.pause(now, phThink, a.l.thinkEnd(now, d))
 			return
 		}
 	}

@@ -11,7 +11,8 @@
 // says it is whole, then parsed with fasthttp; think times, backoffs and
 // deadlines of all the loop's agents sit in one timer heap, and the loop
 // sleeps until the next one (rounded up to the millisecond, so it never
-// spins). Buffers are lent by the loop for a call and given back when it
+// spins; think times end on a 4 ms grid shared by every loop of the run, so
+// that agents due together send together: see thinkEnd). Buffers are lent by the loop for a call and given back when it
 // ends, so an idle agent costs only its socket and its small state. https
 // targets, profiles with several hosts (targets:, see hosts.go) and systems
 // without epoll use the goroutine transport: each call
