@@ -12,8 +12,9 @@
 // deadlines of all the loop's agents sit in one timer heap, and the loop
 // sleeps until the next one (rounded up to the millisecond, so it never
 // spins; think times end on a 4 ms grid shared by every loop of the run, so
-// that agents due together send together: see thinkEnd). Buffers are lent by the loop for a call and given back when it
-// ends, so an idle agent costs only its socket and its small state. https
+// that agents due together send together: see thinkEnd). Buffers are lent
+// by the loop for a call and given back when it ends, so an idle agent
+// costs only its socket and its small state. https
 // targets, profiles with several hosts (targets:, see hosts.go) and systems
 // without epoll use the goroutine transport: each call
 // runs on a short-lived goroutine with crypto/tls, and its result goes back

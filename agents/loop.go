@@ -115,8 +115,8 @@ const thinkGrid = 4 * time.Millisecond
 // process share the slots (their clocks start at the run's start): a
 // target's event loop then wakes once for many requests rather than for
 // each, and a sleep and wake-up is dear (~25 µs of CPU on a 2-core VM; at
-// the default storm's load, 7% less CPU a request on both sides together:
-// bench/RESULTS.md, session 8). Backoffs, deadlines and the open model's
+// the storm's load in bench/storm-floor.sh, 7% less CPU a request on both
+// sides together: bench/RESULTS.md, session 8). Backoffs, deadlines and the open model's
 // arrivals keep their exact instants.
 func (l *loop) thinkEnd(now time.Time, d time.Duration) time.Time {
 	slot := min(thinkGrid, d/32)
