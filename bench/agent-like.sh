@@ -102,17 +102,12 @@ run_agentstorm() {
   wait "$pid" || true # exit 99 when a default budget is missed does not matter here
 }
 
-# h2load sends each connection's requests every 2 s from its connect. With -D
-# it connects all at once and then sends in waves (a process's whole round in
-# ~0.25 s of every 2 s, which a server and h2load itself handle in large
-# batches); connecting RATE a millisecond over the agents' 2 s ramp (-r; -n
-# requests in all) spreads them as the agents' are.
+# h2load's connections are made over 2 s, like the agents' ramp (h2load_spread).
 run_h2load() {
-  local pids=() per=$((AGENTS / SERVERS)) p rate n
-  rate=$(((per + 1999) / 2000))
-  n=$((per * (secs / 2 + 1)))
+  local pids=() per=$((AGENTS / SERVERS)) p spread
+  read -r -a spread <<< "$(h2load_spread "$per" 0.5 "$secs")"
   for p in "${ports[@]}"; do
-    h2load --h1 -c "$per" -t 1 --rps 0.5 -r "$rate" --rate-period 1ms -n "$n" -d "$TMP/body.json" -H 'Content-Type: application/json' \
+    h2load --h1 -c "$per" -t 1 --rps 0.5 "${spread[@]}" -d "$TMP/body.json" -H 'Content-Type: application/json' \
       "http://127.0.0.1:$p/cart/items" > "$TMP/h2-$p.out" 2>&1 &
     pids+=($!)
   done

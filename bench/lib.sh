@@ -278,6 +278,17 @@ rotated() {
   echo "${a[$(((k + r - 1) % ${#a[@]}))]}"
 }
 
+# h2load_spread CONNS RPS SECS: h2load arguments that make CONNS connections
+# at a steady rate over one think time (1/RPS s) and give each enough requests
+# for SECS s. h2load sends each connection's requests every 1/RPS s from its
+# connect: with -D it connects all at once and then sends in waves (a
+# process's whole round in ~0.25 s of every 2 s, which a server and h2load
+# itself handle in large batches, cheaply); spread (-r per millisecond, -n in
+# all, as -r excludes -D) its requests come as evenly as agents' think times.
+h2load_spread() {
+  LC_ALL=C awk -v c="$1" -v r="$2" -v s="$3"     'BEGIN {x = int(c * r / 1000 + 0.999); if (x < 1) x = 1; printf "-r %d --rate-period 1ms -n %d\n", x, c * int(s * r + 1)}'
+}
+
 # tree_pids PID: PID and all its descendants.
 tree_pids() {
   local c

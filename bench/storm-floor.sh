@@ -51,45 +51,45 @@ THINK=${THINK:-exp($think)} # the agents' think time (a profile's think syntax)
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
 sum_ticks() { local p s=0; for p in "$@"; do s=$((s + $(cpu_ticks "$p"))); done; echo "$s"; }
 
-# window LABEL COUNTER CLIENT_PIDS SERVER_PIDS: measures HOLD s; appends a row.
+# window LABEL COUNTER CLIENT_PIDS SERVER_PIDS: measures HOLD s; sets ROW (add_row
+# appends it with the client's error share once the client has ended).
 window() {
-  local label=$1 counter=$2 c0 s0 n0 t0 i0 w0 c1 s1 n1 t1 i1 w1
+  local label=$1 counter=$2 c0 s0 n0 t0 i0 w0 c1 s1 n1 t1 i1 w1 cl sv
   read -r -a cl <<< "$3"
   read -r -a sv <<< "$4"
   c0=$(sum_ticks "${cl[@]}"); s0=$(sum_ticks "${sv[@]}"); n0=$($counter); read -r t0 i0 < <(busy_ticks); w0=$(now_s)
   sleep "$HOLD"
   c1=$(sum_ticks "${cl[@]}"); s1=$(sum_ticks "${sv[@]}"); n1=$($counter); read -r t1 i1 < <(busy_ticks); w1=$(now_s)
-  LC_ALL=C awk -v l="$label" -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v i=$((i1 - i0)) \
+  ROW=$(LC_ALL=C awk -v l="$label" -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v i=$((i1 - i0)) \
     -v dt="$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" -v hz="$CLK_TCK" \
-    'BEGIN {printf "%s %.0f %.1f %.1f %.1f %.2f %.2f %.0f\n", l, n / dt, c / hz * 1e6 / n, s / hz * 1e6 / n, (c + s) / hz * 1e6 / n, c / hz / dt, s / hz / dt, 100 * (1 - i / t)}' |
-    tee -a "$TMP/rows"
+    'BEGIN {printf "%s %.0f %.1f %.1f %.1f %.2f %.2f %.0f", l, n / dt, c / hz * 1e6 / n, s / hz * 1e6 / n, (c + s) / hz * 1e6 / n, c / hz / dt, s / hz / dt, 100 * (1 - i / t)}')
 }
 
-# h2load_procs URL_OR_INPUT...: one h2load process of $per connections per argument.
-# Each connection sends every 1/RPS s from its connect, so connections made at once
-# send at once: with -D (all connected in a few hundred ms) a process sends its
-# whole round in ~0.25 s of every 2 s, waves that a server answers in large
-# batches. Here connections are made RATE a millisecond (-r, --rate-period) over
-# one think time, so their requests are spread as evenly as the agents' are; -n
-# gives each connection its requests until the window has passed.
+# add_row ERRORS REQUESTS: appends ROW with the client's failed share of its requests
+# (a row whose client failed must not pass for a cheap one).
+add_row() { LC_ALL=C awk -v r="$ROW" -v e="$1" -v n="$2" 'BEGIN {printf "%s %.2f\n", r, (n > 0 ? 100 * e / n : 100)}' | tee -a "$TMP/rows"; }
+
+# h2load_procs URL_OR_INPUT...: one h2load process of $per connections per
+# argument, made over one think time so that their requests are spread as the
+# agents' are (h2load_spread), each sending until the window has passed.
 h2load_procs() {
-  local a src rate n
-  rate=$(LC_ALL=C awk -v p="$per" -v r="$RPS" 'BEGIN {x = int(p * r / 1000 + 0.999); print (x < 1 ? 1 : x)}')
-  n=$((per * $(LC_ALL=C awk -v r="$RPS" -v s=$((WARM + HOLD + 3)) 'BEGIN {printf "%d", s * r + 1}')))
+  local a src spread
+  read -r -a spread <<< "$(h2load_spread "$per" "$RPS" $((WARM + HOLD + 3)))"
   H2PIDS=()
   for a in "$@"; do
     case $a in http*) src=("$a") ;; *) src=(-i "$a") ;; esac
-    h2load --h1 -c "$per" -t 1 --rps "$RPS" -r "$rate" --rate-period 1ms -n "$n" -d "$TMP/body.json" \
+    h2load --h1 -c "$per" -t 1 --rps "$RPS" "${spread[@]}" -d "$TMP/body.json" \
       -H 'content-type: application/json' "${src[@]}" > "$TMP/h2load-$RANDOM.out" 2>&1 &
     H2PIDS+=($!)
   done
 }
-# wait_h2load LABEL: waits for the h2load processes; prints their requests' outcomes.
+# wait_h2load: waits for the h2load processes; adds the row with their requests
+# that did not get a 2xx (failed, errored, timed out or another status) as errors.
 wait_h2load() {
   local p
   for p in "${H2PIDS[@]}"; do wait "$p" || true; done
-  awk -v l="$1" '/^requests:/ {t += $2; s += $8; f += $10; e += $12; o += $14} /^status codes:/ {c += $3}
-    END {printf "  %s: h2load requests %d, succeeded %d, failed %d, errored %d, timeout %d, 2xx %d\n", l, t, s, f, e, o, c}' "$TMP"/h2load-*.out >&2
+  # shellcheck disable=SC2046 # two numbers
+  add_row $(awk '/^requests:/ {t += $2} /^status codes:/ {c += $3} END {print t - c, t}' "$TMP"/h2load-*.out)
   rm -f "$TMP"/h2load-*.out
 }
 
@@ -118,7 +118,7 @@ run_cpair() {
   h2load_procs $(for k in 0 1 2 0 1 2; do echo "http://127.0.0.1:$((PORT + k))/v1/carts/x/items"; done)
   sleep "$WARM"
   window c-pair nginx_served "${H2PIDS[*]}" "$(tree_pids "$npid" | tr '\n' ' ')"
-  wait_h2load c-pair
+  wait_h2load
   kill "$npid" && wait "$npid" || true
 }
 
@@ -153,7 +153,7 @@ run_h2load() {
   h2load_procs $(for k in 0 1 2 3 4 5; do echo "$TMP/carts-$k"; done)
   sleep "$WARM"
   window h2load checkout_served "${H2PIDS[*]}" "$(tree_pids "$TGT" | tr '\n' ' ')"
-  wait_h2load h2load
+  wait_h2load
   stop_checkout
 }
 
@@ -172,7 +172,7 @@ run_h2load() {
 
 run_agentstorm() {
   start_checkout
-  "$AGENTSTORM" run --profile "$TMP/storm-floor.yaml" > "$TMP/as.out" 2>&1 &
+  "$AGENTSTORM" run --profile "$TMP/storm-floor.yaml" --out "json=$TMP/as.json" > "$TMP/as.out" 2>&1 &
   local apid=$! i
   PIDS+=("$apid")
   # The window starts SETTLE s after the first report of every agent connected.
@@ -180,16 +180,19 @@ run_agentstorm() {
     grep -q "conns $(fmt_int "$AGENTS")\$" "$TMP/as.out" && break
     sleep 1
   done
+  grep -q "conns $(fmt_int "$AGENTS")\$" "$TMP/as.out" || echo "warning: agentstorm never reported all $AGENTS agents connected; measuring anyway" >&2
   sleep "$SETTLE"
   window agentstorm checkout_served "$(tree_pids "$apid" | tr '\n' ' ')" "$(tree_pids "$TGT" | tr '\n' ' ')"
   kill -INT "$apid" && wait "$apid" || true
+  # shellcheck disable=SC2046 # two numbers
+  add_row $(python3 -c 'import json, sys; o = json.load(sys.stdin)["overall"]; print(o["errors"], o["requests"])' < "$TMP/as.json" || echo 0 0)
   stop_checkout
 }
 
 : > "$TMP/rows"
 machine=$(machine_line)
 echo "storm-floor: $AGENTS connections x $RPS req/s; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "row req/s client-µs/req server-µs/req both-µs/req client-cores server-cores machine-busy-%"
+echo "row req/s client-µs/req server-µs/req both-µs/req client-cores server-cores machine-busy-% client-errors-%"
 n=$(wc -w <<< "$ROWS")
 for r in $(seq 1 "$ROUNDS"); do
   for k in $(seq 0 $((n - 1))); do
@@ -208,17 +211,18 @@ med() { awk -v t="$1" -v c="$2" '$1 == t {print $c}' "$TMP/rows" | median; }
   echo
   echo "$machine; $(agentstorm_version), h2load $(deb_version nghttp2-client), nginx $(deb_version nginx-light)."
   echo "$AGENTS keep-alive connections, one small POST every $think on average each; $ROUNDS rounds, rows alternating;"
-  echo "CPU over $HOLD s once every connection is up, per request the server answered (its own counter)."
+  echo "CPU over $HOLD s once every connection is up, per request the server answered (its own counter);"
+  echo "errors: the client's requests without the answer it expects (h2load: not 2xx; agentstorm: its errors), over its whole run."
   echo
-  echo "| row | round | req/s | client µs/request | server µs/request | both µs/request | client cores | server cores | machine busy |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  awk '{n[$1]++; printf "| %s | %d | %s | %s | %s | %s | %s | %s | %s%% |\n", $1, n[$1], $2, $3, $4, $5, $6, $7, $8}' "$TMP/rows"
+  echo "| row | round | req/s | client µs/request | server µs/request | both µs/request | client cores | server cores | machine busy | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  awk '{n[$1]++; printf "| %s | %d | %s | %s | %s | %s | %s | %s | %s%% | %s%% |\n", $1, n[$1], $2, $3, $4, $5, $6, $7, $8, $9}' "$TMP/rows"
   echo
-  echo "| row | median client µs/request | median server µs/request | median both | both / c-pair | median machine busy |"
-  echo "|---|---|---|---|---|---|"
+  echo "| row | median client µs/request | median server µs/request | median both | both / c-pair | median machine busy | most errors |"
+  echo "|---|---|---|---|---|---|---|"
   cp=$(med c-pair 5)
   for t in $ROWS; do
-    echo "| $t | $(med "$t" 3) | $(med "$t" 4) | $(med "$t" 5) | $(ratio "$(med "$t" 5)" "$cp") | $(med "$t" 8)% |"
+    echo "| $t | $(med "$t" 3) | $(med "$t" 4) | $(med "$t" 5) | $(ratio "$(med "$t" 5)" "$cp") | $(med "$t" 8)% | $(awk -v t="$t" '$1 == t {print $9}' "$TMP/rows" | maximum)% |"
   done
 } > "$TMP/section.md"
 finish_machine_line "$TMP/section.md"
