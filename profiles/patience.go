@@ -104,15 +104,16 @@ func (p *Profile) TracksSessions() bool {
 	return p.HasPatience()
 }
 
-// HasPatience reports whether some flow or step has a patience: only then
-// can a session be abandoned.
+// HasPatience reports whether some flow or step has an active patience:
+// only then can a session be abandoned. A step's `patience: none` stays set
+// (it opts the step out of its flow's patience) but makes no one leave.
 func (p *Profile) HasPatience() bool {
 	for _, f := range p.Flows {
-		if f.Patience != nil {
+		if f.Patience.Active() {
 			return true
 		}
 		for _, st := range f.Steps {
-			if st.Patience != nil {
+			if st.Patience.Active() {
 				return true
 			}
 		}

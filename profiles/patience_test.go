@@ -81,6 +81,31 @@ func TestPatienceAndSaleLoad(t *testing.T) {
 	}
 }
 
+// TestStepPatienceNoneIsNoPatience: a step's `patience: none` opts out of
+// its flow's patience; alone it lets no one abandon, so the run must say
+// abandonment was not measured rather than report 0%.
+func TestStepPatienceNoneIsNoPatience(t *testing.T) {
+	const src = `
+workload: {model: closed, stages: "0->1 in 1s"}
+flows:
+  - name: f
+    steps:
+      - {name: a, path: /a, patience: none}
+      - {name: b, path: /b, patience: none}
+`
+	p, err := Load("t.yaml", []byte(src), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HasPatience() || p.TracksSessions() {
+		t.Errorf("only inactive step patiences: HasPatience %v, TracksSessions %v, want both false", p.HasPatience(), p.TracksSessions())
+	}
+	p.Flows[0].Steps[1].Patience = &Patience{Wait: Think{Kind: ThinkConstant, Min: time.Second, Max: time.Second, Mean: time.Second}}
+	if !p.HasPatience() {
+		t.Error("an active step patience: HasPatience false")
+	}
+}
+
 func TestPatienceAndSaleErrors(t *testing.T) {
 	src := `
 workload: {model: closed, stages: "0->1 in 1s"}
