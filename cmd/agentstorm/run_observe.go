@@ -106,9 +106,10 @@ func (s *storm) prepare(ctx context.Context, cancel context.CancelFunc) int {
 		if s.workers > 1 {
 			workers = s.workers
 		}
+		unmeasured := report.UnmeasuredSessions(s.meta, 0) // no patience: no abandonment to show, not 0%
 		obs.Add(func(iv *report.Interval, st agents.Stats) {
 			s.dash.Observe(iv, dashboard.Figures{Elapsed: st.Elapsed, Agents: st.Active, Connections: st.Connected,
-				Workers: workers, Lost: s.lostLive})
+				Workers: workers, Lost: s.lostLive, Unmeasured: unmeasured})
 		})
 	}
 	if s.chaos {
