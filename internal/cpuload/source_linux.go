@@ -40,7 +40,8 @@ func newSource(root int, group func(args []string) string) (source, error) {
 	}
 	if quota, err := cgroupQuota(fs); err != nil {
 		return source{}, err
-	} else if quota > 0 {
+	} else if quota > 0 && quota < float64(n) {
+		// A quota of every CPU or more caps nothing: /proc/stat still speaks for what the run may use.
 		return source{}, fmt.Errorf("a cgroup caps this process at %.2f of the machine's %d CPUs, and /proc/stat counts them all", quota, n)
 	}
 	return source{fs: fs, root: root, group: group, ncpu: n}, nil
