@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/agentstorm/agentstorm/k6"
 	"github.com/agentstorm/agentstorm/report"
 	"github.com/agentstorm/agentstorm/report/budget"
 	"github.com/agentstorm/agentstorm/report/finish"
@@ -193,9 +194,24 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	return fin.Finish()
 }
 
+// shareFigures are the run figures (ours and k6's) that are percentages:
+// merged logs keep the largest, not the sum (hlog.Set.ShareFigures).
+func shareFigures() map[string]bool {
+	u := runFigureUnits()
+	maps.Copy(u, k6.FigureUnits())
+	shares := map[string]bool{}
+	for name, unit := range u {
+		if unit == report.UnitPercent {
+			shares[name] = true
+		}
+	}
+	return shares
+}
+
 // readLogs reads the hlogs (path "-" is standard input) into one set.
 func readLogs(files []string) (*hlog.Set, error) {
 	ls := hlog.NewSet()
+	ls.ShareFigures(shareFigures())
 	for _, p := range files {
 		if p == "-" {
 			if err := ls.Read("standard input", os.Stdin); err != nil {
@@ -227,7 +243,7 @@ func writeMergedLog(path string, files []string, meta map[string]string) error {
 	if err != nil {
 		return err
 	}
-	if err := hlog.Merge(a, decs, meta); err != nil {
+	if err := hlog.Merge(a, decs, meta, shareFigures()); err != nil {
 		a.Abort()
 		return err
 	}

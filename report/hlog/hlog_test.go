@@ -315,7 +315,7 @@ func TestMerge(t *testing.T) {
 	logB, sumB := stormLog(t, b, start.Add(300*time.Millisecond), 3, func(sec int) { rec(b, sec, 5) })
 	var merged bytes.Buffer
 	err := Merge(&merged, []*Decoder{NewStrictDecoder(bytes.NewReader(logA), "a"), NewStrictDecoder(bytes.NewReader(logB), "b")},
-		map[string]string{"merged": "2"})
+		map[string]string{"merged": "2"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,9 @@ import (
 // steps and regions the union of the logs', the budgets of all, and an end
 // line summing their ends. It reads each stream once, interval by
 // interval, so memory does not grow with the length of the logs. meta is
-// the merged log's run metadata.
-func Merge(w io.Writer, logs []*Decoder, meta map[string]string) error {
+// the merged log's run metadata. shares names the figures that are
+// percentages (see figureSum); the others add up.
+func Merge(w io.Writer, logs []*Decoder, meta map[string]string, shares map[string]bool) error {
 	heads := make([]*Record, len(logs))
 	var first *Meta
 	var steps, regions []string
@@ -115,12 +116,16 @@ func Merge(w io.Writer, logs []*Decoder, meta map[string]string) error {
 		}
 	}
 	s := rec.Summary(lastEnd.Sub(time.UnixMilli(startMs)))
+	figs := figureSum{shares: shares}
 	for _, d := range logs {
+		var ef map[string]float64
 		if e := d.End(); e != nil {
 			s.Failures = addFailures(s.Failures, e.Failures)
-			s.Figures = addFigures(s.Figures, e.Figures)
+			ef = e.Figures
 		}
+		figs.add(ef)
 	}
+	s.Figures = figs.result()
 	return lw.Close(s)
 }
 
@@ -144,18 +149,6 @@ func addFailures(dst, src []report.CheckFailure) []report.CheckFailure {
 		} else {
 			dst = append(dst, f)
 		}
-	}
-	return dst
-}
-
-// addFigures adds the figures of src to dst's, making dst when it is nil
-// and src is not empty.
-func addFigures(dst, src map[string]float64) map[string]float64 {
-	for k, v := range src {
-		if dst == nil {
-			dst = map[string]float64{}
-		}
-		dst[k] += v
 	}
 	return dst
 }

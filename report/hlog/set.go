@@ -35,7 +35,7 @@ type Set struct {
 	peak     int
 	invalid  int64
 	failures []report.CheckFailure
-	figures  map[string]float64
+	figures  figureSum
 	events   []report.TimelineEvent
 	sections []report.Section
 	budgets  []Budget
@@ -51,6 +51,11 @@ type secAcc struct {
 	endMs  int64       // latest interval end in the second, Unix ms
 	active map[int]int // per log: last gauge in the second
 }
+
+// ShareFigures names the run figures that are percentages: merged, each
+// is the largest of the logs', and has no data unless every log has it
+// (the others add up). Set it before reading.
+func (ls *Set) ShareFigures(names map[string]bool) { ls.figures.shares = names }
 
 // NewSet returns an empty set.
 func NewSet() *Set {
@@ -184,9 +189,12 @@ func (ls *Set) Read(name string, r io.Reader) error {
 		}
 		ls.add(rec, sa)
 	}
+	var ef map[string]float64
 	if e := d.End(); e != nil {
 		ls.end(d.Meta(), e, stepMap, regMap)
+		ef = e.Figures
 	}
+	ls.figures.add(ef) // every log counts: one cut short has no share figures
 	if d.Cut() {
 		ls.interrupted = append(ls.interrupted, name+" ends without its end line: the run that wrote it was cut short (killed?) and its figures cover only the whole intervals written until then")
 	}
@@ -260,7 +268,6 @@ func (ls *Set) end(m *Meta, e *End, stepMap, regMap []int) {
 	for _, sec := range e.Sections {
 		ls.sections = append(ls.sections, report.Section{Key: sec.Key, Title: sec.Title, Lines: sec.Lines})
 	}
-	ls.figures = addFigures(ls.figures, e.Figures)
 	if e.Interrupted != "" {
 		ls.interrupted = append(ls.interrupted, e.Interrupted)
 	}
@@ -284,7 +291,8 @@ func (ls *Set) end(m *Meta, e *End, stepMap, regMap []int) {
 
 // Summary returns the merged summary of every log read: totals per step ×
 // region (histograms merged, counts summed), the per-second series (logs
-// merged by wall-clock second), failures and figures summed, and the first
+// merged by wall-clock second), failures summed, figures combined (counts
+// summed, shares as in ShareFigures), and the first
 // log's metadata. Budgets are not evaluated (see Budgets).
 func (ls *Set) Summary() (*report.Summary, error) {
 	if ls.logs == 0 {
@@ -322,7 +330,7 @@ func (ls *Set) Summary() (*report.Summary, error) {
 		Invalid:          ls.invalid,
 		PeakActiveAgents: ls.peak,
 		Meta:             ls.metaKV,
-		Figures:          ls.figures,
+		Figures:          ls.figures.result(),
 		Events:           ls.events,
 		Sections:         ls.sections,
 		Interrupted:      strings.Join(ls.interrupted, "; "),
