@@ -10,15 +10,14 @@ import (
 
 // budgetOptions returns the parser's view of a summary's run.
 func budgetOptions(s *report.Summary) budget.Options {
-	o := budget.Options{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes}
-	if len(s.Figures) > 0 {
-		o.Figures = map[string]report.Unit{}
-		units := runFigureUnits() // a run's figures keep their units; others are plain numbers
-		for k := range s.Figures {
-			o.Figures[k] = report.UnitNumber
-			if u, ok := units[k]; ok {
-				o.Figures[k] = u
-			}
+	// machine_busy is known even to a run that could not measure it: a
+	// budget on it then has no data and is missed, as in the run itself.
+	o := budget.Options{Steps: s.Steps, Regions: s.Regions, Writes: s.Writes, Figures: machineFigureUnits()}
+	units := runFigureUnits() // a run's figures keep their units; others are plain numbers
+	for k := range s.Figures {
+		o.Figures[k] = report.UnitNumber
+		if u, ok := units[k]; ok {
+			o.Figures[k] = u
 		}
 	}
 	return o

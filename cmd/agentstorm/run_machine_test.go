@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentstorm/agentstorm/internal/cpuload"
 	"github.com/agentstorm/agentstorm/report"
+	"github.com/agentstorm/agentstorm/report/budget"
 )
 
 // TestMachineFootnote: the ranks, the groups and other processes are
@@ -50,5 +51,22 @@ func TestReportKeepsMachineBusyUnit(t *testing.T) {
 	o := budgetOptions(&report.Summary{Figures: map[string]float64{"machine_busy": 94, "order_queue_peak": 3, "other": 1}})
 	if o.Figures["machine_busy"] != report.UnitPercent || o.Figures["order_queue_peak"] != report.UnitCount || o.Figures["other"] != report.UnitNumber {
 		t.Errorf("units %v", o.Figures)
+	}
+}
+
+// TestReportMachineBusyWithoutData: a saved run that could not measure the
+// machine still knows machine_busy, so a budget on it is missed (no data)
+// rather than refused as an unknown metric.
+func TestReportMachineBusyWithoutData(t *testing.T) {
+	o := budgetOptions(&report.Summary{})
+	if o.Figures["machine_busy"] != report.UnitPercent {
+		t.Fatalf("units %v: want machine_busy known", o.Figures)
+	}
+	b, err := budget.Parse("machine_busy < 80%", o)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if r := b.Evaluate(&report.Summary{}); r.Met {
+		t.Errorf("a budget on an unmeasured machine_busy was met: %+v", r)
 	}
 }
