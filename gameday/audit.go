@@ -267,11 +267,20 @@ type AnalyzeOptions struct {
 	RecoveryErrorPct float64
 	// Window is how long before and after a fault is looked at (default 10 s).
 	Window time.Duration
+	// NoPatience: the profile has no patience, so no session could be
+	// abandoned: the faults' abandoned shares and lost sales (and
+	// fault_lost_sales) are not measured, rather than 0.
+	NoPatience bool
 }
 
 // Analyze turns the events and the timeline into faults with their blast
 // radius and recovery, and the degradation audit.
 func Analyze(events []Event, tl *Timeline, col *Collector, o AnalyzeOptions) *Result {
+	if o.NoPatience && tl != nil {
+		bare := *tl
+		bare.sessions = false // every session sum is then nil: no data
+		tl = &bare
+	}
 	if o.P99Limit <= 0 {
 		o.P99Limit = 100 * time.Millisecond
 	}

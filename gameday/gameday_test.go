@@ -289,3 +289,29 @@ func recordedTimeline(start time.Time, steps, regions []string, secs int, each f
 	}
 	return tl
 }
+
+// TestNoPatienceFaultSessionsUnmeasured: a profile without patience lets no
+// session abandon, so a fault's abandoned share and lost sales, and
+// fault_lost_sales, have no data (a budget on them is missed), not 0.
+func TestNoPatienceFaultSessionsUnmeasured(t *testing.T) {
+	tl := recordedTimeline(time.Unix(1_700_000_000, 0), []string{"checkout"}, []string{"a"}, 10, func(rec *report.Recorder, _ int) {
+		rec.Record(0, 0, 0, time.Millisecond, report.OK, 0)
+		rec.RecordSale(0, 0, 8500)
+		rec.RecordSession(0, 0, report.SessionCompleted, 0, true)
+	})
+	events := []Event{
+		{At: 2 * time.Second, Action: profiles.ChaosAddLatency, Name: "add_latency shard 0", Shards: []int{0}, Regions: []string{"a"}},
+		{At: 6 * time.Second, Action: profiles.ChaosClearLatency, Name: "clear_latency shard 0", Shards: []int{0}, Regions: []string{"a"}},
+	}
+	measured := Analyze(events, tl, nil, AnalyzeOptions{})
+	if got, ok := measured.Figures()["fault_lost_sales"]; !ok || got != 0 {
+		t.Fatalf("with patience: fault_lost_sales %v (present %v), want a measured 0", got, ok)
+	}
+	res := Analyze(events, tl, nil, AnalyzeOptions{NoPatience: true})
+	if got, ok := res.Figures()["fault_lost_sales"]; ok {
+		t.Errorf("no patience: fault_lost_sales %v, want no data", got)
+	}
+	if f := res.Faults[0]; f.Sessions != nil || f.Regions[0].During.Sessions != nil || sessionVerdict(f) != "" {
+		t.Errorf("no patience: fault sessions %+v, during %+v, verdict %q; want none", f.Sessions, f.Regions[0].During.Sessions, sessionVerdict(f))
+	}
+}

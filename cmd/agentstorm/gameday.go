@@ -27,6 +27,8 @@ type gameDay struct {
 	cancel context.CancelFunc
 	// mark, when set, is told of each chaos action (the dashboard's markers).
 	mark func(at time.Duration, text string)
+	// noPatience: the profile lets no session abandon (see AnalyzeOptions).
+	noPatience bool
 }
 
 // newGameDay prepares the game day of prof: sup is the bundled target (nil
@@ -34,9 +36,10 @@ type gameDay struct {
 // exec commands get as AGENTSTORM_TARGET, start the storm's time zero.
 func newGameDay(ctx context.Context, prof *profiles.Profile, sup *supervisor.Supervisor, targetDesc string, start time.Time, regions []string, out *syncWriter, tty bool) (*gameDay, error) {
 	g := &gameDay{
-		col:  gameday.NewCollector(start, gameDayCartStep),
-		tl:   gameday.NewTimeline(start, regions),
-		done: make(chan struct{}),
+		col:        gameday.NewCollector(start, gameDayCartStep),
+		tl:         gameday.NewTimeline(start, regions),
+		done:       make(chan struct{}),
+		noPatience: !prof.HasPatience(),
 	}
 	g.ex = &gameday.Executor{Actions: prof.ChaosActions, Target: targetDesc, Start: start}
 	if sup != nil {
@@ -96,7 +99,7 @@ func (g *gameDay) finish(ctx context.Context, sum *report.Summary, out *syncWrit
 	}
 	// The blast radius is judged on gameday's default limits (p99 100 ms,
 	// 1% errors).
-	res := gameday.Analyze(g.ex.Events(), g.tl, g.col, gameday.AnalyzeOptions{})
+	res := gameday.Analyze(g.ex.Events(), g.tl, g.col, gameday.AnalyzeOptions{NoPatience: g.noPatience})
 	if g.admin != nil {
 		// The order audit relies on the bundled target's contract (GET
 		// /v1/orders/{id}: 404 means unknown); another system's 404 could
