@@ -574,15 +574,26 @@ func TestSetKeepsK6AndStormLogsApart(t *testing.T) {
 		return b
 	}
 	storm := log(map[string]string{"profile": "p"})
+	calm := log(map[string]string{"profile": "p", report.MetaNoPatience: "1"}) // measures no abandonment either
+	patient := log(map[string]string{"profile": "p", report.MetaSaleSteps: "checkout"})
 	k6a := log(map[string]string{"source": "k6", report.MetaSaleSteps: "checkout"})
 	k6b := log(map[string]string{"source": "k6", report.MetaSaleSteps: "pay,checkout"})
-	for _, pair := range [][2][]byte{{storm, k6a}, {k6a, storm}} {
+	for _, c := range []struct {
+		pair [2][]byte
+		want string
+	}{
+		{[2][]byte{storm, k6a}, "measured abandoned sessions"},
+		{[2][]byte{k6a, storm}, "measured abandoned sessions"},
+		{[2][]byte{calm, patient}, "measured abandoned sessions"},
+		{[2][]byte{calm, k6a}, "k6 ingest"},
+		{[2][]byte{k6a, calm}, "k6 ingest"},
+	} {
 		ls := NewSet()
-		if err := ls.Read("first", bytes.NewReader(pair[0])); err != nil {
+		if err := ls.Read("first", bytes.NewReader(c.pair[0])); err != nil {
 			t.Fatal(err)
 		}
-		if err := ls.Read("second", bytes.NewReader(pair[1])); err == nil || !strings.Contains(err.Error(), "measured abandoned sessions") {
-			t.Errorf("a k6 ingest and an agentstorm run merged: %v", err)
+		if err := ls.Read("second", bytes.NewReader(c.pair[1])); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("logs that measure differently merged: %v, want an error saying %q", err, c.want)
 		}
 	}
 	ls := NewSet()

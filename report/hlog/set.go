@@ -381,6 +381,11 @@ func (ls *Set) mergeMeta(kv map[string]string) error {
 	if report.MeasuresAbandonment(kv) != report.MeasuresAbandonment(ls.metaKV) {
 		return errors.New("this log measured abandoned sessions and the logs before it did not, or the other way round (a k6 ingest, or a profile without patience, has none by construction): merged, those 0 abandoned sessions would shrink the other run's abandoned share; report them separately")
 	}
+	if report.FromK6(kv) != report.FromK6(ls.metaKV) {
+		// Neither measures abandonment, but for different reasons and with
+		// different sales rules: the merge would take the first log's.
+		return errors.New("this log is a k6 ingest and the logs before it are agentstorm runs, or the other way round: what neither measures, and why, differs (the merge would say the first one's); report them separately")
+	}
 	steps := map[string]bool{}
 	var all []string
 	for _, m := range []map[string]string{ls.metaKV, kv} {
