@@ -571,10 +571,8 @@ func (s *Shard) checkout(ctx *fasthttp.RequestCtx, id []byte) {
 		return
 	}
 	buf := s.getBuf()
-	b := append((*buf)[:0], `{"order_id":"`...)
-	b = append(b, s.orderPrefix...)
-	b = strconv.AppendUint(b, n, 10)
-	b = append(b, `","status":"processing","preorder":`...)
+	b := s.store.appendJSONHead((*buf)[:0], n, StatusProcessing)
+	b = append(b, `,"preorder":`...)
 	b = strconv.AppendBool(b, rec.Preorder)
 	b = append(b, `,"shipping_cents":`...)
 	b = strconv.AppendInt(b, rec.ShippingCents, 10)

@@ -60,7 +60,7 @@ type Shard struct {
 	decs    sync.Pool // *decoder
 	bufs    sync.Pool // *[]byte
 
-	cartPrefix, orderPrefix string // "c<id>-", "o<id>-"
+	cartPrefix string // "c<id>-" (order ids: orderStore.idPrefix)
 
 	inflightMu sync.Mutex
 	inflight   map[string]chan struct{} // idempotency keys of checkouts in progress
@@ -113,14 +113,13 @@ func StartShard(cfg ShardConfig) (*Shard, error) {
 	}
 	store.unsafeAck = cfg.UnsafeAckBeforeWrite
 	s := &Shard{
-		cfg:         cfg,
-		store:       store,
-		carts:       newCartStore(cartsPerGeneration),
-		inv:         newInventory(cfg.StockPerSKU),
-		cartPrefix:  fmt.Sprintf("c%d-", cfg.ID),
-		orderPrefix: fmt.Sprintf("o%d-", cfg.ID),
-		inflight:    make(map[string]chan struct{}),
-		workerDone:  make(chan struct{}),
+		cfg:        cfg,
+		store:      store,
+		carts:      newCartStore(cartsPerGeneration),
+		inv:        newInventory(cfg.StockPerSKU),
+		cartPrefix: fmt.Sprintf("c%d-", cfg.ID),
+		inflight:   make(map[string]chan struct{}),
+		workerDone: make(chan struct{}),
 	}
 	s.decs.New = func() any { return new(decoder) }
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
