@@ -49,7 +49,7 @@ func TestRunFlashDropScaled(t *testing.T) {
 	if _, ok := sum.Figures["order_queue_peak"]; !ok {
 		t.Errorf("figures %v: want order_queue_peak", sum.Figures)
 	}
-	// The machine's load over the peak (Linux: this test process and its shards).
+	// The machine's load over the run (Linux: this test process and its shards).
 	if busy, ok := sum.Figures["machine_busy"]; !ok || busy <= 0 || busy > 100 {
 		t.Errorf("figures %v: want machine_busy in (0, 100]", sum.Figures)
 	}

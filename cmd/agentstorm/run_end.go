@@ -121,21 +121,13 @@ func (s *storm) finish(ctx context.Context, sum *report.Summary, st agents.Stats
 			s.sup.Keep() // the audit names orders in the bundled target's stores
 		}
 	}
-	if f := s.checkout.figures(); f != nil {
-		if sum.Figures == nil {
-			sum.Figures = map[string]float64{}
-		}
-		for k, v := range f {
-			sum.Figures[k] = v
-		}
-	}
 	var machineFigures map[string]float64
 	s.machineLine, machineFigures = s.machine.end(s.rec.Start(), sum.Series)
-	if machineFigures != nil {
-		if sum.Figures == nil {
+	for _, f := range []map[string]float64{s.checkout.figures(), machineFigures} {
+		if len(f) > 0 && sum.Figures == nil {
 			sum.Figures = map[string]float64{}
 		}
-		maps.Copy(sum.Figures, machineFigures)
+		maps.Copy(sum.Figures, f)
 	}
 	fin := finish.Run{Command: "run", Stdout: &s.out, Stderr: s.env.stderr, Summary: sum, Budgets: s.budgets,
 		Aborts: []*report.Abort{s.liveFail.Abort()}, Quiet: s.f.quiet, AfterText: func(io.Writer) { s.footnotes(st, sum) },

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,7 +129,7 @@ func cgroupQuota(fs procfs.FS) (float64, error) {
 		switch {
 		case g.HierarchyID == 0: // v2
 			dir = func(p string) (float64, bool) { return quotaV2(filepath.Join("/sys/fs/cgroup", p, "cpu.max")) }
-		case containsCPU(g.Controllers): // v1
+		case slices.Contains(g.Controllers, "cpu"): // v1
 			dir = func(p string) (float64, bool) { return quotaV1(filepath.Join("/sys/fs/cgroup/cpu", p)) }
 		default:
 			continue
@@ -143,15 +144,6 @@ func cgroupQuota(fs procfs.FS) (float64, error) {
 		}
 	}
 	return least, nil
-}
-
-func containsCPU(controllers []string) bool {
-	for _, c := range controllers {
-		if c == "cpu" {
-			return true
-		}
-	}
-	return false
 }
 
 // quotaV2 reads a cgroup v2 cpu.max ("QUOTA PERIOD" or "max PERIOD").
