@@ -1,7 +1,9 @@
 package gameday
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/agentstorm/agentstorm/report"
 )
@@ -35,22 +37,19 @@ func (t *Timeline) windowSessions(region int, windows [][2]int) *PhaseSessions {
 	if !t.sessions {
 		return nil
 	}
-	in := make([]bool, len(t.secs))
-	for _, w := range windows {
-		for s := max(w[0], 0); s < min(w[1], len(in)); s++ {
-			in[s] = true
-		}
-	}
+	ws := slices.Clone(windows)
+	slices.SortFunc(ws, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
 	var ss report.Sessions
-	for s, ok := range in {
-		if !ok {
-			continue
-		}
-		for r := range t.secs[s] {
-			if region < 0 || r == region {
-				ss.Add(&t.secs[s][r].Sessions)
+	next := 0 // the first second not summed yet: a second in two windows counts once
+	for _, w := range ws {
+		for s := max(w[0], next); s < min(w[1], len(t.secs)); s++ {
+			for r := range t.secs[s] {
+				if region < 0 || r == region {
+					ss.Add(&t.secs[s][r].Sessions)
+				}
 			}
 		}
+		next = max(next, w[1])
 	}
 	p := &PhaseSessions{Ended: ss.Ended(), Abandoned: ss.AbandonedTotal(), Sales: ss.Sales, LostSales: ss.Lost}
 	if p.Ended > 0 {
