@@ -21,8 +21,10 @@
 # reports all AGENTS connected, plus SETTLE s): requests answered (the
 # server's own counter: nginx's stub_status, the shards' /metrics), CPU
 # (utime+stime from /proc) of each side's processes per request, and the
-# machine's busy share (/proc/stat). Writes section storm-floor of
-# bench/RESULTS.md.
+# machine's busy share (/proc/stat); and, over the client's whole run, the
+# share of its requests that failed (h2load: no 2xx; agentstorm: its JSON's
+# errors), so that a failing client cannot pass for a cheap one. Writes
+# section storm-floor of bench/RESULTS.md.
 #
 #   bash bench/storm-floor.sh
 #   RPS=0.66 bash bench/storm-floor.sh     # the end of the default storm's ramp (~33,000 req/s)
