@@ -19,7 +19,7 @@ func TestFigureSum(t *testing.T) {
 	g := figureSum{shares: shares}
 	g.add(map[string]float64{"lost_orders": 2, "machine_busy": 50})
 	g.add(map[string]float64{"lost_orders": 1}) // this machine was not measured
-	g.add(nil)                                   // a log cut short before its end line
+	g.add(nil)                                  // a log cut short before its end line
 	if got, want := g.result(), map[string]float64{"lost_orders": 3}; !maps.Equal(got, want) {
 		t.Errorf("one log without machine_busy: %v, want %v (no data, not the measured part's 50)", got, want)
 	}
