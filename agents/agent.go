@@ -336,7 +336,7 @@ func (a *agent) startAttempt(now time.Time) {
 		return
 	}
 	if a.cb == nil {
-		a.cb = a.l.getBuf()
+		a.cb = a.l.bufs.get()
 	}
 	a.cb.w = a.appendCookies(a.step.AppendRequest(a.cb.w[:0], a.ep.host, &a.c))
 	if a.fd < 0 {
@@ -502,7 +502,7 @@ func (c errClass) outcome() report.Outcome {
 // releaseBuf gives the call buffer back to the loop.
 func (a *agent) releaseBuf() {
 	if a.cb != nil {
-		a.l.putBuf(a.cb)
+		a.l.bufs.put(a.cb)
 		a.cb = nil
 	}
 }

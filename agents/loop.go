@@ -33,9 +33,9 @@ type loop struct {
 	dialMax  int
 	dialWait []*agent // agents waiting for a connect slot, oldest first
 
-	// Buffers lent to one call at a time (see callBuf), and the parser's
+	// Buffers lent to one call at a time (see callBufPool), and the parser's
 	// state: the loop runs one agent at a time, so one of each suffices.
-	free []*callBuf
+	bufs callBufPool
 	br   *bufio.Reader
 	rd   bytes.Reader
 	resp fasthttp.Response
@@ -59,15 +59,6 @@ type command struct {
 	at   time.Time
 	res  *goCall
 }
-
-// maxFreeCallBufs bounds the call buffers a loop keeps between calls: after
-// a burst (every agent in a call at once, as when a storm starts) the extra
-// ones go to the garbage collector.
-const maxFreeCallBufs = 256
-
-// maxKeptBuf is the largest buffer a loop keeps for the next call: a
-// one-off huge request or answer goes to the garbage collector.
-const maxKeptBuf = 64 << 10
 
 func newLoop(s *Swarm, dialMax int) (*loop, error) {
 	p, err := newPoller()
@@ -150,6 +141,7 @@ func (l *loop) run(done *sync.WaitGroup) {
 		}
 		l.fireTimers()
 		l.runReady()
+		l.bufs.roll(l.now)
 	}
 }
 
@@ -246,42 +238,9 @@ func (l *loop) track(fd int, a *agent) {
 	l.conns[fd] = a
 }
 
-// getBuf lends a call buffer.
-func (l *loop) getBuf() *callBuf {
-	if n := len(l.free); n > 0 {
-		b := l.free[n-1]
-		l.free[n-1] = nil
-		l.free = l.free[:n-1]
-		return b
-	}
-	return &callBuf{w: make([]byte, 0, writeBufSize), r: make([]byte, 0, readBufSize)}
-}
-
 // resetResp readies resp for the next answer, keeping its body buffer
 // unless a huge answer grew it.
 func (l *loop) resetResp() {
 	l.resp.Reset()
 	l.resp.ReleaseBody(maxKeptBuf)
-}
-
-// putBuf takes a call buffer back.
-func (l *loop) putBuf(b *callBuf) {
-	if cap(b.w) > maxKeptBuf || cap(b.r) > maxKeptBuf {
-		return
-	}
-	b.w, b.r, b.sent = b.w[:0], b.r[:0], 0
-	if len(l.free) < maxFreeCallBufs {
-		l.free = append(l.free, b)
-	}
-}
-
-// callBuf is what one call borrows from its loop: the request (kept until
-// the call ends, for a resend on a fresh connection), how much of it was
-// written, and the answer's bytes as they arrive. It goes back to the loop
-// when the call ends, so an agent holds none through its think time.
-type callBuf struct {
-	w    []byte
-	sent int
-	r    []byte
-	fr   framing
 }
