@@ -30,12 +30,18 @@ func (f *figureSum) add(src map[string]float64) {
 	}
 }
 
-// result returns the combined figures (nil when no log had any).
+// result returns the combined figures as a new map (nil when no log had
+// any), so that adding more logs afterwards still combines them all.
 func (f *figureSum) result() map[string]float64 {
-	for k := range f.sum {
+	var out map[string]float64
+	for k, v := range f.sum {
 		if f.shares[k] && f.seen[k] < f.logs {
-			delete(f.sum, k)
+			continue
 		}
+		if out == nil {
+			out = map[string]float64{}
+		}
+		out[k] = v
 	}
-	return f.sum
+	return out
 }

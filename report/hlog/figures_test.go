@@ -23,6 +23,16 @@ func TestFigureSum(t *testing.T) {
 	if got, want := g.result(), map[string]float64{"lost_orders": 3}; !maps.Equal(got, want) {
 		t.Errorf("one log without machine_busy: %v, want %v (no data, not the measured part's 50)", got, want)
 	}
+	// A result taken midway changes nothing: more logs still combine.
+	h := figureSum{shares: shares}
+	h.add(map[string]float64{"lost_orders": 2, "machine_busy": 50})
+	h.add(map[string]float64{"lost_orders": 1})
+	mid := h.result()
+	mid["lost_orders"] = 100 // the caller's copy
+	h.add(map[string]float64{"lost_orders": 1, "machine_busy": 70})
+	if got, want := h.result(), map[string]float64{"lost_orders": 4}; !maps.Equal(got, want) {
+		t.Errorf("after a result midway: %v, want %v", got, want)
+	}
 	var none figureSum
 	none.add(nil)
 	if got := none.result(); got != nil {
