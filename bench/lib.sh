@@ -286,7 +286,7 @@ rotated() {
 # itself handle in large batches, cheaply); spread (-r per millisecond, -n in
 # all, as -r excludes -D) its requests come as evenly as agents' think times.
 h2load_spread() {
-  LC_ALL=C awk -v c="$1" -v r="$2" -v s="$3"     'BEGIN {x = int(c * r / 1000 + 0.999); if (x < 1) x = 1; printf "-r %d --rate-period 1ms -n %d\n", x, c * int(s * r + 1)}'
+  LC_ALL=C awk -v c="$1" -v r="$2" -v s="$3" 'BEGIN {x = int(c * r / 1000 + 0.999); if (x < 1) x = 1; printf "-r %d --rate-period 1ms -n %d\n", x, c * int(s * r + 1)}'
 }
 
 # tree_pids PID: PID and all its descendants.
@@ -295,8 +295,11 @@ tree_pids() {
   echo "$1"
   for c in $(pgrep -P "$1" 2> /dev/null); do tree_pids "$c"; done
 }
+# sum_ticks PID...: the CPU ticks of the given processes together.
+sum_ticks() { local p s=0; for p in "$@"; do s=$((s + $(cpu_ticks "$p"))); done; echo "$s"; }
 # tree_ticks PID / tree_rss_kb PID: CPU ticks and RSS summed over PID's process tree.
-tree_ticks() { local p s=0; for p in $(tree_pids "$1"); do s=$((s + $(cpu_ticks "$p"))); done; echo "$s"; }
+# shellcheck disable=SC2046 # a list of PIDs
+tree_ticks() { sum_ticks $(tree_pids "$1"); }
 tree_rss_kb() { local p s=0; for p in $(tree_pids "$1"); do s=$((s + $(rss_kb "$p"))); done; echo "$s"; }
 
 # sample_storm PID OUT: once a second, "epoch generator_ticks target_ticks" of PID's

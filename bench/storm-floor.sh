@@ -51,7 +51,6 @@ THINK=${THINK:-exp($think)} # the agents' think time (a profile's think syntax)
 
 # busy_ticks: "total idle" jiffies of all CPUs so far (/proc/stat; idle counts iowait).
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
-sum_ticks() { local p s=0; for p in "$@"; do s=$((s + $(cpu_ticks "$p"))); done; echo "$s"; }
 
 # window LABEL COUNTER CLIENT_PIDS SERVER_PIDS: measures HOLD s; sets ROW (add_row
 # appends it with the client's error share once the client has ended).
