@@ -111,8 +111,8 @@ type Watch struct {
 // the group a process of the tree counts in, from its command line. It
 // fails where the system does not expose CPU times (/proc on Linux), and
 // where the run may use fewer CPUs than the machine has (CPU affinity or a
-// cgroup's CPU quota below them): the machine's figures would then flatter a storm
-// starved of CPU.
+// cgroup's CPU quota below them): the machine's figures would then flatter
+// a storm starved of CPU.
 func Start(root int, group func(args []string) string, every time.Duration) (*Watch, error) {
 	src, err := newSource(root, group)
 	if err != nil {
