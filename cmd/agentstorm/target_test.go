@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 		env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, interrupts: sigs}
 		os.Exit(runCLI(context.Background(), env, os.Args[1:]))
 	}
+	if os.Getenv(schedTestEnv) == "1" {
+		os.Exit(reportStormScheduling(os.Args[1:]))
+	}
 	// Tests never append to a real job summary; those that check it set
 	// their own with t.Setenv.
 	os.Unsetenv("GITHUB_STEP_SUMMARY")
