@@ -83,13 +83,16 @@ func reportPolicies() string {
 
 // TestBatch: after Batch every thread of the process is SCHED_BATCH, those
 // started afterwards too, and so is a process it starts; a process that
-// did not call it keeps the default policy.
+// did not call it keeps the policy it inherited.
 func TestBatch(t *testing.T) {
 	run := func(mode string) (threads []string, child string) {
 		t.Helper()
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"="+mode)
 		out, err := cmd.CombinedOutput()
+		if err != nil && strings.Contains(string(out), "operation not permitted") {
+			t.Skipf("this machine refuses SCHED_BATCH: %s", out)
+		}
 		if err != nil {
 			t.Fatalf("%s child: %v\n%s", mode, err, out)
 		}
@@ -112,13 +115,18 @@ func TestBatch(t *testing.T) {
 	if child != "child "+batch {
 		t.Errorf("a process started after Batch: %q, want its threads SCHED_BATCH", child)
 	}
+	own, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inherited := strconv.Itoa(int(own.Policy)) // the test process's, usually SCHED_OTHER (0)
 	threads, child = run("report")
 	for _, p := range threads {
-		if p != "0" { // SCHED_OTHER
-			t.Fatalf("a process that did not call Batch has a thread of policy %s", p)
+		if p != inherited {
+			t.Fatalf("a process that did not call Batch has a thread of policy %s, want its parent's %s", p, inherited)
 		}
 	}
-	if child != "child 0" {
-		t.Errorf("a process started by one that did not call Batch: %q, want SCHED_OTHER (0)", child)
+	if child != "child "+inherited {
+		t.Errorf("a process started by one that did not call Batch: %q, want its policy %s", child, inherited)
 	}
 }
