@@ -26,7 +26,7 @@ import (
 //
 // They are recvfrom and sendto rather than read and write, which pass
 // through the file layer first: a loopback round trip over 2,000 cold
-// connections costs ~5% less (BenchmarkLoopbackRoundTrip).
+// connections costs ~4% less (BenchmarkLoopbackRoundTrip).
 //
 // A read into an empty p returns 0 at once, as read(2) does on a socket
 // (recvfrom would say EAGAIN when no bytes wait).
