@@ -94,7 +94,8 @@ type Config struct {
 	// other processes with the same profile, seed and Start.
 	Segment Segment
 	// Loops is the number of event loops that run the agents (default
-	// DefaultLoops of the swarm's peak).
+	// DefaultLoops of the swarm's peak). Run raises GOMAXPROCS to one more
+	// than Loops if it is not already above.
 	Loops int
 	// Start, when set, is the storm's time zero: Run waits until then (for
 	// segments started on several processes or hosts to share one clock)
@@ -557,7 +558,9 @@ func (s *Swarm) rotate(stop <-chan struct{}, done chan<- struct{}) {
 // bottleneck (256 agents, no think time, two cores: one loop served
 // 55–59k req/s and left 10% of the CPU idle, two served 64k, as wrk).
 func DefaultLoops(agents int) int {
-	procs := runtime.GOMAXPROCS(0)
+	// Not above the CPUs: a swarm raises GOMAXPROCS past its loops (see
+	// startLoops), and a later swarm in the process must not count that.
+	procs := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 	if agents <= fewAgents {
 		return procs
 	}
@@ -573,6 +576,15 @@ func (s *Swarm) startLoops(done *sync.WaitGroup) error {
 	n := s.cfg.Loops
 	if n <= 0 {
 		n = DefaultLoops(s.maxAgents)
+	}
+	// A loop keeps its processor (P) busy, and the swarm's other goroutines
+	// (the open model's scheduler, the recorder, the collector) need one
+	// too: with as many loops as processors, a loop back from epoll_wait
+	// could wait up to the runtime's 10 ms slice for a P (two loops on two,
+	// open model at 2,000 sessions/s against a 20 ms server: p99 31–33 ms;
+	// with a third P 21.5–21.7; bench/RESULTS.md, session 10).
+	if runtime.GOMAXPROCS(0) <= n {
+		runtime.GOMAXPROCS(n + 1)
 	}
 	for range n {
 		l, err := newLoop(s, maxConcurrentDials/n)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -863,5 +864,28 @@ func TestBaseURLPathPrefixesRequests(t *testing.T) {
 	defer mu.Unlock()
 	if sum.Overall.Count == 0 || len(paths) != 1 || paths["/api/ping"] == 0 {
 		t.Fatalf("%d requests; paths seen %v, want only /api/ping", sum.Overall.Count, paths)
+	}
+}
+
+// TestLoopsLeaveAProcessor: a swarm leaves its other goroutines a
+// processor beside its loops (GOMAXPROCS goes to loops + 1 when it is not
+// above), so a loop back from epoll_wait need not wait for one; and the
+// loops a later swarm defaults to do not count those raised processors.
+func TestLoopsLeaveAProcessor(t *testing.T) {
+	was := runtime.GOMAXPROCS(2)
+	t.Cleanup(func() { runtime.GOMAXPROCS(was) })
+	base := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	prof := loadPing(t, `
+  model: closed
+  stages: "0->2 in 0s, hold 300ms"
+`)
+	if _, _, err := runSwarm(t, context.Background(), prof, Config{BaseURL: base, Loops: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != 3 {
+		t.Fatalf("GOMAXPROCS %d after a swarm of 2 loops, want 3", got)
+	}
+	if got, want := DefaultLoops(2), min(2, runtime.NumCPU()); got != want {
+		t.Fatalf("DefaultLoops after GOMAXPROCS was raised: %d, want %d (the CPUs it was before)", got, want)
 	}
 }
