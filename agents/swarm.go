@@ -549,7 +549,7 @@ func (s *Swarm) rotate(stop <-chan struct{}, done chan<- struct{}) {
 
 // DefaultLoops is the number of event loops a swarm of agents (its peak)
 // runs when Config.Loops is 0. A swarm of more than fewAgents runs one loop
-// per two cores (GOMAXPROCS), at least one: at agent-like load (each
+// per two cores (GOMAXPROCS, at most the CPUs), at least one: at agent-like load (each
 // connection idle most of the time) every loop sleeps and wakes on its own,
 // so fewer, busier loops batch more events per wake-up (on two cores,
 // 15,000 agents at 0.5 req/s each cost 36 µs of CPU per request on one loop
@@ -558,7 +558,7 @@ func (s *Swarm) rotate(stop <-chan struct{}, done chan<- struct{}) {
 // bottleneck (256 agents, no think time, two cores: one loop served
 // 55–59k req/s and left 10% of the CPU idle, two served 64k, as wrk).
 func DefaultLoops(agents int) int {
-	// Not above the CPUs: a swarm raises GOMAXPROCS past its loops (see
+	// At most the CPUs: a swarm raises GOMAXPROCS past its loops (see
 	// startLoops), and a later swarm in the process must not count that.
 	procs := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 	if agents <= fewAgents {
