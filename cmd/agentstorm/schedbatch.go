@@ -17,7 +17,7 @@ const schedEnv = "AGENTSTORM_SCHED"
 // the bundled target and its shards) SCHED_BATCH unless schedEnv says
 // "normal" (see sched.Batch: on one machine the generator's and the
 // checkout's loops stop preempting each other at every request; the
-// default storm then costs 10–14% less CPU a request, bench/RESULTS.md,
+// default storm then costs 14% less CPU a request, bench/RESULTS.md,
 // session 10). Other commands keep the default. It returns an error
 // message for a schedEnv it does not know; a policy the kernel refuses is
 // reported on stderr and the command runs with the default.
