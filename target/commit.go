@@ -14,6 +14,8 @@ type commitReq struct {
 	done chan struct{}
 	// pre is the order number already answered (unsafe ack-before-write mode); 0 otherwise.
 	pre uint64
+	// then, when set, gets the results on the committer (acceptAsync) instead of done.
+	then func(n uint64, fresh bool, err error)
 	// results
 	num   uint64
 	fresh bool
@@ -36,21 +38,56 @@ func (s *orderStore) accept(key string, rec *orderRecord) (n uint64, fresh bool,
 	if s.unsafeAck {
 		return s.acceptUnsafe(key, rec)
 	}
-	r := s.pool.Get().(*commitReq)
-	r.key, r.rec, r.num, r.fresh, r.err = key, rec, 0, false, nil
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		s.pool.Put(r)
-		return 0, false, errStoreClosed
+	r, err := s.enqueue(key, rec, nil)
+	if err != nil {
+		return 0, false, err
 	}
-	s.reqs <- r
-	s.mu.RUnlock()
 	<-r.done
 	n, fresh, err = r.num, r.fresh, r.err
 	r.rec = nil
 	s.pool.Put(r)
 	return n, fresh, err
+}
+
+// acceptAsync is accept for a caller that must not block (an event loop): then gets
+// accept's results on the committer's goroutine once the order is durable, or at once
+// when nothing is written (a closed store). then must not block either: it holds up
+// the other orders of its commit.
+func (s *orderStore) acceptAsync(key string, rec *orderRecord, then func(n uint64, fresh bool, err error)) {
+	if s.unsafeAck {
+		then(s.acceptUnsafe(key, rec))
+		return
+	}
+	if _, err := s.enqueue(key, rec, then); err != nil {
+		then(0, false, err)
+	}
+}
+
+// enqueue hands an order to the committer (errStoreClosed once the store is closed).
+func (s *orderStore) enqueue(key string, rec *orderRecord, then func(uint64, bool, error)) (*commitReq, error) {
+	r := s.pool.Get().(*commitReq)
+	r.key, r.rec, r.then, r.num, r.fresh, r.err = key, rec, then, 0, false, nil
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		r.rec, r.then = nil, nil
+		s.pool.Put(r)
+		return nil, errStoreClosed
+	}
+	s.reqs <- r
+	return r, nil
+}
+
+// finish hands r's results to its caller: its callback, or accept waiting on done.
+func (s *orderStore) finish(r *commitReq) {
+	if r.then == nil {
+		r.done <- struct{}{}
+		return
+	}
+	then, n, fresh, err := r.then, r.num, r.fresh, r.err
+	r.rec, r.then = nil, nil
+	s.pool.Put(r)
+	then(n, fresh, err)
 }
 
 // acceptUnsafe answers at once with a number held in memory and writes the order
@@ -69,12 +106,17 @@ func (s *orderStore) acceptUnsafe(key string, rec *orderRecord) (uint64, bool, e
 }
 
 // minCommitGap is the least time between two checkout commits. A commit (one write and
-// one fdatasync) costs about the same CPU for one order as for a hundred; at a storm's few
-// hundred checkouts per second per shard, answering each as soon as the disk allows made
-// batches of one or two. The committer waits out the gap, gathering what arrives
-// meanwhile: a checkout waits at most this much longer, and at low load (one commit per
-// gap or fewer) not at all.
-const minCommitGap = 10 * time.Millisecond
+// one fdatasync) costs about the same CPU for one order as for a hundred, and on a VM far
+// more than a request: its three disk writes (data, inode, cache flush) each exit to the
+// hypervisor, and its wake-ups move the shard's goroutines between threads. At a storm's
+// few hundred checkouts per second per shard, answering each as soon as the disk allowed
+// made batches of one or two. The committer waits out the gap, gathering what arrives
+// meanwhile: a checkout waits at most this much longer, and at low load (one commit per gap
+// or fewer) not at all. 20 ms rather than 10 halves the commits of a busy shard: 30,000
+// agents of the default storm on 2 cores cost 66–67 µs of CPU a request instead of 73–78
+// (with workerTick 100 ms; bench/RESULTS.md, session 11), and the checkout's p99 was 28–30
+// ms instead of 17–22, well inside a 100 ms patience.
+const minCommitGap = 20 * time.Millisecond
 
 // commitLoop is the single committer: it takes everything queued and commits it at once,
 // at most once per minCommitGap.
@@ -154,7 +196,7 @@ func (s *orderStore) commit(batch []*commitReq) {
 		err = fmt.Errorf("commit %d checkouts: %w", len(batch), err)
 		for _, r := range batch {
 			r.err, r.fresh = err, false
-			r.done <- struct{}{}
+			s.finish(r)
 		}
 		return
 	}
@@ -181,6 +223,6 @@ func (s *orderStore) commit(batch []*commitReq) {
 	s.accepted.Add(uint64(fresh))
 	s.preorder.Add(uint64(preorder))
 	for _, r := range batch {
-		r.done <- struct{}{}
+		s.finish(r)
 	}
 }

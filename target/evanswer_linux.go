@@ -82,6 +82,10 @@ func (l *evLoop) request(c *evConn, raw []byte) {
 		ctx.Request.CopyTo(&j.ctx.Request)
 		c.busy = true
 		l.srv.jobs.Add(1)
+		j.ctx.Response.Header.SetNoDefaultContentType(true)
+		if delay == 0 && l.srv.sh.startCheckout(&j.ctx, j.answered) {
+			return
+		}
 		go l.srv.run(j)
 		return
 	}
@@ -93,8 +97,9 @@ func (l *evLoop) request(c *evConn, raw []byte) {
 }
 
 // answersLater reports whether the answer to a request for path may wait (for an fsync, another
-// checkout with its key, the Prometheus registry, the chaos state's lock): those are made
-// on a goroutine, never on the loop.
+// checkout with its key, the Prometheus registry, the chaos state's lock): those are never
+// made on the loop. A checkout waits for its commit without a goroutine (startCheckout);
+// the others, and a checkout that must wait for its key, are made on one.
 func answersLater(path []byte) bool {
 	return (bytes.HasSuffix(path, []byte("/checkout")) && bytes.HasPrefix(path, []byte("/v1/carts/"))) ||
 		bytes.HasPrefix(path, []byte("/internal/")) || string(path) == "/metrics"
@@ -133,7 +138,7 @@ func (l *evLoop) answerError(c *evConn, err error) {
 	c.closing = true
 }
 
-// loopJob is an answer made on a goroutine.
+// loopJob is an answer made off the loop: on a goroutine, or by a checkout's commit.
 type loopJob struct {
 	ctx       fasthttp.RequestCtx
 	l         *evLoop
@@ -141,7 +146,14 @@ type loopJob struct {
 	delay     time.Duration
 	out, hdr  []byte
 	closeConn bool
-	abandoned bool // shutdown's grace ended during the delay: no answer, the connection is closed
+	abandoned bool   // shutdown's grace ended during the delay: no answer, the connection is closed
+	answered  func() // frames the answer in ctx and hands the job to its loop (made once per job)
+}
+
+func newLoopJob() *loopJob {
+	j := new(loopJob)
+	j.answered = func() { j.l.srv.answered(j) }
+	return j
 }
 
 func (srv *loopServer) getJob() *loopJob { return srv.jobsP.Get().(*loopJob) }
@@ -159,7 +171,6 @@ func (srv *loopServer) putJob(j *loopJob) {
 
 // run makes j's answer (after its chaos delay) and hands it to its loop.
 func (srv *loopServer) run(j *loopJob) {
-	defer srv.jobs.Done()
 	if j.delay > 0 {
 		t := time.NewTimer(j.delay)
 		select {
@@ -168,12 +179,17 @@ func (srv *loopServer) run(j *loopJob) {
 			t.Stop()
 			j.abandoned = true
 			j.l.post(j)
+			srv.jobs.Done()
 			return
 		}
 	}
+	srv.sh.serve(&j.ctx)
+	srv.answered(j)
+}
+
+// answered frames the answer in j's ctx and hands j to its loop.
+func (srv *loopServer) answered(j *loopJob) {
 	ctx := &j.ctx
-	ctx.Response.Header.SetNoDefaultContentType(true)
-	srv.sh.serve(ctx)
 	select {
 	case <-srv.quit:
 		j.closeConn = true
@@ -182,4 +198,5 @@ func (srv *loopServer) run(j *loopJob) {
 	}
 	j.out, j.hdr = appendAnswer(j.out[:0], j.hdr, &ctx.Request, &ctx.Response, j.closeConn)
 	j.l.post(j)
+	srv.jobs.Done()
 }

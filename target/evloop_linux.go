@@ -73,7 +73,7 @@ func startLoopServer(sh *Shard, addr string, loops, maxConns int, logf func(stri
 		loops = runtime.GOMAXPROCS(0)
 	}
 	srv := &loopServer{sh: sh, lnfd: lnfd, laddr: laddr, maxConns: int64(maxConns), logf: logf, quit: make(chan struct{}), force: make(chan struct{})}
-	srv.jobsP.New = func() any { return new(loopJob) }
+	srv.jobsP.New = func() any { return newLoopJob() }
 	for range loops {
 		l, err := newEvLoop(srv)
 		if err != nil {

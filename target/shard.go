@@ -203,9 +203,10 @@ func (s *Shard) Close() error {
 }
 
 // workerTick is how often the order worker wakes up. Each wake-up that has
-// work is one append to the order log and one fdatasync: at the default 100 orders/s, 50 ms
-// creates 5 orders per fsync where 10 ms created 1.
-const workerTick = 50 * time.Millisecond
+// work is one append to the order log and one fdatasync (see minCommitGap for what one
+// costs): at the default 100 orders/s, 100 ms creates 10 orders per fsync where 10 ms
+// created 1. An order waits for its creation up to a tick longer.
+const workerTick = 100 * time.Millisecond
 
 // runWorker turns queued orders into created ones at cfg.OrderRate per second (a token
 // bucket holding at most a tenth of a second of tokens, at least one), unless paused.
