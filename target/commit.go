@@ -51,8 +51,8 @@ func (s *orderStore) accept(key string, rec *orderRecord) (n uint64, fresh bool,
 
 // acceptAsync is accept for a caller that must not block (an event loop): then gets
 // accept's results on the committer's goroutine once the order is durable, or at once
-// when nothing is written (a closed store). then must not block either: it holds up
-// the other orders of its commit.
+// when nothing is written (a closed store). It blocks only while maxBatch orders already
+// wait for the committer. then must not block: it holds up the other orders of its commit.
 func (s *orderStore) acceptAsync(key string, rec *orderRecord, then func(n uint64, fresh bool, err error)) {
 	if s.unsafeAck {
 		then(s.acceptUnsafe(key, rec))
@@ -112,10 +112,10 @@ func (s *orderStore) acceptUnsafe(key string, rec *orderRecord) (uint64, bool, e
 // few hundred checkouts per second per shard, answering each as soon as the disk allowed
 // made batches of one or two. The committer waits out the gap, gathering what arrives
 // meanwhile: a checkout waits at most this much longer, and at low load (one commit per gap
-// or fewer) not at all. 20 ms rather than 10 halves the commits of a busy shard: 30,000
-// agents of the default storm on 2 cores cost 66–67 µs of CPU a request instead of 73–78
-// (with workerTick 100 ms; bench/RESULTS.md, session 11), and the checkout's p99 was 28–30
-// ms instead of 17–22, well inside a 100 ms patience.
+// or fewer) not at all. 20 ms rather than 10 halves the commits of a busy shard: with
+// workerTick 100 ms, 30,000 agents of the default storm on 2 cores cost a median 66 µs of CPU
+// a request instead of 73 (bench/RESULTS.md, session 11), and the checkout's p99 was 26–30
+// ms instead of 17–33, well inside a 100 ms patience.
 const minCommitGap = 20 * time.Millisecond
 
 // commitLoop is the single committer: it takes everything queued and commits it at once,

@@ -141,7 +141,7 @@ func (srv *loopServer) stats() *connStats { return &srv.st }
 
 // shutdown stops accepting, closes idle connections, lets requests in flight finish for
 // grace (their answers say Connection: close), then closes every connection and waits for
-// the answers being made on goroutines.
+// the answers being made off the loops (goroutines, checkouts waiting for their commit).
 func (srv *loopServer) shutdown(grace time.Duration) error {
 	srv.once.Do(func() {
 		close(srv.quit)
