@@ -113,9 +113,10 @@ func (s *orderStore) acceptUnsafe(key string, rec *orderRecord) (uint64, bool, e
 // made batches of one or two. The committer waits out the gap, gathering what arrives
 // meanwhile: a checkout waits at most this much longer, and at low load (one commit per gap
 // or fewer) not at all. 20 ms rather than 10 halves the commits of a busy shard: with
-// workerTick 100 ms, 30,000 agents of the default storm on 2 cores cost a median 66 µs of CPU
-// a request instead of 73 (bench/RESULTS.md, session 11), and the checkout's p99 was 26–30
-// ms instead of 17–33, well inside a 100 ms patience.
+// workerTick 100 ms and the loops' checkouts, 30,000 agents of the default storm on 2 cores
+// cost a median 64.8 µs of CPU a request instead of 70.9 (clean clones, 5 rounds;
+// bench/RESULTS.md, session 11), and the checkout's p99 was 26–42 ms instead of 18–30, well
+// inside a 100 ms patience.
 const minCommitGap = 20 * time.Millisecond
 
 // commitLoop is the single committer: it takes everything queued and commits it at once,

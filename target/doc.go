@@ -17,8 +17,9 @@
 //
 // On Linux a shard serves on epoll event loops (ServerLoop): every connection is a small state
 // machine, requests are parsed and answered with fasthttp's Request and Response, and only the
-// answers that wait (a checkout for its fsync, an answer held by chaos latency) are made on a
-// goroutine. An idle keep-alive connection costs its socket and well under a KiB, not a parked
+// answers that wait are made off the loop: a checkout's by the order store's committer once
+// its order is fdatasynced, an answer held by chaos latency (or a checkout waiting for another
+// with its Idempotency-Key) on a goroutine. An idle keep-alive connection costs its socket and well under a KiB, not a parked
 // goroutine and its buffers, which is what a storm of mostly idle agents needs. Elsewhere, or
 // with ServerGoroutines, fasthttp's server runs a goroutine per connection.
 //

@@ -39,7 +39,7 @@ func appendAnswer(dst, scratch []byte, req *fasthttp.Request, resp *fasthttp.Res
 var continueAnswer = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // serve answers the whole requests at the start of data and returns what is left: part of
-// a request, or requests behind one whose answer is made on a goroutine.
+// a request, or requests behind one whose answer is made off the loop.
 func (l *evLoop) serve(c *evConn, data []byte) []byte {
 	for len(data) > 0 && !c.busy && !c.closing {
 		n, err := c.frame.complete(data, readBufferSize, MaxBodySize)
@@ -62,7 +62,7 @@ func (l *evLoop) serve(c *evConn, data []byte) []byte {
 	return data
 }
 
-// request parses and answers one whole request, at once or on a goroutine.
+// request parses and answers one whole request, at once or off the loop (see answersLater).
 func (l *evLoop) request(c *evConn, raw []byte) {
 	ctx := &l.ctx
 	ctx.Request.Reset()
@@ -101,8 +101,8 @@ func (l *evLoop) request(c *evConn, raw []byte) {
 // made on the loop. A checkout waits for its commit without a goroutine (startCheckout);
 // the others, and a checkout that must wait for its key, are made on one.
 func answersLater(path []byte) bool {
-	return (bytes.HasSuffix(path, []byte("/checkout")) && bytes.HasPrefix(path, []byte("/v1/carts/"))) ||
-		bytes.HasPrefix(path, []byte("/internal/")) || string(path) == "/metrics"
+	_, checkout := checkoutCartID(path)
+	return checkout || bytes.HasPrefix(path, []byte("/internal/")) || string(path) == "/metrics"
 }
 
 // parse reads one whole request (as framed by reqFrame) into req.

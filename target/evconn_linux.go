@@ -32,7 +32,7 @@ func (l *evLoop) event(fd int, ev uint32) {
 	}
 }
 
-// deliver writes the answers made on goroutines since the last round.
+// deliver writes the answers made off the loop since the last round.
 func (l *evLoop) deliver() {
 	l.mu.Lock()
 	mail := l.mail
@@ -107,7 +107,7 @@ func (l *evLoop) flush(c *evConn) {
 }
 
 // drive reads what c's socket holds and answers every whole request, until the socket is
-// drained, c waits for an answer made on a goroutine or for its socket to take more of
+// drained, c waits for an answer made off the loop or for its socket to take more of
 // its answers, or c is closed.
 func (l *evLoop) drive(c *evConn) {
 	for c.fd >= 0 && !c.busy && len(c.pending) == 0 && !c.closing {
@@ -162,7 +162,7 @@ type evConn struct {
 	pending []byte    // answers not yet written (the socket's buffer was full)
 	frame   reqFrame  // progress of the request at the start of in
 	last    time.Time // when it last sent something (idle timeout)
-	busy    bool      // an answer is being made on a goroutine
+	busy    bool      // an answer is being made off the loop
 	closing bool      // close once the answers are written
 	sent100 bool      // 100 Continue sent for the request at the start of in
 }

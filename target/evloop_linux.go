@@ -43,7 +43,7 @@ type loopServer struct {
 
 	loops  []*evLoop
 	loopWG sync.WaitGroup // the loops' goroutines
-	jobs   sync.WaitGroup // answers being made on goroutines
+	jobs   sync.WaitGroup // answers being made off the loops
 	quit   chan struct{}  // closed at shutdown: answers say Connection: close
 	force  chan struct{}  // closed when shutdown's grace is over: delayed answers are dropped
 	jobsP  sync.Pool      // *loopJob
@@ -83,7 +83,8 @@ func startLoopServer(sh *Shard, addr string, loops, maxConns int, logf func(stri
 			unix.Close(lnfd)
 			return nil, err
 		}
-		// With a P to spare for the answers made on goroutines, a loop
+		// With a P to spare for the shard's goroutines (the committer, answers
+		// made on goroutines), a loop
 		// sleeps in a raw wait (see epoll.Set.Raw).
 		l.Raw = loops < runtime.GOMAXPROCS(0)
 		srv.loops = append(srv.loops, l)

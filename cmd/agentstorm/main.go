@@ -76,8 +76,8 @@ func main() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, interrupts: sigs}
-	if msg := setStormScheduling(os.Stderr, os.Args[1:]); msg != "" {
-		fmt.Fprintln(os.Stderr, msg)
+	if err := setStormScheduling(os.Stderr, os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "agentstorm: %v\n", err)
 		os.Exit(exitUsage)
 	}
 	os.Exit(withCPUProfile(os.Stderr, os.Args[1:], func() int {

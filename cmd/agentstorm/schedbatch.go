@@ -18,27 +18,27 @@ const schedEnv = "AGENTSTORM_SCHED"
 // "normal" (see sched.Batch: on one machine the generator's and the
 // checkout's loops stop preempting each other at every request; the
 // default storm then costs 14% less CPU a request, bench/RESULTS.md,
-// session 10). Other commands keep the default. It returns an error
-// message for a schedEnv it does not know; a policy the kernel refuses is
-// reported on stderr and the command runs with the default.
-func setStormScheduling(stderr io.Writer, args []string) string {
+// session 10). Other commands keep the default. It returns an error for a
+// schedEnv it does not know; a policy the kernel refuses is reported on
+// stderr and the command runs with the default.
+func setStormScheduling(stderr io.Writer, args []string) error {
 	if len(args) == 0 {
-		return ""
+		return nil
 	}
 	switch args[0] {
 	case "run", "worker", "target", supervisor.ShardSubcommand:
 	default:
-		return ""
+		return nil
 	}
 	switch v := os.Getenv(schedEnv); v {
 	case "", "batch":
 	case "normal":
-		return ""
+		return nil
 	default:
-		return fmt.Sprintf("agentstorm: %s=%q: want batch (the default) or normal", schedEnv, v)
+		return fmt.Errorf("%s=%q: want batch (the default) or normal", schedEnv, v)
 	}
 	if err := sched.Batch(); err != nil {
 		fmt.Fprintf(stderr, "agentstorm: %v (running with the kernel's default scheduling)\n", err)
 	}
-	return ""
+	return nil
 }

@@ -15,8 +15,8 @@ import (
 const schedTestEnv = "AGENTSTORM_TEST_SCHED"
 
 func reportStormScheduling(args []string) int {
-	if msg := setStormScheduling(os.Stderr, args); msg != "" {
-		fmt.Println(msg)
+	if err := setStormScheduling(os.Stderr, args); err != nil {
+		fmt.Printf("agentstorm: %v\n", err)
 		return exitUsage
 	}
 	policy, err := threadPolicy()
