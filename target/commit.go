@@ -1,8 +1,6 @@
 package target
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -173,18 +171,20 @@ func (s *orderStore) commit(batch []*commitReq) {
 		r.rec.Status = StatusProcessing
 		r.rec.IdempotencyKey = r.key
 		r.rec.AcceptedAt = now
-		data, err := json.Marshal(r.rec)
-		if err == nil && len(data)+len(r.key)+2*binary.MaxVarintLen64+1 > maxOrderLogRecord {
-			err = fmt.Errorf("%d bytes, over the limit of %d", len(data), maxOrderLogRecord)
-		}
-		if err != nil {
+		was := len(b)
+		var start int
+		b, start = beginOrderLogRecord(b, OrderAccepted, n, r.key)
+		jsonStart := len(b)
+		b = appendOrderJSON(b, r.rec)
+		if size := len(b) - start - orderLogHeader; size > maxOrderLogRecord {
 			// This checkout alone fails; its number is not used.
-			r.err = fmt.Errorf("encode order %s: %w", r.rec.ID, err)
+			r.err = fmt.Errorf("encode order %s: %d bytes, over the limit of %d", r.rec.ID, size, maxOrderLogRecord)
+			b = b[:was]
 			continue
 		}
-		b = appendOrderLogRecord(b, OrderAccepted, n, r.key, data)
+		b = endOrderLogRecord(b, start)
 		seq = max(seq, n)
-		r.num, r.fresh, r.jsonEnd, r.jsonLen = n, true, len(b), len(data)
+		r.num, r.fresh, r.jsonEnd, r.jsonLen = n, true, len(b), len(b)-jsonStart
 		s.pending[r.key] = n
 	}
 	s.wbuf = b

@@ -86,9 +86,10 @@ func (s *orderStore) createNext(max int) (int, error) {
 // maxSpanRead bounds the bytes createNext reads in one pread to get at the orders it decides.
 const maxSpanRead = 4 << 20
 
-// readSpan reads the stretch of the log holding the orders at locs with one pread, when it is
-// at most maxSpanRead and not mostly other records (queued orders lie close together in the
-// log: one pread instead of one per order). It returns nil when they are too far apart.
+// readSpan reads the stretch of the log holding the orders at locs in one piece (from the
+// log's tail, or with one pread), when it is at most maxSpanRead and not mostly other records
+// (queued orders lie close together in the log: one read instead of one per order). It
+// returns nil when they are too far apart.
 func (s *orderStore) readSpan(nums []uint64, locs []orderLoc) ([]byte, int64, error) {
 	lo, hi, total := locs[0].off, int64(0), int64(0)
 	for _, l := range locs {
@@ -96,6 +97,9 @@ func (s *orderStore) readSpan(nums []uint64, locs []orderLoc) ([]byte, int64, er
 	}
 	if hi-lo > maxSpanRead || hi-lo > 4*total {
 		return nil, 0, nil
+	}
+	if b, ok := s.tail.read(nil, lo, int(hi-lo)); ok {
+		return b, lo, nil
 	}
 	b := make([]byte, hi-lo)
 	if _, err := s.f.ReadAt(b, lo); err != nil {
@@ -136,11 +140,7 @@ func (s *orderStore) decideOrder(dst, accepted []byte, n uint64, reject bool, no
 	} else {
 		rec.Status, rec.CreatedAt = StatusCreated, &now
 	}
-	data, err := json.Marshal(&rec)
-	if err != nil {
-		return dst, false, fmt.Errorf("encode order %s: %w", rec.ID, err)
-	}
-	return append(dst, data...), rejected, nil
+	return appendOrderJSON(dst, &rec), rejected, nil
 }
 
 // appendJSONHead appends the start of order n's JSON as encoding/json writes it with status:

@@ -85,6 +85,7 @@ type orderStore struct {
 	wmu    sync.Mutex // serialises appends: end, failed
 	end    int64      // length of the log's valid prefix: where the next write goes
 	failed error      // set when the log can no longer be appended to safely
+	tail   logTail    // the log's last synced bytes, for reads of recent orders
 
 	idx   sync.RWMutex        // guards what follows (the committer alone writes idem)
 	idem  map[string]uint64   // Idempotency-Key -> order number
@@ -177,6 +178,7 @@ func (s *orderStore) appendDurable(b []byte) (int64, error) {
 		return 0, s.failed
 	}
 	s.end += int64(len(b))
+	s.tail.add(off, b)
 	return off, nil
 }
 
@@ -202,7 +204,7 @@ func (s *orderStore) locate(n uint64) (orderLoc, bool) {
 }
 
 // appendJSON appends order number n as stored (its JSON, as GET /v1/orders/{id} answers it:
-// one pread, no decoding and re-encoding on the polled path).
+// a copy from the log's tail or one pread, no decoding and re-encoding on the polled path).
 func (s *orderStore) appendJSON(dst []byte, n uint64) ([]byte, bool, error) {
 	loc, ok := s.locate(n)
 	if !ok {
@@ -214,6 +216,9 @@ func (s *orderStore) appendJSON(dst []byte, n uint64) ([]byte, bool, error) {
 
 // readJSON appends the JSON of order n at loc to dst.
 func (s *orderStore) readJSON(dst []byte, n uint64, loc orderLoc) ([]byte, error) {
+	if b, ok := s.tail.read(dst, loc.off, int(loc.n)); ok {
+		return b, nil
+	}
 	l := len(dst)
 	dst = append(dst, make([]byte, loc.n)...)
 	if _, err := s.f.ReadAt(dst[l:], loc.off); err != nil {
