@@ -113,6 +113,18 @@ func (d *decoder) text(i int, name string, max int) (string, *requestError) {
 	return string(b), nil
 }
 
+// name is text for a field whose value must be one of allowed: it returns that name.
+func (d *decoder) name(i int, field string, allowed []string) (string, *requestError) {
+	b, rerr := d.str(i, field)
+	if rerr != nil {
+		return "", rerr
+	}
+	if err := checkText(b, maxIDLen); err != nil {
+		return "", badRequest("field %q: %v", field, err)
+	}
+	return knownName(field, -1, b, allowed)
+}
+
 // checkText accepts 1..max bytes of valid UTF-8 without control characters.
 func checkText(b []byte, max int) error {
 	if len(b) == 0 {
@@ -210,38 +222,43 @@ func (d *decoder) decodeCheckout(body []byte) (r shipChoice, rerr *requestError)
 	if r.destination, rerr = d.text(0, "destination", maxDestCodeLen); rerr != nil {
 		return r, rerr
 	}
-	if rerr = checkDestination("destination", r.destination); rerr != nil {
+	if rerr = checkDestination("destination", -1, r.destination); rerr != nil {
 		return r, rerr
 	}
-	if r.carrier, rerr = d.text(1, "carrier", maxIDLen); rerr != nil {
+	if r.carrier, rerr = d.name(1, "carrier", carrierNames); rerr != nil {
 		return r, rerr
 	}
-	if rerr = checkName("carrier", r.carrier, carrierNames); rerr != nil {
-		return r, rerr
-	}
-	if r.speed, rerr = d.text(2, "speed", maxIDLen); rerr != nil {
-		return r, rerr
-	}
-	if rerr = checkName("speed", r.speed, speedNames); rerr != nil {
-		return r, rerr
-	}
-	return r, nil
+	r.speed, rerr = d.name(2, "speed", speedNames)
+	return r, rerr
 }
 
-func checkDestination(field, code string) *requestError {
+// checkDestination accepts a known destination code. field names the field, elem its list
+// element (-1: not a list).
+func checkDestination(field string, elem int, code string) *requestError {
 	if _, ok := destinationPoint(code); !ok {
-		return badRequest("%s %q is not a known destination: use a country code (US, CA, GB, DE, FR, JP, AU, ...) or a 5-digit US ZIP code", field, code)
+		return badRequest("%s %q is not a known destination: use a country code (US, CA, GB, DE, FR, JP, AU, ...) or a 5-digit US ZIP code", fieldLabel(field, elem), code)
 	}
 	return nil
 }
 
-func checkName(field, v string, allowed []string) *requestError {
+// knownName returns the name of allowed that v spells (no copy of v), or an error naming the
+// field and its list element (-1: not a list).
+func knownName(field string, elem int, v []byte, allowed []string) (string, *requestError) {
 	for _, a := range allowed {
-		if v == a {
-			return nil
+		if string(v) == a {
+			return a, nil
 		}
 	}
-	return badRequest("%s %q is not known (one of: %s)", field, v, strings.Join(allowed, ", "))
+	return "", badRequest("%s %q is not known (one of: %s)", fieldLabel(field, elem), v, strings.Join(allowed, ", "))
+}
+
+// fieldLabel names a field, or its list element elem when elem >= 0: formatted only for an
+// error, since a label per element was an allocation for every entry of every quote request.
+func fieldLabel(field string, elem int) string {
+	if elem < 0 {
+		return field
+	}
+	return fmt.Sprintf("%s[%d]", field, elem)
 }
 
 var quotesFields = []string{"cart_id", "destinations", "carriers", "speeds"}
@@ -286,14 +303,15 @@ func (d *decoder) decodeQuotes(body []byte) (r quotesReq, rerr *requestError) {
 			if err := checkText(b, maxIDLen); err != nil {
 				return r, badRequest("%s[%d]: %v", name, j, err)
 			}
-			s := string(b)
+			var s string
 			switch i {
 			case 0:
-				rerr = checkDestination(fmt.Sprintf("%s[%d]", name, j), s)
+				s = string(b)
+				rerr = checkDestination(name, j, s)
 			case 1:
-				rerr = checkName(fmt.Sprintf("%s[%d]", name, j), s, carrierNames)
+				s, rerr = knownName(name, j, b, carrierNames)
 			case 2:
-				rerr = checkName(fmt.Sprintf("%s[%d]", name, j), s, speedNames)
+				s, rerr = knownName(name, j, b, speedNames)
 			}
 			if rerr != nil {
 				return r, rerr
