@@ -55,7 +55,9 @@ type agent struct {
 	inSession bool // open model: counted in Swarm.active
 	queued    bool // in the loop's ready list
 	needThink bool
-	hidx      int32 // index in the loop's timer heap, -1 when no timer is armed
+	hidx      int32  // index in the loop's timer heap, -1 when no timer is there
+	inWheel   bool   // the agent's timer is in the loop's think wheel
+	tgen      uint32 // moves on when a wheel timer is cancelled or fires (see thinkWheel)
 
 	// The event-loop connection: its socket (-1: none), the socket's tag
 	// (see loop.event) and the call's buffers and answer framing.

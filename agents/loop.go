@@ -18,7 +18,7 @@ type loop struct {
 	p     *poller
 	base  time.Time // the loop's clock: timers are nanoseconds since base
 	now   time.Time // when the current round of work started
-	tm    timerHeap
+	tm    timers
 	ready []*agent // agents to advance in this round (no I/O or timer to wait for)
 
 	mu     sync.Mutex
@@ -130,7 +130,7 @@ func (l *loop) run(done *sync.WaitGroup) {
 		timeout := time.Duration(-1)
 		if len(l.ready) > 0 {
 			timeout = 0
-		} else if when, a := l.tm.next(); a != nil {
+		} else if when, ok := l.tm.next(); ok {
 			timeout = max(time.Duration(when-l.clock(time.Now())), 0)
 		}
 		l.p.wait(timeout, l.event)
@@ -188,12 +188,13 @@ func (l *loop) drainMail() bool {
 func (l *loop) fireTimers() {
 	now := l.clock(l.now)
 	for {
-		when, a := l.tm.next()
-		if a == nil || when > now {
+		a, ok := l.tm.popDue(now)
+		if !ok {
 			return
 		}
-		l.tm.disarm(a)
-		a.onTimer(l.now)
+		if a != nil {
+			a.onTimer(l.now)
+		}
 	}
 }
 

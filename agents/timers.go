@@ -1,11 +1,60 @@
 package agents
 
-// timerHeap is a loop's pending timers: a binary min-heap of wake-up
+// timers is a loop's pending timers. Those ending exactly on the think grid (the think
+// times) wait in a wheel of grid slots, the others (deadlines, backoffs, short thinks) in a
+// heap. An agent has at most one timer at a time (its think time, its redial or retry
+// backoff, or the deadline of its connect or call); arming replaces it.
+type timers struct {
+	heap  timerHeap
+	wheel thinkWheel
+}
+
+// arm sets a's timer to fire at when (on the loop's clock), replacing any it had.
+func (t *timers) arm(a *agent, when int64) {
+	t.disarm(a)
+	if g := int64(thinkGrid); when%g == 0 && t.wheel.add(a, when/g) {
+		return
+	}
+	t.heap.arm(a, when)
+}
+
+// disarm cancels a's timer, if it has one.
+func (t *timers) disarm(a *agent) {
+	if a.inWheel {
+		t.wheel.cancel(a)
+		return
+	}
+	t.heap.disarm(a)
+}
+
+// next returns the earliest timer's instant, if any timer is armed (it may be a cancelled
+// one of the wheel's: then the loop wakes for nothing once).
+func (t *timers) next() (int64, bool) {
+	when, a := t.heap.next()
+	if k, ok := t.wheel.next(); ok && (a == nil || k*int64(thinkGrid) < when) {
+		return k * int64(thinkGrid), true
+	}
+	return when, a != nil
+}
+
+// popDue takes the earliest timer due by now, disarmed, and reports whether there was one;
+// its agent is nil when it was a cancelled entry of the wheel.
+func (t *timers) popDue(now int64) (*agent, bool) {
+	when, a := t.heap.next()
+	if k, ok := t.wheel.next(); ok && k*int64(thinkGrid) <= now && (a == nil || k*int64(thinkGrid) <= when) {
+		return t.wheel.pop(), true
+	}
+	if a == nil || when > now {
+		return nil, false
+	}
+	t.heap.disarm(a)
+	return a, true
+}
+
+// timerHeap is the timers off the think grid: a binary min-heap of wake-up
 // instants (nanoseconds on the loop's clock), each with its agent. An agent
-// has at most one timer at a time (its think time, its redial or retry
-// backoff, or the deadline of its connect or call) and knows the timer's
-// index in the heap, so arming, moving and cancelling are O(log n) with no
-// allocation. The instants sit in the heap itself: sifting compares them
+// knows its timer's index in the heap, so arming, moving and cancelling are
+// O(log n) with no allocation. The instants sit in the heap itself: sifting compares them
 // without touching the agents (15,000 agents' structs do not fit a cache).
 type timerHeap []timerEntry
 
