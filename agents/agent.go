@@ -57,7 +57,8 @@ type agent struct {
 	needThink bool
 	hidx      int32  // index in the loop's timer heap, -1 when no timer is there
 	inWheel   bool   // the agent's timer is in the loop's think wheel
-	tgen      uint32 // moves on when a wheel timer is cancelled or fires (see thinkWheel)
+	wnext     *agent // the next agent of its think-wheel slot (see thinkWheel)
+	wslot     int32  // the think-wheel slot its timer is in, while inWheel
 
 	// The event-loop connection: its socket (-1: none), the socket's tag
 	// (see loop.event) and the call's buffers and answer framing.

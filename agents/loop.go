@@ -187,14 +187,8 @@ func (l *loop) drainMail() bool {
 // fireTimers runs every timer due by now.
 func (l *loop) fireTimers() {
 	now := l.clock(l.now)
-	for {
-		a, ok := l.tm.popDue(now)
-		if !ok {
-			return
-		}
-		if a != nil {
-			a.onTimer(l.now)
-		}
+	for a := l.tm.popDue(now); a != nil; a = l.tm.popDue(now) {
+		a.onTimer(l.now)
 	}
 }
 

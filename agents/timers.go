@@ -27,8 +27,7 @@ func (t *timers) disarm(a *agent) {
 	t.heap.disarm(a)
 }
 
-// next returns the earliest timer's instant, if any timer is armed (it may be a cancelled
-// one of the wheel's: then the loop wakes for nothing once).
+// next returns the earliest timer's instant, if any timer is armed.
 func (t *timers) next() (int64, bool) {
 	when, a := t.heap.next()
 	if k, ok := t.wheel.next(); ok && (a == nil || k*int64(thinkGrid) < when) {
@@ -37,18 +36,18 @@ func (t *timers) next() (int64, bool) {
 	return when, a != nil
 }
 
-// popDue takes the earliest timer due by now, disarmed, and reports whether there was one;
-// its agent is nil when it was a cancelled entry of the wheel.
-func (t *timers) popDue(now int64) (*agent, bool) {
+// popDue takes the earliest timer due by now, disarmed, and returns its agent; nil when
+// none is due.
+func (t *timers) popDue(now int64) *agent {
 	when, a := t.heap.next()
 	if k, ok := t.wheel.next(); ok && k*int64(thinkGrid) <= now && (a == nil || k*int64(thinkGrid) <= when) {
-		return t.wheel.pop(), true
+		return t.wheel.pop()
 	}
 	if a == nil || when > now {
-		return nil, false
+		return nil
 	}
 	t.heap.disarm(a)
-	return a, true
+	return a
 }
 
 // timerHeap is the timers off the think grid: a binary min-heap of wake-up
