@@ -13,7 +13,7 @@ import (
 // DefaultMaxConns is the connection cap of a shard when ShardConfig.MaxConns is 0: well
 // below the 20,000 open files a process may hold here, leaving room for the store and for
 // accepting (and refusing) connections over the cap.
-const DefaultMaxConns = 15000
+const DefaultMaxConns = 18000
 
 // Backoff bounds of resilientListener when the process runs out of descriptors.
 const (

@@ -73,8 +73,11 @@ func scaleToCapacity(prof *profiles.Profile, capacity int) string {
 }
 
 // shardConns is the most connections the bundled target's shards are
-// planned for (a shard's cap is target.DefaultMaxConns, 15,000).
-const shardConns = 12000
+// planned for (a shard's cap is target.DefaultMaxConns, 18,000). The default
+// storm's 50,000 agents then take 5 shards rather than 6: on a small machine
+// every process's loop sleeps and wakes on its own, and one fewer saved 3–5%
+// of the storm's CPU a request (bench/RESULTS.md, sessions 9 and 12).
+const shardConns = 16000
 
 // bundledShards returns how many shards the bundled target needs for the
 // storm: at least one per region, and enough that no shard expects more
