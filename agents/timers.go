@@ -53,8 +53,9 @@ func (t *timers) popDue(now int64) *agent {
 // timerHeap is the timers off the think grid: a binary min-heap of wake-up
 // instants (nanoseconds on the loop's clock), each with its agent. An agent
 // knows its timer's index in the heap, so arming, moving and cancelling are
-// O(log n) with no allocation. The instants sit in the heap itself: sifting compares them
-// without touching the agents (15,000 agents' structs do not fit a cache).
+// O(log n) with no allocation. The instants sit in the heap itself: sifting
+// compares them without touching the agents (15,000 agents' structs do not
+// fit a cache).
 type timerHeap []timerEntry
 
 type timerEntry struct {
