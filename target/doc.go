@@ -19,9 +19,10 @@
 // machine, requests are parsed and answered with fasthttp's Request and Response, and only the
 // answers that wait are made off the loop: a checkout's by the order store's committer once
 // its order is fdatasynced, an answer held by chaos latency (or a checkout waiting for another
-// with its Idempotency-Key) on a goroutine. An idle keep-alive connection costs its socket and well under a KiB, not a parked
-// goroutine and its buffers, which is what a storm of mostly idle agents needs. Elsewhere, or
-// with ServerGoroutines, fasthttp's server runs a goroutine per connection.
+// with its Idempotency-Key) on a goroutine. An idle keep-alive connection costs its socket and
+// well under a KiB, not a parked goroutine and its buffers, which is what a storm of mostly
+// idle agents needs. Elsewhere, or with ServerGoroutines, fasthttp's server runs a goroutine
+// per connection.
 //
 // A shard degrades gracefully under chaos (see ChaosState): with inventory failed, add-to-cart
 // still answers 200 in pre-order mode; latency rules and a topology round trip delay answers;

@@ -84,8 +84,7 @@ func startLoopServer(sh *Shard, addr string, loops, maxConns int, logf func(stri
 			return nil, err
 		}
 		// With a P to spare for the shard's goroutines (the committer, answers
-		// made on goroutines), a loop
-		// sleeps in a raw wait (see epoll.Set.Raw).
+		// made on goroutines), a loop sleeps in a raw wait (see epoll.Set.Raw).
 		l.Raw = loops < runtime.GOMAXPROCS(0)
 		srv.loops = append(srv.loops, l)
 	}

@@ -75,8 +75,9 @@ func scaleToCapacity(prof *profiles.Profile, capacity int) string {
 // shardConns is the most connections the bundled target's shards are
 // planned for (a shard's cap is target.DefaultMaxConns, 18,000). The default
 // storm's 50,000 agents then take 5 shards rather than 6: on a small machine
-// every process's loop sleeps and wakes on its own, and one fewer saved 3–5%
-// of the storm's CPU a request (bench/RESULTS.md, sessions 9 and 12).
+// every process's loop sleeps and wakes on its own, and one fewer saved 3–4%
+// of the CPU a request in session 9's A/Bs at 40,000 agents (session 12's
+// single runs at 50,000 did not resolve it; bench/RESULTS.md).
 const shardConns = 16000
 
 // bundledShards returns how many shards the bundled target needs for the
