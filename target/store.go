@@ -166,7 +166,7 @@ func (s *orderStore) appendDurable(b []byte) (int64, error) {
 		return 0, s.failed
 	}
 	off := s.end
-	if _, err := s.f.WriteAt(b, off); err != nil {
+	if err := writeAt(s.f, b, off); err != nil {
 		if terr := s.f.Truncate(off); terr != nil {
 			s.failed = fmt.Errorf("order log %s: write failed (%v) and cutting it off failed (%v): restart the shard", s.path, err, terr)
 			return 0, s.failed
