@@ -102,9 +102,14 @@ func (a *agent) onEvent(now time.Time, ev uint32) {
 		if ev&(evOut|evErr) == 0 {
 			return
 		}
-		err := connectResult(a.fd)
-		if err == nil && ev&evOut == 0 {
-			return
+		// A connect still in progress polls neither writable nor hung up: an
+		// event without an error flag is a connect that succeeded, and only
+		// one with a flag needs the system call that reads why it failed.
+		var err error
+		if ev&evErr != 0 {
+			if err = connectResult(a.fd); err == nil && ev&evOut == 0 {
+				return
+			}
 		}
 		a.l.tm.disarm(a)
 		if err != nil {

@@ -60,6 +60,24 @@ func rawIO(trap uintptr, fd int, p []byte, flags int) (int, error) {
 	}
 }
 
+// Accept takes a connection waiting on the non-blocking listener lnfd
+// (accept4 with flags), retrying when a signal interrupts the call. It does
+// not ask for the peer's address: x/sys/unix's Accept4 converts that address
+// with one more system call (getsockopt SO_PROTOCOL) per connection. A raw
+// system call, as Read.
+func Accept(lnfd, flags int) (int, error) {
+	for {
+		fd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lnfd), 0, 0, uintptr(flags), 0, 0)
+		switch errno {
+		case 0:
+			return int(fd), nil
+		case unix.EINTR:
+			continue
+		}
+		return -1, errno
+	}
+}
+
 // Addr converts ip:port to the socket address of family (unix.AF_INET or
 // unix.AF_INET6); an address of the other family is an error.
 func Addr(family int, ip net.IP, port int) (unix.Sockaddr, error) {

@@ -3,6 +3,7 @@ package sock
 import (
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -150,4 +151,62 @@ func rawFD(b *testing.B, c net.Conn) int {
 		b.Fatal(err)
 	}
 	return fd
+}
+
+// TestAccept: Accept says EAGAIN while nothing waits on a non-blocking
+// listener, then returns a non-blocking, close-on-exec socket connected to
+// the dialer.
+func TestAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File() // a blocking duplicate: make it non-blocking
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lnfd := int(f.Fd())
+	if err := unix.SetNonblock(lnfd, true); err != nil {
+		t.Fatal(err)
+	}
+	if fd, err := Accept(lnfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC); fd != -1 || err != unix.EAGAIN {
+		t.Fatalf("accept with nothing waiting: %d, %v; want -1, EAGAIN", fd, err)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var fd int
+	for i := 0; ; i++ {
+		if fd, err = Accept(lnfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC); err != unix.EAGAIN || i == 5000 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	defer unix.Close(fd)
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
+		t.Errorf("accepted socket: flags %#x, %v; want O_NONBLOCK", fl, err)
+	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || fl&unix.FD_CLOEXEC == 0 {
+		t.Errorf("accepted socket: descriptor flags %#x, %v; want FD_CLOEXEC", fl, err)
+	}
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	n := -1
+	for i := 0; i < 5000 && n < 0; i++ {
+		if n, err = Read(fd, buf); err == unix.EAGAIN {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if string(buf[:max(n, 0)]) != "ping" {
+		t.Fatalf("read from the accepted socket: %q, %v", buf[:max(n, 0)], err)
+	}
 }
