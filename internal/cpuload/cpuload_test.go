@@ -101,3 +101,28 @@ func TestOverLeavingAndOddReadings(t *testing.T) {
 		t.Errorf("group g %.4f cores, want %.4f", l.Groups["g"], 0.91/2.1)
 	}
 }
+
+// TestOverTakesBusyFromIdle: when the kernel's busy ticks fall short of
+// the wall time (/proc/stat totals 1.5 CPU-seconds a second on 2 CPUs, 0.3
+// of them idle), the machine was busy for all the time it was not idle:
+// 85%, not 1.2 / 1.5 = 80%; and what the tree did not use of that counts
+// as other processes.
+func TestOverTakesBusyFromIdle(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	var rs []rawReading
+	for s := 0; s <= 4; s++ {
+		rs = append(rs, rawReading{at: at(s), busy: 1.2 * float64(s), total: 1.5 * float64(s), waited: -1,
+			procs: procs(map[int]float64{1: 1.0 * float64(s)})})
+	}
+	l, ok := record(rs).over(2, 500*time.Millisecond, at(0), at(4))
+	if !ok {
+		t.Fatal("no load")
+	}
+	if !near(l.Busy, 0.85) || !near(l.Median, 0.85) || !near(l.Peak, 0.85) {
+		t.Errorf("busy %.4f, median %.4f, peak %.4f; want 0.85 each", l.Busy, l.Median, l.Peak)
+	}
+	if !near(l.Other, 0.7) {
+		t.Errorf("other processes %.4f cores, want 0.7 (1.7 busy, 1.0 the tree's)", l.Other)
+	}
+}
