@@ -13,8 +13,9 @@
 # worker processes) and the target (the shard processes). Prints per run:
 # the ramp (time until all 50,000 were connected), failed dials, req/s held
 # (median second of the hold), corrected p99 per write step, budgets and
-# exit code, and generator and target CPU (cores) during the hold (from 10 s
-# to 60 s after the storm's start). Writes the table into bench/RESULTS.md
+# exit code, the sessions abandoned (share; how many in the ramp's first 9 s
+# and after), and generator and target CPU (cores) during the hold (from
+# 10 s to 60 s after the storm's start). Writes the table into bench/RESULTS.md
 # (section storm-fresh).
 #
 #   bash bench/storm-fresh.sh
@@ -50,7 +51,7 @@ failed = m.group(2) if m else "?"
 try:
     j = json.load(open(d + "/run.json"))
 except Exception:
-    print("| %s | run failed, no JSON (exit %s) | | | | | | | | |" % (run, code))
+    print("| %s | run failed, no JSON (exit %s) | | | | | | | | | |" % (run, code))
     sys.exit()
 start = datetime.datetime.fromisoformat(j["start"].replace("Z", "+00:00")).timestamp()
 hold = [s["rps"] for s in j.get("series", []) if 8 <= s["at_seconds"] <= 64]
@@ -58,6 +59,11 @@ rps = "%.0f" % statistics.median(hold) if hold else "?"
 p99 = ", ".join("%s %.0f ms" % (s["step"], s["corrected_latency"]["p99_ms"]) for s in j["steps"] if s.get("write"))
 met = sum(1 for b in j.get("budgets", []) if b["met"])
 budgets = "%d of %d met" % (met, len(j.get("budgets", [])))
+# Abandoned sessions: the run's share, and how many ended in the ramp's
+# seconds (to 9 s: the connect storm and its backlog) and after.
+ended = lambda f: sum(s["sessions"]["abandoned"] for s in j.get("series", []) if f(s["at_seconds"]))
+share = j["overall"]["sessions"].get("abandoned_share")
+abandoned = "%s (%d by 9 s, %d after)" % ("%.1f%%" % (100 * share) if share is not None else "?", ended(lambda t: t <= 9), ended(lambda t: t > 9))
 rows = [tuple(map(float, l.split())) for l in open(d + "/cpu") if l.strip()]
 def at(t):
     return min(rows, key=lambda x: abs(x[0] - t))
@@ -70,7 +76,7 @@ else:
     gen = tgt = "?"
 busy = j.get("figures", {}).get("machine_busy")
 busy = "%.0f%%" % busy if busy is not None else "?"
-print("| %s | %s | %s | %s | %s | %s, exit %s | %s | %s | %s | %s |" % (run, ramp, failed, rps, p99, budgets, code, gen, tgt, busy, load0))
+print("| %s | %s | %s | %s | %s | %s, exit %s | %s | %s | %s | %s | %s |" % (run, ramp, failed, rps, p99, budgets, code, abandoned, gen, tgt, busy, load0))
 PY
 done
 {
@@ -80,8 +86,8 @@ done
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'); agentstorm $rev built from a clean clone, then \`agentstorm run\` (default profile) $RUNS times in a row."
   echo "CPU in cores during the hold (10 s to 60 s after the storm's start): generator = the run process and its workers, target = the shard processes."
   echo
-  echo "| run | ramp to 50,000 connected | failed dials | req/s held (median second) | corrected p99 per write step | budgets | generator CPU | target CPU | machine busy (the run's machine_busy) | load avg before |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| run | ramp to 50,000 connected | failed dials | req/s held (median second) | corrected p99 per write step | budgets | sessions abandoned | generator CPU | target CPU | machine busy (the run's machine_busy) | load avg before |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   cat "$TMP/rows"
 } > "$TMP/section.md"
 publish_section storm-fresh "$TMP/section.md"
