@@ -451,6 +451,7 @@ func (s *Swarm) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("agents: Run called twice on one Swarm")
 	}
+	s.prefill(s.cfg.Start)
 	if st := s.cfg.Start; !st.IsZero() {
 		if d := time.Until(st); d > 0 {
 			t := time.NewTimer(d)
@@ -498,7 +499,7 @@ func (s *Swarm) Run(ctx context.Context) error {
 	s.halting.Store(true)
 	s.mu.Lock()
 	for _, a := range s.all {
-		if a != nil {
+		if a != nil && a.l != nil { // a prefilled agent never started has no loop
 			a.wake() // a pause ends; an idle open-model agent leaves
 		}
 	}
@@ -637,13 +638,36 @@ func (s *Swarm) agentFor(id int) *agent {
 	for len(s.all) <= id {
 		s.all = append(s.all, nil)
 	}
-	if a := s.all[id]; a != nil {
-		return a
+	a := s.all[id]
+	if a == nil {
+		a = newAgent(s, id)
+		s.all[id] = a
 	}
-	a := newAgent(s, id)
-	a.l = s.loops[id%len(s.loops)]
-	s.all[id] = a
+	if a.l == nil {
+		a.l = s.loops[id%len(s.loops)]
+	}
 	return a
+}
+
+// prefill makes the agents of the closed model's peak before the storm
+// starts, so that its ramp only starts them: making one (its random source,
+// customer and variables, and the page faults of its memory) was a
+// twentieth of a generator's CPU in the default storm's connect storm, when
+// the machine has none to spare. An agent made early is the same agent (its
+// random source is seeded by its id). It stops at by, the start (zero: no
+// limit).
+func (s *Swarm) prefill(by time.Time) {
+	if s.open || s.prof.Workload.TargetsInFlight() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := len(s.all); id < s.maxAgents; id++ {
+		if id%256 == 0 && !by.IsZero() && !time.Now().Before(by) {
+			return
+		}
+		s.all = append(s.all, newAgent(s, id))
+	}
 }
 
 // control is the closed model: it keeps round(LevelAt(t)) agents running,

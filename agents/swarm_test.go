@@ -889,3 +889,64 @@ func TestLoopsLeaveAProcessor(t *testing.T) {
 		t.Fatalf("DefaultLoops after GOMAXPROCS was raised: %d, want %d (the CPUs it was before)", got, want)
 	}
 }
+
+// TestPrefilledAgentsBeforeStart: a closed model's agents are made before
+// the start (all of the peak, when there is time), each the agent it would
+// have been (same region from its own random source); a run cut short
+// while most of them have not started ends cleanly, and one whose start is
+// already due makes none early.
+func TestPrefilledAgentsBeforeStart(t *testing.T) {
+	base := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	prof := load(t, "target: "+base+`
+population:
+  regions: {a: 1, b: 1, c: 1}
+workload:
+  model: closed
+  stages: "0->3000 in 30s"
+  think: 1s
+flows:
+  - name: f
+    steps:
+      - {name: ping, method: GET, path: /ping}
+`)
+	s, rec := newSwarm(t, prof, Config{BaseURL: base})
+	s.prefill(time.Time{})
+	if len(s.all) != 3000 {
+		t.Fatalf("prefill made %d agents, want the peak's 3000", len(s.all))
+	}
+	for _, id := range []int{0, 1, 1234, 2999} {
+		if a, b := s.all[id], newAgent(s, id); a.region != b.region || a.gid != b.gid || a.l != nil {
+			t.Fatalf("agent %d made early: region %d gid %d loop %v; made late: region %d gid %d", id, a.region, a.gid, a.l, b.region, b.gid)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not end within 15 s of a cancel at 0.3 s")
+	}
+	started := 0
+	for _, a := range s.all {
+		if a.l != nil {
+			started++
+		}
+	}
+	if started == 0 || started > 100 {
+		t.Fatalf("%d agents started in 0.3 s of a 100-a-second ramp", started)
+	}
+	if sum := rec.Summary(s.Elapsed()); sum.Overall.Count == 0 {
+		t.Fatal("no requests recorded")
+	}
+
+	late, _ := newSwarm(t, prof, Config{BaseURL: base})
+	late.prefill(time.Now().Add(-time.Second))
+	if len(late.all) != 0 {
+		t.Fatalf("a start already due: prefill made %d agents", len(late.all))
+	}
+}
