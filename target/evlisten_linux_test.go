@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentstorm/agentstorm/internal/sock"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +25,7 @@ func TestAcceptedSocketsHaveNoDelay(t *testing.T) {
 	defer c.Close()
 	var fd int
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		fd, _, err = unix.Accept4(lnfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, err = sock.Accept(lnfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == nil {
 			break
 		}

@@ -85,8 +85,9 @@ func startLoopServer(sh *Shard, addr string, loops, maxConns int, logf func(stri
 		}
 		// With a P to spare for the shard's goroutines (the committer, answers
 		// made on goroutines), a loop sleeps in a raw wait (see epoll.Set.Raw).
-		// The committer keeps that P through its raw writes and syncs (see
-		// fdatasync): the others wait at most one commit for it.
+		// The order log's writers (the committer, the order worker) keep that
+		// P through their raw writes and syncs (see fdatasync): the others
+		// wait at most one commit for it.
 		l.Raw = loops < runtime.GOMAXPROCS(0)
 		srv.loops = append(srv.loops, l)
 	}
