@@ -98,7 +98,7 @@ func machineFootnote(l cpuload.Load, d time.Duration) string {
 			line += fmt.Sprintf(" the %s used %.2f cores on average,", g, c)
 		}
 	}
-	line += fmt.Sprintf(" other processes %.2f.", l.Other)
+	line += fmt.Sprintf(" the kernel and other processes %.2f.", l.Other)
 	if l.Busy >= saturatedShare {
 		line += fmt.Sprintf(" At %.0f%% busy or more, requests often wait for a CPU: the latencies measure this machine as much as the target. Give the storm more cores, or fewer agents.", 100*saturatedShare)
 	}

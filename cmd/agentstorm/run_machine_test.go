@@ -11,7 +11,8 @@ import (
 	"github.com/agentstorm/agentstorm/report/budget"
 )
 
-// TestMachineFootnote: the ranks, the groups and other processes are
+// TestMachineFootnote: the ranks, the groups and the rest (the kernel and
+// other processes) are
 // named; the warning comes from the saturation threshold up; the figure is
 // the 90th-percentile second in percent.
 func TestMachineFootnote(t *testing.T) {
@@ -19,7 +20,7 @@ func TestMachineFootnote(t *testing.T) {
 		Waiting: 0.31, HasWaiting: true}
 	line := machineFootnote(l, 71*time.Second)
 	for _, want := range []string{"2 CPUs, 79% busy in the 90th-percentile second of the run's 1m11s", "median 70%", "busiest 95%)", "some task waited for a CPU 31% of the time;",
-		"the generator used 0.61 cores", "the bundled target used 0.90 cores", "other processes 0.07."} {
+		"the generator used 0.61 cores", "the bundled target used 0.90 cores", "the kernel and other processes 0.07."} {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %q", line, want)
 		}

@@ -26,7 +26,9 @@ type Load struct {
 	// percentile of ours).
 	Busy, Median, Peak float64
 	// Groups is the cores each group of the tree used on average over the
-	// span (see Start), Other what processes outside the tree used.
+	// span (see Start), Other the rest of the busy time: processes outside
+	// the tree, and kernel work charged to no process (network softirqs,
+	// wake-ups), a third of a core in a storm on a 2-core VM.
 	Groups map[string]float64
 	Other  float64
 	// Waiting is the share of the span's time in which some runnable task
