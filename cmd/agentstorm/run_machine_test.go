@@ -12,9 +12,8 @@ import (
 )
 
 // TestMachineFootnote: the ranks, the groups and the rest (the kernel and
-// other processes) are
-// named; the warning comes from the saturation threshold up; the figure is
-// the 90th-percentile second in percent.
+// other processes) are named; the warning comes from the saturation
+// threshold up; the figure is the 90th-percentile second in percent.
 func TestMachineFootnote(t *testing.T) {
 	l := cpuload.Load{CPUs: 2, Intervals: 50, Busy: 0.79, Median: 0.7, Peak: 0.95, Groups: map[string]float64{"generator": 0.61, "bundled target": 0.9}, Other: 0.07,
 		Waiting: 0.31, HasWaiting: true}
