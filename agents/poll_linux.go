@@ -106,7 +106,7 @@ func (p *poller) prepare(fd, family int, src net.IP, dst *net.TCPAddr, seq uint3
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", dst, err)
 	}
-	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+	if err := sock.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
 		return fmt.Errorf("dial %s: %w", dst, err)
 	}
 	return nil

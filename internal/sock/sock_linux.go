@@ -78,6 +78,42 @@ func Accept(lnfd, flags int) (int, error) {
 	}
 }
 
+// Connect starts connecting the non-blocking socket fd to sa (IPv4 or
+// IPv6): nil or EINPROGRESS while the handshake goes on, as connect(2). On
+// loopback the call runs the whole handshake (both ends' TCP work) inside
+// it, longer than the Go scheduler's monitor waits before handing the P of
+// a thread it knows to be in a system call to another thread; so, as Read,
+// it is a raw system call. An interrupted call goes on in the kernel: it
+// says EINPROGRESS.
+func Connect(fd int, sa unix.Sockaddr) error {
+	var errno unix.Errno
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		raw := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.Addr}
+		putPort(&raw.Port, a.Port)
+		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&raw)), unsafe.Sizeof(raw))
+	case *unix.SockaddrInet6:
+		raw := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.Addr, Scope_id: a.ZoneId}
+		putPort(&raw.Port, a.Port)
+		_, _, errno = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&raw)), unsafe.Sizeof(raw))
+	default:
+		return unix.EAFNOSUPPORT
+	}
+	switch errno {
+	case 0:
+		return nil
+	case unix.EINTR:
+		return unix.EINPROGRESS
+	}
+	return errno
+}
+
+// putPort stores port in network byte order.
+func putPort(dst *uint16, port int) {
+	b := (*[2]byte)(unsafe.Pointer(dst))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
 // Addr converts ip:port to the socket address of family (unix.AF_INET or
 // unix.AF_INET6); an address of the other family is an error.
 func Addr(family int, ip net.IP, port int) (unix.Sockaddr, error) {

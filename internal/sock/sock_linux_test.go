@@ -210,3 +210,64 @@ func TestAccept(t *testing.T) {
 		t.Fatalf("read from the accepted socket: %q, %v", buf[:max(n, 0)], err)
 	}
 }
+
+// TestConnect: a non-blocking Connect to a listener completes (the socket
+// turns writable with no error and the listener has the connection, from
+// the socket's own address); one to a closed port is refused.
+func TestConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dial := func(port int) (int, error) {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa, err := Addr(unix.AF_INET, net.IPv4(127, 0, 0, 1), port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+			return fd, err
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		if n, err := unix.Poll(pfd, 5000); n != 1 || err != nil {
+			t.Fatalf("poll: %d, %v", n, err)
+		}
+		if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+			return fd, unix.Errno(v)
+		}
+		return fd, nil
+	}
+	fd, err := dial(ln.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		t.Fatalf("connect to a listener: %v", err)
+	}
+	defer unix.Close(fd)
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := TCPAddr(local); got == nil || got.String() != c.RemoteAddr().String() {
+		t.Fatalf("the listener accepted %v, the socket is %v", c.RemoteAddr(), got)
+	}
+
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	fd2, err := dial(port)
+	defer unix.Close(fd2)
+	if err != unix.ECONNREFUSED {
+		t.Fatalf("connect to a closed port: %v, want ECONNREFUSED", err)
+	}
+}
