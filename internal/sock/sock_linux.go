@@ -44,8 +44,8 @@ func Write(fd int, p []byte) (int, error) {
 	return rawIO(unix.SYS_SENDTO, fd, p, unix.MSG_NOSIGNAL)
 }
 
-// rawIO runs trap (read, write, recvfrom or sendto) on fd and p; flags is
-// the last two's flags argument (the others ignore it).
+// rawIO runs trap (read, write, recvfrom, sendto or accept4) on fd and p;
+// flags is the last three's flags argument (the others ignore it).
 func rawIO(trap uintptr, fd int, p []byte, flags int) (int, error) {
 	for {
 		n, _, errno := unix.RawSyscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), uintptr(flags), 0, 0)
@@ -64,18 +64,10 @@ func rawIO(trap uintptr, fd int, p []byte, flags int) (int, error) {
 // (accept4 with flags), retrying when a signal interrupts the call. It does
 // not ask for the peer's address: x/sys/unix's Accept4 converts that address
 // with one more system call (getsockopt SO_PROTOCOL) per connection. A raw
-// system call, as Read.
+// system call, as Read: accept4(lnfd, NULL, NULL, flags) is rawIO's call
+// with no buffer.
 func Accept(lnfd, flags int) (int, error) {
-	for {
-		fd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lnfd), 0, 0, uintptr(flags), 0, 0)
-		switch errno {
-		case 0:
-			return int(fd), nil
-		case unix.EINTR:
-			continue
-		}
-		return -1, errno
-	}
+	return rawIO(unix.SYS_ACCEPT4, lnfd, nil, flags)
 }
 
 // Connect starts connecting the non-blocking socket fd to sa (IPv4 or
