@@ -9,10 +9,14 @@ type timers struct {
 	wheel thinkWheel
 }
 
-// arm sets a's timer to fire at when (on the loop's clock), replacing any it had.
+// arm sets a's timer to fire at when (on the loop's clock), replacing any it had. A timer
+// that stays in the heap moves in place.
 func (t *timers) arm(a *agent, when int64) {
-	t.disarm(a)
+	if a.inWheel {
+		t.wheel.cancel(a)
+	}
 	if g := int64(thinkGrid); when%g == 0 && t.wheel.add(a, when/g) {
+		t.heap.disarm(a)
 		return
 	}
 	t.heap.arm(a, when)
@@ -27,25 +31,33 @@ func (t *timers) disarm(a *agent) {
 	t.heap.disarm(a)
 }
 
+// first returns the earliest timer's instant and whether it waits in the wheel; ok is
+// false when no timer is armed.
+func (t *timers) first() (when int64, inWheel, ok bool) {
+	when, a := t.heap.next()
+	if k, ok := t.wheel.next(); ok && (a == nil || k*int64(thinkGrid) <= when) {
+		return k * int64(thinkGrid), true, true
+	}
+	return when, false, a != nil
+}
+
 // next returns the earliest timer's instant, if any timer is armed.
 func (t *timers) next() (int64, bool) {
-	when, a := t.heap.next()
-	if k, ok := t.wheel.next(); ok && (a == nil || k*int64(thinkGrid) < when) {
-		return k * int64(thinkGrid), true
-	}
-	return when, a != nil
+	when, _, ok := t.first()
+	return when, ok
 }
 
 // popDue takes the earliest timer due by now, disarmed, and returns its agent; nil when
 // none is due.
 func (t *timers) popDue(now int64) *agent {
-	when, a := t.heap.next()
-	if k, ok := t.wheel.next(); ok && k*int64(thinkGrid) <= now && (a == nil || k*int64(thinkGrid) <= when) {
+	when, inWheel, ok := t.first()
+	switch {
+	case !ok || when > now:
+		return nil
+	case inWheel:
 		return t.wheel.pop()
 	}
-	if a == nil || when > now {
-		return nil
-	}
+	_, a := t.heap.next()
 	t.heap.disarm(a)
 	return a
 }
