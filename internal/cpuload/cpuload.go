@@ -196,11 +196,14 @@ func (h *history) over(cpus int, minLen time.Duration, from, to time.Time) (Load
 		// tick, which misses busy spells that start and end between two
 		// ticks: in a storm's thousands of wake-ups a second, /proc/stat
 		// counted 1.52 CPU-seconds a second of 2 (busy / total said 80%
-		// busy, idle said 85%). Clamped: the kernel's iowait can step back,
-		// a share never leaves 0 … 1.
+		// busy, idle said 85%). Should the counters ever run ahead of the
+		// wall clock instead, busy / total is the higher figure: the share
+		// is the higher of the two. Clamped: the kernel's iowait can step
+		// back, a share never leaves 0 … 1.
 		dt := b.at.Sub(a.at)
 		idle := (b.total - b.busy) - (a.total - a.busy)
-		share := min(max(1-idle/(dt.Seconds()*float64(cpus)), 0), 1)
+		share := max(1-idle/(dt.Seconds()*float64(cpus)), (b.busy-a.busy)/(b.total-a.total))
+		share = min(max(share, 0), 1)
 		if dt >= minLen {
 			shares = append(shares, share)
 		}

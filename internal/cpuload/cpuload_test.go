@@ -126,3 +126,23 @@ func TestOverTakesBusyFromIdle(t *testing.T) {
 		t.Errorf("other processes %.4f cores, want 0.7 (1.7 busy, 1.0 the tree's)", l.Other)
 	}
 }
+
+// TestOverNeverBelowTheTicks: should the kernel's counters run ahead of the
+// wall clock (2.2 CPU-seconds a second on 2 CPUs, 1.9 of them busy), the
+// share is their busy / total (86%), not the lower 1 − idle / wall (85%).
+func TestOverNeverBelowTheTicks(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	var rs []rawReading
+	for s := 0; s <= 2; s++ {
+		rs = append(rs, rawReading{at: at(s), busy: 1.9 * float64(s), total: 2.2 * float64(s), waited: -1,
+			procs: procs(map[int]float64{1: float64(s)})})
+	}
+	l, ok := record(rs).over(2, 500*time.Millisecond, at(0), at(2))
+	if !ok {
+		t.Fatal("no load")
+	}
+	if !near(l.Busy, 1.9/2.2) {
+		t.Errorf("busy %.4f, want %.4f", l.Busy, 1.9/2.2)
+	}
+}
