@@ -63,6 +63,7 @@ type agent struct {
 	// The event-loop connection: its socket (-1: none), the socket's tag
 	// (see loop.event) and the call's buffers and answer framing.
 	fd         int
+	spare      int32 // a socket opened for the first connect (see openSpare), -1: none
 	seq        uint32
 	connecting bool // a connect is in flight on fd
 	slot       bool // holds one of the loop's connect slots (see dial)
@@ -104,7 +105,7 @@ type agent struct {
 
 func newAgent(s *Swarm, id int) *agent {
 	gid := s.cfg.Segment.GlobalID(id)
-	a := &agent{s: s, id: id, gid: gid, fd: -1, hidx: -1}
+	a := &agent{s: s, id: id, gid: gid, fd: -1, spare: -1, hidx: -1}
 	a.pcg.Seed(s.cfg.Seed, uint64(gid))
 	a.rng = rand.New(&a.pcg)
 	pop := s.prof.Population

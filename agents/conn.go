@@ -54,7 +54,12 @@ func (a *agent) connectNow(now time.Time) {
 	l := a.l
 	l.seq++
 	a.seq = l.seq & 0x7fffffff
-	fd, err := l.p.connect(l.s.dialer.sourceIP(a.ep, a.gid), a.ep.tcp, a.seq)
+	fd, err := a.socket()
+	if err == nil {
+		if err = l.p.connect(fd, a.ep.tcp, a.seq); err != nil {
+			sysClose(fd)
+		}
+	}
 	if err != nil {
 		a.l.tm.disarm(a)
 		a.dialFailed(now, err)
@@ -65,6 +70,28 @@ func (a *agent) connectNow(now time.Time) {
 	l.track(fd, a)
 	if a.phase == phConnect {
 		l.tm.arm(a, l.clock(now.Add(l.s.cfg.DialTimeout)))
+	}
+}
+
+// socket returns the socket of the agent's connect: the one opened for it
+// before the storm (see Swarm.prefill), else a new one.
+func (a *agent) socket() (int, error) {
+	if fd := a.spare; fd >= 0 {
+		a.spare = -1
+		return int(fd), nil
+	}
+	return openSocket(a.s.dialer.sourceIP(a.ep, a.gid), a.ep.tcp)
+}
+
+// openSpare opens the socket of the agent's first connect ahead of it, when
+// that connect will run on the poller to an endpoint fixed at creation (one
+// host). A failure is left for the connect to meet and count.
+func (a *agent) openSpare() {
+	if a.hosts != nil || a.goTransport() || a.ep.tcp == nil {
+		return
+	}
+	if fd, err := openSocket(a.s.dialer.sourceIP(a.ep, a.gid), a.ep.tcp); err == nil {
+		a.spare = int32(fd)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -293,5 +294,76 @@ func TestLoopKeepsTheAnswerBuffer(t *testing.T) {
 	l.resetResp()
 	if got := cap(l.resp.Body()); got > maxKeptBuf {
 		t.Fatalf("a %d-byte buffer was kept after a huge answer", got)
+	}
+}
+
+// openFDs counts the process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(des)
+}
+
+// TestPrefilledSockets: prefill opens each agent's first socket, bound to
+// its spread source address and not yet connected; an agent's connect
+// takes its own; a run cut short closes those no agent took, leaving no
+// descriptor behind.
+func TestPrefilledSockets(t *testing.T) {
+	base := serve(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	prof := load(t, "target: "+base+`
+workload:
+  model: closed
+  stages: "0->2000 in 20s"
+  think: 1s
+flows:
+  - name: f
+    steps:
+      - {name: ping, method: GET, path: /ping}
+`)
+	before := openFDs(t)
+	s, rec := newSwarm(t, prof, Config{BaseURL: base})
+	s.prefill(time.Time{})
+	if got := openFDs(t) - before; got != 2000 {
+		t.Fatalf("prefill opened %d descriptors for 2,000 agents, want 2,000", got)
+	}
+	last := s.all[1999]
+	sa, err := unix.Getsockname(int(last.spare))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, want := sa.(*unix.SockaddrInet4), s.dialer.sourceIP(last.ep, last.gid); !want.Equal(net.IP(src.Addr[:])) || src.Port != 0 {
+		t.Fatalf("agent 1999's socket bound to %v port %d, want %v with no port (picked at connect)", net.IP(src.Addr[:]), src.Port, want)
+	}
+	if _, err := unix.Getpeername(int(last.spare)); err == nil {
+		t.Fatal("a prefilled socket is connected before its agent starts")
+	}
+	spare := int(last.spare)
+	if fd, err := last.socket(); err != nil || fd != spare || last.spare != -1 {
+		t.Fatalf("the agent's connect took socket %d (%v), spare now %d; want its own %d", fd, err, last.spare, spare)
+	}
+	last.spare = int32(spare)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sum := rec.Summary(s.Elapsed()); sum.Overall.Count == 0 || sum.Overall.Errors != 0 {
+		t.Fatalf("%d requests, %d errors: the prefilled sockets did not serve", sum.Overall.Count, sum.Overall.Errors)
+	}
+	for _, a := range s.all {
+		if a.spare != -1 {
+			t.Fatalf("agent %d still holds socket %d after the run", a.id, a.spare)
+		}
+	}
+	// The test server closes its ends as the agents' resets reach it.
+	for i := 0; openFDs(t) > before && i < 250; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := openFDs(t) - before; left > 0 {
+		t.Fatalf("%d descriptors left open after the run", left)
 	}
 }

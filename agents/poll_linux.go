@@ -60,10 +60,12 @@ func (p *poller) wait(timeout time.Duration, fn func(fd int, seq uint32, ev uint
 	return woken
 }
 
-// connect starts a non-blocking connect from src (nil: the kernel picks) to
-// dst, with linger 0 and IP_BIND_ADDRESS_NO_PORT as the goroutine dialer
-// sets, and registers the socket with seq as its tag. It returns the socket.
-func (p *poller) connect(src net.IP, dst *net.TCPAddr, seq uint32) (int, error) {
+// openSocket makes the non-blocking socket of a connect to dst, with linger 0,
+// TCP_NODELAY and, when src is given (nil: the kernel picks), bound to src
+// with IP_BIND_ADDRESS_NO_PORT as the goroutine dialer binds, so that the
+// port is picked at connect time. A storm's agents get theirs before it
+// starts (see Swarm.prefill).
+func openSocket(src net.IP, dst *net.TCPAddr) (int, error) {
 	family := unix.AF_INET
 	if dst.IP.To4() == nil {
 		family = unix.AF_INET6
@@ -72,35 +74,46 @@ func (p *poller) connect(src net.IP, dst *net.TCPAddr, seq uint32) (int, error) 
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
-	if err := p.prepare(fd, family, src, dst, seq); err != nil {
+	if err := setUpSocket(fd, family, src, dst); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
 }
 
-func (p *poller) prepare(fd, family int, src net.IP, dst *net.TCPAddr, seq uint32) error {
+func setUpSocket(fd, family int, src net.IP, dst *net.TCPAddr) error {
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
 		return fmt.Errorf("set SO_LINGER: %w", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 		return fmt.Errorf("set TCP_NODELAY: %w", err)
 	}
-	if src != nil {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
-			return fmt.Errorf("set IP_BIND_ADDRESS_NO_PORT: %w", err)
-		}
-		sa, err := sock.Addr(family, src, 0)
-		if err != nil {
-			return fmt.Errorf("source address for %s: %w", dst, err)
-		}
-		if err := unix.Bind(fd, sa); err != nil {
-			return fmt.Errorf("bind %s: %w", src, err)
-		}
+	if src == nil {
+		return nil
 	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1); err != nil {
+		return fmt.Errorf("set IP_BIND_ADDRESS_NO_PORT: %w", err)
+	}
+	sa, err := sock.Addr(family, src, 0)
+	if err != nil {
+		return fmt.Errorf("source address for %s: %w", dst, err)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("bind %s: %w", src, err)
+	}
+	return nil
+}
+
+// connect registers fd, a socket from openSocket, with seq as its tag and
+// starts its non-blocking connect to dst.
+func (p *poller) connect(fd int, dst *net.TCPAddr, seq uint32) error {
 	ev := unix.EpollEvent{Events: sockEvents, Fd: int32(fd), Pad: int32(seq & 0x7fffffff)}
 	if err := unix.EpollCtl(p.FD, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	family := unix.AF_INET
+	if dst.IP.To4() == nil {
+		family = unix.AF_INET6
 	}
 	sa, err := sock.Addr(family, dst.IP, dst.Port)
 	if err != nil {

@@ -46,7 +46,8 @@ func (p *poller) wait(timeout time.Duration, _ func(fd int, seq uint32, ev uint3
 	}
 }
 
-func (p *poller) connect(net.IP, *net.TCPAddr, uint32) (int, error) { return -1, errNoPoller }
+func openSocket(net.IP, *net.TCPAddr) (int, error)        { return -1, errNoPoller }
+func (p *poller) connect(int, *net.TCPAddr, uint32) error { return errNoPoller }
 
 func connectResult(int) error { return errNoPoller }
 

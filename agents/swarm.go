@@ -452,6 +452,7 @@ func (s *Swarm) Run(ctx context.Context) error {
 		return errors.New("agents: Run called twice on one Swarm")
 	}
 	s.prefill(s.cfg.Start)
+	defer s.closeSpares() // after the loops stop (deferred below)
 	if st := s.cfg.Start; !st.IsZero() {
 		if d := time.Until(st); d > 0 {
 			t := time.NewTimer(d)
@@ -654,8 +655,12 @@ func (s *Swarm) agentFor(id int) *agent {
 // customer and variables, and the page faults of its memory) was a
 // twentieth of a generator's CPU in the default storm's connect storm, when
 // the machine has none to spare. An agent made early is the same agent (its
-// random source is seeded by its id). It stops at by, the start (zero: no
-// limit).
+// random source is seeded by its id). Each also gets the socket of its
+// first connect, options set and source bound (openSpare): the connect
+// itself, all the target sees, still happens when the agent starts, and the
+// system calls before it were two fifths of the generator's connect. It
+// stops at by, the start (zero: no limit); closeSpares closes the sockets
+// left unused.
 func (s *Swarm) prefill(by time.Time) {
 	if s.open || s.prof.Workload.TargetsInFlight() {
 		return
@@ -666,7 +671,22 @@ func (s *Swarm) prefill(by time.Time) {
 		if id%256 == 0 && !by.IsZero() && !time.Now().Before(by) {
 			return
 		}
-		s.all = append(s.all, newAgent(s, id))
+		a := newAgent(s, id)
+		a.openSpare()
+		s.all = append(s.all, a)
+	}
+}
+
+// closeSpares closes the sockets prefill opened that no connect took (agents
+// never started). It runs once the loops are done.
+func (s *Swarm) closeSpares() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.all {
+		if a != nil && a.spare >= 0 {
+			sysClose(int(a.spare))
+			a.spare = -1
+		}
 	}
 }
 
