@@ -66,10 +66,7 @@ func (p *poller) wait(timeout time.Duration, fn func(fd int, seq uint32, ev uint
 // port is picked at connect time. A storm's agents get theirs before it
 // starts (see Swarm.prefill).
 func openSocket(src net.IP, dst *net.TCPAddr) (int, error) {
-	family := unix.AF_INET
-	if dst.IP.To4() == nil {
-		family = unix.AF_INET6
-	}
+	family := addrFamily(dst.IP)
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
@@ -81,6 +78,15 @@ func openSocket(src net.IP, dst *net.TCPAddr) (int, error) {
 	return fd, nil
 }
 
+// addrFamily returns the socket address family of ip.
+func addrFamily(ip net.IP) int {
+	if ip.To4() == nil {
+		return unix.AF_INET6
+	}
+	return unix.AF_INET
+}
+
+// setUpSocket sets openSocket's options on fd and binds it to src, if given.
 func setUpSocket(fd, family int, src net.IP, dst *net.TCPAddr) error {
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
 		return fmt.Errorf("set SO_LINGER: %w", err)
@@ -111,11 +117,7 @@ func (p *poller) connect(fd int, dst *net.TCPAddr, seq uint32) error {
 	if err := unix.EpollCtl(p.FD, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl: %w", err)
 	}
-	family := unix.AF_INET
-	if dst.IP.To4() == nil {
-		family = unix.AF_INET6
-	}
-	sa, err := sock.Addr(family, dst.IP, dst.Port)
+	sa, err := sock.Addr(addrFamily(dst.IP), dst.IP, dst.Port)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", dst, err)
 	}
