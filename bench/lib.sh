@@ -328,17 +328,22 @@ def children(p):
     return kids
 with open(out, "a") as o:
     while os.path.exists("/proc/%d" % pid):
+        # A process that exits between two reads keeps its last reading.
         try:
             gen[pid] = ticks(pid)
-            for c in children(pid):
+            kids = children(pid)
+        except (OSError, ValueError, IndexError):
+            kids = ()
+        for c in kids:
+            try:
                 with open("/proc/%d/cmdline" % c, "rb") as f:
                     args = f.read().replace(b"\0", b" ")
                 if b" worker " in args:
                     gen[c] = ticks(c)
                 elif b" target-shard " in args:
                     tgt[c] = ticks(c)
-        except (OSError, ValueError, IndexError):
-            pass  # a process that exited between two reads keeps its last reading
+            except (OSError, ValueError, IndexError):
+                pass
         o.write("%.3f %d %d\n" % (time.time(), sum(gen.values()), sum(tgt.values())))
         o.flush()
         time.sleep(1)
