@@ -80,6 +80,12 @@ func (a *agent) socket() (int, error) {
 		a.spare = -1
 		return int(fd), nil
 	}
+	return a.openSocket()
+}
+
+// openSocket opens a socket for a connect to the agent's endpoint, from its
+// source address.
+func (a *agent) openSocket() (int, error) {
 	return openSocket(a.s.dialer.sourceIP(a.ep, a.gid), a.ep.tcp)
 }
 
@@ -90,7 +96,7 @@ func (a *agent) openSpare() {
 	if a.hosts != nil || a.goTransport() || a.ep.tcp == nil {
 		return
 	}
-	if fd, err := openSocket(a.s.dialer.sourceIP(a.ep, a.gid), a.ep.tcp); err == nil {
+	if fd, err := a.openSocket(); err == nil {
 		a.spare = int32(fd)
 	}
 }
