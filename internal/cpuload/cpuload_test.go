@@ -108,14 +108,7 @@ func TestOverLeavingAndOddReadings(t *testing.T) {
 // 85%, not 1.2 / 1.5 = 80%; and what the tree did not use of that counts
 // as other processes.
 func TestOverTakesBusyFromIdle(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	var rs []rawReading
-	for s := 0; s <= 4; s++ {
-		rs = append(rs, rawReading{at: at(s), busy: 1.2 * float64(s), total: 1.5 * float64(s), waited: -1,
-			procs: procs(map[int]float64{1: 1.0 * float64(s)})})
-	}
-	l, ok := record(rs).over(2, 500*time.Millisecond, at(0), at(4))
+	l, ok := steadyLoad(4, 1.2, 1.5, 1.0)
 	if !ok {
 		t.Fatal("no load")
 	}
@@ -131,18 +124,25 @@ func TestOverTakesBusyFromIdle(t *testing.T) {
 // wall clock (2.2 CPU-seconds a second on 2 CPUs, 1.9 of them busy), the
 // share is their busy / total (86%), not the lower 1 − idle / wall (85%).
 func TestOverNeverBelowTheTicks(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	var rs []rawReading
-	for s := 0; s <= 2; s++ {
-		rs = append(rs, rawReading{at: at(s), busy: 1.9 * float64(s), total: 2.2 * float64(s), waited: -1,
-			procs: procs(map[int]float64{1: float64(s)})})
-	}
-	l, ok := record(rs).over(2, 500*time.Millisecond, at(0), at(2))
+	l, ok := steadyLoad(2, 1.9, 2.2, 1.0)
 	if !ok {
 		t.Fatal("no load")
 	}
 	if !near(l.Busy, 1.9/2.2) {
 		t.Errorf("busy %.4f, want %.4f", l.Busy, 1.9/2.2)
 	}
+}
+
+// steadyLoad is the load on 2 CPUs over secs seconds read once a second, in
+// each of which /proc/stat counted busy of total CPU-seconds and the tree's
+// one process used tree.
+func steadyLoad(secs int, busy, total, tree float64) (Load, bool) {
+	t0 := time.Unix(1000, 0)
+	var rs []rawReading
+	for s := 0; s <= secs; s++ {
+		f := float64(s)
+		rs = append(rs, rawReading{at: t0.Add(time.Duration(s) * time.Second), busy: busy * f, total: total * f, waited: -1,
+			procs: procs(map[int]float64{1: tree * f})})
+	}
+	return record(rs).over(2, 500*time.Millisecond, t0, t0.Add(time.Duration(secs)*time.Second))
 }
